@@ -1,0 +1,128 @@
+//! Audit events: who did what, to which app, in which company, when; sent to a sink the host
+//! provides (an in-memory sink by default).
+
+use crate::model::{ClientId, CompanyId, GrantId, UserId};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::{Mutex, PoisonError};
+
+/// Who acted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "id")]
+pub enum AuditActor {
+    /// A user (a person, or an admin acting on an installation).
+    User(UserId),
+    /// An app, authenticating as itself.
+    App(ClientId),
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum AuditAction {
+    /// Someone asked to install the app.
+    InstallRequested,
+    /// A user's consent installed the app for user-level access.
+    InstalledByConsent,
+    /// An admin approved the install.
+    InstallApproved,
+    /// An admin denied the install.
+    InstallDenied,
+    /// A new manifest asks for more and waits for an admin.
+    ManifestUpdatePending {
+        /// The manifest version.
+        version: u32,
+    },
+    /// A new manifest took effect (approved, or asking for nothing more).
+    ManifestUpdated {
+        /// The manifest version.
+        version: u32,
+    },
+    /// An admin changed the permitted projects.
+    PermittedProjectsChanged,
+    /// An admin uninstalled the app.
+    Uninstalled,
+    /// A user authorized the app (a code was issued).
+    AuthorizationGranted,
+    /// Tokens were issued from a grant.
+    TokensIssued {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// A refresh token was rotated.
+    TokensRefreshed {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// A grant was revoked, on request or because a code or refresh token was reused.
+    GrantRevoked {
+        /// The grant.
+        grant: GrantId,
+        /// Why.
+        reason: RevocationReason,
+    },
+}
+
+/// Why a grant was revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The client asked (RFC 7009).
+    Requested,
+    /// Its authorization code was presented a second time.
+    CodeReused,
+    /// A rotated refresh token was presented again.
+    RefreshTokenReused,
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: AuditActor,
+    /// What.
+    pub action: AuditAction,
+    /// Which app.
+    pub app: ClientId,
+    /// Which company, when the event concerns one.
+    pub company: Option<CompanyId>,
+}
+
+/// Where audit events go. Implementations must not block for long: they run inside requests.
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    fn record(&self, event: AuditEvent);
+}
+
+/// Keeps audit events in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAuditSink {
+    events: Mutex<Vec<AuditEvent>>,
+}
+
+impl MemoryAuditSink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event so far, oldest first.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl AuditSink for MemoryAuditSink {
+    fn record(&self, event: AuditEvent) {
+        // A push cannot leave the vector half-written, so a poisoned lock is still usable.
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event);
+    }
+}

@@ -1,0 +1,73 @@
+//! Server configuration: issuer, lifetimes and policy switches. Plain data passed to every flow.
+
+use crate::token::Expectations;
+use chrono::TimeDelta;
+
+/// When PKCE is required in the authorization-code flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PkcePolicy {
+    /// Public clients must use PKCE; confidential clients may.
+    #[default]
+    PublicClients,
+    /// Every client must use PKCE (RFC 9700 §2.1.1 recommends it).
+    AllClients,
+}
+
+/// How a rotated refresh token presented again is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RefreshReuse {
+    /// Any reuse revokes the whole family (the default).
+    #[default]
+    RevokeFamily,
+    /// The same client presenting the token it just rotated within this window (because it lost
+    /// the response) gets a fresh pair instead; later reuse still revokes the family.
+    GraceWindow(TimeDelta),
+}
+
+/// Configuration of one authorization server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The issuer identifier (`iss`), an https URL without query or fragment.
+    pub issuer: String,
+    /// The audience (`aud`) of access tokens: the host platform's API.
+    pub audience: String,
+    /// Access-token lifetime (default 5400 s).
+    pub access_token_ttl: TimeDelta,
+    /// Authorization-code lifetime (default 10 minutes).
+    pub code_ttl: TimeDelta,
+    /// Refresh-token family lifetime from its grant, or `None` for no expiry (the default).
+    pub refresh_ttl: Option<TimeDelta>,
+    /// Refresh-token reuse policy.
+    pub refresh_reuse: RefreshReuse,
+    /// PKCE policy.
+    pub pkce: PkcePolicy,
+    /// Clock skew tolerated when validating tokens, in seconds (default 0).
+    pub leeway_seconds: i64,
+}
+
+impl Config {
+    /// Defaults for an issuer: tokens for audience `issuer`, 5400 s access tokens, 10 minute
+    /// codes, non-expiring refresh families, PKCE for public clients.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Self {
+            audience: issuer.clone(),
+            issuer,
+            access_token_ttl: TimeDelta::seconds(5400),
+            code_ttl: TimeDelta::minutes(10),
+            refresh_ttl: None,
+            refresh_reuse: RefreshReuse::RevokeFamily,
+            pkce: PkcePolicy::PublicClients,
+            leeway_seconds: 0,
+        }
+    }
+
+    /// What validation expects of this server's tokens.
+    pub fn expectations(&self) -> Expectations {
+        Expectations {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway_seconds: self.leeway_seconds,
+        }
+    }
+}

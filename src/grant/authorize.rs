@@ -1,0 +1,274 @@
+//! The authorization endpoint as pure functions: validate the request, issue a code for the
+//! signed-in user, or answer with an error per RFC 6749 §4.1.2.1 and RFC 9207.
+
+use super::error::ErrorCode;
+use super::pkce;
+use crate::config::{Config, PkcePolicy};
+use crate::model::{App, ClientId, ClientType, GrantId, OUT_OF_BAND, SecretDigest, UserId};
+use crate::token::Secret;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The parameters of an authorization request, as received.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `redirect_uri` (required: there is no default).
+    pub redirect_uri: Option<String>,
+    /// `response_type`; only `code` is supported.
+    pub response_type: Option<String>,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// `scope`; access follows the user's permissions, so it is accepted and not used.
+    pub scope: Option<String>,
+    /// `code_challenge`.
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`; only `S256`.
+    pub code_challenge_method: Option<String>,
+}
+
+/// A request that passed validation: safe to show consent for and to issue a code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidAuthorization {
+    /// The app.
+    pub client_id: ClientId,
+    /// The exact registered redirect URI.
+    pub redirect_uri: String,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// The S256 challenge, if any.
+    pub code_challenge: Option<String>,
+}
+
+/// Why an authorization request failed where the user must be shown an error page, because
+/// redirecting would send them to an unverified place.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorPage {
+    /// No `client_id`.
+    #[error("the request names no client")]
+    MissingClient,
+    /// `client_id` is not registered.
+    #[error("the client is not registered")]
+    UnknownClient,
+    /// No `redirect_uri`.
+    #[error("the request has no redirect_uri")]
+    MissingRedirectUri,
+    /// `redirect_uri` is not registered for this client, exactly.
+    #[error("the redirect_uri is not registered for this client")]
+    UnregisteredRedirectUri,
+}
+
+/// An error to send back to the client's redirect URI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    /// The verified redirect URI.
+    pub redirect_uri: String,
+    /// The error code.
+    pub error: ErrorCode,
+    /// A description for the developer.
+    pub description: &'static str,
+    /// `state`, echoed back.
+    pub state: Option<String>,
+    /// The issuer (RFC 9207).
+    pub issuer: String,
+}
+
+impl ErrorRedirect {
+    /// Where to send the browser, or `None` for the out-of-band URI (show it on a page).
+    pub fn location(&self) -> Option<String> {
+        let mut params = vec![
+            ("error", self.error.as_str()),
+            ("error_description", self.description),
+        ];
+        if let Some(state) = &self.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", &self.issuer));
+        redirect_with(&self.redirect_uri, &params)
+    }
+}
+
+/// Why an authorization request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizeError {
+    /// Show an error page; never redirect.
+    #[error("{0}")]
+    Page(ErrorPage),
+    /// Redirect the error to the client.
+    #[error("{}: {}", .0.error, .0.description)]
+    Redirect(ErrorRedirect),
+}
+
+/// Appends `params` to `redirect_uri`'s query, or `None` for the out-of-band URI.
+fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
+    if redirect_uri == OUT_OF_BAND {
+        return None;
+    }
+    // Registered URIs were parsed at registration, so this only fails for records edited by hand.
+    let mut url = Url::parse(redirect_uri).ok()?;
+    url.query_pairs_mut().extend_pairs(params);
+    Some(url.into())
+}
+
+/// Validates an authorization request against the registered `app` (`None` if unknown).
+pub fn validate_request(
+    request: &AuthorizationRequest,
+    app: Option<&App>,
+    config: &Config,
+) -> Result<ValidAuthorization, AuthorizeError> {
+    let page = |error| Err(AuthorizeError::Page(error));
+    if request.client_id.is_none() {
+        return page(ErrorPage::MissingClient);
+    }
+    let Some(app) = app else {
+        return page(ErrorPage::UnknownClient);
+    };
+    let Some(redirect_uri) = request.redirect_uri.clone() else {
+        return page(ErrorPage::MissingRedirectUri);
+    };
+    if !app.has_redirect_uri(&redirect_uri) {
+        return page(ErrorPage::UnregisteredRedirectUri);
+    }
+    let valid = ValidAuthorization {
+        client_id: app.client_id.clone(),
+        redirect_uri,
+        state: request.state.clone(),
+        code_challenge: request.code_challenge.clone(),
+    };
+    let fail = |error, description| {
+        Err(AuthorizeError::Redirect(valid.error(
+            error,
+            description,
+            config,
+        )))
+    };
+    if request.response_type.as_deref() != Some("code") {
+        return fail(
+            ErrorCode::UnsupportedResponseType,
+            "response_type must be code",
+        );
+    }
+    if !app.flows.user_delegated() {
+        return fail(
+            ErrorCode::UnauthorizedClient,
+            "this app does not use the authorization-code flow",
+        );
+    }
+    match check_pkce(request, app, config) {
+        Ok(()) => Ok(valid),
+        Err(description) => fail(ErrorCode::InvalidRequest, description),
+    }
+}
+
+fn check_pkce(
+    request: &AuthorizationRequest,
+    app: &App,
+    config: &Config,
+) -> Result<(), &'static str> {
+    match (
+        &request.code_challenge,
+        request.code_challenge_method.as_deref(),
+    ) {
+        (None, Some(_)) => Err("code_challenge_method without code_challenge"),
+        (None, None) => {
+            let required =
+                config.pkce == PkcePolicy::AllClients || app.client_type == ClientType::Public;
+            if required {
+                Err("PKCE is required: send code_challenge with code_challenge_method=S256")
+            } else {
+                Ok(())
+            }
+        }
+        (Some(_), Some("plain")) => Err("code_challenge_method plain is not allowed; use S256"),
+        (Some(_), method) if method != Some("S256") => Err("code_challenge_method must be S256"),
+        (Some(challenge), _) if !pkce::is_well_formed(challenge) => {
+            Err("code_challenge must be 43 to 128 base64url characters")
+        }
+        (Some(_), _) => Ok(()),
+    }
+}
+
+/// A code waiting to be exchanged: bound to client, redirect URI, user and PKCE challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// Digest of the code.
+    pub digest: SecretDigest,
+    /// The app it was issued to.
+    pub client_id: ClientId,
+    /// The redirect URI it was issued for.
+    pub redirect_uri: String,
+    /// The user who authorized.
+    pub user: UserId,
+    /// The PKCE challenge, if any.
+    pub code_challenge: Option<String>,
+    /// The grant the exchange will create; reuse of the code revokes it.
+    pub grant: GrantId,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A successful authorization: where to send the browser, or a code to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizationResponse {
+    /// Redirect here (the code, `state` and `iss` are in the query).
+    Redirect(Secret),
+    /// Out-of-band: show this code to the user.
+    ShowCode(Secret),
+}
+
+impl ValidAuthorization {
+    fn error(&self, error: ErrorCode, description: &'static str, config: &Config) -> ErrorRedirect {
+        ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description,
+            state: self.state.clone(),
+            issuer: config.issuer.clone(),
+        }
+    }
+
+    /// The error to send when the user declines.
+    pub fn denied(&self, config: &Config) -> ErrorRedirect {
+        self.error(
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+            config,
+        )
+    }
+
+    /// Issues a code for `user`, returning the response and the record to store.
+    pub fn issue_code(
+        &self,
+        user: &UserId,
+        config: &Config,
+        now: DateTime<Utc>,
+        rng: &mut dyn RngCore,
+    ) -> (AuthorizationResponse, CodeRecord) {
+        let code = Secret::generate(rng);
+        let record = CodeRecord {
+            digest: code.digest(),
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            user: user.clone(),
+            code_challenge: self.code_challenge.clone(),
+            grant: GrantId::generate(rng),
+            issued_at: now,
+            expires_at: now + config.code_ttl,
+        };
+        let mut params = vec![("code", code.expose())];
+        if let Some(state) = &self.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", &config.issuer));
+        let response = match redirect_with(&self.redirect_uri, &params) {
+            Some(location) => AuthorizationResponse::Redirect(Secret::new(location)),
+            None => AuthorizationResponse::ShowCode(code),
+        };
+        (response, record)
+    }
+}

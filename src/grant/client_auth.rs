@@ -1,0 +1,126 @@
+//! Client authentication at the token endpoint: `client_secret_basic` (percent-decoded per
+//! RFC 6749 §2.3.1), `client_secret_post`, and public clients identified by `client_id` alone.
+
+use super::error::TokenError;
+use crate::model::{App, ClientId, ClientType};
+use crate::token::Secret;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// What the client presented to identify itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientCredentials {
+    /// HTTP Basic: client id and secret.
+    Basic {
+        /// Client id.
+        client_id: ClientId,
+        /// Client secret.
+        secret: Secret,
+    },
+    /// `client_id` and `client_secret` in the request body.
+    Post {
+        /// Client id.
+        client_id: ClientId,
+        /// Client secret.
+        secret: Secret,
+    },
+    /// `client_id` alone: a public client.
+    Public {
+        /// Client id.
+        client_id: ClientId,
+    },
+}
+
+impl ClientCredentials {
+    /// The client id presented.
+    pub fn client_id(&self) -> &ClientId {
+        match self {
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::Public { client_id } => client_id,
+        }
+    }
+
+    /// Reads the credentials from an `Authorization` header value and the body's `client_id`
+    /// and `client_secret`. Using more than one method is refused (RFC 6749 §2.3).
+    pub fn from_request(
+        authorization: Option<&str>,
+        body_client_id: Option<&str>,
+        body_secret: Option<&str>,
+    ) -> Result<Self, TokenError> {
+        match (authorization, body_client_id, body_secret) {
+            (Some(_), _, Some(_)) => Err(TokenError::InvalidRequest(
+                "use one client authentication method, not two",
+            )),
+            (Some(header), body_id, None) => {
+                let (client_id, secret) = parse_basic(header)?;
+                if body_id.is_some_and(|id| id != client_id.as_str()) {
+                    return Err(TokenError::InvalidRequest(
+                        "client_id in the body differs from the authenticated client",
+                    ));
+                }
+                Ok(ClientCredentials::Basic { client_id, secret })
+            }
+            (None, Some(id), Some(secret)) => Ok(ClientCredentials::Post {
+                client_id: ClientId::new(id),
+                secret: Secret::new(secret),
+            }),
+            (None, Some(id), None) => Ok(ClientCredentials::Public {
+                client_id: ClientId::new(id),
+            }),
+            (None, None, _) => Err(TokenError::InvalidClient("no client authentication")),
+        }
+    }
+}
+
+/// Parses an HTTP Basic `Authorization` header value into client id and secret, each
+/// form-url-decoded as RFC 6749 §2.3.1 requires.
+pub fn parse_basic(header: &str) -> Result<(ClientId, Secret), TokenError> {
+    const MALFORMED: TokenError = TokenError::InvalidClient("malformed Basic authorization header");
+    let (scheme, encoded) = header.trim().split_once(' ').ok_or(MALFORMED)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(TokenError::InvalidClient(
+            "unsupported authorization scheme",
+        ));
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| MALFORMED)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| MALFORMED)?;
+    let (id, secret) = decoded.split_once(':').ok_or(MALFORMED)?;
+    let id = form_decode(id);
+    if id.is_empty() {
+        return Err(MALFORMED);
+    }
+    Ok((ClientId::new(id), Secret::new(form_decode(secret))))
+}
+
+fn form_decode(value: &str) -> String {
+    url::form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, decoded)| decoded.into_owned())
+        .unwrap_or_default()
+}
+
+/// Checks `credentials` against the registered `app` (`None` if the client id is unknown).
+/// Secrets are compared by digest in constant time.
+pub fn authenticate<'a>(
+    app: Option<&'a App>,
+    credentials: &ClientCredentials,
+) -> Result<&'a App, TokenError> {
+    let app = app.ok_or(TokenError::InvalidClient("unknown client"))?;
+    match (app.client_type, credentials) {
+        (ClientType::Public, ClientCredentials::Public { .. }) => Ok(app),
+        (ClientType::Public, _) => Err(TokenError::InvalidClient(
+            "public clients have no secret to present",
+        )),
+        (ClientType::Confidential, ClientCredentials::Public { .. }) => {
+            Err(TokenError::InvalidClient("client secret required"))
+        }
+        (
+            ClientType::Confidential,
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
+        ) => match &app.secret_digest {
+            Some(digest) if digest.matches(secret.expose()) => Ok(app),
+            _ => Err(TokenError::InvalidClient("wrong client secret")),
+        },
+    }
+}

@@ -1,0 +1,133 @@
+//! Errors of the token endpoint, and the RFC 6749 / RFC 6750 error codes they map to.
+
+use crate::model::GrantId;
+use crate::store::StoreError;
+use serde::Serialize;
+use std::fmt;
+
+/// An OAuth 2.0 error code (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is missing a parameter, repeats one, or is otherwise malformed.
+    InvalidRequest,
+    /// Client authentication failed.
+    InvalidClient,
+    /// The code, refresh token or redirect URI is invalid, expired, revoked or mismatched.
+    InvalidGrant,
+    /// The client may not use this grant or response type.
+    UnauthorizedClient,
+    /// The grant type is not supported.
+    UnsupportedGrantType,
+    /// The response type is not supported.
+    UnsupportedResponseType,
+    /// The requested scope is invalid.
+    InvalidScope,
+    /// The resource owner or server denied the request.
+    AccessDenied,
+    /// The server failed.
+    ServerError,
+    /// The access token is invalid (RFC 6750).
+    InvalidToken,
+    /// The access token lacks the needed permission (RFC 6750).
+    InsufficientScope,
+    /// The token type cannot be revoked (RFC 7009).
+    UnsupportedTokenType,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+        }
+    }
+
+    /// The HTTP status that goes with this code at the token endpoint or a resource server.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
+            ErrorCode::InsufficientScope | ErrorCode::AccessDenied => 403,
+            ErrorCode::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a token-endpoint request (or revocation or introspection) failed.
+///
+/// Descriptions name what was wrong, never the secret, code or token presented.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed request.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// Client authentication failed.
+    #[error("client authentication failed: {0}")]
+    InvalidClient(&'static str),
+    /// The grant presented is no good.
+    #[error("invalid grant: {0}")]
+    InvalidGrant(&'static str),
+    /// A code was presented a second time; every token issued from it must be revoked.
+    #[error("invalid grant: authorization code already used")]
+    CodeReused {
+        /// The grant issued from the code.
+        grant: GrantId,
+    },
+    /// A rotated refresh token was presented again; its whole family must be revoked.
+    #[error("invalid grant: refresh token already used")]
+    RefreshReused {
+        /// The family.
+        grant: GrantId,
+    },
+    /// The client may not use this grant.
+    #[error("unauthorized client: {0}")]
+    UnauthorizedClient(&'static str),
+    /// Unknown `grant_type`.
+    #[error("unsupported grant type")]
+    UnsupportedGrantType,
+    /// The store failed.
+    #[error("storage failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl TokenError {
+    /// The RFC 6749 error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TokenError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            TokenError::InvalidClient(_) => ErrorCode::InvalidClient,
+            TokenError::InvalidGrant(_)
+            | TokenError::CodeReused { .. }
+            | TokenError::RefreshReused { .. } => ErrorCode::InvalidGrant,
+            TokenError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
+            TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            TokenError::Store(_) => ErrorCode::ServerError,
+        }
+    }
+
+    /// A description safe to send to the client.
+    pub fn description(&self) -> String {
+        match self {
+            TokenError::Store(_) => "the server failed; try again".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The authorization-code exchange: a code, presented once, by the client it was issued to,
+//! with the redirect URI and PKCE verifier it was bound to, becomes an access and refresh token.
+
+use super::authorize::CodeRecord;
+use super::error::TokenError;
+use super::issue::{AccessGrant, TokenResponse, mint_access_token};
+use super::pkce;
+use super::refresh::RefreshFamily;
+use crate::config::Config;
+use crate::model::App;
+use crate::token::{AccessClaims, GrantKind, KeySet, Secret};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+
+/// What the store said when asked to redeem a code (atomically, once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redemption {
+    /// This is the first redemption; the code is now spent.
+    First(CodeRecord),
+    /// The code was redeemed before.
+    Reused(CodeRecord),
+    /// No such code.
+    Unknown,
+}
+
+/// The token-request parameters of a code exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeExchange {
+    /// The code.
+    pub code: Secret,
+    /// `redirect_uri`, which must equal the authorized one.
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier.
+    pub code_verifier: Option<String>,
+}
+
+/// Tokens a grant produced, and what must be stored for them.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// The response to send.
+    pub response: TokenResponse,
+    /// The access token's claims.
+    pub claims: AccessClaims,
+    /// The refresh family to store, if a refresh token was issued.
+    pub family: Option<RefreshFamily>,
+}
+
+/// Exchanges a redeemed code for tokens. `app` is the authenticated client.
+pub fn exchange_code(
+    app: &App,
+    redemption: Redemption,
+    request: &CodeExchange,
+    config: &Config,
+    keys: &KeySet,
+    now: DateTime<Utc>,
+    rng: &mut dyn RngCore,
+) -> Result<Issued, TokenError> {
+    let record = match redemption {
+        Redemption::First(record) => record,
+        Redemption::Reused(record) => {
+            return Err(TokenError::CodeReused {
+                grant: record.grant,
+            });
+        }
+        Redemption::Unknown => return Err(TokenError::InvalidGrant("unknown authorization code")),
+    };
+    check_binding(app, &record, request, now)?;
+    let grant = AccessGrant {
+        subject: record.user.to_string(),
+        client_id: app.client_id.clone(),
+        kind: GrantKind::User,
+        company: None,
+        grant: record.grant.clone(),
+    };
+    let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
+    let refresh_token = Secret::generate(rng);
+    let family = RefreshFamily::start(&record, &refresh_token, config, now);
+    Ok(Issued {
+        response: TokenResponse::new(access_token, &claims, Some(refresh_token)),
+        claims,
+        family: Some(family),
+    })
+}
+
+fn check_binding(
+    app: &App,
+    record: &CodeRecord,
+    request: &CodeExchange,
+    now: DateTime<Utc>,
+) -> Result<(), TokenError> {
+    if record.client_id != app.client_id {
+        return Err(TokenError::InvalidGrant(
+            "code was issued to another client",
+        ));
+    }
+    if now >= record.expires_at {
+        return Err(TokenError::InvalidGrant("authorization code expired"));
+    }
+    if request.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+        return Err(TokenError::InvalidGrant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&record.code_challenge, &request.code_verifier) {
+        (Some(challenge), Some(verifier)) if pkce::verify(challenge, verifier) => Ok(()),
+        (Some(_), Some(_)) => Err(TokenError::InvalidGrant("PKCE verification failed")),
+        (Some(_), None) => Err(TokenError::InvalidGrant("code_verifier required")),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade attempt.
+        (None, Some(_)) => Err(TokenError::InvalidGrant(
+            "code_verifier sent but the authorization had no code_challenge",
+        )),
+        (None, None) => Ok(()),
+    }
+}

@@ -1,0 +1,97 @@
+//! Minting what every grant returns: a signed access token, and the token response.
+
+use crate::config::Config;
+use crate::model::{ClientId, CompanyId, GrantId, TokenId};
+use crate::token::{AccessClaims, GrantKind, KeySet, Secret, issue};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Serialize, Serializer};
+
+/// Who an access token is for.
+#[derive(Clone, Debug)]
+pub struct AccessGrant {
+    /// The `sub` claim.
+    pub subject: String,
+    /// The app.
+    pub client_id: ClientId,
+    /// User or service account.
+    pub kind: GrantKind,
+    /// The company it is bound to, if any.
+    pub company: Option<CompanyId>,
+    /// The grant it belongs to.
+    pub grant: GrantId,
+}
+
+/// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
+pub fn mint_access_token(
+    grant: AccessGrant,
+    config: &Config,
+    keys: &KeySet,
+    now: DateTime<Utc>,
+    rng: &mut dyn RngCore,
+) -> (Secret, AccessClaims) {
+    let iat = now.timestamp();
+    let claims = AccessClaims {
+        iss: config.issuer.clone(),
+        sub: grant.subject,
+        aud: config.audience.clone(),
+        exp: iat + config.access_token_ttl.num_seconds(),
+        iat,
+        nbf: None,
+        jti: TokenId::generate(rng),
+        client_id: grant.client_id,
+        grant_kind: grant.kind,
+        company_id: grant.company,
+        grant_id: grant.grant,
+    };
+    let token = issue(&claims, keys.signing_key());
+    (Secret::new(token), claims)
+}
+
+fn expose<S: Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
+
+fn expose_optional<S: Serializer>(
+    secret: &Option<Secret>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// The token endpoint's success response (RFC 6749 §5.1), serialized as the wire JSON.
+/// Its `Debug` redacts both tokens.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    #[serde(serialize_with = "expose")]
+    pub access_token: Secret,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token (not for client credentials).
+    #[serde(
+        serialize_with = "expose_optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_token: Option<Secret>,
+    /// When the token was issued, seconds since the epoch.
+    pub created_at: i64,
+}
+
+impl TokenResponse {
+    /// The response for a freshly minted access token (and refresh token, if any).
+    pub fn new(access_token: Secret, claims: &AccessClaims, refresh_token: Option<Secret>) -> Self {
+        Self {
+            access_token,
+            token_type: "bearer",
+            expires_in: claims.exp - claims.iat,
+            refresh_token,
+            created_at: claims.iat,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The grant flows as pure functions: `(inputs, &Config, &KeySet, now, rng) -> Result<…>`.
+//!
+//! Nothing here reads a clock, a store or the environment; the server loads records, calls
+//! these, and saves what they return.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod client_credentials;
+pub mod error;
+pub mod exchange;
+pub mod issue;
+pub mod pkce;
+pub mod refresh;
+pub mod registration;
+pub mod request;
+
+pub use authorize::{
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, CodeRecord, ErrorPage,
+    ErrorRedirect, ValidAuthorization, validate_request,
+};
+pub use client_auth::{ClientCredentials, authenticate, parse_basic};
+pub use client_credentials::{Binding, client_credentials};
+pub use error::{ErrorCode, TokenError};
+pub use exchange::{CodeExchange, Issued, Redemption, exchange_code};
+pub use issue::{AccessGrant, TokenResponse, mint_access_token};
+pub use refresh::{FamilyStatus, Presented, RefreshFamily, Rotation, rotate};
+pub use registration::{AppRegistration, RegistrationError};
+pub use request::TokenRequest;

@@ -1,0 +1,95 @@
+//! Registering an app: a client id, a secret shown once, and redirect URIs checked up front.
+
+use crate::model::{App, AppFlows, ClientId, ClientType, Manifest, OUT_OF_BAND, ToolLevels};
+use crate::token::Secret;
+use rand::RngCore;
+
+/// What a developer registers.
+#[derive(Clone, Debug)]
+pub struct AppRegistration {
+    /// Name shown to users and admins.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Redirect URIs (needed for the authorization-code flow).
+    pub redirect_uris: Vec<String>,
+    /// Which flows it uses.
+    pub flows: AppFlows,
+    /// The first manifest, for an app with a service account.
+    pub manifest: Option<Manifest>,
+    /// Optional ceiling on user-delegated access.
+    pub ceiling: Option<ToolLevels>,
+}
+
+/// Why a registration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    /// A redirect URI is not an absolute URI, has a fragment, or is plain http off loopback.
+    #[error("invalid redirect URI: {0}")]
+    InvalidRedirectUri(String),
+    /// The authorization-code flow needs at least one redirect URI.
+    #[error("an app using the authorization-code flow needs a redirect URI")]
+    NoRedirectUri,
+    /// A public client cannot keep the secret the client-credentials grant needs.
+    #[error("a public client cannot use a service account")]
+    PublicServiceAccount,
+    /// The service-account flow needs a manifest.
+    #[error("an app using a service account needs a manifest")]
+    NoManifest,
+}
+
+fn check_redirect_uri(uri: &str) -> Result<(), RegistrationError> {
+    if uri == OUT_OF_BAND {
+        return Ok(());
+    }
+    let invalid = || RegistrationError::InvalidRedirectUri(uri.to_owned());
+    let parsed = url::Url::parse(uri).map_err(|_| invalid())?;
+    if parsed.fragment().is_some() {
+        return Err(invalid());
+    }
+    // RFC 9700 §2.6: plain http only for native apps on loopback.
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if parsed.scheme() == "http" && !loopback {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+impl AppRegistration {
+    /// Registers the app: returns it and, for a confidential client, its secret, which is
+    /// shown this once and kept only as a digest.
+    pub fn register(
+        self,
+        rng: &mut dyn RngCore,
+    ) -> Result<(App, Option<Secret>), RegistrationError> {
+        for uri in &self.redirect_uris {
+            check_redirect_uri(uri)?;
+        }
+        if self.flows.user_delegated() && self.redirect_uris.is_empty() {
+            return Err(RegistrationError::NoRedirectUri);
+        }
+        if self.flows.service_account() {
+            if self.client_type == ClientType::Public {
+                return Err(RegistrationError::PublicServiceAccount);
+            }
+            if self.manifest.is_none() {
+                return Err(RegistrationError::NoManifest);
+            }
+        }
+        let secret = (self.client_type == ClientType::Confidential).then(|| Secret::generate(rng));
+        let mut app = App {
+            client_id: ClientId::generate(rng),
+            name: self.name,
+            client_type: self.client_type,
+            secret_digest: secret.as_ref().map(Secret::digest),
+            redirect_uris: self.redirect_uris,
+            flows: self.flows,
+            manifests: Vec::new(),
+            ceiling: self.ceiling,
+        };
+        if let Some(manifest) = self.manifest {
+            app.publish_manifest(manifest);
+        }
+        Ok((app, secret))
+    }
+}

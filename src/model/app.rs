@@ -1,0 +1,137 @@
+//! Apps: client registrations with their redirect URIs, flows and permission manifests.
+
+use super::digest::SecretDigest;
+use super::ids::ClientId;
+use super::permission::{Level, Tool, ToolLevels};
+use serde::{Deserialize, Serialize};
+
+/// The redirect URI that shows the code to the user instead of redirecting.
+pub const OUT_OF_BAND: &str = "urn:ietf:wg:oauth:2.0:oob";
+
+/// Whether the app can keep a secret (RFC 6749 §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// A server-side app holding a client secret.
+    Confidential,
+    /// A native or browser app; it proves itself with PKCE alone.
+    Public,
+}
+
+/// Which of the two ways into a company's data the app uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppFlows {
+    /// Authorization code only: the app acts as the signed-in user.
+    UserDelegated,
+    /// Client credentials only: the app acts as its service account.
+    ServiceAccount,
+    /// Both.
+    Both,
+}
+
+impl AppFlows {
+    /// Whether the app may use the authorization-code flow.
+    pub fn user_delegated(self) -> bool {
+        matches!(self, AppFlows::UserDelegated | AppFlows::Both)
+    }
+
+    /// Whether the app may use the client-credentials flow for a service account.
+    pub fn service_account(self) -> bool {
+        matches!(self, AppFlows::ServiceAccount | AppFlows::Both)
+    }
+}
+
+/// One version of the permissions an app's service account needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version number, increasing from 1.
+    pub version: u32,
+    /// Company-level tools the service account needs.
+    pub company: ToolLevels,
+    /// Project-level tools it needs on each permitted project.
+    pub project: ToolLevels,
+}
+
+impl Manifest {
+    /// An empty manifest at `version`.
+    pub fn new(version: u32) -> Self {
+        Self {
+            version,
+            ..Self::default()
+        }
+    }
+
+    /// Builder: asks for a company-level tool.
+    pub fn company_tool(mut self, tool: impl Into<Tool>, level: Level) -> Self {
+        self.company.insert(tool.into(), level);
+        self
+    }
+
+    /// Builder: asks for a project-level tool on each permitted project.
+    pub fn project_tool(mut self, tool: impl Into<Tool>, level: Level) -> Self {
+        self.project.insert(tool.into(), level);
+        self
+    }
+
+    /// Whether this manifest asks for anything `approved` did not grant.
+    pub fn asks_more_than(&self, approved: &Manifest) -> bool {
+        exceeds(&self.company, &approved.company) || exceeds(&self.project, &approved.project)
+    }
+}
+
+fn exceeds(wanted: &ToolLevels, granted: &ToolLevels) -> bool {
+    wanted
+        .iter()
+        .any(|(tool, level)| *level > granted.get(tool).copied().unwrap_or_default())
+}
+
+/// A registered app (OAuth client). One registration serves every company that installs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    /// The client id.
+    pub client_id: ClientId,
+    /// The name shown to users and admins.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Digest of the client secret (confidential clients only); the secret itself is shown once.
+    pub secret_digest: Option<SecretDigest>,
+    /// Registered redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Which flows it uses.
+    pub flows: AppFlows,
+    /// Every manifest version it has published, oldest first; the last is current.
+    pub manifests: Vec<Manifest>,
+    /// Optional most the app may do through any user, per tool (absent tool: nothing).
+    pub ceiling: Option<ToolLevels>,
+}
+
+impl App {
+    /// The current manifest, if the app has published one.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifests.last()
+    }
+
+    /// Whether `uri` is registered, by exact string comparison (RFC 9700 §4.1.3).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// Publishes a new manifest version, numbered after the current one; returns its number.
+    pub fn publish_manifest(&mut self, mut manifest: Manifest) -> u32 {
+        manifest.version = self.manifest().map_or(1, |current| current.version + 1);
+        let version = manifest.version;
+        self.manifests.push(manifest);
+        version
+    }
+
+    /// The most this app may do with `tool` through a user, or `None` when it has no ceiling.
+    pub fn ceiling_for(&self, tool: &Tool) -> Option<Level> {
+        self.ceiling
+            .as_ref()
+            .map(|ceiling| ceiling.get(tool).copied().unwrap_or_default())
+    }
+}

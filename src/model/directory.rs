@@ -1,0 +1,119 @@
+//! Companies and their directories: who the users are and what each holds in each company.
+
+use super::ids::{ClientId, CompanyId, UserId};
+use super::permission::Permissions;
+use serde::{Deserialize, Serialize};
+
+/// Whether a person's consent to an app may install it in their company.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentInstall {
+    /// Only a directory admin installs apps.
+    #[default]
+    AdminOnly,
+    /// A user's consent installs the app for user-level access only; its service account
+    /// still needs an admin's approval.
+    ForUserAccess,
+}
+
+/// Company-wide settings that change how apps get in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanySettings {
+    /// Whether a user's consent installs an app for user-level access.
+    pub consent_install: ConsentInstall,
+}
+
+/// A tenant of the host platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    /// Its id.
+    pub id: CompanyId,
+    /// Its display name.
+    pub name: String,
+    /// Its settings.
+    pub settings: CompanySettings,
+}
+
+impl Company {
+    /// A company with default settings.
+    pub fn new(id: impl Into<CompanyId>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            settings: CompanySettings::default(),
+        }
+    }
+}
+
+/// What kind of user this is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum UserKind {
+    /// A person who signs in.
+    Person,
+    /// The service account of an app, created when a company admin approves its install.
+    ServiceAccount {
+        /// The app it acts for.
+        app: ClientId,
+    },
+}
+
+/// Whether a user may act at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// May act.
+    Active,
+    /// May not act; every decision for this user denies.
+    Deactivated,
+}
+
+/// A person or a service account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Person or service account.
+    pub kind: UserKind,
+    /// Active or deactivated.
+    pub status: UserStatus,
+}
+
+impl User {
+    /// An active person.
+    pub fn person(id: impl Into<UserId>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            kind: UserKind::Person,
+            status: UserStatus::Active,
+        }
+    }
+
+    /// Whether the user may act.
+    pub fn is_active(&self) -> bool {
+        self.status == UserStatus::Active
+    }
+}
+
+/// A user's membership of one company, with what they hold there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The company.
+    pub company: CompanyId,
+    /// The user.
+    pub user: UserId,
+    /// What the user holds in that company.
+    pub permissions: Permissions,
+}
+
+/// A user acting on a company's settings, with what they hold there (`None` if not a member).
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    /// The acting user.
+    pub user: &'a User,
+    /// The user's permissions in the company acted on, if a member.
+    pub permissions: Option<&'a Permissions>,
+}

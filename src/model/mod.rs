@@ -1,0 +1,22 @@
+//! The domain as plain data: ids, permissions, companies and directories, apps, installations.
+//!
+//! Nothing here does IO or cryptography; every state change is a pure method.
+
+pub mod app;
+pub mod digest;
+pub mod directory;
+pub mod ids;
+pub mod installation;
+pub mod permission;
+
+pub use app::{App, AppFlows, ClientType, Manifest, OUT_OF_BAND};
+pub use digest::SecretDigest;
+pub use directory::{
+    Actor, Company, CompanySettings, ConsentInstall, Membership, User, UserKind, UserStatus,
+};
+pub use ids::{ClientId, CompanyId, GrantId, ProjectId, TokenId, UserId};
+pub use installation::{
+    Installation, InstallationError, InstallationStatus, ManifestUpdate, ServiceAccountChange,
+    ServiceAccountGrant,
+};
+pub use permission::{Level, Permissions, Requirement, Scope, Tool, ToolLevels};

@@ -1,0 +1,194 @@
+//! Answering resource servers: access decisions, token info and introspection (RFC 7662).
+
+use super::{AuthorizationServer, ServerError};
+use crate::access::{Decision, DenyReason, DirectoryView, decide};
+use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError};
+use crate::model::{CompanyId, Requirement, SecretDigest, UserId};
+use crate::store::{Store, StoreError};
+use crate::token::{AccessClaims, GrantKind, validate};
+use serde::Serialize;
+
+/// Token info for the bearer of an access token (the reference `/oauth/token/info`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// The user the token acts as, for user-delegated tokens.
+    pub resource_owner_id: Option<String>,
+    /// The app.
+    pub application: TokenApplication,
+    /// Scopes (access follows permissions, so this is empty).
+    pub scopes: Vec<String>,
+    /// Seconds until expiry.
+    pub expires_in_seconds: i64,
+    /// Issued at, seconds since the epoch.
+    pub created_at: i64,
+    /// User-delegated or service account.
+    pub grant_kind: GrantKind,
+    /// The company the token is bound to, if any.
+    pub company_id: Option<CompanyId>,
+}
+
+/// The app a token was issued to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenApplication {
+    /// Its client id.
+    pub uid: String,
+}
+
+/// An RFC 7662 introspection response.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Introspection {
+    /// Whether the token is active now.
+    pub active: bool,
+    /// `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// User-delegated or service account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_kind: Option<GrantKind>,
+    /// The company the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<CompanyId>,
+}
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Decides whether the bearer of `token` may meet `requirement` now.
+    pub async fn check_access(
+        &self,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<Decision, StoreError> {
+        let now = self.now();
+        let claims = match validate(token, &self.keys(), &self.inner.config.expectations(), now) {
+            Ok(claims) => claims,
+            Err(problem) => return Ok(Decision::Deny(DenyReason::InvalidToken { problem })),
+        };
+        let view = self.directory_view(&claims, &requirement.company).await?;
+        Ok(decide(&claims, &view, requirement, now))
+    }
+
+    /// What the directory says now about the subject of `claims` in `company`.
+    pub async fn directory_view(
+        &self,
+        claims: &AccessClaims,
+        company: &CompanyId,
+    ) -> Result<DirectoryView, StoreError> {
+        let store = &self.inner.store;
+        let installation = store.installation(&claims.client_id, company).await?;
+        let acting = match claims.grant_kind {
+            GrantKind::User => Some(UserId::new(claims.sub.as_str())),
+            GrantKind::ServiceAccount => installation
+                .as_ref()
+                .and_then(|installation| installation.service_account.as_ref())
+                .map(|account| account.user.clone()),
+        };
+        let (user, permissions) = match &acting {
+            Some(id) => (store.user(id).await?, store.membership(company, id).await?),
+            None => (None, None),
+        };
+        let ceiling = match claims.grant_kind {
+            GrantKind::User => store
+                .app(&claims.client_id)
+                .await?
+                .and_then(|app| app.ceiling),
+            GrantKind::ServiceAccount => None,
+        };
+        Ok(DirectoryView {
+            installation,
+            user,
+            permissions,
+            ceiling,
+            revoked: store.is_revoked(&claims.grant_id).await?,
+        })
+    }
+
+    /// Validates an access token and says whose it is and for how long.
+    pub async fn token_info(&self, token: &str) -> Result<TokenInfo, ServerError> {
+        let now = self.now();
+        let claims = validate(token, &self.keys(), &self.inner.config.expectations(), now)?;
+        if self.inner.store.is_revoked(&claims.grant_id).await? {
+            return Err(ServerError::Revoked);
+        }
+        Ok(TokenInfo {
+            resource_owner_id: (claims.grant_kind == GrantKind::User).then(|| claims.sub.clone()),
+            application: TokenApplication {
+                uid: claims.client_id.to_string(),
+            },
+            scopes: Vec::new(),
+            expires_in_seconds: claims.exp - now.timestamp(),
+            created_at: claims.iat,
+            grant_kind: claims.grant_kind,
+            company_id: claims.company_id,
+        })
+    }
+
+    /// RFC 7662 introspection by an authenticated client (typically a resource server).
+    /// Anything not currently active answers `{"active": false}` and nothing more.
+    pub async fn introspect(
+        &self,
+        credentials: &ClientCredentials,
+        token: &str,
+    ) -> Result<Introspection, TokenError> {
+        self.authenticate(credentials).await?;
+        let now = self.now();
+        if let Ok(claims) = validate(token, &self.keys(), &self.inner.config.expectations(), now) {
+            if self.inner.store.is_revoked(&claims.grant_id).await? {
+                return Ok(Introspection::default());
+            }
+            return Ok(Introspection {
+                active: true,
+                token_type: Some("access_token"),
+                client_id: Some(claims.client_id.to_string()),
+                sub: Some(claims.sub),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                iss: Some(claims.iss),
+                aud: Some(claims.aud),
+                jti: Some(claims.jti.to_string()),
+                grant_kind: Some(claims.grant_kind),
+                company_id: claims.company_id,
+            });
+        }
+        let digest = SecretDigest::of(token);
+        let Some(family) = self.inner.store.family_by_token(&digest).await? else {
+            return Ok(Introspection::default());
+        };
+        let live = family.status == FamilyStatus::Active
+            && family.identify(&digest) == Presented::Current
+            && family.expires_at.is_none_or(|expiry| now < expiry);
+        if !live {
+            return Ok(Introspection::default());
+        }
+        Ok(Introspection {
+            active: true,
+            token_type: Some("refresh_token"),
+            client_id: Some(family.client_id.to_string()),
+            sub: Some(family.user.to_string()),
+            exp: family.expires_at.map(|expiry| expiry.timestamp()),
+            iat: Some(family.rotated_at.timestamp()),
+            iss: Some(self.inner.config.issuer.clone()),
+            grant_kind: Some(GrantKind::User),
+            ..Introspection::default()
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! The authorization endpoint: validate, ask for consent, issue a code for the signed-in user.
+//!
+//! The host authenticates the person; these calls take the signed-in user as given.
+
+use super::AuthorizationServer;
+use crate::audit::{AuditAction, AuditActor};
+use crate::grant::{
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, ErrorRedirect,
+    ValidAuthorization, validate_request,
+};
+use crate::model::{App, ClientId, CompanyId, Installation, UserId};
+use crate::store::{Store, StoreError};
+
+/// What to show the user on the consent page.
+#[derive(Clone, Debug)]
+pub struct ConsentPrompt {
+    /// The validated request.
+    pub request: ValidAuthorization,
+    /// The app asking.
+    pub app: App,
+}
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Validates an authorization request and returns what the consent page shows.
+    pub async fn begin_authorization(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<ConsentPrompt, AuthorizeError> {
+        let app = self.load_app_for(request).await?;
+        let valid = validate_request(request, app.as_ref(), &self.inner.config)?;
+        // validate_request refuses an unknown client, so the app is there.
+        let app = app.ok_or(AuthorizeError::Page(crate::grant::ErrorPage::UnknownClient))?;
+        Ok(ConsentPrompt {
+            request: valid,
+            app,
+        })
+    }
+
+    /// Whether `user` has already authorized `app` (so the consent page may be skipped).
+    pub async fn has_consent(&self, user: &UserId, app: &ClientId) -> Result<bool, StoreError> {
+        Ok(self.inner.store.consent(user, app).await?.is_some())
+    }
+
+    /// The signed-in `user` authorizes the request: their consent is recorded, a code issued.
+    ///
+    /// `company` is the company the user is working in; if the app is not installed there and
+    /// the company lets a user's consent install apps, it is installed for user-level access.
+    pub async fn authorize(
+        &self,
+        request: &AuthorizationRequest,
+        user: &UserId,
+        company: Option<&CompanyId>,
+    ) -> Result<AuthorizationResponse, AuthorizeError> {
+        let prompt = self.begin_authorization(request).await?;
+        let store = &self.inner.store;
+        let server_error = |_| server_error(&prompt.request, &self.inner.config);
+        let now = self.now();
+        store
+            .save_consent(user, &prompt.app.client_id, now)
+            .await
+            .map_err(server_error)?;
+        if let Some(company) = company {
+            self.install_by_consent(&prompt.app, company, user)
+                .await
+                .map_err(server_error)?;
+        }
+        let (response, record) =
+            prompt
+                .request
+                .issue_code(user, &self.inner.config, now, &mut rand::thread_rng());
+        store.save_code(record).await.map_err(server_error)?;
+        self.audit(
+            AuditActor::User(user.clone()),
+            AuditAction::AuthorizationGranted,
+            &prompt.app.client_id,
+            company,
+        );
+        Ok(response)
+    }
+
+    /// The user declined: the error to redirect to the client.
+    pub async fn deny_authorization(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<ErrorRedirect, AuthorizeError> {
+        let prompt = self.begin_authorization(request).await?;
+        Ok(prompt.request.denied(&self.inner.config))
+    }
+
+    async fn load_app_for(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<Option<App>, AuthorizeError> {
+        let Some(client_id) = &request.client_id else {
+            return Ok(None);
+        };
+        self.inner
+            .store
+            .app(&ClientId::new(client_id.as_str()))
+            .await
+            // Nothing verified yet where to redirect, so a failure is shown, not redirected.
+            .map_err(|_| AuthorizeError::Page(crate::grant::ErrorPage::UnknownClient))
+    }
+
+    async fn install_by_consent(
+        &self,
+        app: &App,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        // Only a company with no installation at all: a user's consent must never undo an
+        // admin's denial or uninstall, nor skip a pending request.
+        if store.installation(&app.client_id, company).await?.is_some() {
+            return Ok(());
+        }
+        let Some(record) = store.company(company).await? else {
+            return Ok(());
+        };
+        if store.membership(company, user).await?.is_none() {
+            return Ok(());
+        }
+        // A company that does not allow it simply gets no installation: the user's token works
+        // there once an admin installs the app.
+        if let Ok(installation) = Installation::by_user_consent(app, &record, user, self.now()) {
+            store.save_installation(installation).await?;
+            self.audit(
+                AuditActor::User(user.clone()),
+                AuditAction::InstalledByConsent,
+                &app.client_id,
+                Some(company),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn server_error(request: &ValidAuthorization, config: &crate::config::Config) -> AuthorizeError {
+    AuthorizeError::Redirect(ErrorRedirect {
+        redirect_uri: request.redirect_uri.clone(),
+        error: ErrorCode::ServerError,
+        description: "the server failed; try again",
+        state: request.state.clone(),
+        issuer: config.issuer.clone(),
+    })
+}

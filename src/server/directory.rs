@@ -1,0 +1,86 @@
+//! Keeping the server's copy of the host's directory: companies, users, memberships.
+
+use super::{AuthorizationServer, ServerError};
+use crate::model::{Company, CompanyId, Level, Permissions, Scope, Tool, User, UserId, UserStatus};
+use crate::store::Store;
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Adds or replaces a company.
+    pub async fn save_company(&self, company: Company) -> Result<(), ServerError> {
+        Ok(self.inner.store.save_company(company).await?)
+    }
+
+    /// Adds or replaces a user.
+    pub async fn save_user(&self, user: User) -> Result<(), ServerError> {
+        Ok(self.inner.store.save_user(user).await?)
+    }
+
+    /// Makes `user` a member of `company` holding `permissions` (replacing what they held).
+    pub async fn set_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> Result<(), ServerError> {
+        self.require_company(company).await?;
+        self.require_user(user).await?;
+        Ok(self
+            .inner
+            .store
+            .save_membership(company, user, permissions)
+            .await?)
+    }
+
+    /// Changes one permission of a member; it takes effect at the next access decision.
+    pub async fn set_permission(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        scope: Scope,
+        tool: impl Into<Tool>,
+        level: Level,
+    ) -> Result<(), ServerError> {
+        let mut permissions = self
+            .inner
+            .store
+            .membership(company, user)
+            .await?
+            .unwrap_or_default();
+        permissions.set(scope, tool, level);
+        self.set_membership(company, user, permissions).await
+    }
+
+    /// Deactivates a user: every decision for them denies from now on.
+    pub async fn deactivate_user(&self, user: &UserId) -> Result<(), ServerError> {
+        let mut record = self.require_user(user).await?;
+        record.status = UserStatus::Deactivated;
+        Ok(self.inner.store.save_user(record).await?)
+    }
+
+    /// The company's directory: every member with their permissions.
+    pub async fn directory(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Vec<(User, Permissions)>, ServerError> {
+        Ok(self.inner.store.members(company).await?)
+    }
+
+    pub(super) async fn require_company(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Company, ServerError> {
+        self.inner
+            .store
+            .company(company)
+            .await?
+            .ok_or_else(|| ServerError::UnknownCompany(company.clone()))
+    }
+
+    pub(super) async fn require_user(&self, user: &UserId) -> Result<User, ServerError> {
+        self.inner
+            .store
+            .user(user)
+            .await?
+            .ok_or_else(|| ServerError::UnknownUser(user.clone()))
+    }
+}

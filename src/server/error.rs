@@ -1,0 +1,47 @@
+//! Errors of the server's management and access calls (the token and authorization endpoints
+//! have their own, in [`crate::grant`]).
+
+use crate::grant::RegistrationError;
+use crate::model::{ClientId, CompanyId, InstallationError, UserId};
+use crate::store::StoreError;
+use crate::token::{KeyError, ValidationError};
+
+/// Why a server call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No app with that client id.
+    #[error("unknown app {0}")]
+    UnknownApp(ClientId),
+    /// No such company.
+    #[error("unknown company {0}")]
+    UnknownCompany(CompanyId),
+    /// No such user.
+    #[error("unknown user {0}")]
+    UnknownUser(UserId),
+    /// The app has no installation (or request) in the company.
+    #[error("app {app} has no installation in company {company}")]
+    NoInstallation {
+        /// The app.
+        app: ClientId,
+        /// The company.
+        company: CompanyId,
+    },
+    /// An installation transition was refused.
+    #[error(transparent)]
+    Installation(#[from] InstallationError),
+    /// A registration was refused.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// A key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The access token did not validate.
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] ValidationError),
+    /// The access token was revoked.
+    #[error("invalid token: revoked")]
+    Revoked,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,308 @@
+//! Apps and their installations: registration, manifests, and the admin's install lifecycle.
+
+use super::{AuthorizationServer, ServerError};
+use crate::audit::{AuditAction, AuditActor};
+use crate::grant::AppRegistration;
+use crate::model::{
+    Actor, App, ClientId, CompanyId, Installation, InstallationStatus, Manifest, ManifestUpdate,
+    ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
+};
+use crate::store::Store;
+use crate::token::Secret;
+use std::collections::BTreeSet;
+
+/// A newly registered app and its client secret, which is shown this once.
+#[derive(Debug)]
+pub struct RegisteredApp {
+    /// The app.
+    pub app: App,
+    /// The client secret (confidential clients); only its digest is stored.
+    pub client_secret: Option<Secret>,
+}
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Registers an app.
+    pub async fn register_app(
+        &self,
+        registration: AppRegistration,
+    ) -> Result<RegisteredApp, ServerError> {
+        let (app, client_secret) = registration.register(&mut rand::thread_rng())?;
+        self.inner.store.save_app(app.clone()).await?;
+        Ok(RegisteredApp { app, client_secret })
+    }
+
+    /// The app with this client id.
+    pub async fn app(&self, client_id: &ClientId) -> Result<App, ServerError> {
+        self.inner
+            .store
+            .app(client_id)
+            .await?
+            .ok_or_else(|| ServerError::UnknownApp(client_id.clone()))
+    }
+
+    /// The installation of `app` in `company`.
+    pub async fn installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+    ) -> Result<Installation, ServerError> {
+        self.inner
+            .store
+            .installation(app, company)
+            .await?
+            .ok_or_else(|| ServerError::NoInstallation {
+                app: app.clone(),
+                company: company.clone(),
+            })
+    }
+
+    /// Publishes a new manifest version. Installations where it asks for nothing more take it
+    /// at once; elsewhere it waits for an admin and the old permissions hold. Returns the version.
+    pub async fn publish_manifest(
+        &self,
+        client_id: &ClientId,
+        manifest: Manifest,
+    ) -> Result<u32, ServerError> {
+        let mut app = self.app(client_id).await?;
+        let version = app.publish_manifest(manifest);
+        self.inner.store.save_app(app.clone()).await?;
+        for mut installation in self.inner.store.installations_of(client_id).await? {
+            let action = match installation.propose_manifest(&app) {
+                ManifestUpdate::NotApplicable => continue,
+                ManifestUpdate::Pending => AuditAction::ManifestUpdatePending { version },
+                ManifestUpdate::Applied(change) => {
+                    self.apply(&installation.company, change).await?;
+                    AuditAction::ManifestUpdated { version }
+                }
+            };
+            let company = installation.company.clone();
+            self.inner.store.save_installation(installation).await?;
+            self.audit(
+                AuditActor::App(client_id.clone()),
+                action,
+                client_id,
+                Some(&company),
+            );
+        }
+        Ok(version)
+    }
+
+    /// Asks to install `app` in `company`; an admin approves or denies it. Asking again while a
+    /// request waits, or once installed, changes nothing.
+    pub async fn request_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        requested_by: &UserId,
+    ) -> Result<Installation, ServerError> {
+        self.require_company(company).await?;
+        self.require_user(requested_by).await?;
+        let app = self.app(app).await?;
+        if let Some(existing) = self
+            .inner
+            .store
+            .installation(&app.client_id, company)
+            .await?
+        {
+            if matches!(
+                existing.status,
+                InstallationStatus::Requested | InstallationStatus::Active
+            ) {
+                return Ok(existing);
+            }
+        }
+        let installation = Installation::request(&app, company, requested_by, self.now());
+        self.inner
+            .store
+            .save_installation(installation.clone())
+            .await?;
+        self.audit(
+            AuditActor::User(requested_by.clone()),
+            AuditAction::InstallRequested,
+            &app.client_id,
+            Some(company),
+        );
+        Ok(installation)
+    }
+
+    /// A directory admin approves the install: the app's service account appears in the
+    /// company directory with exactly the manifest's permissions on `permitted_projects`.
+    pub async fn approve_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+        permitted_projects: BTreeSet<ProjectId>,
+    ) -> Result<Installation, ServerError> {
+        let app = self.app(app).await?;
+        let mut installation = self.installation(company, &app.client_id).await?;
+        let (user, permissions) = self.actor(company, approver).await?;
+        let actor = Actor {
+            user: &user,
+            permissions: permissions.as_ref(),
+        };
+        let new_account = UserId::generate(&mut rand::thread_rng());
+        if let Some(change) =
+            installation.approve(&app, &actor, permitted_projects, new_account, self.now())?
+        {
+            self.create_service_account(&app, company, change).await?;
+        }
+        self.save_decision(installation, approver, AuditAction::InstallApproved)
+            .await
+    }
+
+    /// A directory admin denies the install request.
+    pub async fn deny_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let mut installation = self.installation(company, app).await?;
+        let (user, permissions) = self.actor(company, approver).await?;
+        installation.deny(
+            &Actor {
+                user: &user,
+                permissions: permissions.as_ref(),
+            },
+            self.now(),
+        )?;
+        self.save_decision(installation, approver, AuditAction::InstallDenied)
+            .await
+    }
+
+    /// A directory admin approves the pending manifest update.
+    pub async fn approve_manifest_update(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let app = self.app(app).await?;
+        let mut installation = self.installation(company, &app.client_id).await?;
+        let (user, permissions) = self.actor(company, approver).await?;
+        let actor = Actor {
+            user: &user,
+            permissions: permissions.as_ref(),
+        };
+        let change = installation.approve_update(&app, &actor, self.now())?;
+        self.apply(company, change).await?;
+        let version = installation
+            .service_account
+            .as_ref()
+            .map_or(0, |account| account.approved.version);
+        self.save_decision(
+            installation,
+            approver,
+            AuditAction::ManifestUpdated { version },
+        )
+        .await
+    }
+
+    /// A directory admin changes the projects the service account may reach.
+    pub async fn set_permitted_projects(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+        projects: BTreeSet<ProjectId>,
+    ) -> Result<Installation, ServerError> {
+        let mut installation = self.installation(company, app).await?;
+        let (user, permissions) = self.actor(company, approver).await?;
+        let actor = Actor {
+            user: &user,
+            permissions: permissions.as_ref(),
+        };
+        let change = installation.set_permitted_projects(&actor, projects, self.now())?;
+        self.apply(company, change).await?;
+        self.save_decision(
+            installation,
+            approver,
+            AuditAction::PermittedProjectsChanged,
+        )
+        .await
+    }
+
+    /// A directory admin uninstalls the app: every token of the app in this company stops
+    /// working at the next decision, and the service account is deactivated.
+    pub async fn uninstall(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let mut installation = self.installation(company, app).await?;
+        let (user, permissions) = self.actor(company, approver).await?;
+        let actor = Actor {
+            user: &user,
+            permissions: permissions.as_ref(),
+        };
+        if let Some(account) = installation.uninstall(&actor, self.now())? {
+            if let Some(mut account) = self.inner.store.user(&account).await? {
+                account.status = UserStatus::Deactivated;
+                self.inner.store.save_user(account).await?;
+            }
+        }
+        self.save_decision(installation, approver, AuditAction::Uninstalled)
+            .await
+    }
+
+    async fn actor(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> Result<(User, Option<crate::model::Permissions>), ServerError> {
+        let record = self.require_user(user).await?;
+        let permissions = self.inner.store.membership(company, user).await?;
+        Ok((record, permissions))
+    }
+
+    async fn create_service_account(
+        &self,
+        app: &App,
+        company: &CompanyId,
+        change: ServiceAccountChange,
+    ) -> Result<(), ServerError> {
+        let account = User {
+            id: change.user.clone(),
+            name: format!("{} (service account)", app.name),
+            kind: UserKind::ServiceAccount {
+                app: app.client_id.clone(),
+            },
+            status: UserStatus::Active,
+        };
+        self.inner.store.save_user(account).await?;
+        self.apply(company, change).await
+    }
+
+    async fn apply(
+        &self,
+        company: &CompanyId,
+        change: ServiceAccountChange,
+    ) -> Result<(), ServerError> {
+        Ok(self
+            .inner
+            .store
+            .save_membership(company, &change.user, change.permissions)
+            .await?)
+    }
+
+    async fn save_decision(
+        &self,
+        installation: Installation,
+        approver: &UserId,
+        action: AuditAction,
+    ) -> Result<Installation, ServerError> {
+        self.inner
+            .store
+            .save_installation(installation.clone())
+            .await?;
+        self.audit(
+            AuditActor::User(approver.clone()),
+            action,
+            &installation.app,
+            Some(&installation.company),
+        );
+        Ok(installation)
+    }
+}

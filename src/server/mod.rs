@@ -1,0 +1,175 @@
+//! The façade most hosts call: [`AuthorizationServer`] loads records from the store, calls the
+//! pure flows with the clock's `now` and a random source, saves what they return and emits
+//! audit events. It is `Clone + Send + Sync`; clones share everything.
+
+mod access;
+mod authorization;
+mod clock;
+mod directory;
+mod error;
+mod installations;
+mod tokens;
+
+pub use access::{Introspection, TokenInfo};
+pub use authorization::ConsentPrompt;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ServerError;
+pub use installations::RegisteredApp;
+
+use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
+use crate::config::Config;
+use crate::model::{ClientId, CompanyId};
+use crate::store::Store;
+use crate::token::{Algorithm, Jwks, KeySet, SigningKey};
+use chrono::DateTime;
+use chrono::Utc;
+use std::sync::{Arc, PoisonError, RwLock};
+
+struct Inner<S> {
+    store: S,
+    config: Config,
+    keys: RwLock<KeySet>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+}
+
+/// An embeddable OAuth 2.0 authorization server over a store `S`.
+pub struct AuthorizationServer<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for AuthorizationServer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for AuthorizationServer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("issuer", &self.inner.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AuthorizationServer`].
+pub struct ServerBuilder<S> {
+    store: S,
+    config: Config,
+    keys: Option<KeySet>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> ServerBuilder<S> {
+    /// Signs with `keys` instead of a freshly generated Ed25519 key.
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Sends audit events to `sink` instead of an in-memory sink.
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
+        self
+    }
+
+    /// Reads time from `clock` instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> Result<AuthorizationServer<S>, ServerError> {
+        let keys = match self.keys {
+            Some(keys) => keys,
+            None => KeySet::new(SigningKey::generate(
+                Algorithm::EdDSA,
+                &mut rand::rngs::OsRng,
+            )?),
+        };
+        Ok(AuthorizationServer {
+            inner: Arc::new(Inner {
+                store: self.store,
+                config: self.config,
+                keys: RwLock::new(keys),
+                audit: self.audit,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Starts building a server over `store` with `config`.
+    pub fn builder(store: S, config: Config) -> ServerBuilder<S> {
+        ServerBuilder {
+            store,
+            config,
+            keys: None,
+            audit: Arc::new(MemoryAuditSink::new()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The store, for host code that manages records directly.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The current time by the server's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The JWKS document publishing the verification keys.
+    pub fn jwks(&self) -> Jwks {
+        self.keys().jwks()
+    }
+
+    /// A snapshot of the key set (cheap: keys are shared).
+    pub fn keys(&self) -> KeySet {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `key` the signing key; the old one keeps verifying until the tokens it signed have
+    /// expired, and keys past that are dropped.
+    pub fn rotate_signing_key(&self, key: SigningKey) {
+        let now = self.now();
+        let mut keys = self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.prune(now);
+        keys.rotate(key, now + self.inner.config.access_token_ttl);
+    }
+
+    fn audit(
+        &self,
+        actor: AuditActor,
+        action: AuditAction,
+        app: &ClientId,
+        company: Option<&CompanyId>,
+    ) {
+        self.inner.audit.record(AuditEvent {
+            at: self.now(),
+            actor,
+            action,
+            app: app.clone(),
+            company: company.cloned(),
+        });
+    }
+}

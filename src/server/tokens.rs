@@ -1,0 +1,250 @@
+//! The token endpoint and revocation (RFC 6749 §3.2, RFC 7009).
+
+use super::AuthorizationServer;
+use crate::audit::{AuditAction, AuditActor, RevocationReason};
+use crate::grant::{
+    Binding, ClientCredentials, CodeExchange, Issued, TokenError, TokenRequest, TokenResponse,
+    authenticate, client_credentials, exchange_code, rotate,
+};
+use crate::model::{App, ClientId, CompanyId, GrantId, SecretDigest};
+use crate::store::Store;
+use crate::token::{Secret, validate};
+
+/// How many times a refresh that lost a race is re-examined before giving up.
+const ROTATION_ATTEMPTS: usize = 3;
+
+impl<S: Store> AuthorizationServer<S> {
+    /// Handles a token request from a client presenting `credentials`.
+    pub async fn token(
+        &self,
+        request: TokenRequest,
+        credentials: &ClientCredentials,
+    ) -> Result<TokenResponse, TokenError> {
+        let app = self.authenticate(credentials).await?;
+        let issued = match request {
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                let exchange = CodeExchange {
+                    code,
+                    redirect_uri,
+                    code_verifier,
+                };
+                self.exchange(&app, &exchange).await?
+            }
+            TokenRequest::RefreshToken { refresh_token } => {
+                self.refresh(&app, &refresh_token).await?
+            }
+            TokenRequest::ClientCredentials { company_id } => {
+                self.service_account_token(&app, company_id.as_ref())
+                    .await?
+            }
+        };
+        Ok(issued.response)
+    }
+
+    pub(super) async fn authenticate(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<App, TokenError> {
+        let app = self.inner.store.app(credentials.client_id()).await?;
+        authenticate(app.as_ref(), credentials)?;
+        // authenticate refuses an unknown client, so the app is there.
+        app.ok_or(TokenError::InvalidClient("unknown client"))
+    }
+
+    async fn exchange(&self, app: &App, exchange: &CodeExchange) -> Result<Issued, TokenError> {
+        let redemption = self
+            .inner
+            .store
+            .redeem_code(&exchange.code.digest())
+            .await?;
+        let now = self.now();
+        let result = {
+            let keys = self.keys();
+            exchange_code(
+                app,
+                redemption,
+                exchange,
+                &self.inner.config,
+                &keys,
+                now,
+                &mut rand::thread_rng(),
+            )
+        };
+        let issued = match result {
+            Err(TokenError::CodeReused { grant }) => {
+                self.revoke_grant(&app.client_id, &grant, RevocationReason::CodeReused)
+                    .await?;
+                return Err(TokenError::CodeReused { grant });
+            }
+            other => other?,
+        };
+        if let Some(family) = &issued.family {
+            self.inner.store.save_family(family.clone()).await?;
+        }
+        self.audit_issue(app, &issued, None, false);
+        Ok(issued)
+    }
+
+    async fn refresh(&self, app: &App, token: &Secret) -> Result<Issued, TokenError> {
+        let digest = token.digest();
+        for _ in 0..ROTATION_ATTEMPTS {
+            let family = self
+                .inner
+                .store
+                .family_by_token(&digest)
+                .await?
+                .ok_or(TokenError::InvalidGrant("unknown refresh token"))?;
+            let presented = family.identify(&digest);
+            let result = {
+                let keys = self.keys();
+                rotate(
+                    app,
+                    &family,
+                    presented,
+                    &self.inner.config,
+                    &keys,
+                    self.now(),
+                    &mut rand::thread_rng(),
+                )
+            };
+            let rotation = match result {
+                Err(TokenError::RefreshReused { grant }) => {
+                    self.revoke_grant(&app.client_id, &grant, RevocationReason::RefreshTokenReused)
+                        .await?;
+                    return Err(TokenError::RefreshReused { grant });
+                }
+                other => other?,
+            };
+            if self
+                .inner
+                .store
+                .commit_rotation(&rotation.expected_current, rotation.family)
+                .await?
+            {
+                self.audit_issue(app, &rotation.issued, None, true);
+                return Ok(rotation.issued);
+            }
+            // Another request rotated (or revoked) the family first: look again, and the
+            // token will now be recognised as reused or revoked.
+        }
+        Err(TokenError::InvalidGrant(
+            "refresh token is being used concurrently",
+        ))
+    }
+
+    async fn service_account_token(
+        &self,
+        app: &App,
+        company: Option<&CompanyId>,
+    ) -> Result<Issued, TokenError> {
+        let installation = match company {
+            Some(company) => {
+                self.inner
+                    .store
+                    .installation(&app.client_id, company)
+                    .await?
+            }
+            None => None,
+        };
+        let binding = match company {
+            Some(company) => Binding::Company {
+                company,
+                installation: installation.as_ref(),
+            },
+            None => Binding::Unbound,
+        };
+        let issued = {
+            let keys = self.keys();
+            client_credentials(
+                app,
+                binding,
+                &self.inner.config,
+                &keys,
+                self.now(),
+                &mut rand::thread_rng(),
+            )?
+        };
+        self.audit_issue(app, &issued, company, false);
+        Ok(issued)
+    }
+
+    fn audit_issue(
+        &self,
+        app: &App,
+        issued: &Issued,
+        company: Option<&CompanyId>,
+        refreshed: bool,
+    ) {
+        let grant = issued.claims.grant_id.clone();
+        let action = if refreshed {
+            AuditAction::TokensRefreshed { grant }
+        } else {
+            AuditAction::TokensIssued { grant }
+        };
+        self.audit(
+            AuditActor::App(app.client_id.clone()),
+            action,
+            &app.client_id,
+            company,
+        );
+    }
+
+    async fn revoke_grant(
+        &self,
+        client_id: &ClientId,
+        grant: &GrantId,
+        reason: RevocationReason,
+    ) -> Result<(), TokenError> {
+        self.inner.store.revoke_grant(grant).await?;
+        self.audit(
+            AuditActor::App(client_id.clone()),
+            AuditAction::GrantRevoked {
+                grant: grant.clone(),
+                reason,
+            },
+            client_id,
+            None,
+        );
+        Ok(())
+    }
+
+    /// Revokes `token` (an access or refresh token) and every token of its grant (RFC 7009).
+    ///
+    /// Unknown tokens, and tokens of other clients, are left alone without an error, so the
+    /// answer tells a caller nothing about tokens that are not theirs.
+    pub async fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        token: &str,
+    ) -> Result<(), TokenError> {
+        let app = self.authenticate(credentials).await?;
+        let Some((owner, grant)) = self.grant_of(token).await? else {
+            return Ok(());
+        };
+        if owner != app.client_id {
+            return Ok(());
+        }
+        self.revoke_grant(&app.client_id, &grant, RevocationReason::Requested)
+            .await
+    }
+
+    /// The client and grant of an access token (signature checked, expiry not) or refresh token.
+    async fn grant_of(&self, token: &str) -> Result<Option<(ClientId, GrantId)>, TokenError> {
+        let mut expectations = self.inner.config.expectations();
+        // Revoking an expired token is harmless, and refusing it would tell the caller more.
+        expectations.leeway_seconds = i64::MAX / 2;
+        if let Ok(claims) = validate(token, &self.keys(), &expectations, self.now()) {
+            return Ok(Some((claims.client_id, claims.grant_id)));
+        }
+        let family = self
+            .inner
+            .store
+            .family_by_token(&SecretDigest::of(token))
+            .await?;
+        Ok(family.map(|family| (family.client_id, family.grant)))
+    }
+}

@@ -1,0 +1,260 @@
+//! The in-memory store: everything in one process, behind one lock per call.
+
+use super::{
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, RefreshStore,
+    RevocationStore, StoreResult,
+};
+use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
+use crate::model::{
+    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+#[derive(Default)]
+struct State {
+    apps: HashMap<ClientId, App>,
+    companies: HashMap<CompanyId, Company>,
+    users: HashMap<UserId, User>,
+    memberships: HashMap<CompanyId, HashMap<UserId, Permissions>>,
+    installations: HashMap<(ClientId, CompanyId), Installation>,
+    codes: HashMap<SecretDigest, (CodeRecord, bool)>,
+    families: HashMap<GrantId, RefreshFamily>,
+    // Every refresh token a family ever had, so reuse of any rotated token is recognised.
+    refresh_index: HashMap<SecretDigest, GrantId>,
+    revoked: HashSet<GrantId>,
+    consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
+}
+
+/// A store in process memory: the embedded default. Cloning shares the same data.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every write below is a single map operation, so a panic elsewhere cannot leave the
+        // state half-changed; carrying on after a poisoned lock is safe.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl AppStore for MemoryStore {
+    async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        Ok(self.state().apps.get(client_id).cloned())
+    }
+
+    async fn save_app(&self, app: App) -> StoreResult<()> {
+        self.state().apps.insert(app.client_id.clone(), app);
+        Ok(())
+    }
+}
+
+impl DirectoryStore for MemoryStore {
+    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        Ok(self.state().companies.get(id).cloned())
+    }
+
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.state().companies.insert(company.id.clone(), company);
+        Ok(())
+    }
+
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        Ok(self.state().users.get(id).cloned())
+    }
+
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.state().users.insert(user.id.clone(), user);
+        Ok(())
+    }
+
+    async fn membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<Option<Permissions>> {
+        Ok(self
+            .state()
+            .memberships
+            .get(company)
+            .and_then(|members| members.get(user))
+            .cloned())
+    }
+
+    async fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> StoreResult<()> {
+        self.state()
+            .memberships
+            .entry(company.clone())
+            .or_default()
+            .insert(user.clone(), permissions);
+        Ok(())
+    }
+
+    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
+        let state = self.state();
+        let Some(members) = state.memberships.get(company) else {
+            return Ok(Vec::new());
+        };
+        let mut listed: Vec<(User, Permissions)> = members
+            .iter()
+            .filter_map(|(id, permissions)| {
+                state
+                    .users
+                    .get(id)
+                    .map(|user| (user.clone(), permissions.clone()))
+            })
+            .collect();
+        listed.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        Ok(listed)
+    }
+}
+
+impl InstallationStore for MemoryStore {
+    async fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<Installation>> {
+        Ok(self
+            .state()
+            .installations
+            .get(&(app.clone(), company.clone()))
+            .cloned())
+    }
+
+    async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
+        let key = (installation.app.clone(), installation.company.clone());
+        self.state().installations.insert(key, installation);
+        Ok(())
+    }
+
+    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
+        let state = self.state();
+        let mut found: Vec<Installation> = state
+            .installations
+            .values()
+            .filter(|installation| installation.app == *app)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.company.cmp(&b.company));
+        Ok(found)
+    }
+}
+
+impl CodeStore for MemoryStore {
+    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
+        self.state().codes.insert(record.digest, (record, false));
+        Ok(())
+    }
+
+    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+        let mut state = self.state();
+        Ok(match state.codes.get_mut(digest) {
+            None => Redemption::Unknown,
+            Some((record, true)) => Redemption::Reused(record.clone()),
+            Some((record, spent)) => {
+                *spent = true;
+                Redemption::First(record.clone())
+            }
+        })
+    }
+}
+
+impl RefreshStore for MemoryStore {
+    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
+        let mut state = self.state();
+        state
+            .refresh_index
+            .insert(family.current, family.grant.clone());
+        state.families.insert(family.grant.clone(), family);
+        Ok(())
+    }
+
+    async fn family_by_token(&self, digest: &SecretDigest) -> StoreResult<Option<RefreshFamily>> {
+        let state = self.state();
+        Ok(state
+            .refresh_index
+            .get(digest)
+            .and_then(|grant| state.families.get(grant))
+            .cloned())
+    }
+
+    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
+        Ok(self.state().families.get(grant).cloned())
+    }
+
+    async fn commit_rotation(
+        &self,
+        expected_current: &SecretDigest,
+        family: RefreshFamily,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(stored) = state.families.get_mut(&family.grant) else {
+            return Ok(false);
+        };
+        if stored.current != *expected_current || stored.status != FamilyStatus::Active {
+            return Ok(false);
+        }
+        let (digest, grant) = (family.current, family.grant.clone());
+        *stored = family;
+        state.refresh_index.insert(digest, grant);
+        Ok(true)
+    }
+}
+
+impl RevocationStore for MemoryStore {
+    async fn revoke_grant(&self, grant: &GrantId) -> StoreResult<()> {
+        let mut state = self.state();
+        state.revoked.insert(grant.clone());
+        if let Some(family) = state.families.get_mut(grant) {
+            family.status = FamilyStatus::Revoked;
+        }
+        Ok(())
+    }
+
+    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
+        Ok(self.state().revoked.contains(grant))
+    }
+}
+
+impl ConsentStore for MemoryStore {
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.state()
+            .consents
+            .insert((user.clone(), app.clone()), at);
+        Ok(())
+    }
+
+    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self
+            .state()
+            .consents
+            .get(&(user.clone(), app.clone()))
+            .copied())
+    }
+}

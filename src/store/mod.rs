@@ -1,0 +1,170 @@
+//! Storage: one small trait per concern, and [`MemoryStore`], the embedded default.
+//!
+//! Operations that must be atomic (redeem a code once, rotate a refresh token, revoke a grant)
+//! are single calls, so a backend can make each one statement or transaction.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::grant::{CodeRecord, Redemption, RefreshFamily};
+use crate::model::{
+    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Shorthand for a store call's result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered apps.
+pub trait AppStore: Send + Sync {
+    /// The app with this client id.
+    fn app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<Option<App>>> + Send;
+    /// Inserts or replaces an app.
+    fn save_app(&self, app: App) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Companies, users and memberships.
+pub trait DirectoryStore: Send + Sync {
+    /// A company.
+    fn company(&self, id: &CompanyId) -> impl Future<Output = StoreResult<Option<Company>>> + Send;
+    /// Inserts or replaces a company.
+    fn save_company(&self, company: Company) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A user.
+    fn user(&self, id: &UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// Inserts or replaces a user.
+    fn save_user(&self, user: User) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A user's permissions in a company, or `None` if not a member.
+    fn membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Option<Permissions>>> + Send;
+    /// Makes `user` a member of `company` with `permissions`, replacing what it held.
+    fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every member of a company with their permissions.
+    fn members(
+        &self,
+        company: &CompanyId,
+    ) -> impl Future<Output = StoreResult<Vec<(User, Permissions)>>> + Send;
+}
+
+/// Installations of apps in companies.
+pub trait InstallationStore: Send + Sync {
+    /// The installation of `app` in `company`.
+    fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> impl Future<Output = StoreResult<Option<Installation>>> + Send;
+    /// Inserts or replaces an installation.
+    fn save_installation(
+        &self,
+        installation: Installation,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every installation of `app`.
+    fn installations_of(
+        &self,
+        app: &ClientId,
+    ) -> impl Future<Output = StoreResult<Vec<Installation>>> + Send;
+}
+
+/// Authorization codes.
+pub trait CodeStore: Send + Sync {
+    /// Stores a new code.
+    fn save_code(&self, record: CodeRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Redeems the code with this digest, atomically: exactly one caller ever gets
+    /// [`Redemption::First`].
+    fn redeem_code(
+        &self,
+        digest: &SecretDigest,
+    ) -> impl Future<Output = StoreResult<Redemption>> + Send;
+}
+
+/// Refresh-token families.
+pub trait RefreshStore: Send + Sync {
+    /// Stores a new family.
+    fn save_family(&self, family: RefreshFamily) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The family any of whose tokens (current or rotated) has this digest.
+    fn family_by_token(
+        &self,
+        digest: &SecretDigest,
+    ) -> impl Future<Output = StoreResult<Option<RefreshFamily>>> + Send;
+    /// The family of a grant.
+    fn family(
+        &self,
+        grant: &GrantId,
+    ) -> impl Future<Output = StoreResult<Option<RefreshFamily>>> + Send;
+    /// Replaces the family if its current token is still `expected_current` and it is not
+    /// revoked; returns whether it did (false: another rotation or a revocation won).
+    fn commit_rotation(
+        &self,
+        expected_current: &SecretDigest,
+        family: RefreshFamily,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Revoked grants.
+pub trait RevocationStore: Send + Sync {
+    /// Revokes every token of `grant` (its refresh family too, if it has one). Idempotent.
+    fn revoke_grant(&self, grant: &GrantId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether `grant` was revoked.
+    fn is_revoked(&self, grant: &GrantId) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Users' consents to apps.
+pub trait ConsentStore: Send + Sync {
+    /// Records that `user` authorized `app`.
+    fn save_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// When `user` authorized `app`, if they did.
+    fn consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+}
+
+/// Everything the server stores.
+pub trait Store:
+    AppStore
+    + DirectoryStore
+    + InstallationStore
+    + CodeStore
+    + RefreshStore
+    + RevocationStore
+    + ConsentStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: AppStore
+        + DirectoryStore
+        + InstallationStore
+        + CodeStore
+        + RefreshStore
+        + RevocationStore
+        + ConsentStore
+        + 'static
+{
+}
