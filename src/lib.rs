@@ -21,57 +21,16 @@
 //! - [`server`]: [`AuthorizationServer`], the async façade that ties them together.
 //! - [`audit`]: audit events and sinks.
 //!
-//! ```
-//! use appgrant::{AuthorizationServer, Config, MemoryStore};
-//! use appgrant::grant::{AppRegistration, ClientCredentials, TokenRequest};
-//! use appgrant::model::*;
-//! use std::collections::BTreeSet;
-//!
-//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
-//!     .build()?;
-//!
-//! // The host mirrors its directory: a company and its admin.
-//! let acme = CompanyId::new("acme");
-//! let jane = UserId::new("jane");
-//! server.save_company(Company::new("acme", "Acme Construction")).await?;
-//! server.save_user(User::person("jane", "Jane")).await?;
-//! server.set_membership(&acme, &jane,
-//!     Permissions::none().with(Scope::Company, "directory", Level::Admin)).await?;
-//!
-//! // A developer registers an app whose service account reads RFIs.
-//! let registered = server.register_app(AppRegistration {
-//!     name: "Sync".into(),
-//!     client_type: ClientType::Confidential,
-//!     redirect_uris: vec![],
-//!     flows: AppFlows::ServiceAccount,
-//!     manifest: Some(Manifest::new(1).project_tool("rfis", Level::ReadOnly)),
-//!     ceiling: None,
-//! }).await?;
-//! let client_id = registered.app.client_id.clone();
-//!
-//! // Jane installs it on one project.
-//! server.request_installation(&acme, &client_id, &jane).await?;
-//! server.approve_installation(&acme, &client_id, &jane,
-//!     BTreeSet::from([ProjectId::new("tower")])).await?;
-//!
-//! // The app gets a token for its service account and reads RFIs on that project only.
-//! let credentials = ClientCredentials::Basic {
-//!     client_id: client_id.clone(),
-//!     secret: registered.client_secret.unwrap(),
-//! };
-//! let token = server.token(TokenRequest::ClientCredentials { company_id: None }, &credentials).await?;
-//! let token = token.access_token.expose();
-//! let tower = Requirement::project("acme", "tower", "rfis", Level::ReadOnly);
-//! let other = Requirement::project("acme", "depot", "rfis", Level::ReadOnly);
-//! assert!(server.check_access(token, &tower).await?.is_allowed());
-//! assert!(!server.check_access(token, &other).await?.is_allowed());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! ```
+//! The repository's README shows a complete service-account example; it is
+//! compiled and run as a doc test.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod access;
 pub mod audit;
