@@ -222,7 +222,12 @@ pub enum AuthorizationResponse {
 }
 
 impl ValidAuthorization {
-    fn error(&self, error: ErrorCode, description: &'static str, config: &Config) -> ErrorRedirect {
+    pub(crate) fn error(
+        &self,
+        error: ErrorCode,
+        description: &'static str,
+        config: &Config,
+    ) -> ErrorRedirect {
         ErrorRedirect {
             redirect_uri: self.redirect_uri.clone(),
             error,

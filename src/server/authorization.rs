@@ -54,6 +54,14 @@ impl<S: Store> AuthorizationServer<S> {
         let prompt = self.begin_authorization(request).await?;
         let store = &self.inner.store;
         let server_error = |_| server_error(&prompt.request, &self.inner.config);
+        let signed_in = store.user(user).await.map_err(server_error)?;
+        if !signed_in.is_some_and(|record| record.is_active()) {
+            return Err(AuthorizeError::Redirect(prompt.request.error(
+                ErrorCode::AccessDenied,
+                "the signed-in user is unknown or deactivated",
+                &self.inner.config,
+            )));
+        }
         let now = self.now();
         store
             .save_consent(user, &prompt.app.client_id, now)
