@@ -20,6 +20,8 @@
 //! - [`store`]: storage traits and the in-memory store.
 //! - [`server`]: [`AuthorizationServer`], the async façade that ties them together.
 //! - [`audit`]: audit events and sinks.
+//! - `http` (feature `axum`): the OAuth endpoints as an axum router, and an extractor for
+//!   resource servers.
 //!
 //! The repository's README shows a complete service-account example; it is
 //! compiled and run as a doc test.
@@ -36,6 +38,8 @@ pub mod access;
 pub mod audit;
 pub mod config;
 pub mod grant;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod model;
 pub mod server;
 pub mod store;

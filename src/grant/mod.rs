@@ -25,4 +25,4 @@ pub use exchange::{CodeExchange, Issued, Redemption, exchange_code};
 pub use issue::{AccessGrant, TokenResponse, mint_access_token};
 pub use refresh::{FamilyStatus, Presented, RefreshFamily, Rotation, rotate};
 pub use registration::{AppRegistration, RegistrationError};
-pub use request::TokenRequest;
+pub use request::{Params, TokenRequest};

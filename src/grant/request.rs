@@ -35,3 +35,32 @@ pub enum TokenRequest {
         company_id: Option<CompanyId>,
     },
 }
+
+/// Request parameters by name, each present once (duplicates are refused before this).
+pub type Params = std::collections::BTreeMap<String, String>;
+
+impl TokenRequest {
+    /// Reads a token request from its parameters, naming what is missing or unsupported.
+    pub fn from_params(params: &Params) -> Result<Self, super::TokenError> {
+        use super::TokenError;
+        let text = |name: &str| params.get(name).filter(|value| !value.is_empty()).cloned();
+        let required = |name: &'static str, missing: &'static str| {
+            text(name).ok_or(TokenError::InvalidRequest(missing))
+        };
+        match params.get("grant_type").map(String::as_str) {
+            None | Some("") => Err(TokenError::InvalidRequest("grant_type is required")),
+            Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
+                code: Secret::new(required("code", "code is required")?),
+                redirect_uri: text("redirect_uri"),
+                code_verifier: text("code_verifier"),
+            }),
+            Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+                refresh_token: Secret::new(required("refresh_token", "refresh_token is required")?),
+            }),
+            Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
+                company_id: text("company_id").map(CompanyId::new),
+            }),
+            Some(_) => Err(TokenError::UnsupportedGrantType),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `GET /oauth/authorize` (validate, hand over to sign-in, show consent) and
+//! `POST /oauth/authorize` (the user's decision, CSRF-checked).
+
+use super::params::{parse_form, parse_form_keeping_first};
+use super::render::{error_page, escape, page, redirect};
+use super::{HttpState, SignIn, SignedIn};
+use crate::grant::{
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
+};
+use crate::server::ConsentPrompt;
+use crate::store::Store;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const REQUEST_FIELDS: [&str; 7] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+fn authorization_request(params: &Params) -> AuthorizationRequest {
+    let field = |name: &str| params.get(name).cloned();
+    AuthorizationRequest {
+        client_id: field("client_id"),
+        redirect_uri: field("redirect_uri"),
+        response_type: field("response_type"),
+        state: field("state"),
+        scope: field("scope"),
+        code_challenge: field("code_challenge"),
+        code_challenge_method: field("code_challenge_method"),
+    }
+}
+
+/// Renders a failed authorization: a page if the client is unverified (or out-of-band), else a
+/// redirect back to the client with the error.
+fn authorize_error(error: AuthorizeError) -> Response {
+    match error {
+        AuthorizeError::Page(problem) => error_page(StatusCode::BAD_REQUEST, &problem.to_string()),
+        AuthorizeError::Redirect(redirect_error) => match redirect_error.location() {
+            Some(location) => redirect(&location),
+            None => error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("{}: {}", redirect_error.error, redirect_error.description),
+            ),
+        },
+    }
+}
+
+fn authorized(response: AuthorizationResponse) -> Response {
+    match response {
+        AuthorizationResponse::Redirect(location) => redirect(location.expose()),
+        AuthorizationResponse::ShowCode(code) => page(
+            StatusCode::OK,
+            "Authorization code",
+            &format!(
+                "<h1>Authorization code</h1>\n<p>Copy this code into the application:</p>\n<p><code>{}</code></p>",
+                escape(code.expose())
+            ),
+        ),
+    }
+}
+
+/// `GET /oauth/authorize`.
+pub(crate) async fn show<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query().unwrap_or_default();
+    let (params, repeated) = match parse_form_keeping_first(query.as_bytes()) {
+        Ok(parsed) => parsed,
+        Err(error) => return error_page(StatusCode::BAD_REQUEST, &error.to_string()),
+    };
+    if repeated.iter().any(|name| name == "client_id" || name == "redirect_uri") {
+        return error_page(StatusCode::BAD_REQUEST, "client_id and redirect_uri may appear only once");
+    }
+    let server = &state.shared.server;
+    let request = authorization_request(&params);
+    let prompt = match server.begin_authorization(&request).await {
+        Ok(prompt) => prompt,
+        Err(error) => return authorize_error(error),
+    };
+    if !repeated.is_empty() {
+        let error = prompt.request.error(
+            ErrorCode::InvalidRequest,
+            "a parameter is repeated",
+            server.config(),
+        );
+        return authorize_error(AuthorizeError::Redirect(error));
+    }
+    let Some(signed_in) = state.shared.sign_in.signed_in(&parts).await else {
+        let return_to = format!("{}?{}", parts.uri.path(), query);
+        return redirect(&state.shared.sign_in.sign_in_url(&return_to));
+    };
+    match server.has_consent(&signed_in.user, &prompt.app.client_id).await {
+        Ok(true) => match server.authorize(&request, &signed_in.user, signed_in.company.as_ref()).await {
+            Ok(response) => authorized(response),
+            Err(error) => authorize_error(error),
+        },
+        Ok(false) => consent_page(&state, &prompt, &params, &signed_in),
+        Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, "the server failed; try again"),
+    }
+}
+
+fn csrf_mac<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> Hmac<Sha256> {
+    // Infallible: HMAC takes keys of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.shared.csrf_key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(user.user.as_str().as_bytes());
+    for name in REQUEST_FIELDS {
+        mac.update(b"\0");
+        mac.update(params.get(name).map(String::as_bytes).unwrap_or_default());
+    }
+    mac
+}
+
+/// A token binding the consent form to this user and this exact request.
+fn csrf_token<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> String {
+    URL_SAFE_NO_PAD.encode(csrf_mac(state, user, params).finalize().into_bytes())
+}
+
+fn csrf_valid<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> bool {
+    let Some(presented) = params
+        .get("csrf_token")
+        .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
+    else {
+        return false;
+    };
+    csrf_mac(state, user, params).verify_slice(&presented).is_ok()
+}
+
+fn consent_page<S, A>(
+    state: &HttpState<S, A>,
+    prompt: &ConsentPrompt,
+    params: &Params,
+    user: &SignedIn,
+) -> Response {
+    let app = escape(&prompt.app.name);
+    let mut body = format!(
+        "<h1>Authorize {app}?</h1>\n<p>Signed in as <strong>{}</strong>.</p>\n\
+         <p>{app} will be able to act as you: to see and do what you can, no more. \
+         If your permissions change, so does what {app} can do through you.</p>\n",
+        escape(user.user.as_str())
+    );
+    if let Some(ceiling) = &prompt.app.ceiling {
+        body.push_str("<p>It is further limited to:</p>\n<ul>\n");
+        for (tool, level) in ceiling {
+            body.push_str(&format!("<li>{} up to {}</li>\n", escape(tool.as_str()), level));
+        }
+        body.push_str("</ul>\n");
+    }
+    body.push_str("<form method=\"post\" action=\"authorize\">\n");
+    for name in REQUEST_FIELDS {
+        if let Some(value) = params.get(name) {
+            body.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
+                escape(value)
+            ));
+        }
+    }
+    body.push_str(&format!(
+        "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\n\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>",
+        csrf_token(state, user, params)
+    ));
+    page(StatusCode::OK, &format!("Authorize {}", prompt.app.name), &body)
+}
+
+/// `POST /oauth/authorize`: the consent form's answer.
+pub(crate) async fn decide<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    request: Request,
+) -> Response {
+    let (parts, body): (_, Body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.shared.options.max_body_bytes).await else {
+        return error_page(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large");
+    };
+    let params = match parse_form(&bytes) {
+        Ok(params) => params,
+        Err(error) => return error_page(StatusCode::BAD_REQUEST, &error.to_string()),
+    };
+    let Some(signed_in) = state.shared.sign_in.signed_in(&parts).await else {
+        return error_page(StatusCode::UNAUTHORIZED, "sign in first");
+    };
+    if !csrf_valid(&state, &signed_in, &params) {
+        return error_page(StatusCode::FORBIDDEN, "the form expired or was not sent by this page; start again");
+    }
+    let server = &state.shared.server;
+    let request = authorization_request(&params);
+    let result = match params.get("decision").map(String::as_str) {
+        Some("allow") => server
+            .authorize(&request, &signed_in.user, signed_in.company.as_ref())
+            .await
+            .map(authorized),
+        Some("deny") => server
+            .deny_authorization(&request)
+            .await
+            .map(|denied| authorize_error(AuthorizeError::Redirect(denied))),
+        _ => return error_page(StatusCode::BAD_REQUEST, "decision must be allow or deny"),
+    };
+    result.unwrap_or_else(authorize_error)
+}

@@ -1,0 +1,56 @@
+//! Discovery and token information: RFC 8414 metadata, the JWKS, and `GET /oauth/token/info`.
+
+use super::render::json_no_store;
+use super::resource::{AccessRejection, bearer_token};
+use super::{HttpState, SignIn};
+use crate::server::ServerError;
+use crate::store::Store;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub(crate) async fn authorization_server<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+) -> Response {
+    let issuer = state.shared.server.config().issuer.trim_end_matches('/').to_owned();
+    Json(json!({
+        "issuer": state.shared.server.config().issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+    }))
+    .into_response()
+}
+
+/// `GET /.well-known/jwks.json`.
+pub(crate) async fn jwks<S: Store, A: SignIn>(State(state): State<HttpState<S, A>>) -> Response {
+    Json(state.shared.server.jwks()).into_response()
+}
+
+/// `GET /oauth/token/info`: whose the bearer token is and for how long.
+pub(crate) async fn token_info<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = match bearer_token(&headers) {
+        Ok(token) => token,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match state.shared.server.token_info(token).await {
+        Ok(info) => json_no_store(StatusCode::OK, &info),
+        Err(ServerError::Store(_)) => AccessRejection::Unavailable.into_response(),
+        Err(error) => AccessRejection::InvalidToken(error.to_string()).into_response(),
+    }
+}

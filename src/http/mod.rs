@@ -1,0 +1,115 @@
+//! The HTTP face of the server (feature `axum`): a router with the OAuth endpoints that a host
+//! mounts next to its own routes, and an extractor for the host's resource routes.
+//!
+//! Policy stays in the core: handlers here parse, call [`AuthorizationServer`], and render.
+
+mod authorize;
+mod metadata;
+pub mod params;
+mod render;
+mod resource;
+mod token;
+
+pub use resource::{Access, AccessRejection, Granted, ResourceGuard};
+
+use crate::model::{CompanyId, UserId};
+use crate::server::AuthorizationServer;
+use crate::store::Store;
+use axum::Router;
+use axum::http::HeaderName;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use rand::RngCore;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Who is signed in to the host, as the host's session says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The person.
+    pub user: UserId,
+    /// The company they are working in, if the host knows it.
+    pub company: Option<CompanyId>,
+}
+
+/// The host's sign-in, which the authorization endpoint hands over to when nobody is signed in.
+pub trait SignIn: Send + Sync + 'static {
+    /// Who is signed in on this request, if anyone (read the host's session cookie, say).
+    fn signed_in(&self, request: &Parts) -> impl Future<Output = Option<SignedIn>> + Send;
+    /// Where to send the browser to sign in, coming back to `return_to` afterwards.
+    fn sign_in_url(&self, return_to: &str) -> String;
+}
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// The request header that names the company at each access (default `Company-Id`).
+    pub company_header: HeaderName,
+    /// The largest request body accepted, in bytes (default 16 KiB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            company_header: HeaderName::from_static("company-id"),
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+struct Shared<S, A> {
+    server: AuthorizationServer<S>,
+    sign_in: A,
+    options: HttpOptions,
+    // Keys the consent form's CSRF tokens; a restart only invalidates open consent pages.
+    csrf_key: [u8; 32],
+}
+
+/// The router's state.
+pub(crate) struct HttpState<S, A> {
+    shared: Arc<Shared<S, A>>,
+}
+
+impl<S, A> Clone for HttpState<S, A> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The OAuth endpoints: `/oauth/authorize` (GET and POST), `/oauth/token`, `/oauth/revoke`,
+/// `/oauth/introspect`, `/oauth/token/info`, `/.well-known/oauth-authorization-server` and
+/// `/.well-known/jwks.json`.
+pub fn router<S: Store, A: SignIn>(
+    server: AuthorizationServer<S>,
+    sign_in: A,
+    options: HttpOptions,
+) -> Router {
+    let mut csrf_key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut csrf_key);
+    let state = HttpState {
+        shared: Arc::new(Shared {
+            server,
+            sign_in,
+            options,
+            csrf_key,
+        }),
+    };
+    Router::new()
+        .route(
+            "/oauth/authorize",
+            get(authorize::show::<S, A>).post(authorize::decide::<S, A>),
+        )
+        .route("/oauth/token", post(token::token::<S, A>))
+        .route("/oauth/revoke", post(token::revoke::<S, A>))
+        .route("/oauth/introspect", post(token::introspect::<S, A>))
+        .route("/oauth/token/info", get(metadata::token_info::<S, A>))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::authorization_server::<S, A>),
+        )
+        .route("/.well-known/jwks.json", get(metadata::jwks::<S, A>))
+        .with_state(state)
+}

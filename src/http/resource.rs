@@ -1,0 +1,215 @@
+//! For the host's resource routes: an extractor that reads the bearer token and the company
+//! header, and answers each access with the decision, as 401 or 403 per RFC 6750.
+
+use super::HttpOptions;
+use crate::access::{DenyKind, DenyReason};
+use crate::model::{CompanyId, Level, ProjectId, Requirement, Tool};
+use crate::server::AuthorizationServer;
+use crate::store::Store;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// What resource routes share: the server that decides, and the company header's name.
+/// Put one in the host's router state (with [`FromRef`]) to use the [`Access`] extractor.
+pub struct ResourceGuard<S> {
+    server: AuthorizationServer<S>,
+    company_header: HeaderName,
+}
+
+impl<S> Clone for ResourceGuard<S> {
+    fn clone(&self) -> Self {
+        Self {
+            server: self.server.clone(),
+            company_header: self.company_header.clone(),
+        }
+    }
+}
+
+impl<S: Store> ResourceGuard<S> {
+    /// A guard deciding with `server`, reading the company from `options.company_header`.
+    pub fn new(server: AuthorizationServer<S>, options: &HttpOptions) -> Self {
+        Self {
+            server,
+            company_header: options.company_header.clone(),
+        }
+    }
+}
+
+/// Why a resource request was turned away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessRejection {
+    /// No bearer token: 401 with a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
+    MissingToken,
+    /// The `Authorization` header is not one Bearer credential: 400 `invalid_request`.
+    MalformedAuthorization,
+    /// The token is invalid, expired or revoked: 401 `invalid_token`.
+    InvalidToken(String),
+    /// The token may not do this: 403 `insufficient_scope`, with the reason.
+    Forbidden(DenyReason),
+    /// No company header: 400 `invalid_request`.
+    MissingCompany(String),
+    /// The store failed: 503.
+    Unavailable,
+}
+
+fn bearer_challenge(error: Option<&str>, description: Option<&str>) -> HeaderValue {
+    let mut challenge = String::from("Bearer realm=\"api\"");
+    if let Some(error) = error {
+        challenge.push_str(&format!(", error=\"{error}\""));
+    }
+    if let Some(description) = description {
+        // Quoted-string: keep it to printable ASCII without quotes or backslashes.
+        let safe: String = description
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+            .collect();
+        challenge.push_str(&format!(", error_description=\"{safe}\""));
+    }
+    HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer realm=\"api\""))
+}
+
+impl IntoResponse for AccessRejection {
+    fn into_response(self) -> Response {
+        let (status, error, description, reason) = match &self {
+            AccessRejection::MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                None,
+                "a bearer token is required".to_owned(),
+                None,
+            ),
+            AccessRejection::MalformedAuthorization => (
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                "send exactly one Authorization: Bearer header".to_owned(),
+                None,
+            ),
+            AccessRejection::InvalidToken(why) => {
+                (StatusCode::UNAUTHORIZED, Some("invalid_token"), why.clone(), None)
+            }
+            AccessRejection::Forbidden(reason) => (
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                reason.to_string(),
+                Some(reason),
+            ),
+            AccessRejection::MissingCompany(header) => (
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                format!("the {header} header must name the company this request is for"),
+                None,
+            ),
+            AccessRejection::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("temporarily_unavailable"),
+                "try again later".to_owned(),
+                None,
+            ),
+        };
+        let body = json!({ "error": error, "error_description": description, "reason": reason });
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            let challenge = bearer_challenge(error, error.map(|_| description.as_str()));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// The bearer token of a request (RFC 6750 §2.1).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessRejection> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(AccessRejection::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(AccessRejection::MalformedAuthorization);
+    }
+    let value = value.to_str().map_err(|_| AccessRejection::MalformedAuthorization)?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(AccessRejection::MalformedAuthorization),
+    }
+}
+
+/// A resource request: its bearer token and the company it is for. Call
+/// [`Access::require`] with what the route needs.
+pub struct Access<S> {
+    guard: ResourceGuard<S>,
+    token: String,
+    company: CompanyId,
+}
+
+impl<S, St> FromRequestParts<St> for Access<S>
+where
+    S: Store,
+    St: Send + Sync,
+    ResourceGuard<S>: FromRef<St>,
+{
+    type Rejection = AccessRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let guard = ResourceGuard::from_ref(state);
+        let token = bearer_token(&parts.headers)?.to_owned();
+        let header_name = guard.company_header.clone();
+        let company = parts
+            .headers
+            .get(&header_name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| AccessRejection::MissingCompany(header_name.to_string()))?;
+        Ok(Self {
+            company: CompanyId::new(company),
+            guard,
+            token,
+        })
+    }
+}
+
+/// An allowed access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Granted {
+    /// The effective level the token has for the tool there.
+    pub level: Level,
+}
+
+impl<S: Store> Access<S> {
+    /// The company the request is for.
+    pub fn company(&self) -> &CompanyId {
+        &self.company
+    }
+
+    /// Allows the request if the token may use `tool` at `level` in this company (on `project`,
+    /// if given); otherwise the rejection to answer with.
+    pub async fn require(
+        &self,
+        project: Option<&ProjectId>,
+        tool: impl Into<Tool>,
+        level: Level,
+    ) -> Result<Granted, AccessRejection> {
+        let requirement = Requirement {
+            company: self.company.clone(),
+            project: project.cloned(),
+            tool: tool.into(),
+            level,
+        };
+        let decision = self
+            .guard
+            .server
+            .check_access(&self.token, &requirement)
+            .await
+            .map_err(|_| AccessRejection::Unavailable)?;
+        match decision {
+            crate::Decision::Allow { level } => Ok(Granted { level }),
+            crate::Decision::Deny(reason) => Err(match reason.kind() {
+                DenyKind::InvalidToken => AccessRejection::InvalidToken(reason.to_string()),
+                DenyKind::Forbidden => AccessRejection::Forbidden(reason),
+            }),
+        }
+    }
+}

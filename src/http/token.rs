@@ -1,0 +1,117 @@
+//! `POST /oauth/token`, `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662).
+
+use super::params::{ParamsError, parse_body};
+use super::render::{json_no_store, oauth_error, token_error};
+use super::{HttpState, SignIn};
+use crate::grant::{ClientCredentials, ErrorCode, Params, TokenError, TokenRequest};
+use crate::store::Store;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+
+/// Reads a client-authenticated POST: its parameters and the client's credentials.
+async fn read_client_request<S, A>(
+    state: &HttpState<S, A>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Params, ClientCredentials), Response> {
+    let limit = state.shared.options.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        let mut response = oauth_error(ErrorCode::InvalidRequest, "request body too large");
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        response
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let params = parse_body(content_type, &bytes).map_err(|error| params_error(&error))?;
+    let credentials = credentials(headers, &params).map_err(|error| token_error(&error))?;
+    Ok((params, credentials))
+}
+
+fn params_error(error: &ParamsError) -> Response {
+    oauth_error(ErrorCode::InvalidRequest, &error.to_string())
+}
+
+fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials, TokenError> {
+    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+    let first = authorization.next();
+    if authorization.next().is_some() {
+        return Err(TokenError::InvalidRequest("repeated Authorization header"));
+    }
+    let basic = first
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| TokenError::InvalidClient("malformed Basic authorization header"))
+        })
+        .transpose()?;
+    ClientCredentials::from_request(
+        basic,
+        params.get("client_id").map(String::as_str),
+        params.get("client_secret").map(String::as_str),
+    )
+}
+
+/// `POST /oauth/token`.
+pub(crate) async fn token<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (params, credentials) = match read_client_request(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let request = match TokenRequest::from_params(&params) {
+        Ok(request) => request,
+        Err(error) => return token_error(&error),
+    };
+    match state.shared.server.token(request, &credentials).await {
+        Ok(response) => json_no_store(StatusCode::OK, &response),
+        Err(error) => token_error(&error),
+    }
+}
+
+fn missing_token() -> Response {
+    oauth_error(ErrorCode::InvalidRequest, "token is required")
+}
+
+/// `POST /oauth/revoke`: 200 with an empty JSON object, for unknown tokens too.
+pub(crate) async fn revoke<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (params, credentials) = match read_client_request(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let Some(token) = params.get("token") else {
+        return missing_token();
+    };
+    match state.shared.server.revoke(&credentials, token).await {
+        Ok(()) => json_no_store(StatusCode::OK, &serde_json::json!({})),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /oauth/introspect`.
+pub(crate) async fn introspect<S: Store, A: SignIn>(
+    State(state): State<HttpState<S, A>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (params, credentials) = match read_client_request(&state, &headers, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let Some(token) = params.get("token") else {
+        return missing_token();
+    };
+    match state.shared.server.introspect(&credentials, token).await {
+        Ok(introspection) => json_no_store(StatusCode::OK, &introspection),
+        Err(error) => token_error(&error),
+    }
+}
