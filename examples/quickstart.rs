@@ -211,7 +211,7 @@ async fn sign_in_and_authorize(
     let exchange = TokenRequest::AuthorizationCode {
         code,
         redirect_uri: Some(REDIRECT.into()),
-        code_verifier: Some(verifier.expose().to_owned()),
+        code_verifier: Some(verifier),
     };
     Ok(server.token(exchange, client).await?)
 }

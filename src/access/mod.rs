@@ -49,9 +49,9 @@ pub enum DenyReason {
     Expired,
     /// The token or its grant was revoked.
     Revoked,
-    /// The token was issued before the app's current installation in this company (it belongs
-    /// to an earlier installation that was uninstalled).
-    IssuedBeforeInstallation,
+    /// The token's grant was made before the app was last uninstalled from this company; a
+    /// reinstall does not bring it back.
+    GrantedBeforeUninstall,
     /// The token is bound to another company.
     WrongCompany,
     /// The app is not installed in this company.
@@ -84,7 +84,7 @@ impl DenyReason {
             DenyReason::InvalidToken { .. }
             | DenyReason::Expired
             | DenyReason::Revoked
-            | DenyReason::IssuedBeforeInstallation => DenyKind::InvalidToken,
+            | DenyReason::GrantedBeforeUninstall => DenyKind::InvalidToken,
             _ => DenyKind::Forbidden,
         }
     }
@@ -96,7 +96,7 @@ impl fmt::Display for DenyReason {
             DenyReason::InvalidToken { problem } => write!(f, "invalid token: {problem}"),
             DenyReason::Expired => f.write_str("the token has expired"),
             DenyReason::Revoked => f.write_str("the token has been revoked"),
-            DenyReason::IssuedBeforeInstallation => {
+            DenyReason::GrantedBeforeUninstall => {
                 f.write_str("the token predates the app's installation in this company")
             }
             DenyReason::WrongCompany => f.write_str("the token is bound to another company"),
@@ -213,11 +213,12 @@ fn active_installation<'a>(
             return Err(DenyReason::InstallationNotApproved);
         }
     }
+    // A grant in the very millisecond of the uninstall is cut off too: on a tie, deny.
     if installation
-        .active_since
-        .is_some_and(|since| claims.iat < since.timestamp())
+        .uninstalled_at
+        .is_some_and(|uninstalled| claims.granted_at_ms <= uninstalled.timestamp_millis())
     {
-        return Err(DenyReason::IssuedBeforeInstallation);
+        return Err(DenyReason::GrantedBeforeUninstall);
     }
     Ok(installation)
 }

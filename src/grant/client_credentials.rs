@@ -64,6 +64,7 @@ pub fn client_credentials(
         kind: GrantKind::ServiceAccount,
         company,
         grant: GrantId::generate(rng),
+        granted_at: now,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     Ok(Issued {

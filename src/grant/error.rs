@@ -1,6 +1,6 @@
 //! Errors of the token endpoint, and the RFC 6749 / RFC 6750 error codes they map to.
 
-use crate::model::GrantId;
+use crate::model::{ClientId, GrantId};
 use crate::store::StoreError;
 use serde::Serialize;
 use std::fmt;
@@ -90,6 +90,8 @@ pub enum TokenError {
     CodeReused {
         /// The grant issued from the code.
         grant: GrantId,
+        /// The app the code was issued to (not necessarily the one presenting it).
+        owner: ClientId,
     },
     /// A rotated refresh token was presented again; its whole family must be revoked.
     #[error("invalid grant: refresh token already used")]

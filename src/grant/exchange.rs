@@ -31,7 +31,7 @@ pub struct CodeExchange {
     /// `redirect_uri`, which must equal the authorized one.
     pub redirect_uri: Option<String>,
     /// The PKCE verifier.
-    pub code_verifier: Option<String>,
+    pub code_verifier: Option<Secret>,
 }
 
 /// Tokens a grant produced, and what must be stored for them.
@@ -60,6 +60,7 @@ pub fn exchange_code(
         Redemption::Reused(record) => {
             return Err(TokenError::CodeReused {
                 grant: record.grant,
+                owner: record.client_id,
             });
         }
         Redemption::Unknown => return Err(TokenError::InvalidGrant("unknown authorization code")),
@@ -71,6 +72,7 @@ pub fn exchange_code(
         kind: GrantKind::User,
         company: None,
         grant: record.grant.clone(),
+        granted_at: now,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let refresh_token = Secret::generate(rng);
@@ -102,7 +104,7 @@ fn check_binding(
         ));
     }
     match (&record.code_challenge, &request.code_verifier) {
-        (Some(challenge), Some(verifier)) if pkce::verify(challenge, verifier) => Ok(()),
+        (Some(challenge), Some(verifier)) if pkce::verify(challenge, verifier.expose()) => Ok(()),
         (Some(_), Some(_)) => Err(TokenError::InvalidGrant("PKCE verification failed")),
         (Some(_), None) => Err(TokenError::InvalidGrant("code_verifier required")),
         // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade attempt.

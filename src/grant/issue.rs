@@ -20,6 +20,8 @@ pub struct AccessGrant {
     pub company: Option<CompanyId>,
     /// The grant it belongs to.
     pub grant: GrantId,
+    /// When the grant was made.
+    pub granted_at: DateTime<Utc>,
 }
 
 /// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
@@ -37,6 +39,7 @@ pub fn mint_access_token(
         aud: config.audience.clone(),
         exp: iat + config.access_token_ttl.num_seconds(),
         iat,
+        granted_at_ms: grant.granted_at.timestamp_millis(),
         nbf: None,
         jti: TokenId::generate(rng),
         client_id: grant.client_id,

@@ -133,6 +133,7 @@ pub fn rotate(
         kind: GrantKind::User,
         company: None,
         grant: family.grant.clone(),
+        granted_at: family.created_at,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let refresh_token = Secret::generate(rng);
@@ -144,7 +145,11 @@ pub fn rotate(
         Presented::Current => Some(family.current),
         _ => family.previous,
     };
-    next.rotated_at = now;
+    // The window runs from when `previous` was replaced, so retries cannot stretch it.
+    next.rotated_at = match presented {
+        Presented::Current => now,
+        _ => family.rotated_at,
+    };
     Ok(Rotation {
         issued: Issued {
             response: TokenResponse::new(access_token, &claims, Some(refresh_token)),

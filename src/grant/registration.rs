@@ -44,7 +44,9 @@ fn check_redirect_uri(uri: &str) -> Result<(), RegistrationError> {
     }
     let invalid = || RegistrationError::InvalidRedirectUri(uri.to_owned());
     let parsed = url::Url::parse(uri).map_err(|_| invalid())?;
-    if parsed.fragment().is_some() {
+    // Schemes that run or embed content instead of delivering a request to a client.
+    let dangerous = matches!(parsed.scheme(), "javascript" | "data" | "vbscript" | "file");
+    if parsed.fragment().is_some() || dangerous {
         return Err(invalid());
     }
     // RFC 9700 §2.6: plain http only for native apps on loopback.

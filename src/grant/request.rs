@@ -21,7 +21,7 @@ pub enum TokenRequest {
         /// The redirect URI the code was issued for.
         redirect_uri: Option<String>,
         /// The PKCE verifier.
-        code_verifier: Option<String>,
+        code_verifier: Option<Secret>,
     },
     /// Rotate a refresh token.
     RefreshToken {
@@ -52,7 +52,7 @@ impl TokenRequest {
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
                 code: Secret::new(required("code", "code is required")?),
                 redirect_uri: text("redirect_uri"),
-                code_verifier: text("code_verifier"),
+                code_verifier: text("code_verifier").map(Secret::new),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
                 refresh_token: Secret::new(required("refresh_token", "refresh_token is required")?),

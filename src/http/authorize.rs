@@ -81,8 +81,14 @@ pub(crate) async fn show<S: Store, A: SignIn>(
         Ok(parsed) => parsed,
         Err(error) => return error_page(StatusCode::BAD_REQUEST, &error.to_string()),
     };
-    if repeated.iter().any(|name| name == "client_id" || name == "redirect_uri") {
-        return error_page(StatusCode::BAD_REQUEST, "client_id and redirect_uri may appear only once");
+    if repeated
+        .iter()
+        .any(|name| name == "client_id" || name == "redirect_uri")
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "client_id and redirect_uri may appear only once",
+        );
     }
     let server = &state.shared.server;
     let request = authorization_request(&params);
@@ -102,13 +108,22 @@ pub(crate) async fn show<S: Store, A: SignIn>(
         let return_to = format!("{}?{}", parts.uri.path(), query);
         return redirect(&state.shared.sign_in.sign_in_url(&return_to));
     };
-    match server.has_consent(&signed_in.user, &prompt.app.client_id).await {
-        Ok(true) => match server.authorize(&request, &signed_in.user, signed_in.company.as_ref()).await {
+    match server
+        .has_consent(&signed_in.user, &prompt.app.client_id)
+        .await
+    {
+        Ok(true) => match server
+            .authorize(&request, &signed_in.user, signed_in.company.as_ref())
+            .await
+        {
             Ok(response) => authorized(response),
             Err(error) => authorize_error(error),
         },
         Ok(false) => consent_page(&state, &prompt, &params, &signed_in),
-        Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, "the server failed; try again"),
+        Err(_) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server failed; try again",
+        ),
     }
 }
 
@@ -136,7 +151,9 @@ fn csrf_valid<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -
     else {
         return false;
     };
-    csrf_mac(state, user, params).verify_slice(&presented).is_ok()
+    csrf_mac(state, user, params)
+        .verify_slice(&presented)
+        .is_ok()
 }
 
 fn consent_page<S, A>(
@@ -155,7 +172,11 @@ fn consent_page<S, A>(
     if let Some(ceiling) = &prompt.app.ceiling {
         body.push_str("<p>It is further limited to:</p>\n<ul>\n");
         for (tool, level) in ceiling {
-            body.push_str(&format!("<li>{} up to {}</li>\n", escape(tool.as_str()), level));
+            body.push_str(&format!(
+                "<li>{} up to {}</li>\n",
+                escape(tool.as_str()),
+                level
+            ));
         }
         body.push_str("</ul>\n");
     }
@@ -174,7 +195,11 @@ fn consent_page<S, A>(
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>",
         csrf_token(state, user, params)
     ));
-    page(StatusCode::OK, &format!("Authorize {}", prompt.app.name), &body)
+    page(
+        StatusCode::OK,
+        &format!("Authorize {}", prompt.app.name),
+        &body,
+    )
 }
 
 /// `POST /oauth/authorize`: the consent form's answer.
@@ -194,7 +219,10 @@ pub(crate) async fn decide<S: Store, A: SignIn>(
         return error_page(StatusCode::UNAUTHORIZED, "sign in first");
     };
     if !csrf_valid(&state, &signed_in, &params) {
-        return error_page(StatusCode::FORBIDDEN, "the form expired or was not sent by this page; start again");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "the form expired or was not sent by this page; start again",
+        );
     }
     let server = &state.shared.server;
     let request = authorization_request(&params);

@@ -15,7 +15,13 @@ use serde_json::json;
 pub(crate) async fn authorization_server<S: Store, A: SignIn>(
     State(state): State<HttpState<S, A>>,
 ) -> Response {
-    let issuer = state.shared.server.config().issuer.trim_end_matches('/').to_owned();
+    let issuer = state
+        .shared
+        .server
+        .config()
+        .issuer
+        .trim_end_matches('/')
+        .to_owned();
     Json(json!({
         "issuer": state.shared.server.config().issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),

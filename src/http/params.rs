@@ -46,7 +46,10 @@ pub fn parse_form(raw: &[u8]) -> Result<Params, ParamsError> {
 pub fn parse_form_keeping_first(raw: &[u8]) -> Result<(Params, Vec<String>), ParamsError> {
     let mut params = Params::new();
     let mut repeated = Vec::new();
-    for pair in raw.split(|byte| *byte == b'&').filter(|pair| !pair.is_empty()) {
+    for pair in raw
+        .split(|byte| *byte == b'&')
+        .filter(|pair| !pair.is_empty())
+    {
         let (name, value) = match pair.iter().position(|byte| *byte == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),

@@ -86,9 +86,12 @@ impl IntoResponse for AccessRejection {
                 "send exactly one Authorization: Bearer header".to_owned(),
                 None,
             ),
-            AccessRejection::InvalidToken(why) => {
-                (StatusCode::UNAUTHORIZED, Some("invalid_token"), why.clone(), None)
-            }
+            AccessRejection::InvalidToken(why) => (
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                why.clone(),
+                None,
+            ),
             AccessRejection::Forbidden(reason) => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
@@ -112,7 +115,9 @@ impl IntoResponse for AccessRejection {
         let mut response = (status, axum::Json(body)).into_response();
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             let challenge = bearer_challenge(error, error.map(|_| description.as_str()));
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }
@@ -127,9 +132,13 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessRejection>
     if values.next().is_some() {
         return Err(AccessRejection::MalformedAuthorization);
     }
-    let value = value.to_str().map_err(|_| AccessRejection::MalformedAuthorization)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AccessRejection::MalformedAuthorization)?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim())
         }
         _ => Err(AccessRejection::MalformedAuthorization),

@@ -135,9 +135,11 @@ pub struct Installation {
     pub decided_by: Option<UserId>,
     /// When that was.
     pub decided_at: Option<DateTime<Utc>>,
-    /// When it last became active; tokens issued before this do not work here, so a token
-    /// from before an uninstall stays dead after a reinstall.
+    /// When it last became active.
     pub active_since: Option<DateTime<Utc>>,
+    /// When the app was last uninstalled from this company, kept across reinstalls: nothing
+    /// granted until then works here again.
+    pub uninstalled_at: Option<DateTime<Utc>>,
     /// The approved service account, if an admin approved one.
     pub service_account: Option<ServiceAccountGrant>,
     /// A manifest version waiting for an admin (the first request, or an update asking more).
@@ -175,9 +177,29 @@ impl Installation {
             decided_by: None,
             decided_at: None,
             active_since: None,
+            uninstalled_at: None,
             service_account: None,
             pending_manifest: app.manifest().map(|manifest| manifest.version),
         }
+    }
+
+    /// Asks again after a denial or an uninstall. The new request starts afresh (a new service
+    /// account on approval) but remembers the last uninstall.
+    pub fn request_again(
+        &self,
+        app: &App,
+        requested_by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Self, InstallationError> {
+        if !matches!(
+            self.status,
+            InstallationStatus::Denied | InstallationStatus::Uninstalled
+        ) {
+            return Err(self.invalid("request again"));
+        }
+        let mut request = Self::request(app, &self.company, requested_by, now);
+        request.uninstalled_at = self.uninstalled_at;
+        Ok(request)
     }
 
     /// Installs `app` for user-level access because a member consented, if `company` allows it.
@@ -381,6 +403,7 @@ impl Installation {
             return Err(self.invalid("uninstall"));
         }
         self.status = InstallationStatus::Uninstalled;
+        self.uninstalled_at = Some(now);
         self.pending_manifest = None;
         self.record_decision(actor, now);
         Ok(self

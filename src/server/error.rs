@@ -18,6 +18,14 @@ pub enum ServerError {
     /// No such user.
     #[error("unknown user {0}")]
     UnknownUser(UserId),
+    /// The user is not a member of the company.
+    #[error("user {user} is not a member of company {company}")]
+    NotAMember {
+        /// The user.
+        user: UserId,
+        /// The company.
+        company: CompanyId,
+    },
     /// The app has no installation (or request) in the company.
     #[error("app {app} has no installation in company {company}")]
     NoInstallation {

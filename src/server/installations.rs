@@ -97,21 +97,36 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Installation, ServerError> {
         self.require_company(company).await?;
         self.require_user(requested_by).await?;
+        if self
+            .inner
+            .store
+            .membership(company, requested_by)
+            .await?
+            .is_none()
+        {
+            return Err(ServerError::NotAMember {
+                user: requested_by.clone(),
+                company: company.clone(),
+            });
+        }
         let app = self.app(app).await?;
-        if let Some(existing) = self
+        let existing = self
             .inner
             .store
             .installation(&app.client_id, company)
-            .await?
-        {
-            if matches!(
-                existing.status,
-                InstallationStatus::Requested | InstallationStatus::Active
-            ) {
-                return Ok(existing);
+            .await?;
+        let installation = match existing {
+            Some(current)
+                if matches!(
+                    current.status,
+                    InstallationStatus::Requested | InstallationStatus::Active
+                ) =>
+            {
+                return Ok(current);
             }
-        }
-        let installation = Installation::request(&app, company, requested_by, self.now());
+            Some(ended) => ended.request_again(&app, requested_by, self.now())?,
+            None => Installation::request(&app, company, requested_by, self.now()),
+        };
         self.inner
             .store
             .save_installation(installation.clone())

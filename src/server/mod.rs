@@ -154,7 +154,9 @@ impl<S: Store> AuthorizationServer<S> {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         keys.prune(now);
-        keys.rotate(key, now + self.inner.config.access_token_ttl);
+        // Tokens stay valid for the leeway past their expiry, so the old key must too.
+        let leeway = chrono::TimeDelta::seconds(self.inner.config.leeway_seconds);
+        keys.rotate(key, now + self.inner.config.access_token_ttl + leeway);
     }
 
     fn audit(

@@ -75,10 +75,10 @@ impl<S: Store> AuthorizationServer<S> {
             )
         };
         let issued = match result {
-            Err(TokenError::CodeReused { grant }) => {
-                self.revoke_grant(&app.client_id, &grant, RevocationReason::CodeReused)
+            Err(TokenError::CodeReused { grant, owner }) => {
+                self.revoke_grant(&app.client_id, &owner, &grant, RevocationReason::CodeReused)
                     .await?;
-                return Err(TokenError::CodeReused { grant });
+                return Err(TokenError::CodeReused { grant, owner });
             }
             other => other?,
         };
@@ -113,8 +113,13 @@ impl<S: Store> AuthorizationServer<S> {
             };
             let rotation = match result {
                 Err(TokenError::RefreshReused { grant }) => {
-                    self.revoke_grant(&app.client_id, &grant, RevocationReason::RefreshTokenReused)
-                        .await?;
+                    self.revoke_grant(
+                        &app.client_id,
+                        &app.client_id,
+                        &grant,
+                        RevocationReason::RefreshTokenReused,
+                    )
+                    .await?;
                     return Err(TokenError::RefreshReused { grant });
                 }
                 other => other?,
@@ -193,20 +198,22 @@ impl<S: Store> AuthorizationServer<S> {
         );
     }
 
+    /// Revokes `grant` of app `owner`, at the request (or because of the reuse) of `actor`.
     async fn revoke_grant(
         &self,
-        client_id: &ClientId,
+        actor: &ClientId,
+        owner: &ClientId,
         grant: &GrantId,
         reason: RevocationReason,
     ) -> Result<(), TokenError> {
         self.inner.store.revoke_grant(grant).await?;
         self.audit(
-            AuditActor::App(client_id.clone()),
+            AuditActor::App(actor.clone()),
             AuditAction::GrantRevoked {
                 grant: grant.clone(),
                 reason,
             },
-            client_id,
+            owner,
             None,
         );
         Ok(())
@@ -228,8 +235,13 @@ impl<S: Store> AuthorizationServer<S> {
         if owner != app.client_id {
             return Ok(());
         }
-        self.revoke_grant(&app.client_id, &grant, RevocationReason::Requested)
-            .await
+        self.revoke_grant(
+            &app.client_id,
+            &app.client_id,
+            &grant,
+            RevocationReason::Requested,
+        )
+        .await
     }
 
     /// The client and grant of an access token (signature checked, expiry not) or refresh token.

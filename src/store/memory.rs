@@ -181,8 +181,12 @@ impl CodeStore for MemoryStore {
 }
 
 impl RefreshStore for MemoryStore {
-    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
+    async fn save_family(&self, mut family: RefreshFamily) -> StoreResult<()> {
         let mut state = self.state();
+        // A reused code may have revoked the grant before its first redemption saved this.
+        if state.revoked.contains(&family.grant) {
+            family.status = FamilyStatus::Revoked;
+        }
         state
             .refresh_index
             .insert(family.current, family.grant.clone());

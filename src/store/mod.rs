@@ -98,7 +98,8 @@ pub trait CodeStore: Send + Sync {
 
 /// Refresh-token families.
 pub trait RefreshStore: Send + Sync {
-    /// Stores a new family.
+    /// Stores a new family; if its grant was already revoked (a reused code can race the
+    /// first redemption), it is stored revoked.
     fn save_family(&self, family: RefreshFamily) -> impl Future<Output = StoreResult<()>> + Send;
     /// The family any of whose tokens (current or rotated) has this digest.
     fn family_by_token(

@@ -35,6 +35,11 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
+    /// When the grant this token belongs to was made (the code exchange, or the
+    /// client-credentials issuance), in milliseconds since the epoch. Refreshed tokens keep it,
+    /// so an uninstall cuts off everything granted before it however often it was refreshed;
+    /// milliseconds, so a regrant in the same second as an uninstall is told apart.
+    pub granted_at_ms: i64,
     /// Not before, seconds since the epoch, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
@@ -102,7 +107,8 @@ pub enum ValidationError {
     /// The signature does not verify.
     #[error("bad signature")]
     BadSignature,
-    /// A required claim is missing or has the wrong type.
+    /// The signed payload is not JSON claims of the required shape (a claim missing or of the
+    /// wrong type).
     #[error("missing or invalid claims")]
     InvalidClaims,
     /// `iss` is not this issuer.

@@ -1,0 +1,615 @@
+//! The demo platform: an authorization server mounted next to a small construction API
+//! (RFIs on projects), a demo sign-in, and admin pages for installing apps.
+//!
+//! Shared by `examples/server/main.rs` and the HTTP integration tests.
+#![allow(dead_code)]
+
+use appgrant::grant::AppRegistration;
+use appgrant::http::{self, Access, AccessRejection, HttpOptions, ResourceGuard, SignIn, SignedIn};
+use appgrant::model::{
+    AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
+    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, User, UserId,
+};
+use appgrant::server::ServerError;
+use appgrant::token::Secret;
+use appgrant::{AuthorizationServer, Config, MemoryStore};
+use axum::extract::{FromRef, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+pub type Server = AuthorizationServer<MemoryStore>;
+
+pub const COMPANY: &str = "acme";
+pub const PROJECTS: [&str; 2] = ["tower", "depot"];
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+const SESSION_COOKIE: &str = "demo_session";
+
+/// What a script needs to drive the demo: printed as one JSON line at start.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeedInfo {
+    pub issuer: String,
+    pub company_id: String,
+    pub company_header: String,
+    pub projects: Vec<String>,
+    pub users: Vec<DemoUser>,
+    pub apps: Vec<DemoApp>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoApp {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+    pub client_type: String,
+}
+
+type Sessions = Arc<Mutex<HashMap<String, UserId>>>;
+
+/// The demo's sign-in: a session cookie naming a signed-in user of Acme.
+#[derive(Clone, Default)]
+pub struct DemoSignIn {
+    sessions: Sessions,
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+impl DemoSignIn {
+    fn user(&self, headers: &HeaderMap) -> Option<UserId> {
+        let session = cookie(headers, SESSION_COOKIE)?;
+        self.sessions.lock().ok()?.get(&session).cloned()
+    }
+}
+
+impl SignIn for DemoSignIn {
+    async fn signed_in(&self, request: &Parts) -> Option<SignedIn> {
+        self.user(&request.headers).map(|user| SignedIn {
+            user,
+            company: Some(CompanyId::new(COMPANY)),
+        })
+    }
+
+    fn sign_in_url(&self, return_to: &str) -> String {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        format!("/login?{query}")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Rfi {
+    pub id: usize,
+    pub project: String,
+    pub title: String,
+    pub created_by: String,
+}
+
+/// The demo platform's state.
+#[derive(Clone)]
+pub struct DemoState {
+    server: Server,
+    guard: ResourceGuard<MemoryStore>,
+    sign_in: DemoSignIn,
+    passwords: Arc<HashMap<String, String>>,
+    rfis: Arc<Mutex<Vec<Rfi>>>,
+}
+
+impl FromRef<DemoState> for ResourceGuard<MemoryStore> {
+    fn from_ref(state: &DemoState) -> Self {
+        state.guard.clone()
+    }
+}
+
+/// Builds the seeded demo: the router to serve and what to print.
+pub async fn build(issuer: &str) -> Result<(Router, SeedInfo, Server), ServerError> {
+    let server = AuthorizationServer::builder(MemoryStore::new(), Config::new(issuer)).build()?;
+    let acme = CompanyId::new(COMPANY);
+    let mut company = Company::new(COMPANY, "Acme Construction");
+    company.settings.consent_install = ConsentInstall::ForUserAccess;
+    server.save_company(company).await?;
+    let mut users = Vec::new();
+    let mut passwords = HashMap::new();
+    let jane = Permissions::none().with(Scope::Company, "directory", Level::Admin);
+    let jane = PROJECTS.iter().fold(jane, |held, project| {
+        held.with(
+            Scope::Project(ProjectId::new(*project)),
+            "rfis",
+            Level::Admin,
+        )
+    });
+    let john = Permissions::none().with(
+        Scope::Project(ProjectId::new("tower")),
+        "rfis",
+        Level::ReadOnly,
+    );
+    for (username, name, role, holds) in [
+        ("jane", "Jane", "admin", jane),
+        ("john", "John", "read-only on tower", john),
+    ] {
+        server.save_user(User::person(username, name)).await?;
+        server
+            .set_membership(&acme, &UserId::new(username), holds)
+            .await?;
+        let password = format!("{username}-demo-password");
+        passwords.insert(username.to_owned(), password.clone());
+        users.push(DemoUser {
+            username: username.into(),
+            password,
+            role: role.into(),
+        });
+    }
+    let mut apps = Vec::new();
+    for (name, client_type, flows) in [
+        ("FieldSync", ClientType::Confidential, AppFlows::Both),
+        (
+            "FieldSync Mobile",
+            ClientType::Public,
+            AppFlows::UserDelegated,
+        ),
+    ] {
+        let manifest = flows.service_account().then(|| {
+            Manifest::new(1)
+                .company_tool("directory", Level::ReadOnly)
+                .project_tool("rfis", Level::Standard)
+        });
+        let registered = server
+            .register_app(AppRegistration {
+                name: name.into(),
+                client_type,
+                redirect_uris: vec![REDIRECT_URI.into(), OUT_OF_BAND.into()],
+                flows,
+                manifest,
+                ceiling: None,
+            })
+            .await?;
+        apps.push(DemoApp {
+            name: name.into(),
+            client_id: registered.app.client_id.to_string(),
+            client_secret: registered
+                .client_secret
+                .as_ref()
+                .map(|secret| secret.expose().to_owned()),
+            redirect_uri: REDIRECT_URI.into(),
+            client_type: format!("{client_type:?}").to_lowercase(),
+        });
+    }
+    let options = HttpOptions::default();
+    let sign_in = DemoSignIn::default();
+    let state = DemoState {
+        guard: ResourceGuard::new(server.clone(), &options),
+        server: server.clone(),
+        sign_in: sign_in.clone(),
+        passwords: Arc::new(passwords),
+        rfis: Arc::new(Mutex::new(Vec::new())),
+    };
+    let seed = SeedInfo {
+        issuer: issuer.into(),
+        company_id: COMPANY.into(),
+        company_header: "Company-Id".into(),
+        projects: PROJECTS.iter().map(|p| (*p).to_owned()).collect(),
+        users,
+        apps,
+    };
+    let router = http::router(server.clone(), sign_in, options).merge(demo_routes(state));
+    Ok((router, seed, server))
+}
+
+fn demo_routes(state: DemoState) -> Router {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route(
+            "/api/projects/{project}/rfis",
+            get(list_rfis).post(create_rfi),
+        )
+        .route("/admin/apps/{client_id}", get(admin_page))
+        .route("/admin/apps/{client_id}/{action}", post(admin_form))
+        .route("/admin/api/apps/{client_id}", get(admin_status))
+        .route("/admin/api/apps/{client_id}/{action}", post(admin_json))
+        .with_state(state)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+async fn login_page(axum::extract::Query(query): axum::extract::Query<LoginQuery>) -> Html<String> {
+    let return_to = escape(query.return_to.as_deref().unwrap_or("/"));
+    Html(format!(
+        "<!doctype html><html><body><h1>Sign in to Acme Platform</h1>\
+         <form method=\"post\" action=\"/login\">\
+         <label>Username <input name=\"username\"></label>\
+         <label>Password <input name=\"password\" type=\"password\"></label>\
+         <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
+         <button type=\"submit\">Sign in</button></form></body></html>"
+    ))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+/// Only same-site paths, so the sign-in cannot be used as an open redirector.
+fn local_path(return_to: Option<&str>) -> &str {
+    match return_to {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/",
+    }
+}
+
+async fn login(State(state): State<DemoState>, Form(form): Form<LoginForm>) -> Response {
+    let known = state
+        .passwords
+        .get(&form.username)
+        .is_some_and(|password| *password == form.password);
+    if !known {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html("<p>Wrong username or password.</p>"),
+        )
+            .into_response();
+    }
+    let session = Secret::generate(&mut rand::thread_rng());
+    if let Ok(mut sessions) = state.sign_in.sessions.lock() {
+        sessions.insert(session.expose().to_owned(), UserId::new(form.username));
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
+        session.expose()
+    );
+    let mut response = Redirect::to(local_path(form.return_to.as_deref())).into_response();
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn list_rfis(
+    State(state): State<DemoState>,
+    Path(project): Path<String>,
+    access: Access<MemoryStore>,
+) -> Result<Json<Vec<Rfi>>, AccessRejection> {
+    access
+        .require(
+            Some(&ProjectId::new(project.as_str())),
+            "rfis",
+            Level::ReadOnly,
+        )
+        .await?;
+    let rfis = state
+        .rfis
+        .lock()
+        .map(|rfis| rfis.clone())
+        .unwrap_or_default();
+    Ok(Json(
+        rfis.into_iter()
+            .filter(|rfi| rfi.project == project)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewRfi {
+    title: String,
+}
+
+async fn create_rfi(
+    State(state): State<DemoState>,
+    Path(project): Path<String>,
+    access: Access<MemoryStore>,
+    Json(new): Json<NewRfi>,
+) -> Result<(StatusCode, Json<Rfi>), AccessRejection> {
+    access
+        .require(
+            Some(&ProjectId::new(project.as_str())),
+            "rfis",
+            Level::Standard,
+        )
+        .await?;
+    let mut rfis = state
+        .rfis
+        .lock()
+        .map_err(|_| AccessRejection::Unavailable)?;
+    let rfi = Rfi {
+        id: rfis.len() + 1,
+        project,
+        title: new.title,
+        created_by: access.company().to_string(),
+    };
+    rfis.push(rfi.clone());
+    Ok((StatusCode::CREATED, Json(rfi)))
+}
+
+/// An admin action, as the admin pages and JSON routes take it.
+#[derive(Deserialize, Default)]
+struct AdminAction {
+    #[serde(default)]
+    projects: Vec<String>,
+}
+
+/// Why an admin route refused.
+enum AdminError {
+    SignInFirst,
+    UnknownAction,
+    Server(ServerError),
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AdminError::SignInFirst => StatusCode::UNAUTHORIZED,
+            AdminError::UnknownAction => StatusCode::NOT_FOUND,
+            AdminError::Server(ServerError::Installation(
+                appgrant::model::InstallationError::NotDirectoryAdmin { .. },
+            )) => StatusCode::FORBIDDEN,
+            AdminError::Server(ServerError::UnknownApp(_) | ServerError::NoInstallation { .. }) => {
+                StatusCode::NOT_FOUND
+            }
+            AdminError::Server(ServerError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Server(_) => StatusCode::CONFLICT,
+        };
+        let message = match self {
+            AdminError::SignInFirst => "sign in first".to_owned(),
+            AdminError::UnknownAction => "unknown action".to_owned(),
+            AdminError::Server(error) => error.to_string(),
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+async fn run_admin_action(
+    state: &DemoState,
+    admin: &UserId,
+    client_id: &ClientId,
+    action: &str,
+    projects: Vec<String>,
+) -> Result<Installation, AdminError> {
+    let server = &state.server;
+    let acme = CompanyId::new(COMPANY);
+    let permitted: BTreeSet<ProjectId> = projects.into_iter().map(ProjectId::new).collect();
+    let result = match action {
+        "install" => match server.request_installation(&acme, client_id, admin).await {
+            Ok(_) => {
+                server
+                    .approve_installation(&acme, client_id, admin, permitted)
+                    .await
+            }
+            Err(error) => Err(error),
+        },
+        "deny" => match server.request_installation(&acme, client_id, admin).await {
+            Ok(_) => server.deny_installation(&acme, client_id, admin).await,
+            Err(error) => Err(error),
+        },
+        "projects" => {
+            server
+                .set_permitted_projects(&acme, client_id, admin, permitted)
+                .await
+        }
+        "approve-update" => {
+            server
+                .approve_manifest_update(&acme, client_id, admin)
+                .await
+        }
+        "uninstall" => server.uninstall(&acme, client_id, admin).await,
+        _ => return Err(AdminError::UnknownAction),
+    };
+    result.map_err(AdminError::Server)
+}
+
+fn signed_in_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserId, AdminError> {
+    state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
+}
+
+async fn admin_json(
+    State(state): State<DemoState>,
+    Path((client_id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Option<Json<AdminAction>>,
+) -> Response {
+    let admin = match signed_in_admin(&state, &headers) {
+        Ok(admin) => admin,
+        Err(error) => return error.into_response(),
+    };
+    let projects = body.map(|Json(action)| action.projects).unwrap_or_default();
+    match run_admin_action(&state, &admin, &ClientId::new(client_id), &action, projects).await {
+        Ok(installation) => Json(installation_json(&installation)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn installation_json(installation: &Installation) -> serde_json::Value {
+    json!({
+        "status": installation.status,
+        "decided_by": installation.decided_by,
+        "decided_at": installation.decided_at,
+        "pending_manifest": installation.pending_manifest,
+        "service_account": installation.service_account.as_ref().map(|account| json!({
+            "user": account.user,
+            "manifest_version": account.approved.version,
+            "permitted_projects": account.permitted_projects,
+        })),
+    })
+}
+
+async fn admin_status(
+    State(state): State<DemoState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(error) = signed_in_admin(&state, &headers) {
+        return error.into_response();
+    }
+    let client_id = ClientId::new(client_id);
+    let app = match state.server.app(&client_id).await {
+        Ok(app) => app,
+        Err(error) => return AdminError::Server(error).into_response(),
+    };
+    let installation = state
+        .server
+        .installation(&CompanyId::new(COMPANY), &client_id)
+        .await
+        .ok();
+    Json(json!({
+        "app": { "name": app.name, "client_id": app.client_id, "manifest": app.manifest() },
+        "installation": installation.as_ref().map(installation_json),
+    }))
+    .into_response()
+}
+
+async fn admin_page(
+    State(state): State<DemoState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if state.sign_in.user(&headers).is_none() {
+        let back = format!("/admin/apps/{client_id}");
+        return Redirect::to(&state.sign_in.sign_in_url(&back)).into_response();
+    }
+    let client_id = ClientId::new(client_id);
+    let app = match state.server.app(&client_id).await {
+        Ok(app) => app,
+        Err(error) => return AdminError::Server(error).into_response(),
+    };
+    let installation = state
+        .server
+        .installation(&CompanyId::new(COMPANY), &client_id)
+        .await
+        .ok();
+    let mut body = format!("<h1>{} in Acme Construction</h1>", escape(&app.name));
+    match app.manifest() {
+        Some(manifest) => {
+            body.push_str(&format!(
+                "<h2>Its service account asks for (manifest v{})</h2><ul>",
+                manifest.version
+            ));
+            for (tool, level) in &manifest.company {
+                body.push_str(&format!(
+                    "<li>{} at {level}, company-wide</li>",
+                    escape(tool.as_str())
+                ));
+            }
+            for (tool, level) in &manifest.project {
+                body.push_str(&format!(
+                    "<li>{} at {level}, on each permitted project</li>",
+                    escape(tool.as_str())
+                ));
+            }
+            body.push_str("</ul>");
+        }
+        None => body.push_str("<p>It acts only as the people who authorize it.</p>"),
+    }
+    let status = installation.as_ref().map(|i| i.status);
+    body.push_str(&format!(
+        "<p>Status: {}</p>",
+        status.map_or("not installed".to_owned(), |s| format!("{s:?}"))
+    ));
+    let permitted: BTreeSet<String> = installation
+        .as_ref()
+        .and_then(|i| i.service_account.as_ref())
+        .map(|account| {
+            account
+                .permitted_projects
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let boxes: String = PROJECTS
+        .iter()
+        .map(|project| {
+            let checked = if permitted.contains(*project) { " checked" } else { "" };
+            format!("<label><input type=\"checkbox\" name=\"projects\" value=\"{project}\"{checked}> {project}</label> ")
+        })
+        .collect();
+    let base = format!("/admin/apps/{}", escape(client_id.as_str()));
+    let active = status == Some(InstallationStatus::Active);
+    let action = if active { "projects" } else { "install" };
+    let label = if active {
+        "Save permitted projects"
+    } else {
+        "Install"
+    };
+    body.push_str(&format!("<form method=\"post\" action=\"{base}/{action}\"><p>Permitted projects: {boxes}</p><button>{label}</button></form>"));
+    if !active {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/deny\"><button>Deny</button></form>"
+        ));
+    } else {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/uninstall\"><button>Uninstall</button></form>"
+        ));
+    }
+    if installation
+        .as_ref()
+        .is_some_and(|i| active && i.pending_manifest.is_some())
+    {
+        body.push_str(&format!("<form method=\"post\" action=\"{base}/approve-update\"><button>Approve the manifest update</button></form>"));
+    }
+    Html(format!("<!doctype html><html><body>{body}</body></html>")).into_response()
+}
+
+async fn admin_form(
+    State(state): State<DemoState>,
+    Path((client_id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let admin = match signed_in_admin(&state, &headers) {
+        Ok(admin) => admin,
+        Err(error) => return error.into_response(),
+    };
+    // Checkbox forms repeat `projects`, which serde's form decoding cannot collect.
+    let projects: Vec<String> = url::form_urlencoded::parse(body.as_bytes())
+        .filter(|(name, _)| name == "projects")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    match run_admin_action(
+        &state,
+        &admin,
+        &ClientId::new(client_id.as_str()),
+        &action,
+        projects,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/admin/apps/{client_id}")).into_response(),
+        Err(error) => error.into_response(),
+    }
+}

@@ -1,0 +1,391 @@
+//! Refresh tokens: rotation on every use, reuse detection that revokes the whole family, the
+//! optional grace window, family expiry, and races between concurrent refreshes.
+
+mod support;
+
+use appgrant::audit::{AuditAction, RevocationReason};
+use appgrant::config::RefreshReuse;
+use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
+use appgrant::model::{GrantId, Level, Requirement};
+use appgrant::token::{Secret, validate};
+use appgrant::{Config, DenyReason};
+use chrono::TimeDelta;
+use std::sync::Arc;
+use support::{ISSUER, World};
+use tokio::sync::Barrier;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Presents `tokens`' refresh token as `client`.
+async fn refresh_as(
+    world: &World,
+    client: &ClientCredentials,
+    tokens: &TokenResponse,
+) -> Result<TokenResponse, TokenError> {
+    let refresh_token = tokens.refresh_token.clone().expect("a refresh token");
+    world
+        .server
+        .token(TokenRequest::RefreshToken { refresh_token }, client)
+        .await
+}
+
+/// Presents `tokens`' refresh token as the app it was issued to.
+async fn refresh(world: &World, tokens: &TokenResponse) -> Result<TokenResponse, TokenError> {
+    refresh_as(world, &world.client(), tokens).await
+}
+
+fn error_code<T: std::fmt::Debug>(result: Result<T, TokenError>) -> ErrorCode {
+    result.expect_err("the request should fail").code()
+}
+
+fn read_tower() -> Requirement {
+    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+}
+
+async fn deny_reason(world: &World, tokens: &TokenResponse) -> Option<DenyReason> {
+    world
+        .server
+        .check_access(tokens.access_token.expose(), &read_tower())
+        .await
+        .unwrap()
+        .deny_reason()
+        .cloned()
+}
+
+fn grant_of(world: &World, tokens: &TokenResponse) -> GrantId {
+    let config = world.server.config();
+    validate(
+        tokens.access_token.expose(),
+        &world.server.keys(),
+        &config.expectations(),
+        world.server.now(),
+    )
+    .unwrap()
+    .grant_id
+}
+
+fn revocations(world: &World) -> Vec<(GrantId, RevocationReason)> {
+    world
+        .audit
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.action {
+            AuditAction::GrantRevoked { grant, reason } => Some((grant, reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn world_with_grace(window: TimeDelta) -> World {
+    let mut config = Config::new(ISSUER);
+    config.refresh_reuse = RefreshReuse::GraceWindow(window);
+    support::world_with(config).await
+}
+
+/// Another confidential app and its credentials.
+async fn other_client(world: &World) -> ClientCredentials {
+    let registered = world
+        .server
+        .register_app(support::both_flows_app())
+        .await
+        .unwrap();
+    ClientCredentials::Basic {
+        client_id: registered.app.client_id,
+        secret: registered.client_secret.unwrap(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refresh_rotates_the_refresh_token_and_the_new_one_works() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_ne!(second.access_token, first.access_token);
+    assert!(world.allowed(&second, &read_tower()).await);
+    let third = refresh(&world, &second).await.unwrap();
+    assert!(world.allowed(&third, &read_tower()).await);
+}
+
+#[tokio::test]
+async fn rotated_refresh_token_no_longer_works() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap();
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+#[tokio::test]
+async fn refreshed_tokens_keep_acting_as_the_user_who_authorized() {
+    let world = support::world().await;
+    let john = world.tokens_for(&world.john).await;
+    let refreshed = refresh(&world, &john).await.unwrap();
+    let info = world
+        .server
+        .token_info(refreshed.access_token.expose())
+        .await
+        .unwrap();
+    assert_eq!(info.resource_owner_id.as_deref(), Some("john"));
+    assert_eq!(grant_of(&world, &refreshed), grant_of(&world, &john));
+    let write_tower = Requirement::project("acme", "tower", "rfis", Level::Standard);
+    assert!(world.allowed(&refreshed, &read_tower()).await);
+    assert!(!world.allowed(&refreshed, &write_tower).await);
+}
+
+#[tokio::test]
+async fn refresh_is_audited_with_its_grant() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap();
+    let grant = grant_of(&world, &first);
+    let refreshed = world
+        .audit
+        .events()
+        .into_iter()
+        .filter(|event| {
+            event.action
+                == AuditAction::TokensRefreshed {
+                    grant: grant.clone(),
+                }
+        })
+        .count();
+    assert_eq!(refreshed, 1);
+}
+
+#[tokio::test]
+async fn unknown_refresh_token_is_invalid_grant() {
+    let world = support::world().await;
+    let request = TokenRequest::RefreshToken {
+        refresh_token: Secret::new("never-issued"),
+    };
+    let result = world.server.token(request, &world.client()).await;
+    assert_eq!(error_code(result), ErrorCode::InvalidGrant);
+}
+
+#[tokio::test]
+async fn refresh_by_another_client_fails() {
+    let world = support::world().await;
+    let other = other_client(&world).await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let result = refresh_as(&world, &other, &tokens).await;
+    assert_eq!(error_code(result), ErrorCode::InvalidGrant);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reuse detection
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reusing_a_rotated_token_revokes_the_whole_family() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+
+    // The newest refresh token and every access token of the family stop working.
+    assert_eq!(
+        error_code(refresh(&world, &second).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(deny_reason(&world, &first).await, Some(DenyReason::Revoked));
+    assert_eq!(
+        deny_reason(&world, &second).await,
+        Some(DenyReason::Revoked)
+    );
+    assert_eq!(
+        revocations(&world),
+        [(
+            grant_of(&world, &first),
+            RevocationReason::RefreshTokenReused
+        )]
+    );
+}
+
+#[tokio::test]
+async fn reusing_any_older_token_of_the_family_revokes_it() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    let third = refresh(&world, &second).await.unwrap();
+
+    assert!(refresh(&world, &first).await.is_err());
+    assert_eq!(
+        error_code(refresh(&world, &third).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(deny_reason(&world, &third).await, Some(DenyReason::Revoked));
+}
+
+#[tokio::test]
+async fn reuse_revokes_only_its_own_family() {
+    let world = support::world().await;
+    let other_family = world.tokens_for(&world.jane).await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap();
+    assert!(refresh(&world, &first).await.is_err());
+    assert!(world.allowed(&other_family, &read_tower()).await);
+    assert!(refresh(&world, &other_family).await.is_ok());
+}
+
+#[tokio::test]
+async fn default_config_has_no_grace_window() {
+    assert_eq!(
+        Config::new(ISSUER).refresh_reuse,
+        RefreshReuse::RevokeFamily
+    );
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    // An immediate retry of the just-rotated token, with no time passed, is still reuse.
+    assert!(refresh(&world, &first).await.is_err());
+    assert!(refresh(&world, &second).await.is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grace window
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn grace_window_lets_the_same_client_retry_the_just_rotated_token() {
+    let world = world_with_grace(TimeDelta::seconds(30)).await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap(); // the response was lost
+    world.clock.advance(TimeDelta::seconds(10));
+
+    let retried = refresh(&world, &first).await.unwrap();
+
+    assert!(world.allowed(&retried, &read_tower()).await);
+    assert!(world.allowed(&first, &read_tower()).await);
+    assert!(refresh(&world, &retried).await.is_ok());
+    assert!(revocations(&world).is_empty());
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_window_revokes_the_family() {
+    let world = world_with_grace(TimeDelta::seconds(30)).await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    world.clock.advance(TimeDelta::seconds(31));
+
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+
+    assert!(refresh(&world, &second).await.is_err());
+    assert_eq!(
+        deny_reason(&world, &second).await,
+        Some(DenyReason::Revoked)
+    );
+    assert_eq!(
+        revocations(&world),
+        [(
+            grant_of(&world, &first),
+            RevocationReason::RefreshTokenReused
+        )]
+    );
+}
+
+#[tokio::test]
+async fn grace_window_does_not_cover_older_tokens() {
+    let world = world_with_grace(TimeDelta::seconds(30)).await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    let third = refresh(&world, &second).await.unwrap();
+    // `first` was rotated twice ago: not the token that was just rotated.
+    assert!(refresh(&world, &first).await.is_err());
+    assert_eq!(deny_reason(&world, &third).await, Some(DenyReason::Revoked));
+}
+
+#[tokio::test]
+async fn grace_window_is_only_for_the_client_the_token_was_issued_to() {
+    let world = world_with_grace(TimeDelta::seconds(30)).await;
+    let other = other_client(&world).await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap();
+    let result = refresh_as(&world, &other, &first).await;
+    assert_eq!(error_code(result), ErrorCode::InvalidGrant);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refresh_tokens_do_not_expire_by_default() {
+    let world = support::world().await;
+    assert_eq!(world.server.config().refresh_ttl, None);
+    let first = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::days(400));
+    assert!(refresh(&world, &first).await.is_ok());
+}
+
+#[tokio::test]
+async fn refresh_family_expires_after_the_configured_ttl_from_its_grant() {
+    let mut config = Config::new(ISSUER);
+    config.refresh_ttl = Some(TimeDelta::days(1));
+    let world = support::world_with(config).await;
+    let first = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::hours(23));
+    // Rotating does not extend the family's life.
+    let second = refresh(&world, &first).await.unwrap();
+    world.clock.advance(TimeDelta::hours(1));
+    assert_eq!(
+        error_code(refresh(&world, &second).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------------------------
+
+/// Presents `tokens`' refresh token from `racers` tasks at once; returns how many succeeded.
+async fn race_refreshes(world: &World, tokens: &TokenResponse, racers: usize) -> usize {
+    let refresh_token = tokens.refresh_token.clone().unwrap();
+    let start = Arc::new(Barrier::new(racers));
+    let tasks: Vec<_> = (0..racers)
+        .map(|_| {
+            let (server, client) = (world.server.clone(), world.client());
+            let (start, refresh_token) = (start.clone(), refresh_token.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                server
+                    .token(TokenRequest::RefreshToken { refresh_token }, &client)
+                    .await
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(error) => assert_eq!(error.code(), ErrorCode::InvalidGrant),
+        }
+    }
+    succeeded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_succeed() {
+    let world = support::world().await;
+    // A race is not lost every time, so run several, each on a fresh family.
+    for round in 0..10 {
+        let tokens = world.tokens_for(&world.jane).await;
+        let succeeded = race_refreshes(&world, &tokens, 32).await;
+        assert_eq!(succeeded, 1, "round {round}");
+    }
+}

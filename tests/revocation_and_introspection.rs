@@ -1,0 +1,418 @@
+//! Token revocation (RFC 7009), introspection (RFC 7662) and token info.
+
+mod support;
+
+use appgrant::DenyReason;
+use appgrant::audit::{AuditAction, RevocationReason};
+use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
+use appgrant::model::{GrantId, Level, Requirement};
+use appgrant::server::ServerError;
+use appgrant::token::{GrantKind, Secret, ValidationError, validate};
+use chrono::TimeDelta;
+use serde_json::json;
+use support::{ISSUER, World};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn access(tokens: &TokenResponse) -> &str {
+    tokens.access_token.expose()
+}
+
+fn refresh_token(tokens: &TokenResponse) -> &str {
+    tokens
+        .refresh_token
+        .as_ref()
+        .expect("a refresh token")
+        .expose()
+}
+
+async fn refresh(world: &World, tokens: &TokenResponse) -> Result<TokenResponse, TokenError> {
+    let request = TokenRequest::RefreshToken {
+        refresh_token: tokens.refresh_token.clone().expect("a refresh token"),
+    };
+    world.server.token(request, &world.client()).await
+}
+
+fn read_tower() -> Requirement {
+    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+}
+
+async fn deny_reason(world: &World, tokens: &TokenResponse) -> Option<DenyReason> {
+    world
+        .server
+        .check_access(access(tokens), &read_tower())
+        .await
+        .unwrap()
+        .deny_reason()
+        .cloned()
+}
+
+fn grant_of(world: &World, tokens: &TokenResponse) -> GrantId {
+    let config = world.server.config();
+    validate(
+        access(tokens),
+        &world.server.keys(),
+        &config.expectations(),
+        world.server.now(),
+    )
+    .unwrap()
+    .grant_id
+}
+
+fn revocations(world: &World) -> Vec<(GrantId, RevocationReason)> {
+    world
+        .audit
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.action {
+            AuditAction::GrantRevoked { grant, reason } => Some((grant, reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Another confidential app, with tokens Jane gave it, and its credentials.
+async fn other_app_with_tokens(world: &World) -> (ClientCredentials, TokenResponse) {
+    let registered = world
+        .server
+        .register_app(support::both_flows_app())
+        .await
+        .unwrap();
+    let mut request = world.authorization_request();
+    request.client_id = Some(registered.app.client_id.to_string());
+    let response = world
+        .server
+        .authorize(&request, &world.jane, Some(&world.acme))
+        .await
+        .unwrap();
+    let appgrant::grant::AuthorizationResponse::Redirect(location) = response else {
+        panic!("expected a redirect");
+    };
+    let code = url::Url::parse(location.expose())
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| Secret::new(code.into_owned()))
+        .unwrap();
+    let credentials = ClientCredentials::Basic {
+        client_id: registered.app.client_id,
+        secret: registered.client_secret.unwrap(),
+    };
+    let tokens = world
+        .server
+        .token(world.exchange_request(code), &credentials)
+        .await
+        .unwrap();
+    (credentials, tokens)
+}
+
+fn wrong_secret(world: &World) -> ClientCredentials {
+    ClientCredentials::Basic {
+        client_id: world.app.client_id.clone(),
+        secret: Secret::new("not-the-secret"),
+    }
+}
+
+/// The introspection answer for `token`, as the JSON a resource server receives.
+async fn introspect(world: &World, token: &str) -> serde_json::Value {
+    let answer = world
+        .server
+        .introspect(&world.client(), token)
+        .await
+        .unwrap();
+    serde_json::to_value(answer).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation (RFC 7009)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn revoking_the_access_token_revokes_its_refresh_token() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world
+        .server
+        .revoke(&world.client(), access(&tokens))
+        .await
+        .unwrap();
+    assert_eq!(
+        deny_reason(&world, &tokens).await,
+        Some(DenyReason::Revoked)
+    );
+    let refreshed = refresh(&world, &tokens).await;
+    assert_eq!(refreshed.unwrap_err().code(), ErrorCode::InvalidGrant);
+    assert_eq!(
+        revocations(&world),
+        [(grant_of(&world, &tokens), RevocationReason::Requested)]
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_refresh_token_revokes_its_access_token() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world
+        .server
+        .revoke(&world.client(), refresh_token(&tokens))
+        .await
+        .unwrap();
+    assert_eq!(
+        deny_reason(&world, &tokens).await,
+        Some(DenyReason::Revoked)
+    );
+    assert!(refresh(&world, &tokens).await.is_err());
+    assert_eq!(
+        revocations(&world),
+        [(grant_of(&world, &tokens), RevocationReason::Requested)]
+    );
+}
+
+#[tokio::test]
+async fn revoking_one_grant_leaves_the_users_other_grants_working() {
+    let world = support::world().await;
+    let revoked = world.tokens_for(&world.jane).await;
+    let kept = world.tokens_for(&world.jane).await;
+    world
+        .server
+        .revoke(&world.client(), access(&revoked))
+        .await
+        .unwrap();
+    assert!(world.allowed(&kept, &read_tower()).await);
+    assert!(refresh(&world, &kept).await.is_ok());
+}
+
+#[tokio::test]
+async fn revoking_an_expired_access_token_still_revokes_its_refresh_token() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world
+        .clock
+        .advance(TimeDelta::seconds(tokens.expires_in + 60));
+    world
+        .server
+        .revoke(&world.client(), access(&tokens))
+        .await
+        .unwrap();
+    assert!(refresh(&world, &tokens).await.is_err());
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_token_is_not_an_error() {
+    let world = support::world().await;
+    let never_issued = Secret::generate(&mut rand::thread_rng());
+    for token in ["garbage", "", "a.b.c", never_issued.expose()] {
+        let result = world.server.revoke(&world.client(), token).await;
+        assert!(result.is_ok(), "{token:?}: {result:?}");
+    }
+    assert!(revocations(&world).is_empty());
+}
+
+#[tokio::test]
+async fn a_client_cannot_revoke_another_clients_tokens() {
+    let world = support::world().await;
+    let (other, others_tokens) = other_app_with_tokens(&world).await;
+    let mine = world.tokens_for(&world.jane).await;
+
+    for token in [access(&mine), refresh_token(&mine)] {
+        let result = world.server.revoke(&other, token).await;
+        assert!(
+            result.is_ok(),
+            "the answer must not reveal whose token it is"
+        );
+    }
+
+    assert!(world.allowed(&mine, &read_tower()).await);
+    assert!(refresh(&world, &mine).await.is_ok());
+    assert!(revocations(&world).is_empty());
+    // The other client can still revoke its own.
+    world
+        .server
+        .revoke(&other, access(&others_tokens))
+        .await
+        .unwrap();
+    assert_eq!(
+        deny_reason(&world, &others_tokens).await,
+        Some(DenyReason::Revoked)
+    );
+}
+
+#[tokio::test]
+async fn revocation_requires_client_authentication() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let result = world
+        .server
+        .revoke(&wrong_secret(&world), access(&tokens))
+        .await;
+    assert_eq!(result.unwrap_err().code(), ErrorCode::InvalidClient);
+    assert!(world.allowed(&tokens, &read_tower()).await);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Introspection (RFC 7662)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn introspecting_an_active_access_token_shows_who_and_until_when() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let answer = introspect(&world, access(&tokens)).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "access_token");
+    assert_eq!(answer["client_id"], world.app.client_id.as_str());
+    assert_eq!(answer["sub"], "jane");
+    assert_eq!(answer["iss"], ISSUER);
+    assert_eq!(answer["exp"], tokens.created_at + tokens.expires_in);
+    assert_eq!(answer["iat"], tokens.created_at);
+}
+
+#[tokio::test]
+async fn introspecting_a_refresh_token_shows_its_type() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.john).await;
+    let answer = introspect(&world, refresh_token(&tokens)).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "refresh_token");
+    assert_eq!(answer["client_id"], world.app.client_id.as_str());
+    assert_eq!(answer["sub"], "john");
+}
+
+#[tokio::test]
+async fn introspecting_a_revoked_token_says_only_inactive() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world
+        .server
+        .revoke(&world.client(), access(&tokens))
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&world, access(&tokens)).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&world, refresh_token(&tokens)).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn introspecting_an_expired_access_token_says_only_inactive() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::seconds(tokens.expires_in));
+    assert_eq!(
+        introspect(&world, access(&tokens)).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn introspecting_a_rotated_refresh_token_says_only_inactive() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    assert_eq!(
+        introspect(&world, refresh_token(&first)).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&world, refresh_token(&second)).await["active"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn introspecting_an_expired_refresh_token_says_only_inactive() {
+    let mut config = appgrant::Config::new(ISSUER);
+    config.refresh_ttl = Some(TimeDelta::days(1));
+    let world = support::world_with(config).await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let live = introspect(&world, refresh_token(&tokens)).await;
+    assert_eq!(
+        live["exp"],
+        tokens.created_at + TimeDelta::days(1).num_seconds()
+    );
+    world.clock.advance(TimeDelta::days(1));
+    assert_eq!(
+        introspect(&world, refresh_token(&tokens)).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn introspecting_garbage_says_only_inactive() {
+    let world = support::world().await;
+    for token in ["garbage", "", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+        assert_eq!(
+            introspect(&world, token).await,
+            json!({"active": false}),
+            "{token:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn introspection_requires_client_authentication() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let wrong = world
+        .server
+        .introspect(&wrong_secret(&world), access(&tokens))
+        .await;
+    assert_eq!(wrong.unwrap_err().code(), ErrorCode::InvalidClient);
+    let unknown = ClientCredentials::Basic {
+        client_id: "no-such-app".into(),
+        secret: world.secret.clone(),
+    };
+    let unknown = world.server.introspect(&unknown, access(&tokens)).await;
+    assert_eq!(unknown.unwrap_err().code(), ErrorCode::InvalidClient);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token info
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn token_info_names_the_resource_owner_app_and_lifetime() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::seconds(100));
+    let info = world.server.token_info(access(&tokens)).await.unwrap();
+    assert_eq!(info.resource_owner_id.as_deref(), Some("jane"));
+    assert_eq!(info.application.uid, world.app.client_id.as_str());
+    assert_eq!(info.expires_in_seconds, tokens.expires_in - 100);
+    assert_eq!(info.created_at, tokens.created_at);
+    assert_eq!(info.grant_kind, GrantKind::User);
+}
+
+#[tokio::test]
+async fn token_info_fails_for_a_revoked_token() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world
+        .server
+        .revoke(&world.client(), refresh_token(&tokens))
+        .await
+        .unwrap();
+    let result = world.server.token_info(access(&tokens)).await;
+    assert!(matches!(result, Err(ServerError::Revoked)), "{result:?}");
+}
+
+#[tokio::test]
+async fn token_info_fails_for_an_expired_token() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::seconds(tokens.expires_in));
+    let result = world.server.token_info(access(&tokens)).await;
+    assert!(
+        matches!(
+            result,
+            Err(ServerError::InvalidToken(ValidationError::Expired))
+        ),
+        "{result:?}"
+    );
+}
