@@ -300,6 +300,29 @@ async fn reuse_after_the_grace_window_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn retries_within_the_grace_window_do_not_stretch_it() {
+    let world = world_with_grace(TimeDelta::seconds(30)).await;
+    let first = world.tokens_for(&world.jane).await;
+    refresh(&world, &first).await.unwrap(); // rotated out at t = 0
+    world.clock.advance(TimeDelta::seconds(20));
+    refresh(&world, &first).await.unwrap(); // a retry at t = 20 is inside the window
+    world.clock.advance(TimeDelta::seconds(15));
+
+    // t = 35: the window ran from the rotation, not from the last retry.
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        revocations(&world),
+        [(
+            grant_of(&world, &first),
+            RevocationReason::RefreshTokenReused
+        )]
+    );
+}
+
+#[tokio::test]
 async fn grace_window_does_not_cover_older_tokens() {
     let world = world_with_grace(TimeDelta::seconds(30)).await;
     let first = world.tokens_for(&world.jane).await;
