@@ -372,6 +372,27 @@ async fn introspection_requires_client_authentication() {
     assert_eq!(unknown.unwrap_err().code(), ErrorCode::InvalidClient);
 }
 
+#[tokio::test]
+async fn a_public_client_may_not_introspect() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let public = world
+        .server
+        .register_app(appgrant::grant::AppRegistration {
+            client_type: appgrant::model::ClientType::Public,
+            flows: appgrant::model::AppFlows::UserDelegated,
+            manifest: None,
+            ..support::both_flows_app()
+        })
+        .await
+        .unwrap();
+    let credentials = ClientCredentials::Public {
+        client_id: public.app.client_id,
+    };
+    let refused = world.server.introspect(&credentials, access(&tokens)).await;
+    assert_eq!(refused.unwrap_err().code(), ErrorCode::InvalidClient);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Token info
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 use super::{AuthorizationServer, ServerError};
 use crate::access::{Decision, DenyReason, DirectoryView, decide};
 use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError};
-use crate::model::{CompanyId, Requirement, SecretDigest, UserId};
+use crate::model::{ClientType, CompanyId, Requirement, SecretDigest, UserId};
 use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, GrantKind, validate};
 use serde::Serialize;
@@ -142,14 +142,20 @@ impl<S: Store> AuthorizationServer<S> {
         })
     }
 
-    /// RFC 7662 introspection by an authenticated client (typically a resource server).
+    /// RFC 7662 introspection by an authenticated confidential client (typically a resource
+    /// server; a public client proves nothing about itself, so it may not look into tokens).
     /// Anything not currently active answers `{"active": false}` and nothing more.
     pub async fn introspect(
         &self,
         credentials: &ClientCredentials,
         token: &str,
     ) -> Result<Introspection, TokenError> {
-        self.authenticate(credentials).await?;
+        let caller = self.authenticate(credentials).await?;
+        if caller.client_type != ClientType::Confidential {
+            return Err(TokenError::InvalidClient(
+                "introspection needs a confidential client",
+            ));
+        }
         let now = self.now();
         if let Ok(claims) = validate(token, &self.keys(), &self.inner.config.expectations(), now) {
             if self.inner.store.is_revoked(&claims.grant_id).await? {
