@@ -8,9 +8,11 @@ use appgrant::grant::AppRegistration;
 use appgrant::http::{self, Access, AccessRejection, HttpOptions, ResourceGuard, SignIn, SignedIn};
 use appgrant::model::{
     AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
-    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, User, UserId,
+    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, Tool, User,
+    UserId,
 };
 use appgrant::server::ServerError;
+use appgrant::store::DirectoryStore;
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
@@ -336,7 +338,7 @@ async fn create_rfi(
     access: Access<MemoryStore>,
     Json(new): Json<NewRfi>,
 ) -> Result<(StatusCode, Json<Rfi>), AccessRejection> {
-    access
+    let granted = access
         .require(
             Some(&ProjectId::new(project.as_str())),
             "rfis",
@@ -351,7 +353,7 @@ async fn create_rfi(
         id: rfis.len() + 1,
         project,
         title: new.title,
-        created_by: access.company().to_string(),
+        created_by: granted.user.to_string(),
     };
     rfis.push(rfi.clone());
     Ok((StatusCode::CREATED, Json(rfi)))
@@ -367,6 +369,7 @@ struct AdminAction {
 /// Why an admin route refused.
 enum AdminError {
     SignInFirst,
+    NotAdmin,
     UnknownAction,
     Server(ServerError),
 }
@@ -375,6 +378,7 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match &self {
             AdminError::SignInFirst => StatusCode::UNAUTHORIZED,
+            AdminError::NotAdmin => StatusCode::FORBIDDEN,
             AdminError::UnknownAction => StatusCode::NOT_FOUND,
             AdminError::Server(ServerError::Installation(
                 appgrant::model::InstallationError::NotDirectoryAdmin { .. },
@@ -387,6 +391,7 @@ impl IntoResponse for AdminError {
         };
         let message = match self {
             AdminError::SignInFirst => "sign in first".to_owned(),
+            AdminError::NotAdmin => "only a directory admin may see this".to_owned(),
             AdminError::UnknownAction => "unknown action".to_owned(),
             AdminError::Server(error) => error.to_string(),
         };
@@ -437,6 +442,24 @@ fn signed_in_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserId, Adm
     state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
 }
 
+/// The signed-in user, if they hold Admin on Acme's directory (the core checks this again for
+/// every change; reads are checked here).
+async fn directory_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserId, AdminError> {
+    let user = signed_in_admin(state, headers)?;
+    let held = state
+        .server
+        .store()
+        .membership(&CompanyId::new(COMPANY), &user)
+        .await
+        .map_err(|error| AdminError::Server(error.into()))?;
+    let is_admin = held.is_some_and(|held| held.level(None, &Tool::directory()) == Level::Admin);
+    if is_admin {
+        Ok(user)
+    } else {
+        Err(AdminError::NotAdmin)
+    }
+}
+
 async fn admin_json(
     State(state): State<DemoState>,
     Path((client_id, action)): Path<(String, String)>,
@@ -473,7 +496,7 @@ async fn admin_status(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(error) = signed_in_admin(&state, &headers) {
+    if let Err(error) = directory_admin(&state, &headers).await {
         return error.into_response();
     }
     let client_id = ClientId::new(client_id);
@@ -498,9 +521,13 @@ async fn admin_page(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if state.sign_in.user(&headers).is_none() {
-        let back = format!("/admin/apps/{client_id}");
-        return Redirect::to(&state.sign_in.sign_in_url(&back)).into_response();
+    match directory_admin(&state, &headers).await {
+        Ok(_) => {}
+        Err(AdminError::SignInFirst) => {
+            let back = format!("/admin/apps/{client_id}");
+            return Redirect::to(&state.sign_in.sign_in_url(&back)).into_response();
+        }
+        Err(error) => return error.into_response(),
     }
     let client_id = ClientId::new(client_id);
     let app = match state.server.app(&client_id).await {

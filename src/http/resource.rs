@@ -2,10 +2,12 @@
 //! header, and answers each access with the decision, as 401 or 403 per RFC 6750.
 
 use super::HttpOptions;
+use crate::Decision;
 use crate::access::{DenyKind, DenyReason};
-use crate::model::{CompanyId, Level, ProjectId, Requirement, Tool};
+use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Tool, UserId};
 use crate::server::AuthorizationServer;
 use crate::store::Store;
+use crate::token::GrantKind;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -180,11 +182,17 @@ where
     }
 }
 
-/// An allowed access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An allowed access, and who is acting.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Granted {
     /// The effective level the token has for the tool there.
     pub level: Level,
+    /// The user acting: the person who authorized the app, or the app's service account.
+    pub user: UserId,
+    /// The app.
+    pub client_id: ClientId,
+    /// Whether the app acts as a person or as its service account.
+    pub grant_kind: GrantKind,
 }
 
 impl<S: Store> Access<S> {
@@ -207,18 +215,25 @@ impl<S: Store> Access<S> {
             tool: tool.into(),
             level,
         };
-        let decision = self
+        let check = self
             .guard
             .server
-            .check_access(&self.token, &requirement)
+            .check(&self.token, &requirement)
             .await
             .map_err(|_| AccessRejection::Unavailable)?;
-        match decision {
-            crate::Decision::Allow { level } => Ok(Granted { level }),
-            crate::Decision::Deny(reason) => Err(match reason.kind() {
+        match (check.decision, check.claims, check.acting_user) {
+            (Decision::Allow { level }, Some(claims), Some(user)) => Ok(Granted {
+                level,
+                user,
+                client_id: claims.client_id,
+                grant_kind: claims.grant_kind,
+            }),
+            (Decision::Deny(reason), _, _) => Err(match reason.kind() {
                 DenyKind::InvalidToken => AccessRejection::InvalidToken(reason.to_string()),
                 DenyKind::Forbidden => AccessRejection::Forbidden(reason),
             }),
+            // decide allows only a validated token with an acting member.
+            (Decision::Allow { .. }, _, _) => Err(AccessRejection::Unavailable),
         }
     }
 }

@@ -17,3 +17,22 @@ impl fmt::Debug for SecretDigest {
         write!(f, "SecretDigest({:02x}{:02x}…)", self.0[0], self.0[1])
     }
 }
+
+impl SecretDigest {
+    /// Lower-case hex, the form databases store.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Reads the hex form back; `None` unless it is 64 hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+}

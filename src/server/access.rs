@@ -71,6 +71,18 @@ pub struct Introspection {
     pub company_id: Option<CompanyId>,
 }
 
+/// An access decision with what the resource server may want to know about the token.
+#[derive(Clone, Debug)]
+pub struct AccessCheck {
+    /// The decision.
+    pub decision: Decision,
+    /// The token's claims, if it validated.
+    pub claims: Option<AccessClaims>,
+    /// The user acting: the person for user tokens, the service account in this company for
+    /// service-account tokens (if there is one).
+    pub acting_user: Option<UserId>,
+}
+
 impl<S: Store> AuthorizationServer<S> {
     /// Decides whether the bearer of `token` may meet `requirement` now.
     pub async fn check_access(
@@ -78,13 +90,32 @@ impl<S: Store> AuthorizationServer<S> {
         token: &str,
         requirement: &Requirement,
     ) -> Result<Decision, StoreError> {
+        Ok(self.check(token, requirement).await?.decision)
+    }
+
+    /// Like [`check_access`](Self::check_access), also saying whose token it is.
+    pub async fn check(
+        &self,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<AccessCheck, StoreError> {
         let now = self.now();
         let claims = match validate(token, &self.keys(), &self.inner.config.expectations(), now) {
             Ok(claims) => claims,
-            Err(problem) => return Ok(Decision::Deny(DenyReason::InvalidToken { problem })),
+            Err(problem) => {
+                return Ok(AccessCheck {
+                    decision: Decision::Deny(DenyReason::InvalidToken { problem }),
+                    claims: None,
+                    acting_user: None,
+                });
+            }
         };
         let view = self.directory_view(&claims, &requirement.company).await?;
-        Ok(decide(&claims, &view, requirement, now))
+        Ok(AccessCheck {
+            decision: decide(&claims, &view, requirement, now),
+            acting_user: view.user.map(|user| user.id),
+            claims: Some(claims),
+        })
     }
 
     /// What the directory says now about the subject of `claims` in `company`.

@@ -10,7 +10,7 @@ mod error;
 mod installations;
 mod tokens;
 
-pub use access::{Introspection, TokenInfo};
+pub use access::{AccessCheck, Introspection, TokenInfo};
 pub use authorization::ConsentPrompt;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;

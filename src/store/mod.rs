@@ -4,8 +4,12 @@
 //! are single calls, so a backend can make each one statement or transaction.
 
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 pub use memory::MemoryStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::SqlStore;
 
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
 use crate::model::{

@@ -1,0 +1,537 @@
+//! SQL storage with `sqlx`: SQLite (feature `sqlite`), a file, for one instance; PostgreSQL
+//! (feature `postgres`) for many instances sharing one database.
+//!
+//! One schema and one set of statements serve both databases. Atomic operations are single
+//! statements (`UPDATE … RETURNING` to redeem a code) or transactions that begin with their
+//! write (rotating a refresh token, revoking a grant), so the database, not process memory,
+//! decides races between instances. Secrets appear only as SHA-256 digests in hex.
+
+use super::{
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, RefreshStore,
+    RevocationStore, StoreError, StoreResult,
+};
+use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
+use crate::model::{
+    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// The schema, one migration per entry, applied in order on connect.
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE IF NOT EXISTS appgrant_apps (client_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_companies (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_users (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_memberships (company_id TEXT NOT NULL, user_id TEXT NOT NULL, \
+         permissions TEXT NOT NULL, PRIMARY KEY (company_id, user_id))",
+        "CREATE TABLE IF NOT EXISTS appgrant_installations (app_id TEXT NOT NULL, company_id TEXT NOT NULL, \
+         record TEXT NOT NULL, PRIMARY KEY (app_id, company_id))",
+        "CREATE TABLE IF NOT EXISTS appgrant_codes (digest TEXT PRIMARY KEY, record TEXT NOT NULL, \
+         spent BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
+         user_id TEXT NOT NULL, current_digest TEXT NOT NULL, previous_digest TEXT, \
+         created_at BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT, status TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS appgrant_refresh_tokens_grant ON appgrant_refresh_tokens (grant_id)",
+        "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY)",
+        "CREATE TABLE IF NOT EXISTS appgrant_consents (user_id TEXT NOT NULL, app_id TEXT NOT NULL, \
+         granted_at BIGINT NOT NULL, PRIMARY KEY (user_id, app_id))",
+    ],
+)];
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(backend)
+}
+
+fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(backend)
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored value is corrupt: {0}")]
+struct Corrupt(&'static str);
+
+fn time(millis: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| backend(Corrupt("timestamp")))
+}
+
+fn digest(hex: &str) -> StoreResult<SecretDigest> {
+    SecretDigest::from_hex(hex).ok_or_else(|| backend(Corrupt("digest")))
+}
+
+/// A store in SQLite or PostgreSQL, chosen by the URL. Cloning shares the pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) and
+    /// brings the schema up to date.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let url = match url.strip_prefix("sqlite://") {
+            Some(path) if !path.contains('?') && path != ":memory:" => {
+                format!("sqlite://{path}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .connect(&url)
+            .await
+            .map_err(backend)?;
+        let store = Self { pool };
+        if url.starts_with("sqlite:") {
+            // WAL lets readers work while one writer commits; several pools share the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&store.pool)
+                .await
+                .map_err(backend)?;
+        }
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS appgrant_schema (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        let current: Option<i64> =
+            sqlx::query("SELECT MAX(version) AS version FROM appgrant_schema")
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get("version"))
+                .map_err(backend)?;
+        for (version, statements) in MIGRATIONS {
+            if current.is_some_and(|current| current >= *version) {
+                continue;
+            }
+            let mut transaction = self.pool.begin().await.map_err(backend)?;
+            for statement in *statements {
+                sqlx::query(statement)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(backend)?;
+            }
+            sqlx::query("INSERT INTO appgrant_schema (version) VALUES ($1) ON CONFLICT (version) DO NOTHING")
+                .bind(*version)
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
+            transaction.commit().await.map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn record<T: DeserializeOwned>(&self, sql: &str, key: &str) -> StoreResult<Option<T>> {
+        let row = sqlx::query(sql)
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|row| from_json(&text(&row, "record")?)).transpose()
+    }
+
+    async fn upsert(&self, sql: &str, keys: &[&str], record: String) -> StoreResult<()> {
+        let mut query = sqlx::query(sql);
+        for key in keys {
+            query = query.bind((*key).to_owned());
+        }
+        query
+            .bind(record)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+fn text(row: &AnyRow, column: &str) -> StoreResult<String> {
+    row.try_get(column).map_err(backend)
+}
+
+fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
+    let optional_millis: Option<i64> = row.try_get("expires_at").map_err(backend)?;
+    let previous: Option<String> = row.try_get("previous_digest").map_err(backend)?;
+    Ok(RefreshFamily {
+        grant: GrantId::new(text(row, "grant_id")?),
+        client_id: ClientId::new(text(row, "client_id")?),
+        user: UserId::new(text(row, "user_id")?),
+        current: digest(&text(row, "current_digest")?)?,
+        previous: previous.as_deref().map(digest).transpose()?,
+        created_at: time(row.try_get("created_at").map_err(backend)?)?,
+        rotated_at: time(row.try_get("rotated_at").map_err(backend)?)?,
+        expires_at: optional_millis.map(time).transpose()?,
+        status: match text(row, "status")?.as_str() {
+            "active" => FamilyStatus::Active,
+            _ => FamilyStatus::Revoked,
+        },
+    })
+}
+
+const FAMILY_COLUMNS: &str = "grant_id, client_id, user_id, current_digest, previous_digest, \
+                              created_at, rotated_at, expires_at, status";
+
+impl AppStore for SqlStore {
+    async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        self.record(
+            "SELECT record FROM appgrant_apps WHERE client_id = $1",
+            client_id.as_str(),
+        )
+        .await
+    }
+
+    async fn save_app(&self, app: App) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2) \
+             ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
+            &[app.client_id.as_str()],
+            to_json(&app)?,
+        )
+        .await
+    }
+}
+
+impl DirectoryStore for SqlStore {
+    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        self.record(
+            "SELECT record FROM appgrant_companies WHERE id = $1",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_companies (id, record) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+            &[company.id.as_str()],
+            to_json(&company)?,
+        )
+        .await
+    }
+
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.record(
+            "SELECT record FROM appgrant_users WHERE id = $1",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_users (id, record) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+            &[user.id.as_str()],
+            to_json(&user)?,
+        )
+        .await
+    }
+
+    async fn membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<Option<Permissions>> {
+        let row = sqlx::query(
+            "SELECT permissions FROM appgrant_memberships WHERE company_id = $1 AND user_id = $2",
+        )
+        .bind(company.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| from_json(&text(&row, "permissions")?))
+            .transpose()
+    }
+
+    async fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_memberships (company_id, user_id, permissions) VALUES ($1, $2, $3) \
+             ON CONFLICT (company_id, user_id) DO UPDATE SET permissions = excluded.permissions",
+            &[company.as_str(), user.as_str()],
+            to_json(&permissions)?,
+        )
+        .await
+    }
+
+    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
+        let rows = sqlx::query(
+            "SELECT u.record AS record, m.permissions AS permissions FROM appgrant_memberships m \
+             JOIN appgrant_users u ON u.id = m.user_id WHERE m.company_id = $1 ORDER BY u.id",
+        )
+        .bind(company.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    from_json(&text(row, "record")?)?,
+                    from_json(&text(row, "permissions")?)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl InstallationStore for SqlStore {
+    async fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<Installation>> {
+        let row = sqlx::query(
+            "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2",
+        )
+        .bind(app.to_string())
+        .bind(company.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| from_json(&text(&row, "record")?)).transpose()
+    }
+
+    async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_installations (app_id, company_id, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (app_id, company_id) DO UPDATE SET record = excluded.record",
+            &[installation.app.as_str(), installation.company.as_str()],
+            to_json(&installation)?,
+        )
+        .await
+    }
+
+    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
+        let rows = sqlx::query(
+            "SELECT record FROM appgrant_installations WHERE app_id = $1 ORDER BY company_id",
+        )
+        .bind(app.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| from_json(&text(row, "record")?))
+            .collect()
+    }
+}
+
+impl CodeStore for SqlStore {
+    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO appgrant_codes (digest, record, spent, expires_at) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(record.digest.to_hex())
+        .bind(to_json(&record)?)
+        .bind(millis(record.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+        // One statement: whichever instance's UPDATE commits first takes the code.
+        let first = sqlx::query(
+            "UPDATE appgrant_codes SET spent = 1 WHERE digest = $1 AND spent = 0 RETURNING record",
+        )
+        .bind(digest.to_hex())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        if let Some(row) = first {
+            return Ok(Redemption::First(from_json(&text(&row, "record")?)?));
+        }
+        let spent = self
+            .record(
+                "SELECT record FROM appgrant_codes WHERE digest = $1",
+                &digest.to_hex(),
+            )
+            .await?;
+        Ok(spent.map_or(Redemption::Unknown, Redemption::Reused))
+    }
+}
+
+impl RefreshStore for SqlStore {
+    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        // A reused code may have revoked the grant before its first redemption saved this.
+        sqlx::query(&format!(
+            "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             CASE WHEN EXISTS (SELECT 1 FROM appgrant_revoked_grants WHERE grant_id = $1) \
+             THEN 'revoked' ELSE $9 END)"
+        ))
+        .bind(family.grant.to_string())
+        .bind(family.client_id.to_string())
+        .bind(family.user.to_string())
+        .bind(family.current.to_hex())
+        .bind(family.previous.map(|previous| previous.to_hex()))
+        .bind(millis(family.created_at))
+        .bind(millis(family.rotated_at))
+        .bind(family.expires_at.map(millis))
+        .bind(status_text(family.status).to_owned())
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        index_token(&mut transaction, &family.current, &family.grant).await?;
+        transaction.commit().await.map_err(backend)
+    }
+
+    async fn family_by_token(&self, digest: &SecretDigest) -> StoreResult<Option<RefreshFamily>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FAMILY_COLUMNS} FROM appgrant_families WHERE grant_id = \
+             (SELECT grant_id FROM appgrant_refresh_tokens WHERE digest = $1)"
+        ))
+        .bind(digest.to_hex())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(family_from).transpose()
+    }
+
+    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FAMILY_COLUMNS} FROM appgrant_families WHERE grant_id = $1"
+        ))
+        .bind(grant.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(family_from).transpose()
+    }
+
+    async fn commit_rotation(
+        &self,
+        expected_current: &SecretDigest,
+        family: RefreshFamily,
+    ) -> StoreResult<bool> {
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        // Compare-and-swap: only the rotation that still sees the current token wins.
+        let swapped = sqlx::query(
+            "UPDATE appgrant_families SET current_digest = $2, previous_digest = $3, rotated_at = $4 \
+             WHERE grant_id = $1 AND current_digest = $5 AND status = 'active'",
+        )
+        .bind(family.grant.to_string())
+        .bind(family.current.to_hex())
+        .bind(family.previous.map(|previous| previous.to_hex()))
+        .bind(millis(family.rotated_at))
+        .bind(expected_current.to_hex())
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !swapped {
+            transaction.rollback().await.map_err(backend)?;
+            return Ok(false);
+        }
+        index_token(&mut transaction, &family.current, &family.grant).await?;
+        transaction.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+}
+
+fn status_text(status: FamilyStatus) -> &'static str {
+    match status {
+        FamilyStatus::Active => "active",
+        FamilyStatus::Revoked => "revoked",
+    }
+}
+
+async fn index_token(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    digest: &SecretDigest,
+    grant: &GrantId,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO appgrant_refresh_tokens (digest, grant_id) VALUES ($1, $2)")
+        .bind(digest.to_hex())
+        .bind(grant.to_string())
+        .execute(&mut **transaction)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+impl RevocationStore for SqlStore {
+    async fn revoke_grant(&self, grant: &GrantId) -> StoreResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO appgrant_revoked_grants (grant_id) VALUES ($1) ON CONFLICT (grant_id) DO NOTHING",
+        )
+        .bind(grant.to_string())
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        sqlx::query("UPDATE appgrant_families SET status = 'revoked' WHERE grant_id = $1")
+            .bind(grant.to_string())
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        transaction.commit().await.map_err(backend)
+    }
+
+    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT grant_id FROM appgrant_revoked_grants WHERE grant_id = $1")
+            .bind(grant.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+}
+
+impl ConsentStore for SqlStore {
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO appgrant_consents (user_id, app_id, granted_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, app_id) DO UPDATE SET granted_at = excluded.granted_at",
+        )
+        .bind(user.to_string())
+        .bind(app.to_string())
+        .bind(millis(at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT granted_at FROM appgrant_consents WHERE user_id = $1 AND app_id = $2",
+        )
+        .bind(user.to_string())
+        .bind(app.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| time(row.try_get("granted_at").map_err(backend)?))
+            .transpose()
+    }
+}
