@@ -358,6 +358,9 @@ impl CodeStore for HeldFamilies {
     async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
         self.inner.redeem_code(digest).await
     }
+    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_codes(before).await
+    }
 }
 
 impl RefreshStore for HeldFamilies {
@@ -379,11 +382,17 @@ impl RefreshStore for HeldFamilies {
     ) -> StoreResult<bool> {
         self.inner.commit_rotation(expected, family).await
     }
+    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_families(now).await
+    }
 }
 
 impl RevocationStore for HeldFamilies {
-    async fn revoke_grant(&self, grant: &GrantId) -> StoreResult<()> {
-        self.inner.revoke_grant(grant).await
+    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.revoke_grant(grant, at).await
+    }
+    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_revocations(before).await
     }
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
         self.inner.is_revoked(grant).await

@@ -54,6 +54,17 @@ impl<S> std::fmt::Debug for AuthorizationServer<S> {
     }
 }
 
+/// What a [`AuthorizationServer::purge`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Expired authorization codes.
+    pub codes: u64,
+    /// Revoked or expired refresh families.
+    pub families: u64,
+    /// Revocations older than every access token they covered.
+    pub revocations: u64,
+}
+
 /// Builds an [`AuthorizationServer`].
 pub struct ServerBuilder<S> {
     store: S,
@@ -157,6 +168,22 @@ impl<S: Store> AuthorizationServer<S> {
         // Tokens stay valid for the leeway past their expiry, so the old key must too.
         let leeway = chrono::TimeDelta::seconds(self.inner.config.leeway_seconds);
         keys.rotate(key, now + self.inner.config.access_token_ttl + leeway);
+    }
+
+    /// Deletes what can never be used again: expired codes, refresh families that were revoked
+    /// or expired, and revocations older than any access token they could cover. Nothing
+    /// still valid is removed. Hosts call this periodically.
+    pub async fn purge(&self) -> Result<PurgeReport, crate::store::StoreError> {
+        let now = self.now();
+        let config = &self.inner.config;
+        let longest_token =
+            config.access_token_ttl + chrono::TimeDelta::seconds(config.leeway_seconds);
+        let store = &self.inner.store;
+        Ok(PurgeReport {
+            codes: store.purge_codes(now).await?,
+            families: store.purge_families(now).await?,
+            revocations: store.purge_revocations(now - longest_token).await?,
+        })
     }
 
     fn audit(

@@ -206,7 +206,7 @@ impl<S: Store> AuthorizationServer<S> {
         grant: &GrantId,
         reason: RevocationReason,
     ) -> Result<(), TokenError> {
-        self.inner.store.revoke_grant(grant).await?;
+        self.inner.store.revoke_grant(grant, self.now()).await?;
         self.audit(
             AuditActor::App(actor.clone()),
             AuditAction::GrantRevoked {

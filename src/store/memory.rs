@@ -10,7 +10,7 @@ use crate::model::{
     UserId,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 #[derive(Default)]
@@ -24,7 +24,7 @@ struct State {
     families: HashMap<GrantId, RefreshFamily>,
     // Every refresh token a family ever had, so reuse of any rotated token is recognised.
     refresh_index: HashMap<SecretDigest, GrantId>,
-    revoked: HashSet<GrantId>,
+    revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
 }
 
@@ -178,13 +178,22 @@ impl CodeStore for MemoryStore {
             }
         })
     }
+
+    async fn purge_codes(&self, expired_before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let before = state.codes.len();
+        state
+            .codes
+            .retain(|_, (record, _)| record.expires_at >= expired_before);
+        Ok((before - state.codes.len()) as u64)
+    }
 }
 
 impl RefreshStore for MemoryStore {
     async fn save_family(&self, mut family: RefreshFamily) -> StoreResult<()> {
         let mut state = self.state();
         // A reused code may have revoked the grant before its first redemption saved this.
-        if state.revoked.contains(&family.grant) {
+        if state.revoked.contains_key(&family.grant) {
             family.status = FamilyStatus::Revoked;
         }
         state
@@ -224,12 +233,27 @@ impl RefreshStore for MemoryStore {
         state.refresh_index.insert(digest, grant);
         Ok(true)
     }
+
+    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let before = state.families.len();
+        state.families.retain(|_, family| {
+            family.status == FamilyStatus::Active && family.expires_at.is_none_or(|at| at > now)
+        });
+        let State {
+            families,
+            refresh_index,
+            ..
+        } = &mut *state;
+        refresh_index.retain(|_, grant| families.contains_key(grant));
+        Ok((before - state.families.len()) as u64)
+    }
 }
 
 impl RevocationStore for MemoryStore {
-    async fn revoke_grant(&self, grant: &GrantId) -> StoreResult<()> {
+    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
         let mut state = self.state();
-        state.revoked.insert(grant.clone());
+        state.revoked.entry(grant.clone()).or_insert(at);
         if let Some(family) = state.families.get_mut(grant) {
             family.status = FamilyStatus::Revoked;
         }
@@ -237,7 +261,14 @@ impl RevocationStore for MemoryStore {
     }
 
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
-        Ok(self.state().revoked.contains(grant))
+        Ok(self.state().revoked.contains_key(grant))
+    }
+
+    async fn purge_revocations(&self, revoked_before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let before = state.revoked.len();
+        state.revoked.retain(|_, at| *at >= revoked_before);
+        Ok((before - state.revoked.len()) as u64)
     }
 }
 

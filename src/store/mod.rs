@@ -98,6 +98,11 @@ pub trait CodeStore: Send + Sync {
         &self,
         digest: &SecretDigest,
     ) -> impl Future<Output = StoreResult<Redemption>> + Send;
+    /// Deletes codes that expired before `expired_before`; returns how many.
+    fn purge_codes(
+        &self,
+        expired_before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Refresh-token families.
@@ -122,14 +127,28 @@ pub trait RefreshStore: Send + Sync {
         expected_current: &SecretDigest,
         family: RefreshFamily,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Deletes families that can never refresh again (revoked, or expired at `now`) with all
+    /// their tokens; returns how many families.
+    fn purge_families(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Revoked grants.
 pub trait RevocationStore: Send + Sync {
-    /// Revokes every token of `grant` (its refresh family too, if it has one). Idempotent.
-    fn revoke_grant(&self, grant: &GrantId) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Revokes every token of `grant` (its refresh family too, if it has one) as of `at`.
+    /// Idempotent: the first revocation's time stands.
+    fn revoke_grant(
+        &self,
+        grant: &GrantId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Whether `grant` was revoked.
     fn is_revoked(&self, grant: &GrantId) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Forgets revocations made before `revoked_before` (when every access token they could
+    /// cover has expired); returns how many.
+    fn purge_revocations(
+        &self,
+        revoked_before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Users' consents to apps.

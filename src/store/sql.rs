@@ -39,7 +39,8 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
          created_at BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT, status TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS appgrant_refresh_tokens_grant ON appgrant_refresh_tokens (grant_id)",
-        "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY)",
+        "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY, \
+         revoked_at BIGINT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS appgrant_consents (user_id TEXT NOT NULL, app_id TEXT NOT NULL, \
          granted_at BIGINT NOT NULL, PRIMARY KEY (user_id, app_id))",
     ],
@@ -372,6 +373,15 @@ impl CodeStore for SqlStore {
             .await?;
         Ok(spent.map_or(Redemption::Unknown, Redemption::Reused))
     }
+
+    async fn purge_codes(&self, expired_before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM appgrant_codes WHERE expires_at < $1")
+            .bind(millis(expired_before))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
 }
 
 impl RefreshStore for SqlStore {
@@ -451,6 +461,26 @@ impl RefreshStore for SqlStore {
         transaction.commit().await.map_err(backend)?;
         Ok(true)
     }
+
+    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let spent = "status = 'revoked' OR (expires_at IS NOT NULL AND expires_at <= $1)";
+        sqlx::query(&format!(
+            "DELETE FROM appgrant_refresh_tokens WHERE grant_id IN \
+             (SELECT grant_id FROM appgrant_families WHERE {spent})"
+        ))
+        .bind(millis(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        let done = sqlx::query(&format!("DELETE FROM appgrant_families WHERE {spent}"))
+            .bind(millis(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        transaction.commit().await.map_err(backend)?;
+        Ok(done.rows_affected())
+    }
 }
 
 fn status_text(status: FamilyStatus) -> &'static str {
@@ -475,12 +505,14 @@ async fn index_token(
 }
 
 impl RevocationStore for SqlStore {
-    async fn revoke_grant(&self, grant: &GrantId) -> StoreResult<()> {
+    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
         let mut transaction = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
-            "INSERT INTO appgrant_revoked_grants (grant_id) VALUES ($1) ON CONFLICT (grant_id) DO NOTHING",
+            "INSERT INTO appgrant_revoked_grants (grant_id, revoked_at) VALUES ($1, $2) \
+             ON CONFLICT (grant_id) DO NOTHING",
         )
         .bind(grant.to_string())
+        .bind(millis(at))
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
@@ -499,6 +531,15 @@ impl RevocationStore for SqlStore {
             .await
             .map_err(backend)?;
         Ok(row.is_some())
+    }
+
+    async fn purge_revocations(&self, revoked_before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM appgrant_revoked_grants WHERE revoked_at < $1")
+            .bind(millis(revoked_before))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
     }
 }
 
