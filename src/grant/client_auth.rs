@@ -86,18 +86,22 @@ pub fn parse_basic(header: &str) -> Result<(ClientId, Secret), TokenError> {
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| MALFORMED)?;
     let decoded = String::from_utf8(decoded).map_err(|_| MALFORMED)?;
     let (id, secret) = decoded.split_once(':').ok_or(MALFORMED)?;
-    let id = form_decode(id);
+    let id = decode_component(id.as_bytes()).ok_or(MALFORMED)?;
+    let secret = decode_component(secret.as_bytes()).ok_or(MALFORMED)?;
     if id.is_empty() {
         return Err(MALFORMED);
     }
-    Ok((ClientId::new(id), Secret::new(form_decode(secret))))
+    Ok((ClientId::new(id), Secret::new(secret)))
 }
 
-fn form_decode(value: &str) -> String {
-    url::form_urlencoded::parse(format!("v={value}").as_bytes())
-        .next()
-        .map(|(_, decoded)| decoded.into_owned())
-        .unwrap_or_default()
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte),
+/// or `None` if the bytes are not UTF-8. Unlike parsing a whole form, `&` and `=` stay.
+pub fn decode_component(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|byte| if *byte == b'+' { b' ' } else { *byte })
+        .collect();
+    String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
 }
 
 /// Checks `credentials` against the registered `app` (`None` if the client id is unknown).

@@ -2,7 +2,7 @@
 //! most once (RFC 6749 §3.1) and in UTF-8.
 
 use crate::grant::Params;
-use percent_encoding::percent_decode;
+use crate::grant::client_auth::decode_component;
 use std::collections::btree_map::Entry;
 
 /// Why parameters could not be read.
@@ -23,12 +23,7 @@ pub enum ParamsError {
 }
 
 fn decode(raw: &[u8]) -> Result<String, ParamsError> {
-    let spaced: Vec<u8> = raw
-        .iter()
-        .map(|byte| if *byte == b'+' { b' ' } else { *byte })
-        .collect();
-    let decoded: Vec<u8> = percent_decode(&spaced).collect();
-    String::from_utf8(decoded).map_err(|_| ParamsError::NotUtf8)
+    decode_component(raw).ok_or(ParamsError::NotUtf8)
 }
 
 /// Parses `application/x-www-form-urlencoded` text (a body or a query string). Empty values
@@ -70,17 +65,49 @@ pub fn parse_form_keeping_first(raw: &[u8]) -> Result<(Params, Vec<String>), Par
 
 /// Parses a JSON object body whose values are strings (some SDKs send token requests so).
 pub fn parse_json(raw: &[u8]) -> Result<Params, ParamsError> {
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(raw).map_err(|_| ParamsError::NotAJsonObject)?;
-    object
-        .into_iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(name, value)| match value {
-            serde_json::Value::String(text) => Ok((name, text)),
-            _ => Err(ParamsError::NotAJsonObject),
-        })
-        .filter(|entry| !matches!(entry, Ok((_, text)) if text.is_empty()))
-        .collect()
+    let Entries(entries) = serde_json::from_slice(raw).map_err(|_| ParamsError::NotAJsonObject)?;
+    let mut params = Params::new();
+    for (name, value) in entries {
+        let text = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(text) if text.is_empty() => continue,
+            serde_json::Value::String(text) => text,
+            _ => return Err(ParamsError::NotAJsonObject),
+        };
+        match params.entry(name) {
+            Entry::Occupied(entry) => return Err(ParamsError::Duplicate(entry.key().clone())),
+            Entry::Vacant(entry) => {
+                entry.insert(text);
+            }
+        }
+    }
+    Ok(params)
+}
+
+/// A JSON object's members in order, repeats included (a map would keep only the last).
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// Parses a body by its content type: form (the standard) or JSON.
