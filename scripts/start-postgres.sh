@@ -24,7 +24,13 @@ if [ "$(id -u)" = 0 ]; then
   as_owner() { runuser -u postgres -- "$@"; }
 fi
 as_owner "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
-as_owner "$bin/pg_ctl" -D "$data" -l "$data/log" -w \
-  -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+# A port left taken by an earlier run moves us to the next one.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  if as_owner "$bin/pg_ctl" -D "$data" -l "$data/log" -w \
+    -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null; then
+    break
+  fi
+  port=$((port + 1))
+done
 as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres appgrant_test
 echo "postgres://postgres@127.0.0.1:$port/appgrant_test"

@@ -12,8 +12,8 @@ use appgrant::model::{
     UserId,
 };
 use appgrant::server::ServerError;
-use appgrant::store::DirectoryStore;
-use appgrant::token::Secret;
+use appgrant::store::Store;
+use appgrant::token::{KeySet, Secret};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
 use axum::http::request::Parts;
@@ -26,6 +26,7 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+/// The demo over the in-memory store, as the tests run it.
 pub type Server = AuthorizationServer<MemoryStore>;
 
 pub const COMPANY: &str = "acme";
@@ -111,24 +112,46 @@ pub struct Rfi {
 }
 
 /// The demo platform's state.
-#[derive(Clone)]
-pub struct DemoState {
-    server: Server,
-    guard: ResourceGuard<MemoryStore>,
+pub struct DemoState<S> {
+    server: AuthorizationServer<S>,
+    guard: ResourceGuard<S>,
     sign_in: DemoSignIn,
     passwords: Arc<HashMap<String, String>>,
     rfis: Arc<Mutex<Vec<Rfi>>>,
 }
 
-impl FromRef<DemoState> for ResourceGuard<MemoryStore> {
-    fn from_ref(state: &DemoState) -> Self {
+impl<S> Clone for DemoState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            server: self.server.clone(),
+            guard: self.guard.clone(),
+            sign_in: self.sign_in.clone(),
+            passwords: Arc::clone(&self.passwords),
+            rfis: Arc::clone(&self.rfis),
+        }
+    }
+}
+
+impl<S: Store> FromRef<DemoState<S>> for ResourceGuard<S> {
+    fn from_ref(state: &DemoState<S>) -> Self {
         state.guard.clone()
     }
 }
 
 /// Builds the seeded demo: the router to serve and what to print.
-pub async fn build(issuer: &str) -> Result<(Router, SeedInfo, Server), ServerError> {
-    let server = AuthorizationServer::builder(MemoryStore::new(), Config::new(issuer)).build()?;
+/// Seeds `store` and builds the demo on it. Seeding is idempotent for the company and people;
+/// the apps are registered afresh on every start (a persistent store keeps the earlier ones,
+/// and their tokens, working).
+pub async fn build<S: Store>(
+    issuer: &str,
+    keys: Option<KeySet>,
+    store: S,
+) -> Result<(Router, SeedInfo, AuthorizationServer<S>), ServerError> {
+    let mut builder = AuthorizationServer::builder(store, Config::new(issuer));
+    if let Some(keys) = keys {
+        builder = builder.keys(keys);
+    }
+    let server = builder.build()?;
     let acme = CompanyId::new(COMPANY);
     let mut company = Company::new(COMPANY, "Acme Construction");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
@@ -220,17 +243,20 @@ pub async fn build(issuer: &str) -> Result<(Router, SeedInfo, Server), ServerErr
     Ok((router, seed, server))
 }
 
-fn demo_routes(state: DemoState) -> Router {
+fn demo_routes<S: Store>(state: DemoState<S>) -> Router {
     Router::new()
-        .route("/login", get(login_page).post(login))
+        .route("/login", get(login_page).post(login::<S>))
         .route(
             "/api/projects/{project}/rfis",
-            get(list_rfis).post(create_rfi),
+            get(list_rfis::<S>).post(create_rfi::<S>),
         )
-        .route("/admin/apps/{client_id}", get(admin_page))
-        .route("/admin/apps/{client_id}/{action}", post(admin_form))
-        .route("/admin/api/apps/{client_id}", get(admin_status))
-        .route("/admin/api/apps/{client_id}/{action}", post(admin_json))
+        .route("/admin/apps/{client_id}", get(admin_page::<S>))
+        .route("/admin/apps/{client_id}/{action}", post(admin_form::<S>))
+        .route("/admin/api/apps/{client_id}", get(admin_status::<S>))
+        .route(
+            "/admin/api/apps/{client_id}/{action}",
+            post(admin_json::<S>),
+        )
         .with_state(state)
 }
 
@@ -276,7 +302,10 @@ fn local_path(return_to: Option<&str>) -> &str {
     }
 }
 
-async fn login(State(state): State<DemoState>, Form(form): Form<LoginForm>) -> Response {
+async fn login<S: Store>(
+    State(state): State<DemoState<S>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let known = state
         .passwords
         .get(&form.username)
@@ -303,10 +332,10 @@ async fn login(State(state): State<DemoState>, Form(form): Form<LoginForm>) -> R
     response
 }
 
-async fn list_rfis(
-    State(state): State<DemoState>,
+async fn list_rfis<S: Store>(
+    State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access<MemoryStore>,
+    access: Access<S>,
 ) -> Result<Json<Vec<Rfi>>, AccessRejection> {
     access
         .require(
@@ -332,10 +361,10 @@ struct NewRfi {
     title: String,
 }
 
-async fn create_rfi(
-    State(state): State<DemoState>,
+async fn create_rfi<S: Store>(
+    State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access<MemoryStore>,
+    access: Access<S>,
     Json(new): Json<NewRfi>,
 ) -> Result<(StatusCode, Json<Rfi>), AccessRejection> {
     let granted = access
@@ -399,8 +428,8 @@ impl IntoResponse for AdminError {
     }
 }
 
-async fn run_admin_action(
-    state: &DemoState,
+async fn run_admin_action<S: Store>(
+    state: &DemoState<S>,
     admin: &UserId,
     client_id: &ClientId,
     action: &str,
@@ -438,13 +467,16 @@ async fn run_admin_action(
     result.map_err(AdminError::Server)
 }
 
-fn signed_in_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserId, AdminError> {
+fn signed_in_admin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<UserId, AdminError> {
     state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
 }
 
 /// The signed-in user, if they hold Admin on Acme's directory (the core checks this again for
 /// every change; reads are checked here).
-async fn directory_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserId, AdminError> {
+async fn directory_admin<S: Store>(
+    state: &DemoState<S>,
+    headers: &HeaderMap,
+) -> Result<UserId, AdminError> {
     let user = signed_in_admin(state, headers)?;
     let held = state
         .server
@@ -460,8 +492,8 @@ async fn directory_admin(state: &DemoState, headers: &HeaderMap) -> Result<UserI
     }
 }
 
-async fn admin_json(
-    State(state): State<DemoState>,
+async fn admin_json<S: Store>(
+    State(state): State<DemoState<S>>,
     Path((client_id, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Option<Json<AdminAction>>,
@@ -491,8 +523,8 @@ fn installation_json(installation: &Installation) -> serde_json::Value {
     })
 }
 
-async fn admin_status(
-    State(state): State<DemoState>,
+async fn admin_status<S: Store>(
+    State(state): State<DemoState<S>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -516,8 +548,8 @@ async fn admin_status(
     .into_response()
 }
 
-async fn admin_page(
-    State(state): State<DemoState>,
+async fn admin_page<S: Store>(
+    State(state): State<DemoState<S>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -612,8 +644,8 @@ async fn admin_page(
     Html(format!("<!doctype html><html><body>{body}</body></html>")).into_response()
 }
 
-async fn admin_form(
-    State(state): State<DemoState>,
+async fn admin_form<S: Store>(
+    State(state): State<DemoState<S>>,
     Path((client_id, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,

@@ -1,33 +1,113 @@
 //! A runnable authorization server with a small demo resource API.
 //!
-//! `cargo run --example server -- --addr 127.0.0.1:8080`
+//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]`
 //!
-//! On start it prints one JSON line with the issuer URL, the demo users' usernames and
-//! passwords, and each demo app's client id, secret and redirect URI, so scripts can drive it.
-//! The routes are listed in the README.
+//! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
+//! file (feature `sqlite`, on by default); `postgres://…` shares it between instances (build
+//! with `--features postgres`). Instances that share a database share `--signing-key` too, so
+//! each verifies the others' tokens. On start it prints one JSON line with the issuer URL, the
+//! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
+//! so scripts can drive it. The routes are listed in the README.
 
 mod demo;
 
+use appgrant::store::Store;
+use appgrant::token::{Algorithm, KeySet, SigningKey};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use std::error::Error;
+use std::time::Duration;
+
+/// How often expired codes, spent refresh families and old revocations are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+struct Options {
+    addr: String,
+    database_url: Option<String>,
+    signing_key: Option<String>,
+}
+
+fn options() -> Result<Options, Box<dyn Error>> {
+    let mut options = Options {
+        addr: "127.0.0.1:8080".into(),
+        database_url: None,
+        signing_key: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--addr" => options.addr = value("--addr")?,
+            "--database-url" => options.database_url = Some(value("--database-url")?),
+            "--signing-key" => options.signing_key = Some(value("--signing-key")?),
+            other => {
+                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE";
+                return Err(format!("unknown argument {other}; {usage}").into());
+            }
+        }
+    }
+    Ok(options)
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let mut addr = String::from("127.0.0.1:8080");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => {
-                addr = args
-                    .next()
-                    .ok_or("--addr needs a value, e.g. 127.0.0.1:8080")?
-            }
-            other => return Err(format!("unknown argument {other}; use --addr HOST:PORT").into()),
+    let options = options()?;
+    let listener = tokio::net::TcpListener::bind(&options.addr).await?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let keys = signing_keys(options.signing_key.as_deref())?;
+    match options.database_url.as_deref() {
+        None => serve(listener, &issuer, keys, appgrant::MemoryStore::new()).await,
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        Some(url) => {
+            let store = appgrant::store::SqlStore::connect(url).await?;
+            serve(listener, &issuer, keys, store).await
+        }
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+        Some(_) => {
+            Err("no database support in this build: use --features sqlite or postgres".into())
         }
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
-    let (router, seed, _server) = demo::build(&issuer).await?;
+}
+
+/// The Ed25519 key in `path` (PKCS#8 PEM), written there first if the file does not exist, so
+/// that restarts and other instances given the same file verify the same tokens. Without a
+/// file, a fresh key: access tokens then last only as long as the process.
+fn signing_keys(path: Option<&str>) -> Result<Option<KeySet>, Box<dyn Error>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    if !std::path::Path::new(path).exists() {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        std::fs::write(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes())?;
+    }
+    let pem = std::fs::read_to_string(path)?;
+    // A key id derived from the public key, so every instance names it alike.
+    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?.verifying_key();
+    let kid = format!(
+        "demo-{}",
+        &appgrant::grant::pkce::challenge_of(&format!("{public:?}"))[..12]
+    );
+    let key = SigningKey::from_pkcs8_pem(Algorithm::EdDSA, kid, &pem)?;
+    Ok(Some(KeySet::new(key)))
+}
+
+async fn serve<S: Store>(
+    listener: tokio::net::TcpListener,
+    issuer: &str,
+    keys: Option<KeySet>,
+    store: S,
+) -> Result<(), Box<dyn Error>> {
+    let (router, seed, server) = demo::build(issuer, keys, store).await?;
     println!("{}", serde_json::to_string(&seed)?);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(error) = server.purge().await {
+                eprintln!("purge failed: {error}");
+            }
+        }
+    });
     axum::serve(listener, router).await?;
     Ok(())
 }

@@ -42,7 +42,9 @@ impl Running {
 pub async fn start() -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let (router, seed, server) = demo::build(&base).await.unwrap();
+    let (router, seed, server) = demo::build(&base, None, appgrant::MemoryStore::new())
+        .await
+        .unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Running { base, seed, server }
 }
