@@ -74,8 +74,17 @@ pub(crate) async fn token<S: Store, A: SignIn>(
     }
 }
 
-fn missing_token() -> Response {
-    oauth_error(ErrorCode::InvalidRequest, "token is required")
+/// Reads a client-authenticated request about one token (revocation, introspection).
+async fn read_token_question<S, A>(
+    state: &HttpState<S, A>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, ClientCredentials), Response> {
+    let (mut params, credentials) = read_client_request(state, headers, body).await?;
+    let token = params
+        .remove("token")
+        .ok_or_else(|| oauth_error(ErrorCode::InvalidRequest, "token is required"))?;
+    Ok((token, credentials))
 }
 
 /// `POST /oauth/revoke`: 200 with an empty JSON object, for unknown tokens too.
@@ -84,14 +93,11 @@ pub(crate) async fn revoke<S: Store, A: SignIn>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (params, credentials) = match read_client_request(&state, &headers, body).await {
+    let (token, credentials) = match read_token_question(&state, &headers, body).await {
         Ok(read) => read,
         Err(response) => return response,
     };
-    let Some(token) = params.get("token") else {
-        return missing_token();
-    };
-    match state.shared.server.revoke(&credentials, token).await {
+    match state.shared.server.revoke(&credentials, &token).await {
         Ok(()) => json_no_store(StatusCode::OK, &serde_json::json!({})),
         Err(error) => token_error(&error),
     }
@@ -103,14 +109,11 @@ pub(crate) async fn introspect<S: Store, A: SignIn>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (params, credentials) = match read_client_request(&state, &headers, body).await {
+    let (token, credentials) = match read_token_question(&state, &headers, body).await {
         Ok(read) => read,
         Err(response) => return response,
     };
-    let Some(token) = params.get("token") else {
-        return missing_token();
-    };
-    match state.shared.server.introspect(&credentials, token).await {
+    match state.shared.server.introspect(&credentials, &token).await {
         Ok(introspection) => json_no_store(StatusCode::OK, &introspection),
         Err(error) => token_error(&error),
     }

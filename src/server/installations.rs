@@ -5,11 +5,26 @@ use crate::audit::{AuditAction, AuditActor};
 use crate::grant::AppRegistration;
 use crate::model::{
     Actor, App, ClientId, CompanyId, Installation, InstallationStatus, Manifest, ManifestUpdate,
-    ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
+    Permissions, ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
 };
 use crate::store::Store;
 use crate::token::Secret;
 use std::collections::BTreeSet;
+
+/// A user about to act on a company's installation, with what they hold there.
+struct Acting {
+    user: User,
+    permissions: Option<Permissions>,
+}
+
+impl Acting {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            user: &self.user,
+            permissions: self.permissions.as_ref(),
+        }
+    }
+}
 
 /// A newly registered app and its client secret, which is shown this once.
 #[derive(Debug)]
@@ -151,11 +166,8 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Installation, ServerError> {
         let app = self.app(app).await?;
         let mut installation = self.installation(company, &app.client_id).await?;
-        let (user, permissions) = self.actor(company, approver).await?;
-        let actor = Actor {
-            user: &user,
-            permissions: permissions.as_ref(),
-        };
+        let acting = self.acting(company, approver).await?;
+        let actor = acting.actor();
         let new_account = UserId::generate(&mut rand::thread_rng());
         if let Some(change) =
             installation.approve(&app, &actor, permitted_projects, new_account, self.now())?
@@ -174,14 +186,8 @@ impl<S: Store> AuthorizationServer<S> {
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
         let mut installation = self.installation(company, app).await?;
-        let (user, permissions) = self.actor(company, approver).await?;
-        installation.deny(
-            &Actor {
-                user: &user,
-                permissions: permissions.as_ref(),
-            },
-            self.now(),
-        )?;
+        let acting = self.acting(company, approver).await?;
+        installation.deny(&acting.actor(), self.now())?;
         self.save_decision(installation, approver, AuditAction::InstallDenied)
             .await
     }
@@ -195,11 +201,8 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Installation, ServerError> {
         let app = self.app(app).await?;
         let mut installation = self.installation(company, &app.client_id).await?;
-        let (user, permissions) = self.actor(company, approver).await?;
-        let actor = Actor {
-            user: &user,
-            permissions: permissions.as_ref(),
-        };
+        let acting = self.acting(company, approver).await?;
+        let actor = acting.actor();
         let change = installation.approve_update(&app, &actor, self.now())?;
         self.apply(company, change).await?;
         let version = installation
@@ -223,11 +226,8 @@ impl<S: Store> AuthorizationServer<S> {
         projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
         let mut installation = self.installation(company, app).await?;
-        let (user, permissions) = self.actor(company, approver).await?;
-        let actor = Actor {
-            user: &user,
-            permissions: permissions.as_ref(),
-        };
+        let acting = self.acting(company, approver).await?;
+        let actor = acting.actor();
         let change = installation.set_permitted_projects(&actor, projects, self.now())?;
         self.apply(company, change).await?;
         self.save_decision(
@@ -247,11 +247,8 @@ impl<S: Store> AuthorizationServer<S> {
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
         let mut installation = self.installation(company, app).await?;
-        let (user, permissions) = self.actor(company, approver).await?;
-        let actor = Actor {
-            user: &user,
-            permissions: permissions.as_ref(),
-        };
+        let acting = self.acting(company, approver).await?;
+        let actor = acting.actor();
         if let Some(account) = installation.uninstall(&actor, self.now())? {
             if let Some(mut account) = self.inner.store.user(&account).await? {
                 account.status = UserStatus::Deactivated;
@@ -262,14 +259,11 @@ impl<S: Store> AuthorizationServer<S> {
             .await
     }
 
-    async fn actor(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> Result<(User, Option<crate::model::Permissions>), ServerError> {
-        let record = self.require_user(user).await?;
-        let permissions = self.inner.store.membership(company, user).await?;
-        Ok((record, permissions))
+    async fn acting(&self, company: &CompanyId, user: &UserId) -> Result<Acting, ServerError> {
+        Ok(Acting {
+            user: self.require_user(user).await?,
+            permissions: self.inner.store.membership(company, user).await?,
+        })
     }
 
     async fn create_service_account(

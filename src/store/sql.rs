@@ -281,20 +281,24 @@ impl DirectoryStore for SqlStore {
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
         let rows = sqlx::query(
             "SELECT u.record AS record, m.permissions AS permissions FROM appgrant_memberships m \
-             JOIN appgrant_users u ON u.id = m.user_id WHERE m.company_id = $1 ORDER BY u.id",
+             JOIN appgrant_users u ON u.id = m.user_id WHERE m.company_id = $1",
         )
         .bind(company.to_string())
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
+        let mut members = rows
+            .iter()
             .map(|row| {
                 Ok((
                     from_json(&text(row, "record")?)?,
                     from_json(&text(row, "permissions")?)?,
                 ))
             })
-            .collect()
+            .collect::<StoreResult<Vec<(User, Permissions)>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        members.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        Ok(members)
     }
 }
 
@@ -326,16 +330,18 @@ impl InstallationStore for SqlStore {
     }
 
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
-        let rows = sqlx::query(
-            "SELECT record FROM appgrant_installations WHERE app_id = $1 ORDER BY company_id",
-        )
-        .bind(app.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter()
+        let rows = sqlx::query("SELECT record FROM appgrant_installations WHERE app_id = $1")
+            .bind(app.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut installations = rows
+            .iter()
             .map(|row| from_json(&text(row, "record")?))
-            .collect()
+            .collect::<StoreResult<Vec<Installation>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        installations.sort_by(|a, b| a.company.cmp(&b.company));
+        Ok(installations)
     }
 }
 
