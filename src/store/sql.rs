@@ -58,16 +58,19 @@ fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(backend)
 }
 
-fn millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
+/// Times are stored as nanoseconds since the epoch, the clock's own precision, so an expiry
+/// read back is exactly the one written.
+fn stamp(at: DateTime<Utc>) -> StoreResult<i64> {
+    at.timestamp_nanos_opt()
+        .ok_or_else(|| backend(Corrupt("time outside 1677-2262")))
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("stored value is corrupt: {0}")]
 struct Corrupt(&'static str);
 
-fn time(millis: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| backend(Corrupt("timestamp")))
+fn time(nanos: i64) -> StoreResult<DateTime<Utc>> {
+    Ok(DateTime::from_timestamp_nanos(nanos))
 }
 
 fn digest(hex: &str) -> StoreResult<SecretDigest> {
@@ -78,7 +81,18 @@ fn digest(hex: &str) -> StoreResult<SecretDigest> {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
+    database: Database,
 }
+
+/// Which database the URL named: the few statements that differ depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Database {
+    Sqlite,
+    Postgres,
+}
+
+/// The advisory lock that lets one instance at a time bring the schema up to date.
+const MIGRATION_LOCK: i64 = 0x6170_7067_7261_6e74; // "appgrant"
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) and
@@ -96,7 +110,12 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(backend)?;
-        let store = Self { pool };
+        let database = if url.starts_with("postgres") {
+            Database::Postgres
+        } else {
+            Database::Sqlite
+        };
+        let store = Self { pool, database };
         if url.starts_with("sqlite:") {
             // WAL lets readers work while one writer commits; several pools share the file.
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -109,13 +128,23 @@ impl SqlStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
+        // One transaction, behind a lock on PostgreSQL (SQLite locks on the first write), so
+        // instances starting together on a fresh database take turns.
+        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        if self.database == Database::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::query("CREATE TABLE IF NOT EXISTS appgrant_schema (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(backend)?;
         let current: Option<i64> =
             sqlx::query("SELECT MAX(version) AS version FROM appgrant_schema")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *transaction)
                 .await
                 .and_then(|row| row.try_get("version"))
                 .map_err(backend)?;
@@ -123,19 +152,35 @@ impl SqlStore {
             if current.is_some_and(|current| current >= *version) {
                 continue;
             }
-            let mut transaction = self.pool.begin().await.map_err(backend)?;
             for statement in *statements {
                 sqlx::query(statement)
                     .execute(&mut *transaction)
                     .await
                     .map_err(backend)?;
             }
-            sqlx::query("INSERT INTO appgrant_schema (version) VALUES ($1) ON CONFLICT (version) DO NOTHING")
+            sqlx::query("INSERT INTO appgrant_schema (version) VALUES ($1)")
                 .bind(*version)
                 .execute(&mut *transaction)
                 .await
                 .map_err(backend)?;
-            transaction.commit().await.map_err(backend)?;
+        }
+        transaction.commit().await.map_err(backend)
+    }
+
+    /// Serializes the writes about one grant on PostgreSQL, whose READ COMMITTED would let a
+    /// revocation and the saving of the grant's family each miss the other (SQLite already
+    /// runs one writer at a time).
+    async fn lock_grant(
+        &self,
+        transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+        grant: &GrantId,
+    ) -> StoreResult<()> {
+        if self.database == Database::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(grant.to_string())
+                .execute(&mut **transaction)
+                .await
+                .map_err(backend)?;
         }
         Ok(())
     }
@@ -168,7 +213,7 @@ fn text(row: &AnyRow, column: &str) -> StoreResult<String> {
 }
 
 fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
-    let optional_millis: Option<i64> = row.try_get("expires_at").map_err(backend)?;
+    let optional_nanos: Option<i64> = row.try_get("expires_at").map_err(backend)?;
     let previous: Option<String> = row.try_get("previous_digest").map_err(backend)?;
     Ok(RefreshFamily {
         grant: GrantId::new(text(row, "grant_id")?),
@@ -178,7 +223,7 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
         previous: previous.as_deref().map(digest).transpose()?,
         created_at: time(row.try_get("created_at").map_err(backend)?)?,
         rotated_at: time(row.try_get("rotated_at").map_err(backend)?)?,
-        expires_at: optional_millis.map(time).transpose()?,
+        expires_at: optional_nanos.map(time).transpose()?,
         status: match text(row, "status")?.as_str() {
             "active" => FamilyStatus::Active,
             _ => FamilyStatus::Revoked,
@@ -352,7 +397,7 @@ impl CodeStore for SqlStore {
         )
         .bind(record.digest.to_hex())
         .bind(to_json(&record)?)
-        .bind(millis(record.expires_at))
+        .bind(stamp(record.expires_at)?)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
@@ -382,7 +427,7 @@ impl CodeStore for SqlStore {
 
     async fn purge_codes(&self, expired_before: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM appgrant_codes WHERE expires_at < $1")
-            .bind(millis(expired_before))
+            .bind(stamp(expired_before)?)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -393,6 +438,7 @@ impl CodeStore for SqlStore {
 impl RefreshStore for SqlStore {
     async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
         let mut transaction = self.pool.begin().await.map_err(backend)?;
+        self.lock_grant(&mut transaction, &family.grant).await?;
         // A reused code may have revoked the grant before its first redemption saved this.
         sqlx::query(&format!(
             "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
@@ -404,9 +450,9 @@ impl RefreshStore for SqlStore {
         .bind(family.user.to_string())
         .bind(family.current.to_hex())
         .bind(family.previous.map(|previous| previous.to_hex()))
-        .bind(millis(family.created_at))
-        .bind(millis(family.rotated_at))
-        .bind(family.expires_at.map(millis))
+        .bind(stamp(family.created_at)?)
+        .bind(stamp(family.rotated_at)?)
+        .bind(family.expires_at.map(stamp).transpose()?)
         .bind(status_text(family.status).to_owned())
         .execute(&mut *transaction)
         .await
@@ -452,7 +498,7 @@ impl RefreshStore for SqlStore {
         .bind(family.grant.to_string())
         .bind(family.current.to_hex())
         .bind(family.previous.map(|previous| previous.to_hex()))
-        .bind(millis(family.rotated_at))
+        .bind(stamp(family.rotated_at)?)
         .bind(expected_current.to_hex())
         .execute(&mut *transaction)
         .await
@@ -475,12 +521,12 @@ impl RefreshStore for SqlStore {
             "DELETE FROM appgrant_refresh_tokens WHERE grant_id IN \
              (SELECT grant_id FROM appgrant_families WHERE {spent})"
         ))
-        .bind(millis(now))
+        .bind(stamp(now)?)
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
         let done = sqlx::query(&format!("DELETE FROM appgrant_families WHERE {spent}"))
-            .bind(millis(now))
+            .bind(stamp(now)?)
             .execute(&mut *transaction)
             .await
             .map_err(backend)?;
@@ -513,12 +559,13 @@ async fn index_token(
 impl RevocationStore for SqlStore {
     async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
         let mut transaction = self.pool.begin().await.map_err(backend)?;
+        self.lock_grant(&mut transaction, grant).await?;
         sqlx::query(
             "INSERT INTO appgrant_revoked_grants (grant_id, revoked_at) VALUES ($1, $2) \
              ON CONFLICT (grant_id) DO NOTHING",
         )
         .bind(grant.to_string())
-        .bind(millis(at))
+        .bind(stamp(at)?)
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
@@ -541,7 +588,7 @@ impl RevocationStore for SqlStore {
 
     async fn purge_revocations(&self, revoked_before: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM appgrant_revoked_grants WHERE revoked_at < $1")
-            .bind(millis(revoked_before))
+            .bind(stamp(revoked_before)?)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -562,7 +609,7 @@ impl ConsentStore for SqlStore {
         )
         .bind(user.to_string())
         .bind(app.to_string())
-        .bind(millis(at))
+        .bind(stamp(at)?)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
