@@ -3,8 +3,8 @@
 //! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]`
 //!
 //! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
-//! file (feature `sqlite`, on by default); `postgres://…` shares it between instances (build
-//! with `--features postgres`). Instances that share a database share `--signing-key` too, so
+//! file (feature `sqlite`); `postgres://…` shares it between instances (feature `postgres`;
+//! both are on by default). Instances that share a database share `--signing-key` too, so
 //! each verifies the others' tokens. On start it prints one JSON line with the issuer URL, the
 //! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
 //! so scripts can drive it. The routes are listed in the README.
