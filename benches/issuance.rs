@@ -574,6 +574,7 @@ async fn populate(size: usize) -> Populated {
             uninstalled_at: None,
             service_account: Some(grant),
             pending_manifest: None,
+            revision: 0,
         };
         let user = User {
             id: account.clone(),

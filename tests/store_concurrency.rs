@@ -346,6 +346,18 @@ impl InstallationStore for HeldFamilies {
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
         self.inner.save_installation(installation).await
     }
+    async fn insert_installation(&self, installation: Installation) -> StoreResult<bool> {
+        self.inner.insert_installation(installation).await
+    }
+    async fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> StoreResult<bool> {
+        self.inner
+            .update_installation(expected_revision, installation)
+            .await
+    }
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
         self.inner.installations_of(app).await
     }

@@ -118,6 +118,8 @@ pub struct DemoState<S> {
     sign_in: DemoSignIn,
     passwords: Arc<HashMap<String, String>>,
     rfis: Arc<Mutex<Vec<Rfi>>>,
+    // This site's origin (the issuer), which admin actions must come from.
+    origin: Arc<str>,
 }
 
 impl<S> Clone for DemoState<S> {
@@ -128,6 +130,7 @@ impl<S> Clone for DemoState<S> {
             sign_in: self.sign_in.clone(),
             passwords: Arc::clone(&self.passwords),
             rfis: Arc::clone(&self.rfis),
+            origin: Arc::clone(&self.origin),
         }
     }
 }
@@ -230,6 +233,7 @@ pub async fn build<S: Store>(
         sign_in: sign_in.clone(),
         passwords: Arc::new(passwords),
         rfis: Arc::new(Mutex::new(Vec::new())),
+        origin: Arc::from(issuer.trim_end_matches('/')),
     };
     let seed = SeedInfo {
         issuer: issuer.into(),
@@ -294,10 +298,17 @@ struct LoginForm {
 
 /// Only same-site paths, so the sign-in cannot be used as an open redirector.
 fn local_path(return_to: Option<&str>) -> &str {
+    // Browsers drop tabs and newlines and read `\` as `/`, so `/\t/evil.example` would leave
+    // the site: anything but a plain same-site path goes home instead.
+    let plain = |path: &str| {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path
+                .chars()
+                .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    };
     match return_to {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
+        Some(path) if plain(path) => path,
         _ => "/",
     }
 }
@@ -399,6 +410,7 @@ struct AdminAction {
 enum AdminError {
     SignInFirst,
     NotAdmin,
+    CrossOrigin,
     UnknownAction,
     Server(ServerError),
 }
@@ -407,7 +419,7 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match &self {
             AdminError::SignInFirst => StatusCode::UNAUTHORIZED,
-            AdminError::NotAdmin => StatusCode::FORBIDDEN,
+            AdminError::NotAdmin | AdminError::CrossOrigin => StatusCode::FORBIDDEN,
             AdminError::UnknownAction => StatusCode::NOT_FOUND,
             AdminError::Server(ServerError::Installation(
                 appgrant::model::InstallationError::NotDirectoryAdmin { .. },
@@ -421,6 +433,9 @@ impl IntoResponse for AdminError {
         let message = match self {
             AdminError::SignInFirst => "sign in first".to_owned(),
             AdminError::NotAdmin => "only a directory admin may see this".to_owned(),
+            AdminError::CrossOrigin => {
+                "admin actions must come from this site's own pages".to_owned()
+            }
             AdminError::UnknownAction => "unknown action".to_owned(),
             AdminError::Server(error) => error.to_string(),
         };
@@ -471,6 +486,20 @@ fn signed_in_admin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<UserI
     state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
 }
 
+/// Refuses a state-changing request a browser sent from another origin (a cross-site form
+/// carries the session cookie): the `Origin` header, when sent, must be this site's.
+fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
+    let origin = headers.get(header::ORIGIN).map(|value| value.as_bytes());
+    let fetch_site = headers.get("sec-fetch-site").map(|value| value.as_bytes());
+    let foreign_origin = origin.is_some_and(|origin| origin != state.origin.as_bytes());
+    let foreign_fetch = fetch_site.is_some_and(|site| site != b"same-origin");
+    if foreign_origin || foreign_fetch {
+        Err(AdminError::CrossOrigin)
+    } else {
+        Ok(())
+    }
+}
+
 /// The signed-in user, if they hold Admin on Acme's directory (the core checks this again for
 /// every change; reads are checked here).
 async fn directory_admin<S: Store>(
@@ -498,7 +527,8 @@ async fn admin_json<S: Store>(
     headers: HeaderMap,
     body: Option<Json<AdminAction>>,
 ) -> Response {
-    let admin = match signed_in_admin(&state, &headers) {
+    let admin = match same_origin(&state, &headers).and_then(|()| signed_in_admin(&state, &headers))
+    {
         Ok(admin) => admin,
         Err(error) => return error.into_response(),
     };
@@ -650,7 +680,8 @@ async fn admin_form<S: Store>(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let admin = match signed_in_admin(&state, &headers) {
+    let admin = match same_origin(&state, &headers).and_then(|()| signed_in_admin(&state, &headers))
+    {
         Ok(admin) => admin,
         Err(error) => return error.into_response(),
     };

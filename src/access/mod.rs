@@ -5,7 +5,8 @@
 //! uninstalls and revocations take effect at the very next decision.
 
 use crate::model::{
-    Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement, ToolLevels, User,
+    CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement,
+    ToolLevels, User,
 };
 use crate::token::{AccessClaims, GrantKind, ValidationError};
 use chrono::{DateTime, Utc};
@@ -187,7 +188,7 @@ fn effective_level(
     {
         return Err(DenyReason::WrongCompany);
     }
-    let installation = active_installation(claims, view, requirement)?;
+    let installation = active_installation(claims, view, &requirement.company)?;
     match claims.grant_kind {
         GrantKind::User => user_level(claims, view, requirement),
         GrantKind::ServiceAccount => service_account_level(installation, view, requirement),
@@ -197,13 +198,13 @@ fn effective_level(
 fn active_installation<'a>(
     claims: &AccessClaims,
     view: &'a DirectoryView,
-    requirement: &Requirement,
+    company: &CompanyId,
 ) -> Result<&'a Installation, DenyReason> {
     let installation = view
         .installation
         .as_ref()
         .filter(|installation| {
-            installation.app == claims.client_id && installation.company == requirement.company
+            installation.app == claims.client_id && installation.company == *company
         })
         .ok_or(DenyReason::AppNotInstalled)?;
     match installation.status {
@@ -221,6 +222,44 @@ fn active_installation<'a>(
         return Err(DenyReason::GrantedBeforeUninstall);
     }
     Ok(installation)
+}
+
+/// Whether a token is in good standing whatever it is used for: unrevoked, its user active,
+/// and, if it is bound to a company, the app still installed there since the grant.
+/// Introspection and token info answer with this; `claims` come from validation, which checked
+/// the times (with the configured leeway), and `view` is for the bound company, if any.
+pub fn standing(claims: &AccessClaims, view: &DirectoryView) -> Result<(), DenyReason> {
+    if view.revoked {
+        return Err(DenyReason::Revoked);
+    }
+    let installation = match &claims.company_id {
+        Some(company) => Some(active_installation(claims, view, company)?),
+        None => None,
+    };
+    let acting = match (claims.grant_kind, installation) {
+        (GrantKind::User, _) => Some(claims.sub.as_str()),
+        (GrantKind::ServiceAccount, Some(installation)) => Some(
+            installation
+                .service_account
+                .as_ref()
+                .ok_or(DenyReason::ServiceAccountNotApproved)?
+                .user
+                .as_str(),
+        ),
+        // An unbound service-account token acts as a different account in each company.
+        (GrantKind::ServiceAccount, None) => None,
+    };
+    if let Some(expected) = acting {
+        let user = view
+            .user
+            .as_ref()
+            .filter(|user| user.id.as_str() == expected)
+            .ok_or(DenyReason::NotAMember)?;
+        if !user.is_active() {
+            return Err(DenyReason::UserDeactivated);
+        }
+    }
+    Ok(())
 }
 
 fn acting_member<'a>(

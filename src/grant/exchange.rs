@@ -72,7 +72,9 @@ pub fn exchange_code(
         kind: GrantKind::User,
         company: None,
         grant: record.grant.clone(),
-        granted_at: now,
+        // The grant dates from the user's authorization, so a code issued before an uninstall
+        // gives nothing that works after a reinstall.
+        granted_at: record.issued_at,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let refresh_token = Secret::generate(rng);

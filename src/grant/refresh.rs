@@ -35,7 +35,7 @@ pub struct RefreshFamily {
     pub current: SecretDigest,
     /// Digest of the token `current` replaced, for the grace window.
     pub previous: Option<SecretDigest>,
-    /// When the family was created.
+    /// When its grant was made: the user authorized the app (the code was issued).
     pub created_at: DateTime<Utc>,
     /// When it last rotated.
     pub rotated_at: DateTime<Utc>,
@@ -65,7 +65,7 @@ impl RefreshFamily {
             user: record.user.clone(),
             current: token.digest(),
             previous: None,
-            created_at: now,
+            created_at: record.issued_at,
             rotated_at: now,
             expires_at: config.refresh_ttl.map(|ttl| now + ttl),
             status: FamilyStatus::Active,

@@ -7,6 +7,7 @@ use super::{HttpState, SignIn, SignedIn};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
 };
+use crate::model::ClientType;
 use crate::server::ConsentPrompt;
 use crate::store::Store;
 use axum::body::Body;
@@ -108,14 +109,20 @@ pub(crate) async fn show<S: Store, A: SignIn>(
         let return_to = format!("{}?{}", parts.uri.path(), query);
         return redirect(&state.shared.sign_in.sign_in_url(&return_to));
     };
-    match server
-        .has_consent(&signed_in.user, &prompt.app.client_id)
-        .await
-    {
-        Ok(true) => match server
-            .authorize(&request, &signed_in.user, signed_in.company.as_ref())
-            .await
-        {
+    // Remembered consent skips the page only for confidential clients: anyone who can receive
+    // a public client's redirect could otherwise collect codes without the user seeing a thing
+    // (RFC 8252 §8.6). The skip never installs the app anywhere (no company is passed): only a
+    // consent the user gives on the page does.
+    let remembered = match prompt.app.client_type {
+        ClientType::Confidential => {
+            server
+                .has_consent(&signed_in.user, &prompt.app.client_id)
+                .await
+        }
+        ClientType::Public => Ok(false),
+    };
+    match remembered {
+        Ok(true) => match server.authorize(&request, &signed_in.user, None).await {
             Ok(response) => authorized(response),
             Err(error) => authorize_error(error),
         },

@@ -78,7 +78,11 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+        // No form-action: browsers apply it to the redirect that follows the consent form, which
+        // goes to the client.
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
     );
     headers.insert(
         header::REFERRER_POLICY,

@@ -144,6 +144,10 @@ pub struct Installation {
     pub service_account: Option<ServiceAccountGrant>,
     /// A manifest version waiting for an admin (the first request, or an update asking more).
     pub pending_manifest: Option<u32>,
+    /// How many times the record was changed; stores save a change only over the revision it
+    /// was made from, so concurrent changes cannot overwrite each other.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 fn require_directory_admin(actor: &Actor<'_>) -> Result<(), InstallationError> {
@@ -180,6 +184,7 @@ impl Installation {
             uninstalled_at: None,
             service_account: None,
             pending_manifest: app.manifest().map(|manifest| manifest.version),
+            revision: 0,
         }
     }
 
@@ -246,7 +251,12 @@ impl Installation {
         if !approvable {
             return Err(self.invalid("approve"));
         }
-        let manifest = match app.manifest() {
+        // The admin approves the manifest the request named, never one published since.
+        let reviewed = self
+            .pending_manifest
+            .and_then(|version| app.manifests.iter().find(|m| m.version == version))
+            .or(app.manifest());
+        let manifest = match reviewed {
             Some(manifest) if app.flows.service_account() => manifest.clone(),
             _ if self.status == InstallationStatus::Requested => {
                 self.activate(actor, now);
@@ -273,7 +283,12 @@ impl Installation {
         };
         self.service_account = Some(grant);
         self.activate(actor, now);
-        Ok(Some(change))
+        // A manifest published since the request waits for its own approval if it asks more,
+        // and applies at once if it does not.
+        match self.propose_manifest(app) {
+            ManifestUpdate::Applied(applied) => Ok(Some(applied)),
+            ManifestUpdate::Pending | ManifestUpdate::NotApplicable => Ok(Some(change)),
+        }
     }
 
     fn activate(&mut self, actor: &Actor<'_>, now: DateTime<Utc>) {

@@ -1,7 +1,7 @@
 //! Answering resource servers: access decisions, token info and introspection (RFC 7662).
 
 use super::{AuthorizationServer, ServerError};
-use crate::access::{Decision, DenyReason, DirectoryView, decide};
+use crate::access::{Decision, DenyReason, DirectoryView, decide, standing};
 use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError};
 use crate::model::{ClientType, CompanyId, Requirement, SecretDigest, UserId};
 use crate::store::{Store, StoreError};
@@ -153,12 +153,36 @@ impl<S: Store> AuthorizationServer<S> {
         })
     }
 
+    /// Whether a validated token is in good standing now (see [`standing`]): for a token bound to
+    /// a company, judged against that company's installation.
+    async fn standing(&self, claims: &AccessClaims) -> Result<Result<(), DenyReason>, StoreError> {
+        let view = match &claims.company_id {
+            Some(company) => self.directory_view(claims, company).await?,
+            None => DirectoryView {
+                user: match claims.grant_kind {
+                    GrantKind::User => {
+                        self.inner
+                            .store
+                            .user(&UserId::new(claims.sub.as_str()))
+                            .await?
+                    }
+                    GrantKind::ServiceAccount => None,
+                },
+                revoked: self.inner.store.is_revoked(&claims.grant_id).await?,
+                ..DirectoryView::default()
+            },
+        };
+        Ok(standing(claims, &view))
+    }
+
     /// Validates an access token and says whose it is and for how long.
     pub async fn token_info(&self, token: &str) -> Result<TokenInfo, ServerError> {
         let now = self.now();
         let claims = validate(token, &self.keys(), &self.inner.config.expectations(), now)?;
-        if self.inner.store.is_revoked(&claims.grant_id).await? {
-            return Err(ServerError::Revoked);
+        match self.standing(&claims).await? {
+            Ok(()) => {}
+            Err(DenyReason::Revoked) => return Err(ServerError::Revoked),
+            Err(reason) => return Err(ServerError::Inactive(reason)),
         }
         Ok(TokenInfo {
             resource_owner_id: (claims.grant_kind == GrantKind::User).then(|| claims.sub.clone()),
@@ -189,7 +213,9 @@ impl<S: Store> AuthorizationServer<S> {
         }
         let now = self.now();
         if let Ok(claims) = validate(token, &self.keys(), &self.inner.config.expectations(), now) {
-            if self.inner.store.is_revoked(&claims.grant_id).await? {
+            // Only the app a token was issued to may look into it; to anyone else it is just
+            // not active, so introspection cannot be used to test stolen tokens (RFC 7662 §4).
+            if claims.client_id != caller.client_id || self.standing(&claims).await?.is_err() {
                 return Ok(Introspection::default());
             }
             return Ok(Introspection {
@@ -210,7 +236,15 @@ impl<S: Store> AuthorizationServer<S> {
         let Some(family) = self.inner.store.family_by_token(&digest).await? else {
             return Ok(Introspection::default());
         };
-        let live = family.status == FamilyStatus::Active
+        let user_active = self
+            .inner
+            .store
+            .user(&family.user)
+            .await?
+            .is_some_and(|user| user.is_active());
+        let live = family.client_id == caller.client_id
+            && user_active
+            && family.status == FamilyStatus::Active
             && family.identify(&digest) == Presented::Current
             && family.expires_at.is_none_or(|expiry| now < expiry);
         if !live {

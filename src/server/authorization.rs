@@ -130,8 +130,11 @@ impl<S: Store> AuthorizationServer<S> {
         }
         // A company that does not allow it simply gets no installation: the user's token works
         // there once an admin installs the app.
-        if let Ok(installation) = Installation::by_user_consent(app, &record, user, self.now()) {
-            store.save_installation(installation).await?;
+        // Inserted only if still absent: an admin's request made meanwhile stands.
+        let Ok(installation) = Installation::by_user_consent(app, &record, user, self.now()) else {
+            return Ok(());
+        };
+        if store.insert_installation(installation).await? {
             self.audit(
                 AuditActor::User(user.clone()),
                 AuditAction::InstalledByConsent,

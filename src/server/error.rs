@@ -49,6 +49,13 @@ pub enum ServerError {
     /// The access token was revoked.
     #[error("invalid token: revoked")]
     Revoked,
+    /// The access token is no longer in good standing (expired, its user deactivated, or the
+    /// app uninstalled from the company it is bound to).
+    #[error("invalid token: {0}")]
+    Inactive(crate::access::DenyReason),
+    /// The record kept changing under concurrent requests; try again.
+    #[error("the installation is being changed by others; try again")]
+    Busy,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -11,6 +11,9 @@ use crate::store::Store;
 use crate::token::Secret;
 use std::collections::BTreeSet;
 
+/// How many times a change that lost a race is reapplied before giving up.
+const CHANGE_ATTEMPTS: usize = 5;
+
 /// A user about to act on a company's installation, with what they hold there.
 struct Acting {
     user: User,
@@ -81,23 +84,25 @@ impl<S: Store> AuthorizationServer<S> {
         let mut app = self.app(client_id).await?;
         let version = app.publish_manifest(manifest);
         self.inner.store.save_app(app.clone()).await?;
-        for mut installation in self.inner.store.installations_of(client_id).await? {
-            let action = match installation.propose_manifest(&app) {
+        for listed in self.inner.store.installations_of(client_id).await? {
+            let company = listed.company;
+            // Each installation is proposed the manifest afresh and saved over what it was
+            // read as, so a proposal never overwrites an admin's uninstall or decision.
+            let (_, update) = self
+                .change_installation(&company, client_id, |installation| {
+                    Ok(installation.propose_manifest(&app))
+                })
+                .await?;
+            let action = match update {
                 ManifestUpdate::NotApplicable => continue,
                 ManifestUpdate::Pending => AuditAction::ManifestUpdatePending { version },
                 ManifestUpdate::Applied(change) => {
-                    self.apply(&installation.company, change).await?;
+                    self.apply(&company, change).await?;
                     AuditAction::ManifestUpdated { version }
                 }
             };
-            let company = installation.company.clone();
-            self.inner.store.save_installation(installation).await?;
-            self.audit(
-                AuditActor::App(client_id.clone()),
-                action,
-                client_id,
-                Some(&company),
-            );
+            let actor = AuditActor::App(client_id.clone());
+            self.audit(actor, action, client_id, Some(&company));
         }
         Ok(version)
     }
@@ -112,47 +117,45 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Installation, ServerError> {
         self.require_company(company).await?;
         self.require_user(requested_by).await?;
-        if self
-            .inner
-            .store
-            .membership(company, requested_by)
-            .await?
-            .is_none()
-        {
+        let store = &self.inner.store;
+        if store.membership(company, requested_by).await?.is_none() {
             return Err(ServerError::NotAMember {
                 user: requested_by.clone(),
                 company: company.clone(),
             });
         }
         let app = self.app(app).await?;
-        let existing = self
-            .inner
-            .store
-            .installation(&app.client_id, company)
-            .await?;
-        let installation = match existing {
-            Some(current)
-                if matches!(
-                    current.status,
-                    InstallationStatus::Requested | InstallationStatus::Active
-                ) =>
-            {
-                return Ok(current);
+        let now = self.now();
+        let fresh = Installation::request(&app, company, requested_by, now);
+        let requested = if store.insert_installation(fresh.clone()).await? {
+            fresh
+        } else {
+            let (installation, asked) = self
+                .change_installation(company, &app.client_id, |installation| {
+                    if matches!(
+                        installation.status,
+                        InstallationStatus::Requested | InstallationStatus::Active
+                    ) {
+                        return Ok(false);
+                    }
+                    let revision = installation.revision;
+                    *installation = installation.request_again(&app, requested_by, now)?;
+                    installation.revision = revision;
+                    Ok(true)
+                })
+                .await?;
+            if !asked {
+                return Ok(installation);
             }
-            Some(ended) => ended.request_again(&app, requested_by, self.now())?,
-            None => Installation::request(&app, company, requested_by, self.now()),
+            installation
         };
-        self.inner
-            .store
-            .save_installation(installation.clone())
-            .await?;
         self.audit(
             AuditActor::User(requested_by.clone()),
             AuditAction::InstallRequested,
             &app.client_id,
             Some(company),
         );
-        Ok(installation)
+        Ok(requested)
     }
 
     /// A directory admin approves the install: the app's service account appears in the
@@ -165,17 +168,20 @@ impl<S: Store> AuthorizationServer<S> {
         permitted_projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
         let app = self.app(app).await?;
-        let mut installation = self.installation(company, &app.client_id).await?;
         let acting = self.acting(company, approver).await?;
-        let actor = acting.actor();
         let new_account = UserId::generate(&mut rand::thread_rng());
-        if let Some(change) =
-            installation.approve(&app, &actor, permitted_projects, new_account, self.now())?
-        {
+        let now = self.now();
+        let (installation, change) = self
+            .change_installation(company, &app.client_id, |installation| {
+                let projects = permitted_projects.clone();
+                let account = new_account.clone();
+                Ok(installation.approve(&app, &acting.actor(), projects, account, now)?)
+            })
+            .await?;
+        if let Some(change) = change {
             self.create_service_account(&app, company, change).await?;
         }
-        self.save_decision(installation, approver, AuditAction::InstallApproved)
-            .await
+        Ok(self.decided(installation, approver, AuditAction::InstallApproved))
     }
 
     /// A directory admin denies the install request.
@@ -185,11 +191,14 @@ impl<S: Store> AuthorizationServer<S> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let mut installation = self.installation(company, app).await?;
         let acting = self.acting(company, approver).await?;
-        installation.deny(&acting.actor(), self.now())?;
-        self.save_decision(installation, approver, AuditAction::InstallDenied)
-            .await
+        let now = self.now();
+        let (installation, ()) = self
+            .change_installation(company, app, |installation| {
+                Ok(installation.deny(&acting.actor(), now)?)
+            })
+            .await?;
+        Ok(self.decided(installation, approver, AuditAction::InstallDenied))
     }
 
     /// A directory admin approves the pending manifest update.
@@ -200,21 +209,20 @@ impl<S: Store> AuthorizationServer<S> {
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
         let app = self.app(app).await?;
-        let mut installation = self.installation(company, &app.client_id).await?;
         let acting = self.acting(company, approver).await?;
-        let actor = acting.actor();
-        let change = installation.approve_update(&app, &actor, self.now())?;
+        let now = self.now();
+        let (installation, change) = self
+            .change_installation(company, &app.client_id, |installation| {
+                Ok(installation.approve_update(&app, &acting.actor(), now)?)
+            })
+            .await?;
         self.apply(company, change).await?;
         let version = installation
             .service_account
             .as_ref()
             .map_or(0, |account| account.approved.version);
-        self.save_decision(
-            installation,
-            approver,
-            AuditAction::ManifestUpdated { version },
-        )
-        .await
+        let action = AuditAction::ManifestUpdated { version };
+        Ok(self.decided(installation, approver, action))
     }
 
     /// A directory admin changes the projects the service account may reach.
@@ -225,17 +233,16 @@ impl<S: Store> AuthorizationServer<S> {
         approver: &UserId,
         projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let mut installation = self.installation(company, app).await?;
         let acting = self.acting(company, approver).await?;
-        let actor = acting.actor();
-        let change = installation.set_permitted_projects(&actor, projects, self.now())?;
+        let now = self.now();
+        let (installation, change) = self
+            .change_installation(company, app, |installation| {
+                Ok(installation.set_permitted_projects(&acting.actor(), projects.clone(), now)?)
+            })
+            .await?;
         self.apply(company, change).await?;
-        self.save_decision(
-            installation,
-            approver,
-            AuditAction::PermittedProjectsChanged,
-        )
-        .await
+        let action = AuditAction::PermittedProjectsChanged;
+        Ok(self.decided(installation, approver, action))
     }
 
     /// A directory admin uninstalls the app: every token of the app in this company stops
@@ -246,17 +253,45 @@ impl<S: Store> AuthorizationServer<S> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let mut installation = self.installation(company, app).await?;
         let acting = self.acting(company, approver).await?;
-        let actor = acting.actor();
-        if let Some(account) = installation.uninstall(&actor, self.now())? {
+        let now = self.now();
+        let (installation, account) = self
+            .change_installation(company, app, |installation| {
+                Ok(installation.uninstall(&acting.actor(), now)?)
+            })
+            .await?;
+        if let Some(account) = account {
             if let Some(mut account) = self.inner.store.user(&account).await? {
                 account.status = UserStatus::Deactivated;
                 self.inner.store.save_user(account).await?;
             }
         }
-        self.save_decision(installation, approver, AuditAction::Uninstalled)
-            .await
+        Ok(self.decided(installation, approver, AuditAction::Uninstalled))
+    }
+
+    /// Applies `change` to the installation of `app` in `company` and saves the result only
+    /// over the revision it was made from; if someone else changed it first, reads it again
+    /// and reapplies, so concurrent changes never overwrite each other.
+    async fn change_installation<T>(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        mut change: impl FnMut(&mut Installation) -> Result<T, ServerError>,
+    ) -> Result<(Installation, T), ServerError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let mut installation = self.installation(company, app).await?;
+            let read_at = installation.revision;
+            let outcome = change(&mut installation)?;
+            installation.revision = read_at + 1;
+            let store = &self.inner.store;
+            if store
+                .update_installation(read_at, installation.clone())
+                .await?
+            {
+                return Ok((installation, outcome));
+            }
+        }
+        Err(ServerError::Busy)
     }
 
     async fn acting(&self, company: &CompanyId, user: &UserId) -> Result<Acting, ServerError> {
@@ -296,22 +331,19 @@ impl<S: Store> AuthorizationServer<S> {
             .await?)
     }
 
-    async fn save_decision(
+    /// Records an admin's decision in the audit log.
+    fn decided(
         &self,
         installation: Installation,
         approver: &UserId,
         action: AuditAction,
-    ) -> Result<Installation, ServerError> {
-        self.inner
-            .store
-            .save_installation(installation.clone())
-            .await?;
+    ) -> Installation {
         self.audit(
             AuditActor::User(approver.clone()),
             action,
             &installation.app,
             Some(&installation.company),
         );
-        Ok(installation)
+        installation
     }
 }

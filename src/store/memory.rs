@@ -148,6 +148,32 @@ impl InstallationStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_installation(&self, installation: Installation) -> StoreResult<bool> {
+        let key = (installation.app.clone(), installation.company.clone());
+        let mut state = self.state();
+        if state.installations.contains_key(&key) {
+            return Ok(false);
+        }
+        state.installations.insert(key, installation);
+        Ok(true)
+    }
+
+    async fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> StoreResult<bool> {
+        let key = (installation.app.clone(), installation.company.clone());
+        let mut state = self.state();
+        match state.installations.get_mut(&key) {
+            Some(stored) if stored.revision == expected_revision => {
+                *stored = installation;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
         let state = self.state();
         let mut found: Vec<Installation> = state

@@ -76,11 +76,25 @@ pub trait InstallationStore: Send + Sync {
         app: &ClientId,
         company: &CompanyId,
     ) -> impl Future<Output = StoreResult<Option<Installation>>> + Send;
-    /// Inserts or replaces an installation.
+    /// Inserts or replaces an installation unconditionally (for seeding and imports; the server
+    /// uses the two calls below).
     fn save_installation(
         &self,
         installation: Installation,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Inserts a new installation unless one exists for its app and company; returns whether
+    /// it did.
+    fn insert_installation(
+        &self,
+        installation: Installation,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces the installation if the stored one is still at `expected_revision`; returns
+    /// whether it did (false: someone else changed it first).
+    fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Every installation of `app`.
     fn installations_of(
         &self,

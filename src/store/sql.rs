@@ -31,7 +31,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
         "CREATE TABLE IF NOT EXISTS appgrant_memberships (company_id TEXT NOT NULL, user_id TEXT NOT NULL, \
          permissions TEXT NOT NULL, PRIMARY KEY (company_id, user_id))",
         "CREATE TABLE IF NOT EXISTS appgrant_installations (app_id TEXT NOT NULL, company_id TEXT NOT NULL, \
-         record TEXT NOT NULL, PRIMARY KEY (app_id, company_id))",
+         record TEXT NOT NULL, revision BIGINT NOT NULL, PRIMARY KEY (app_id, company_id))",
         "CREATE TABLE IF NOT EXISTS appgrant_codes (digest TEXT PRIMARY KEY, record TEXT NOT NULL, \
          spent BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
@@ -71,6 +71,10 @@ struct Corrupt(&'static str);
 
 fn time(nanos: i64) -> StoreResult<DateTime<Utc>> {
     Ok(DateTime::from_timestamp_nanos(nanos))
+}
+
+fn revision(installation: &Installation) -> StoreResult<i64> {
+    i64::try_from(installation.revision).map_err(backend)
 }
 
 fn digest(hex: &str) -> StoreResult<SecretDigest> {
@@ -365,13 +369,55 @@ impl InstallationStore for SqlStore {
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
-        self.upsert(
-            "INSERT INTO appgrant_installations (app_id, company_id, record) VALUES ($1, $2, $3) \
-             ON CONFLICT (app_id, company_id) DO UPDATE SET record = excluded.record",
-            &[installation.app.as_str(), installation.company.as_str()],
-            to_json(&installation)?,
+        sqlx::query(
+            "INSERT INTO appgrant_installations (app_id, company_id, record, revision) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, company_id) \
+             DO UPDATE SET record = excluded.record, revision = excluded.revision",
         )
+        .bind(installation.app.to_string())
+        .bind(installation.company.to_string())
+        .bind(to_json(&installation)?)
+        .bind(revision(&installation)?)
+        .execute(&self.pool)
         .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn insert_installation(&self, installation: Installation) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO appgrant_installations (app_id, company_id, record, revision) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, company_id) DO NOTHING",
+        )
+        .bind(installation.app.to_string())
+        .bind(installation.company.to_string())
+        .bind(to_json(&installation)?)
+        .bind(revision(&installation)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> StoreResult<bool> {
+        let expected = i64::try_from(expected_revision).map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE appgrant_installations SET record = $3, revision = $4 \
+             WHERE app_id = $1 AND company_id = $2 AND revision = $5",
+        )
+        .bind(installation.app.to_string())
+        .bind(installation.company.to_string())
+        .bind(to_json(&installation)?)
+        .bind(revision(&installation)?)
+        .bind(expected)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
