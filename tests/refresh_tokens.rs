@@ -3,6 +3,8 @@
 
 mod support;
 
+use appgrant::store::REMEMBERED_REFRESH_TOKENS;
+
 use appgrant::audit::{AuditAction, RevocationReason};
 use appgrant::config::RefreshReuse;
 use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
@@ -227,6 +229,25 @@ async fn reusing_any_older_token_of_the_family_revokes_it() {
         ErrorCode::InvalidGrant
     );
     assert_eq!(deny_reason(&world, &third).await, Some(DenyReason::Revoked));
+}
+
+#[tokio::test]
+async fn tokens_older_than_the_remembered_ones_are_merely_unknown() {
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let mut latest = refresh(&world, &first).await.unwrap();
+    for _ in 0..REMEMBERED_REFRESH_TOKENS {
+        latest = refresh(&world, &latest).await.unwrap();
+    }
+
+    // The first token is forgotten: refused, but the family lives on.
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+    assert!(revocations(&world).is_empty());
+    assert!(world.allowed(&latest, &read_tower()).await);
+    assert!(refresh(&world, &latest).await.is_ok());
 }
 
 #[tokio::test]

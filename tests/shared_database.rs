@@ -437,12 +437,14 @@ async fn a_revocation_committed_while_its_family_is_being_saved_leaves_the_famil
     let family = store_suite::family("grant-1", "r0");
     let raw = database.raw_pool().await;
     let mut holder = raw.begin().await.unwrap();
-    sqlx::query("INSERT INTO appgrant_refresh_tokens (digest, grant_id) VALUES ($1, $2)")
-        .bind(family.current.to_hex())
-        .bind("holder")
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO appgrant_refresh_tokens (digest, grant_id, generation) VALUES ($1, $2, 0)",
+    )
+    .bind(family.current.to_hex())
+    .bind("holder")
+    .execute(&mut *holder)
+    .await
+    .unwrap();
     let saving = tokio::spawn({
         let (store, family) = (store.clone(), family.clone());
         async move { store.save_family(family).await }

@@ -10,7 +10,7 @@ use crate::model::{
     UserId,
 };
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 #[derive(Default)]
@@ -22,10 +22,26 @@ struct State {
     installations: HashMap<(ClientId, CompanyId), Installation>,
     codes: HashMap<SecretDigest, (CodeRecord, bool)>,
     families: HashMap<GrantId, RefreshFamily>,
-    // Every refresh token a family ever had, so reuse of any rotated token is recognised.
+    // A family's remembered refresh tokens, so reuse of a rotated token is recognised; the
+    // per-family list, newest last, bounds it.
     refresh_index: HashMap<SecretDigest, GrantId>,
+    family_tokens: HashMap<GrantId, VecDeque<SecretDigest>>,
     revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
+}
+
+impl State {
+    /// Indexes a family's newest refresh token and forgets the oldest beyond the bound.
+    fn remember(&mut self, grant: &GrantId, digest: SecretDigest) {
+        self.refresh_index.insert(digest, grant.clone());
+        let tokens = self.family_tokens.entry(grant.clone()).or_default();
+        tokens.push_back(digest);
+        while tokens.len() > super::REMEMBERED_REFRESH_TOKENS {
+            if let Some(forgotten) = tokens.pop_front() {
+                self.refresh_index.remove(&forgotten);
+            }
+        }
+    }
 }
 
 /// A store in process memory: the embedded default. Cloning shares the same data.
@@ -222,9 +238,7 @@ impl RefreshStore for MemoryStore {
         if state.revoked.contains_key(&family.grant) {
             family.status = FamilyStatus::Revoked;
         }
-        state
-            .refresh_index
-            .insert(family.current, family.grant.clone());
+        state.remember(&family.grant, family.current);
         state.families.insert(family.grant.clone(), family);
         Ok(())
     }
@@ -256,7 +270,7 @@ impl RefreshStore for MemoryStore {
         }
         let (digest, grant) = (family.current, family.grant.clone());
         *stored = family;
-        state.refresh_index.insert(digest, grant);
+        state.remember(&grant, digest);
         Ok(true)
     }
 
@@ -269,9 +283,11 @@ impl RefreshStore for MemoryStore {
         let State {
             families,
             refresh_index,
+            family_tokens,
             ..
         } = &mut *state;
         refresh_index.retain(|_, grant| families.contains_key(grant));
+        family_tokens.retain(|grant, _| families.contains_key(grant));
         Ok((before - state.families.len()) as u64)
     }
 }

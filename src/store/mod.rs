@@ -19,6 +19,11 @@ use crate::model::{
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
+/// How many of a family's refresh tokens (the newest) a store remembers, so that presenting
+/// any of them again is recognised as reuse and revokes the family. Older ones are forgotten:
+/// presenting them is just an unknown token. This bounds what one family can take up.
+pub const REMEMBERED_REFRESH_TOKENS: usize = 16;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -124,7 +129,8 @@ pub trait RefreshStore: Send + Sync {
     /// Stores a new family; if its grant was already revoked (a reused code can race the
     /// first redemption), it is stored revoked.
     fn save_family(&self, family: RefreshFamily) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The family any of whose tokens (current or rotated) has this digest.
+    /// The family any of whose remembered tokens (current, or one of the last
+    /// [`REMEMBERED_REFRESH_TOKENS`] rotated) has this digest.
     fn family_by_token(
         &self,
         digest: &SecretDigest,

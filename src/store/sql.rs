@@ -37,7 +37,8 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
         "CREATE TABLE IF NOT EXISTS appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
          user_id TEXT NOT NULL, current_digest TEXT NOT NULL, previous_digest TEXT, \
          created_at BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT, status TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL, \
+         generation BIGINT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS appgrant_refresh_tokens_grant ON appgrant_refresh_tokens (grant_id)",
         "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY, \
          revoked_at BIGINT NOT NULL)",
@@ -593,12 +594,26 @@ async fn index_token(
     digest: &SecretDigest,
     grant: &GrantId,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO appgrant_refresh_tokens (digest, grant_id) VALUES ($1, $2)")
-        .bind(digest.to_hex())
-        .bind(grant.to_string())
-        .execute(&mut **transaction)
-        .await
-        .map_err(backend)?;
+    // Callers hold the family's row (or, for a new family, its grant lock), so generations
+    // of one family are numbered one at a time.
+    sqlx::query(
+        "INSERT INTO appgrant_refresh_tokens (digest, grant_id, generation) VALUES ($1, $2, \
+         (SELECT COALESCE(MAX(generation), 0) + 1 FROM appgrant_refresh_tokens WHERE grant_id = $2))",
+    )
+    .bind(digest.to_hex())
+    .bind(grant.to_string())
+    .execute(&mut **transaction)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "DELETE FROM appgrant_refresh_tokens WHERE grant_id = $1 AND generation <= \
+         (SELECT MAX(generation) FROM appgrant_refresh_tokens WHERE grant_id = $1) - $2",
+    )
+    .bind(grant.to_string())
+    .bind(super::REMEMBERED_REFRESH_TOKENS as i64)
+    .execute(&mut **transaction)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
