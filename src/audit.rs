@@ -4,6 +4,7 @@
 use crate::model::{ClientId, CompanyId, GrantId, UserId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 /// Who acted.
@@ -96,33 +97,57 @@ pub trait AuditSink: Send + Sync {
     fn record(&self, event: AuditEvent);
 }
 
-/// Keeps audit events in memory.
-#[derive(Debug, Default)]
+/// Keeps the most recent audit events in memory (10,000 by default, so a busy server's default
+/// sink cannot grow without bound; hosts that must keep every event pass their own sink).
+#[derive(Debug)]
 pub struct MemoryAuditSink {
-    events: Mutex<Vec<AuditEvent>>,
+    events: Mutex<VecDeque<AuditEvent>>,
+    capacity: usize,
+}
+
+impl Default for MemoryAuditSink {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 impl MemoryAuditSink {
-    /// An empty sink.
+    /// How many events [`MemoryAuditSink::new`] keeps.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// A sink keeping the last [`Self::DEFAULT_CAPACITY`] events.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Every event so far, oldest first.
+    /// A sink keeping the last `capacity` events.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            events: Mutex::new(VecDeque::new()),
+            capacity,
+        }
+    }
+
+    /// The events kept, oldest first.
     pub fn events(&self) -> Vec<AuditEvent> {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
 impl AuditSink for MemoryAuditSink {
     fn record(&self, event: AuditEvent) {
-        // A push cannot leave the vector half-written, so a poisoned lock is still usable.
-        self.events
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(event);
+        // A push or pop cannot leave the queue half-written, so a poisoned lock is still usable.
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        if events.len() == self.capacity {
+            events.pop_front();
+        }
+        if self.capacity > 0 {
+            events.push_back(event);
+        }
     }
 }

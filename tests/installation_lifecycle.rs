@@ -1414,3 +1414,21 @@ async fn only_a_member_of_the_company_may_request_an_install() {
         .await;
     assert!(matches!(nothing, Err(ServerError::NoInstallation { .. })));
 }
+
+#[test]
+fn the_default_audit_sink_keeps_only_the_most_recent_events() {
+    use appgrant::audit::{AuditSink, MemoryAuditSink};
+    let sink = MemoryAuditSink::with_capacity(2);
+    let event = |company: &str| AuditEvent {
+        at: DateTime::<Utc>::UNIX_EPOCH,
+        actor: AuditActor::User(UserId::new("jane")),
+        action: AuditAction::Uninstalled,
+        app: ClientId::new("app"),
+        company: Some(CompanyId::new(company)),
+    };
+    for company in ["a", "b", "c"] {
+        sink.record(event(company));
+    }
+    assert_eq!(sink.events(), [event("b"), event("c")]);
+    assert_eq!(MemoryAuditSink::DEFAULT_CAPACITY, 10_000);
+}
