@@ -962,3 +962,22 @@ fn server_signs_with_the_key_set_it_was_given() {
     assert_eq!(server.keys().signing_key().kid(), kid);
     assert_eq!(server.jwks().keys[0].kid, kid);
 }
+
+#[test]
+fn token_with_a_crit_header_is_refused() {
+    // RFC 7515 §4.1.11: a recipient that does not understand every extension listed in `crit`
+    // must reject the JWS; appgrant understands none.
+    let keys = keyset(Algorithm::EdDSA);
+    let (_, claims) = mint(&keys, t0());
+    let claims = serde_json::to_value(&claims).unwrap();
+    for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x"), json!(null)] {
+        let mut header = at_jwt_header(keys.signing_key());
+        header["crit"] = crit.clone();
+        let token = forge(&header, &claims, keys.signing_key());
+        assert_eq!(
+            check(&token, &keys, t0()),
+            Err(ValidationError::UnsupportedCritical),
+            "{crit}"
+        );
+    }
+}

@@ -123,6 +123,10 @@ pub enum ValidationError {
     /// `nbf` or `iat` is in the future.
     #[error("token not yet valid")]
     NotYetValid,
+    /// The header lists critical extensions (`crit`), none of which this validator
+    /// understands (RFC 7515 §4.1.11).
+    #[error("unsupported critical header extension")]
+    UnsupportedCritical,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +134,13 @@ struct Header {
     alg: String,
     typ: Option<String>,
     kid: Option<String>,
+    /// Whether `crit` is present at all (even empty or null, which RFC 7515 forbids).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, ValidationError> {
@@ -158,6 +169,9 @@ pub fn validate(
         .split_once('.')
         .ok_or(ValidationError::Malformed)?;
     let header: Header = decode_part(header)?;
+    if header.crit {
+        return Err(ValidationError::UnsupportedCritical);
+    }
     if !is_access_token_type(header.typ.as_deref()) {
         return Err(ValidationError::WrongType);
     }
