@@ -683,3 +683,52 @@ async fn token_response_serializes_with_the_real_tokens() {
     assert_eq!(json["access_token"], service.access_token.expose());
     assert!(json.get("refresh_token").is_none());
 }
+
+#[test]
+fn parsed_request_parameters_never_show_a_secret_in_debug() {
+    use appgrant::http::params::{parse_body, parse_form, parse_form_keeping_first};
+    let mut check = LeakCheck::default();
+    let secrets = [
+        ("client secret", "s3cr3t-client-secret-value"),
+        ("code", "c0de-value-abcdefghijklmnop"),
+        ("refresh token", "r3fresh-token-value-abcdefgh"),
+        ("code verifier", VERIFIER),
+        ("password", "hunter2-password-value"),
+    ];
+    for (what, value) in secrets {
+        check.secret(what, value);
+    }
+    let form = format!(
+        "grant_type=authorization_code&client_id=app&client_secret={}&code={}&refresh_token={}\
+         &code_verifier={}&password={}&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb",
+        secrets[0].1, secrets[1].1, secrets[2].1, secrets[3].1, secrets[4].1
+    );
+    let json = serde_json::json!({
+        "grant_type": "refresh_token",
+        "client_secret": secrets[0].1,
+        "refresh_token": secrets[2].1,
+    })
+    .to_string();
+    let parsed = parse_form(form.as_bytes()).unwrap();
+    assert_eq!(
+        parsed.get("client_secret").map(String::as_str),
+        Some(secrets[0].1)
+    );
+    check.debug("form params", &parsed);
+    check.debug(
+        "form params keeping first",
+        &parse_form_keeping_first(form.as_bytes()).unwrap(),
+    );
+    check.debug(
+        "JSON params",
+        &parse_body(Some("application/json"), json.as_bytes()).unwrap(),
+    );
+    check.debug(
+        "token request",
+        &TokenRequest::from_params(&parsed).unwrap(),
+    );
+    check.assert_clean();
+    // What is not secret stays readable, so the Debug output is still worth logging.
+    let shown = format!("{parsed:?}");
+    assert!(shown.contains("authorization_code") && shown.contains("client_secret"));
+}

@@ -3,6 +3,8 @@
 use crate::model::CompanyId;
 use crate::token::Secret;
 use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -37,7 +39,88 @@ pub enum TokenRequest {
 }
 
 /// Request parameters by name, each present once (duplicates are refused before this).
-pub type Params = std::collections::BTreeMap<String, String>;
+///
+/// Its `Debug` shows every name but only the values known not to be secret, so a logged
+/// request never carries a client secret, code, token, verifier or password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(BTreeMap<String, String>);
+
+/// Parameters whose values `Debug` may show: identifiers and choices, never credentials.
+const SHOWN_PARAMETERS: [&str; 10] = [
+    "grant_type",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "company_id",
+    "code_challenge_method",
+    "token_type_hint",
+    "resource",
+    "decision",
+];
+
+impl Params {
+    /// No parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.0.get(name)
+    }
+
+    /// Takes `name` out, if present.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    /// Whether `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Adds `name` unless it is present already; returns whether it was added.
+    pub fn insert_first(&mut self, name: String, value: String) -> bool {
+        match self.0.entry(name) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(entry) => {
+                entry.insert(value);
+                true
+            }
+        }
+    }
+
+    /// The parameters by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+}
+
+impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Params {
+    /// Collects parameters, keeping the first value of a repeated name.
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let mut params = Self::new();
+        for (name, value) in pairs {
+            params.insert_first(name.into(), value.into());
+        }
+        params
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.0 {
+            if SHOWN_PARAMETERS.contains(&name.as_str()) {
+                map.entry(name, value);
+            } else {
+                map.entry(name, &format_args!("<redacted>"));
+            }
+        }
+        map.finish()
+    }
+}
 
 impl TokenRequest {
     /// Reads a token request from its parameters, naming what is missing or unsupported.

@@ -3,7 +3,6 @@
 
 use crate::grant::Params;
 use crate::grant::client_auth::decode_component;
-use std::collections::btree_map::Entry;
 
 /// Why parameters could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -53,11 +52,10 @@ pub fn parse_form_keeping_first(raw: &[u8]) -> Result<(Params, Vec<String>), Par
         if value.is_empty() {
             continue;
         }
-        match params.entry(name) {
-            Entry::Occupied(entry) => repeated.push(entry.key().clone()),
-            Entry::Vacant(entry) => {
-                entry.insert(value);
-            }
+        if !params.contains(&name) {
+            params.insert_first(name, value);
+        } else {
+            repeated.push(name);
         }
     }
     Ok((params, repeated))
@@ -74,12 +72,10 @@ pub fn parse_json(raw: &[u8]) -> Result<Params, ParamsError> {
             serde_json::Value::String(text) => text,
             _ => return Err(ParamsError::NotAJsonObject),
         };
-        match params.entry(name) {
-            Entry::Occupied(entry) => return Err(ParamsError::Duplicate(entry.key().clone())),
-            Entry::Vacant(entry) => {
-                entry.insert(text);
-            }
+        if params.contains(&name) {
+            return Err(ParamsError::Duplicate(name));
         }
+        params.insert_first(name, text);
     }
     Ok(params)
 }
