@@ -62,6 +62,23 @@ pub enum AuditAction {
         /// Why.
         reason: RevocationReason,
     },
+    /// A token request naming a grant was refused in a way an operator should see.
+    TokensRefused {
+        /// The grant.
+        grant: GrantId,
+        /// Why.
+        reason: RefusalReason,
+    },
+}
+
+/// Why a token request naming a grant was refused (see [`AuditAction::TokensRefused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The user who authorized the app is deactivated.
+    UserDeactivated,
+    /// A code was presented by a client it was not issued to (it stays unspent).
+    CodeOfAnotherClient,
 }
 
 /// Why a grant was revoked.

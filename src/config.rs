@@ -35,8 +35,12 @@ pub struct Config {
     pub access_token_ttl: TimeDelta,
     /// Authorization-code lifetime (default 10 minutes).
     pub code_ttl: TimeDelta,
-    /// Refresh-token family lifetime from its grant, or `None` for no expiry (the default).
+    /// Absolute lifetime of a refresh-token family from its grant (the user's authorization),
+    /// however often it rotates; `None` for no limit (the default).
     pub refresh_ttl: Option<TimeDelta>,
+    /// Idle timeout of a refresh-token family: it stops refreshing when it has not rotated for
+    /// this long; `None` for no limit (the default).
+    pub refresh_idle_timeout: Option<TimeDelta>,
     /// Refresh-token reuse policy.
     pub refresh_reuse: RefreshReuse,
     /// PKCE policy.
@@ -47,7 +51,8 @@ pub struct Config {
 
 impl Config {
     /// Defaults for an issuer: tokens for audience `issuer`, 5400 s access tokens, 10 minute
-    /// codes, non-expiring refresh families, PKCE for public clients.
+    /// codes, refresh families without an absolute lifetime or idle timeout, PKCE for public
+    /// clients.
     pub fn new(issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
         Self {
@@ -56,6 +61,7 @@ impl Config {
             access_token_ttl: TimeDelta::seconds(5400),
             code_ttl: TimeDelta::minutes(10),
             refresh_ttl: None,
+            refresh_idle_timeout: None,
             refresh_reuse: RefreshReuse::RevokeFamily,
             pkce: PkcePolicy::PublicClients,
             leeway_seconds: 0,

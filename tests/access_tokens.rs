@@ -970,7 +970,13 @@ fn token_with_a_crit_header_is_refused() {
     let keys = keyset(Algorithm::EdDSA);
     let (_, claims) = mint(&keys, t0());
     let claims = serde_json::to_value(&claims).unwrap();
-    for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x"), json!(null)] {
+    for crit in [
+        json!(["exp"]),
+        json!(["b64"]),
+        json!([]),
+        json!("x"),
+        json!(null),
+    ] {
         let mut header = at_jwt_header(keys.signing_key());
         header["crit"] = crit.clone();
         let token = forge(&header, &claims, keys.signing_key());

@@ -3,7 +3,7 @@
 
 mod support;
 
-use appgrant::audit::{AuditAction, RevocationReason};
+use appgrant::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use appgrant::config::PkcePolicy;
 use appgrant::grant::{
     AppRegistration, AuthorizationRequest, AuthorizationResponse, AuthorizeError,
@@ -750,7 +750,27 @@ async fn reused_code_leaves_other_grants_of_the_same_user_alone() {
 }
 
 #[tokio::test]
-async fn reuse_of_a_code_by_another_client_also_revokes_the_tokens_it_issued() {
+async fn a_code_presented_by_another_client_is_neither_redeemed_nor_spent() {
+    // Otherwise anyone holding a stolen code and any client id could destroy it.
+    let world = support::world().await;
+    let other = other_app(&world).await;
+    let code = world.code_for(&world.jane).await;
+    let stolen = world
+        .server
+        .token(world.exchange_request(code.clone()), &other)
+        .await;
+    assert_eq!(error_code(stolen), ErrorCode::InvalidGrant);
+    let tokens = world
+        .server
+        .token(world.exchange_request(code), &world.client())
+        .await
+        .expect("the code's own client still redeems it");
+    assert!(world.allowed(&tokens, &read_tower()).await);
+}
+
+#[tokio::test]
+async fn a_spent_code_presented_by_another_client_revokes_nothing() {
+    // Not a use of the code: a thief with a spent code cannot sign the user out with it.
     let world = support::world().await;
     let other = other_app(&world).await;
     let code = world.code_for(&world.jane).await;
@@ -764,38 +784,72 @@ async fn reuse_of_a_code_by_another_client_also_revokes_the_tokens_it_issued() {
         .token(world.exchange_request(code), &other)
         .await;
     assert_eq!(error_code(again), ErrorCode::InvalidGrant);
-    let decision = world
-        .server
-        .check_access(tokens.access_token.expose(), &read_tower())
-        .await
-        .unwrap();
-    assert_eq!(decision.deny_reason(), Some(&DenyReason::Revoked));
+    assert!(world.allowed(&tokens, &read_tower()).await);
 }
 
 #[tokio::test]
-async fn code_reuse_audit_names_the_app_whose_grant_was_revoked() {
+async fn a_code_presented_by_another_client_is_audited_against_the_codes_app() {
     let world = support::world().await;
     let other = other_app(&world).await;
     let code = world.code_for(&world.jane).await;
-    let tokens = world
+    let refused = world
         .server
-        .token(world.exchange_request(code.clone()), &world.client())
-        .await
-        .unwrap();
-    assert!(
-        world
-            .server
-            .token(world.exchange_request(code), &other)
-            .await
-            .is_err()
-    );
-    let grant = grant_of(&world, &tokens);
-    let revoked: Vec<_> = world
+        .token(world.exchange_request(code), &other)
+        .await;
+    assert!(refused.is_err());
+    let events: Vec<_> = world
         .audit
         .events()
         .into_iter()
-        .filter(|event| matches!(&event.action, AuditAction::GrantRevoked { grant: g, .. } if *g == grant))
+        .filter(|event| {
+            matches!(
+                &event.action,
+                AuditAction::TokensRefused {
+                    reason: RefusalReason::CodeOfAnotherClient,
+                    ..
+                }
+            )
+        })
         .collect();
-    assert_eq!(revoked.len(), 1);
-    assert_eq!(revoked[0].app, world.app.client_id);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].app, world.app.client_id);
+    assert_eq!(events[0].actor, AuditActor::App(other.client_id().clone()));
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_from_the_codes_own_client_still_spends_it() {
+    let world = support::world().await;
+    let code = world.code_for(&world.jane).await;
+    let mut wrong = world.exchange_request(code.clone());
+    if let TokenRequest::AuthorizationCode { code_verifier, .. } = &mut wrong {
+        *code_verifier = Some(Secret::new("x".repeat(43)));
+    }
+    assert!(world.server.token(wrong, &world.client()).await.is_err());
+    let right = world
+        .server
+        .token(world.exchange_request(code), &world.client())
+        .await;
+    assert_eq!(error_code(right), ErrorCode::InvalidGrant);
+}
+
+#[tokio::test]
+async fn a_code_for_a_user_deactivated_since_issues_no_tokens() {
+    let world = support::world().await;
+    let code = world.code_for(&world.john).await;
+    world.server.deactivate_user(&world.john).await.unwrap();
+    let refused = world
+        .server
+        .token(world.exchange_request(code), &world.client())
+        .await;
+    assert_eq!(error_code(refused), ErrorCode::InvalidGrant);
+    let audited = world.audit.events().into_iter().any(|event| {
+        matches!(
+            event.action,
+            AuditAction::TokensRefused {
+                reason: RefusalReason::UserDeactivated,
+                ..
+            }
+        ) && event.app == world.app.client_id
+    });
+    assert!(audited, "the refusal is audited");
 }

@@ -3,14 +3,15 @@
 
 mod support;
 
-use appgrant::store::REMEMBERED_REFRESH_TOKENS;
-
-use appgrant::audit::{AuditAction, RevocationReason};
+use appgrant::audit::{AuditAction, RefusalReason, RevocationReason};
 use appgrant::config::RefreshReuse;
 use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
 use appgrant::model::{GrantId, Level, Requirement};
-use appgrant::token::{Secret, validate};
+use appgrant::store::RefreshStore;
+use appgrant::token::{RefreshTokenKey, Secret, validate};
 use appgrant::{Config, DenyReason};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use std::sync::Arc;
 use support::{ISSUER, World};
@@ -232,17 +233,75 @@ async fn reusing_any_older_token_of_the_family_revokes_it() {
 }
 
 #[tokio::test]
-async fn tokens_older_than_the_remembered_ones_are_merely_unknown() {
+async fn a_token_replayed_a_thousand_rotations_later_still_revokes_the_family() {
+    // The attack: a thief rotates a stolen token many times so the victim's replay of an old
+    // one is no longer recognised. Any earlier token of a live family is reuse.
     let world = support::world().await;
     let first = world.tokens_for(&world.jane).await;
     let mut latest = refresh(&world, &first).await.unwrap();
-    for _ in 0..REMEMBERED_REFRESH_TOKENS {
+    for _ in 0..1_000 {
         latest = refresh(&world, &latest).await.unwrap();
     }
-
-    // The first token is forgotten: refused, but the family lives on.
+    assert!(matches!(
+        refresh(&world, &first).await,
+        Err(TokenError::RefreshReused { .. })
+    ));
     assert_eq!(
-        error_code(refresh(&world, &first).await),
+        revocations(&world),
+        vec![(
+            grant_of(&world, &latest),
+            RevocationReason::RefreshTokenReused
+        )]
+    );
+    assert_eq!(
+        deny_reason(&world, &latest).await,
+        Some(DenyReason::Revoked)
+    );
+    assert_eq!(
+        error_code(refresh(&world, &latest).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+/// A token in the refresh-token format naming `grant` at `generation`, made with `key`.
+fn made_up(key: [u8; 32], grant: &GrantId, generation: u64) -> Secret {
+    RefreshTokenKey::from_bytes(key).mint(grant, generation, &mut rand::thread_rng())
+}
+
+/// Presents `refresh_token` as the world's app.
+async fn present(world: &World, refresh_token: Secret) -> Result<TokenResponse, TokenError> {
+    world
+        .server
+        .token(
+            TokenRequest::RefreshToken { refresh_token },
+            &world.client(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_made_up_token_naming_a_real_family_revokes_nothing() {
+    // Anyone who learns a grant id (it is in every access token) could otherwise sign the
+    // user out by presenting an "old" token of that family.
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let second = refresh(&world, &first).await.unwrap();
+    let latest = refresh(&world, &second).await.unwrap();
+    let grant = grant_of(&world, &latest);
+    for generation in [0, 1, 2, 3, 4, u64::MAX] {
+        let forged = made_up([7; 32], &grant, generation);
+        assert_eq!(
+            error_code(present(&world, forged).await),
+            ErrorCode::InvalidGrant
+        );
+    }
+    // A real token with its generation altered fails its tag too.
+    let real = latest.refresh_token.clone().unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(real.expose()).unwrap();
+    bytes[8] ^= 1;
+    let altered = Secret::new(URL_SAFE_NO_PAD.encode(bytes));
+    assert_eq!(
+        error_code(present(&world, altered).await),
         ErrorCode::InvalidGrant
     );
     assert!(revocations(&world).is_empty());
@@ -250,6 +309,77 @@ async fn tokens_older_than_the_remembered_ones_are_merely_unknown() {
     assert!(refresh(&world, &latest).await.is_ok());
 }
 
+#[tokio::test]
+async fn what_the_store_holds_cannot_be_presented_as_a_refresh_token() {
+    // A database dump has the family's grant id, generation and current digest; none of it,
+    // nor anything built from it without the server's key, refreshes or revokes.
+    let world = support::world().await;
+    let first = world.tokens_for(&world.jane).await;
+    let latest = refresh(&world, &first).await.unwrap();
+    let family = world
+        .server
+        .store()
+        .family(&grant_of(&world, &latest))
+        .await
+        .unwrap()
+        .unwrap();
+    let dumped = [
+        family.current.to_hex(),
+        family.grant.to_string(),
+        URL_SAFE_NO_PAD.encode(family.current.0),
+    ];
+    for value in dumped {
+        assert_eq!(
+            error_code(present(&world, Secret::new(value)).await),
+            ErrorCode::InvalidGrant
+        );
+    }
+    assert!(revocations(&world).is_empty());
+    assert!(refresh(&world, &latest).await.is_ok());
+}
+
+#[tokio::test]
+async fn refresh_tokens_need_the_servers_refresh_key() {
+    // Two servers on one store: with the same refresh key they are one server; with another
+    // key, the other's refresh tokens are unknown (neither honoured nor taken as reuse).
+    let world = support::world().await;
+    let key = RefreshTokenKey::from_bytes([42; 32]);
+    let same = appgrant::AuthorizationServer::builder(
+        world.server.store().clone(),
+        world.server.config().clone(),
+    )
+    .keys(world.server.keys())
+    .refresh_token_key(key.clone())
+    .clock(world.clock.clone())
+    .build()
+    .unwrap();
+    let other = appgrant::AuthorizationServer::builder(
+        world.server.store().clone(),
+        world.server.config().clone(),
+    )
+    .keys(world.server.keys())
+    .refresh_token_key(RefreshTokenKey::from_bytes([43; 32]))
+    .clock(world.clock.clone())
+    .build()
+    .unwrap();
+    let code = world.code_for(&world.jane).await;
+    let tokens = same
+        .token(world.exchange_request(code), &world.client())
+        .await
+        .unwrap();
+    let request = |tokens: &TokenResponse| TokenRequest::RefreshToken {
+        refresh_token: tokens.refresh_token.clone().unwrap(),
+    };
+    let rotated = same.token(request(&tokens), &world.client()).await.unwrap();
+    for stranger in [&other, &world.server] {
+        for presented in [&tokens, &rotated] {
+            let refused = stranger.token(request(presented), &world.client()).await;
+            assert_eq!(error_code(refused), ErrorCode::InvalidGrant);
+        }
+    }
+    assert!(revocations(&world).is_empty());
+    assert!(same.token(request(&rotated), &world.client()).await.is_ok());
+}
 #[tokio::test]
 async fn reuse_revokes_only_its_own_family() {
     let world = support::world().await;
@@ -432,4 +562,130 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_succeed() {
         let succeeded = race_refreshes(&world, &tokens, 32).await;
         assert_eq!(succeeded, 1, "round {round}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user behind the family
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_refresh_for_a_user_deactivated_since_issues_no_tokens() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.john).await;
+    world.server.deactivate_user(&world.john).await.unwrap();
+    assert_eq!(
+        error_code(refresh(&world, &tokens).await),
+        ErrorCode::InvalidGrant
+    );
+    let audited = world.audit.events().into_iter().any(|event| {
+        event.action
+            == AuditAction::TokensRefused {
+                grant: grant_of(&world, &tokens),
+                reason: RefusalReason::UserDeactivated,
+            }
+    });
+    assert!(audited, "the refusal is audited");
+    // Refused, not reuse: the family is not revoked.
+    assert!(revocations(&world).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Absolute lifetime and idle timeout
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn families_have_no_idle_timeout_by_default() {
+    let world = support::world().await;
+    assert_eq!(world.server.config().refresh_idle_timeout, None);
+    let first = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::days(400));
+    let second = refresh(&world, &first).await.unwrap();
+    world.clock.advance(TimeDelta::days(400));
+    assert!(refresh(&world, &second).await.is_ok());
+}
+
+fn idle_config(idle: TimeDelta, absolute: Option<TimeDelta>) -> Config {
+    let mut config = Config::new(ISSUER);
+    config.refresh_idle_timeout = Some(idle);
+    config.refresh_ttl = absolute;
+    config
+}
+
+#[tokio::test]
+async fn a_family_unused_for_the_idle_timeout_stops_refreshing() {
+    let world = support::world_with(idle_config(TimeDelta::days(7), None)).await;
+    let first = world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::days(7));
+    assert_eq!(
+        error_code(refresh(&world, &first).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+#[tokio::test]
+async fn each_rotation_restarts_the_idle_timeout() {
+    let world = support::world_with(idle_config(TimeDelta::days(7), None)).await;
+    let mut latest = world.tokens_for(&world.jane).await;
+    for _ in 0..10 {
+        world.clock.advance(TimeDelta::days(6));
+        latest = refresh(&world, &latest).await.unwrap();
+    }
+    world
+        .clock
+        .advance(TimeDelta::days(7) - TimeDelta::seconds(1));
+    assert!(refresh(&world, &latest).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_ends_a_family_however_busy() {
+    let config = idle_config(TimeDelta::days(7), Some(TimeDelta::days(30)));
+    let world = support::world_with(config).await;
+    let mut latest = world.tokens_for(&world.jane).await;
+    for _ in 0..4 {
+        world
+            .clock
+            .advance(TimeDelta::days(7) - TimeDelta::seconds(1));
+        latest = refresh(&world, &latest).await.unwrap();
+    }
+    // 28 days in, busy all along: the 30-day limit still ends it, idle or not.
+    world
+        .clock
+        .advance(TimeDelta::days(2) - TimeDelta::seconds(1));
+    latest = refresh(&world, &latest).await.unwrap();
+    world.clock.advance(TimeDelta::seconds(5));
+    assert_eq!(
+        error_code(refresh(&world, &latest).await),
+        ErrorCode::InvalidGrant
+    );
+}
+
+#[tokio::test]
+async fn an_idle_timeout_configured_later_applies_to_existing_families() {
+    let world = support::world().await;
+    let key = RefreshTokenKey::from_bytes([9; 32]);
+    let server_with = |config: Config| {
+        appgrant::AuthorizationServer::builder(world.server.store().clone(), config)
+            .keys(world.server.keys())
+            .refresh_token_key(key.clone())
+            .clock(world.clock.clone())
+            .build()
+            .unwrap()
+    };
+    let (lenient, stricter) = (
+        server_with(Config::new(ISSUER)),
+        server_with(idle_config(TimeDelta::days(7), None)),
+    );
+    let code = world.code_for(&world.jane).await;
+    let first = lenient
+        .token(world.exchange_request(code), &world.client())
+        .await
+        .unwrap();
+    world.clock.advance(TimeDelta::days(10));
+    let request = TokenRequest::RefreshToken {
+        refresh_token: first.refresh_token.clone().unwrap(),
+    };
+    let refused = stricter.token(request.clone(), &world.client()).await;
+    assert_eq!(error_code(refused), ErrorCode::InvalidGrant);
+    // The same token is fine where no idle timeout applies: the refusal was the timeout's.
+    assert!(lenient.token(request, &world.client()).await.is_ok());
 }

@@ -5,7 +5,9 @@ mod support;
 use appgrant::DenyReason;
 use appgrant::audit::{AuditAction, RevocationReason};
 use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
-use appgrant::model::{GrantId, Level, Requirement};
+use appgrant::model::{
+    Company, CompanyId, GrantId, Level, Permissions, Requirement, Scope, User, UserId,
+};
 use appgrant::server::ServerError;
 use appgrant::token::{GrantKind, Secret, ValidationError, validate};
 use chrono::TimeDelta;
@@ -436,4 +438,111 @@ async fn token_info_fails_for_an_expired_token() {
         ),
         "{result:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Active only where it could be allowed: introspection and token info agree with decisions
+// ---------------------------------------------------------------------------------------------
+
+/// Whether introspection says `token` is active.
+async fn active(world: &World, token: &str) -> bool {
+    introspect(world, token).await["active"] == serde_json::json!(true)
+}
+
+async fn uninstall_from_acme(world: &World) {
+    world
+        .server
+        .uninstall(&world.acme, &world.app.client_id, &world.jane)
+        .await
+        .unwrap();
+}
+
+/// A second company, Beta, with `user` a member holding rfis on its project, and the world's
+/// app installed there by its admin (Bea) with an approved service account.
+async fn install_in_beta(world: &World, user: &UserId) -> CompanyId {
+    let beta = CompanyId::new("beta");
+    let server = &world.server;
+    server
+        .save_company(Company::new("beta", "Beta Builders"))
+        .await
+        .unwrap();
+    server.save_user(User::person("bea", "Bea")).await.unwrap();
+    let bea = UserId::new("bea");
+    let admin = Permissions::none().with(Scope::Company, "directory", Level::Admin);
+    server.set_membership(&beta, &bea, admin).await.unwrap();
+    let member = Permissions::none().with(Scope::Company, "rfis", Level::ReadOnly);
+    server.set_membership(&beta, user, member).await.unwrap();
+    server
+        .request_installation(&beta, &world.app.client_id, &bea)
+        .await
+        .unwrap();
+    server
+        .approve_installation(&beta, &world.app.client_id, &bea, Default::default())
+        .await
+        .unwrap();
+    beta
+}
+
+#[tokio::test]
+async fn a_user_token_is_inactive_once_its_app_is_uninstalled_from_the_only_company() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    assert!(active(&world, access(&tokens)).await);
+    assert!(active(&world, refresh_token(&tokens)).await);
+    uninstall_from_acme(&world).await;
+    assert!(!active(&world, access(&tokens)).await);
+    assert!(!active(&world, refresh_token(&tokens)).await);
+    let info = world.server.token_info(access(&tokens)).await;
+    assert!(matches!(info, Err(ServerError::Inactive(_))), "{info:?}");
+}
+
+#[tokio::test]
+async fn an_unbound_service_account_token_is_inactive_once_uninstalled_everywhere() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let tokens = world.service_token(None).await;
+    assert!(active(&world, access(&tokens)).await);
+    assert!(world.server.token_info(access(&tokens)).await.is_ok());
+    uninstall_from_acme(&world).await;
+    assert!(!active(&world, access(&tokens)).await);
+    let info = world.server.token_info(access(&tokens)).await;
+    assert!(matches!(info, Err(ServerError::Inactive(_))), "{info:?}");
+}
+
+#[tokio::test]
+async fn a_token_stays_active_while_another_company_where_its_subject_may_act_has_the_app() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    install_in_beta(&world, &world.jane).await;
+    uninstall_from_acme(&world).await;
+    assert!(active(&world, access(&tokens)).await);
+    assert!(active(&world, refresh_token(&tokens)).await);
+    assert!(world.server.token_info(access(&tokens)).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_token_is_inactive_where_its_user_is_not_a_member_of_any_installing_company() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    // Beta installs the app, but Jane is no member there.
+    let stranger = UserId::new("sam");
+    world
+        .server
+        .save_user(User::person("sam", "Sam"))
+        .await
+        .unwrap();
+    install_in_beta(&world, &stranger).await;
+    uninstall_from_acme(&world).await;
+    assert!(!active(&world, access(&tokens)).await);
+    assert!(world.server.token_info(access(&tokens)).await.is_err());
+}
+
+#[tokio::test]
+async fn tokens_of_a_deactivated_user_are_inactive() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.john).await;
+    world.server.deactivate_user(&world.john).await.unwrap();
+    assert!(!active(&world, access(&tokens)).await);
+    assert!(!active(&world, refresh_token(&tokens)).await);
+    assert!(world.server.token_info(access(&tokens)).await.is_err());
 }

@@ -21,19 +21,20 @@ macro_rules! suite {
             consents_round_trip_and_are_replaced: store;
             a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
             a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
-            a_family_round_trips_and_is_found_by_its_current_and_every_rotated_token: store;
+            a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
             rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
             many_concurrent_rotations_of_one_family_commit_exactly_once: store;
             revoking_a_grant_revokes_its_family_and_stops_its_rotation: store;
             a_family_saved_after_its_grant_was_revoked_is_stored_revoked: store;
             purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
-            purge_removes_revoked_and_expired_families_with_their_tokens_and_keeps_active_ones: store;
+            purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
             purge_forgets_only_revocations_older_than_the_cutoff: store;
             times_read_back_exactly_as_saved: store;
             purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
             two_handles_see_each_others_writes_and_race_fairly: handles;
             the_whole_story_through_an_authorization_server: store;
             the_servers_purge_never_removes_anything_still_valid: store;
+            any_earlier_refresh_token_replayed_after_any_number_of_rotations_revokes_the_family: store;
         );
     };
     (@tests $backend:ident; $( $name:ident : $takes:ident $( , $bug_kind:ident = $bug:literal )? ; )*) => {

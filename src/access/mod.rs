@@ -224,42 +224,37 @@ fn active_installation<'a>(
     Ok(installation)
 }
 
-/// Whether a token is in good standing whatever it is used for: unrevoked, its user active,
-/// and, if it is bound to a company, the app still installed there since the grant.
-/// Introspection and token info answer with this; `claims` come from validation, which checked
-/// the times (with the configured leeway), and `view` is for the bound company, if any.
-pub fn standing(claims: &AccessClaims, view: &DirectoryView) -> Result<(), DenyReason> {
+/// Whether a token could be allowed something in `company` now: unrevoked, the app installed
+/// and active there since the grant, and the token's subject (its user, or the installation's
+/// service account) an active member. A token is active (introspection, token info) when this
+/// holds in its bound company, or, unbound, in at least one company. `claims` come from
+/// validation, which checked the times (with the configured leeway); `view` is for `company`.
+pub fn standing(
+    claims: &AccessClaims,
+    view: &DirectoryView,
+    company: &CompanyId,
+) -> Result<(), DenyReason> {
     if view.revoked {
         return Err(DenyReason::Revoked);
     }
-    let installation = match &claims.company_id {
-        Some(company) => Some(active_installation(claims, view, company)?),
-        None => None,
-    };
-    let acting = match (claims.grant_kind, installation) {
-        (GrantKind::User, _) => Some(claims.sub.as_str()),
-        (GrantKind::ServiceAccount, Some(installation)) => Some(
-            installation
-                .service_account
-                .as_ref()
-                .ok_or(DenyReason::ServiceAccountNotApproved)?
-                .user
-                .as_str(),
-        ),
-        // An unbound service-account token acts as a different account in each company.
-        (GrantKind::ServiceAccount, None) => None,
-    };
-    if let Some(expected) = acting {
-        let user = view
-            .user
-            .as_ref()
-            .filter(|user| user.id.as_str() == expected)
-            .ok_or(DenyReason::NotAMember)?;
-        if !user.is_active() {
-            return Err(DenyReason::UserDeactivated);
-        }
+    if claims
+        .company_id
+        .as_ref()
+        .is_some_and(|bound| bound != company)
+    {
+        return Err(DenyReason::WrongCompany);
     }
-    Ok(())
+    let installation = active_installation(claims, view, company)?;
+    let acting = match claims.grant_kind {
+        GrantKind::User => claims.sub.as_str(),
+        GrantKind::ServiceAccount => installation
+            .service_account
+            .as_ref()
+            .ok_or(DenyReason::ServiceAccountNotApproved)?
+            .user
+            .as_str(),
+    };
+    acting_member(view, acting).map(|_| ())
 }
 
 fn acting_member<'a>(

@@ -99,6 +99,21 @@ pub enum TokenError {
         /// The family.
         grant: GrantId,
     },
+    /// The user the grant acts for is deactivated (or gone), so it issues nothing.
+    #[error("invalid grant: the user who authorized the app is deactivated")]
+    UserInactive {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// A code was presented by a client other than the one it was issued to; it is neither
+    /// redeemed nor spent.
+    #[error("invalid grant: code was issued to another client")]
+    CodeOfAnotherClient {
+        /// The grant the code would create.
+        grant: GrantId,
+        /// The app the code was issued to.
+        owner: ClientId,
+    },
     /// The client may not use this grant.
     #[error("unauthorized client: {0}")]
     UnauthorizedClient(&'static str),
@@ -118,7 +133,9 @@ impl TokenError {
             TokenError::InvalidClient(_) => ErrorCode::InvalidClient,
             TokenError::InvalidGrant(_)
             | TokenError::CodeReused { .. }
-            | TokenError::RefreshReused { .. } => ErrorCode::InvalidGrant,
+            | TokenError::RefreshReused { .. }
+            | TokenError::UserInactive { .. }
+            | TokenError::CodeOfAnotherClient { .. } => ErrorCode::InvalidGrant,
             TokenError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             TokenError::Store(_) => ErrorCode::ServerError,

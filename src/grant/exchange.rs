@@ -7,8 +7,8 @@ use super::issue::{AccessGrant, TokenResponse, mint_access_token};
 use super::pkce;
 use super::refresh::RefreshFamily;
 use crate::config::Config;
-use crate::model::App;
-use crate::token::{AccessClaims, GrantKind, KeySet, Secret};
+use crate::model::{App, User};
+use crate::token::{AccessClaims, GrantKind, KeySet, RefreshTokenKey, Secret};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 
@@ -45,27 +45,64 @@ pub struct Issued {
     pub family: Option<RefreshFamily>,
 }
 
-/// Exchanges a redeemed code for tokens. `app` is the authenticated client.
+/// What a code exchange is computed from.
+#[derive(Clone, Copy, Debug)]
+pub struct ExchangeInput<'a> {
+    /// The authenticated client.
+    pub app: &'a App,
+    /// What the store said when asked to redeem the code.
+    pub redemption: &'a Redemption,
+    /// The token request's parameters.
+    pub request: &'a CodeExchange,
+    /// The user who authorized, as the directory has them now.
+    pub user: Option<&'a User>,
+}
+
+/// Refuses a code presented by a client other than its own, before it is redeemed: such a
+/// presentation must neither redeem nor spend it (else anyone holding a stolen code and any
+/// client id could destroy it), nor revoke what it issued.
+pub fn check_presenter(app: &App, record: &CodeRecord) -> Result<(), TokenError> {
+    if record.client_id == app.client_id {
+        Ok(())
+    } else {
+        Err(TokenError::CodeOfAnotherClient {
+            grant: record.grant.clone(),
+            owner: record.client_id.clone(),
+        })
+    }
+}
+
+/// Exchanges a redeemed code for tokens.
 pub fn exchange_code(
-    app: &App,
-    redemption: Redemption,
-    request: &CodeExchange,
+    input: ExchangeInput<'_>,
     config: &Config,
     keys: &KeySet,
+    refresh_key: &RefreshTokenKey,
     now: DateTime<Utc>,
     rng: &mut dyn RngCore,
 ) -> Result<Issued, TokenError> {
+    let ExchangeInput {
+        app,
+        redemption,
+        request,
+        user,
+    } = input;
     let record = match redemption {
         Redemption::First(record) => record,
         Redemption::Reused(record) => {
             return Err(TokenError::CodeReused {
-                grant: record.grant,
-                owner: record.client_id,
+                grant: record.grant.clone(),
+                owner: record.client_id.clone(),
             });
         }
         Redemption::Unknown => return Err(TokenError::InvalidGrant("unknown authorization code")),
     };
-    check_binding(app, &record, request, now)?;
+    check_binding(app, record, request, now)?;
+    if !user.is_some_and(|user| user.id == record.user && user.is_active()) {
+        return Err(TokenError::UserInactive {
+            grant: record.grant.clone(),
+        });
+    }
     let grant = AccessGrant {
         subject: record.user.to_string(),
         client_id: app.client_id.clone(),
@@ -77,8 +114,7 @@ pub fn exchange_code(
         granted_at: record.issued_at,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
-    let refresh_token = Secret::generate(rng);
-    let family = RefreshFamily::start(&record, &refresh_token, config, now);
+    let (family, refresh_token) = RefreshFamily::start(record, config, refresh_key, now, rng);
     Ok(Issued {
         response: TokenResponse::new(access_token, &claims, Some(refresh_token)),
         claims,
@@ -92,11 +128,7 @@ fn check_binding(
     request: &CodeExchange,
     now: DateTime<Utc>,
 ) -> Result<(), TokenError> {
-    if record.client_id != app.client_id {
-        return Err(TokenError::InvalidGrant(
-            "code was issued to another client",
-        ));
-    }
+    check_presenter(app, record)?;
     if now >= record.expires_at {
         return Err(TokenError::InvalidGrant("authorization code expired"));
     }

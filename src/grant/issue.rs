@@ -32,8 +32,20 @@ pub fn mint_access_token(
     now: DateTime<Utc>,
     rng: &mut dyn RngCore,
 ) -> (Secret, AccessClaims) {
+    let claims = access_claims(grant, config, now, rng);
+    let token = issue(&claims, keys.signing_key());
+    (Secret::new(token), claims)
+}
+
+/// The claims of a fresh access token for `grant` issued at `now`.
+pub fn access_claims(
+    grant: AccessGrant,
+    config: &Config,
+    now: DateTime<Utc>,
+    rng: &mut dyn RngCore,
+) -> AccessClaims {
     let iat = now.timestamp();
-    let claims = AccessClaims {
+    AccessClaims {
         iss: config.issuer.clone(),
         sub: grant.subject,
         aud: config.audience.clone(),
@@ -46,9 +58,7 @@ pub fn mint_access_token(
         grant_kind: grant.kind,
         company_id: grant.company,
         grant_id: grant.grant,
-    };
-    let token = issue(&claims, keys.signing_key());
-    (Secret::new(token), claims)
+    }
 }
 
 fn expose<S: Serializer>(secret: &Secret, serializer: S) -> Result<S::Ok, S::Error> {

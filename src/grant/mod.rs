@@ -21,8 +21,10 @@ pub use authorize::{
 pub use client_auth::{ClientCredentials, authenticate, parse_basic};
 pub use client_credentials::{Binding, client_credentials};
 pub use error::{ErrorCode, TokenError};
-pub use exchange::{CodeExchange, Issued, Redemption, exchange_code};
-pub use issue::{AccessGrant, TokenResponse, mint_access_token};
-pub use refresh::{FamilyStatus, Presented, RefreshFamily, Rotation, rotate};
+pub use exchange::{
+    CodeExchange, ExchangeInput, Issued, Redemption, check_presenter, exchange_code,
+};
+pub use issue::{AccessGrant, TokenResponse, access_claims, mint_access_token};
+pub use refresh::{FamilyStatus, Presented, RefreshFamily, RefreshInput, Rotation, rotate};
 pub use registration::{AppRegistration, RegistrationError};
 pub use request::{Params, TokenRequest};

@@ -1,13 +1,16 @@
-//! Refresh tokens: opaque, stored as digests, rotated on every use; reuse of a rotated token
-//! revokes its whole family, except an optional grace window for a client that lost a response.
+//! Refresh tokens: rotated on every use, each naming its family and generation under the
+//! server's [`RefreshTokenKey`]; presenting any rotated token of a family again (however many
+//! rotations ago) revokes the whole family, except an optional grace window for a client that
+//! lost a response. A family stores only its current token's digest (and, for the grace
+//! window, the previous one), so its storage stays constant however often it rotates.
 
 use super::authorize::CodeRecord;
 use super::error::TokenError;
 use super::exchange::Issued;
 use super::issue::{AccessGrant, TokenResponse, mint_access_token};
 use crate::config::{Config, RefreshReuse};
-use crate::model::{App, ClientId, GrantId, SecretDigest, UserId};
-use crate::token::{GrantKind, KeySet, Secret};
+use crate::model::{App, ClientId, GrantId, SecretDigest, User, UserId};
+use crate::token::{GrantKind, KeySet, RefreshTokenClaims, RefreshTokenKey, Secret};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -33,13 +36,18 @@ pub struct RefreshFamily {
     pub user: UserId,
     /// Digest of the one refresh token that may be used now.
     pub current: SecretDigest,
+    /// The generation of the current token: 1 for the first, one more at each rotation.
+    #[serde(default)]
+    pub generation: u64,
     /// Digest of the token `current` replaced, for the grace window.
     pub previous: Option<SecretDigest>,
     /// When its grant was made: the user authorized the app (the code was issued).
     pub created_at: DateTime<Utc>,
-    /// When it last rotated.
+    /// When its current token replaced the previous one (the grace window and the idle
+    /// timeout run from here).
     pub rotated_at: DateTime<Utc>,
-    /// When it stops refreshing, if ever.
+    /// When it stops refreshing, if ever: the earlier of its absolute lifetime from the grant
+    /// and its idle timeout from the last rotation (see [`Config`]).
     pub expires_at: Option<DateTime<Utc>>,
     /// Active or revoked.
     pub status: FamilyStatus,
@@ -52,35 +60,85 @@ pub enum Presented {
     Current,
     /// The token the current one replaced.
     Previous,
-    /// An older token of the family.
+    /// An older token of the family: rotated away, so presenting it is reuse.
     Older,
+    /// Authentic, but never handed out as this family's token (a rotation that lost a race
+    /// made it), or of a generation the family has not reached.
+    Unknown,
 }
 
 impl RefreshFamily {
-    /// A family for the tokens of a code exchange, with `token` its first refresh token.
-    pub fn start(record: &CodeRecord, token: &Secret, config: &Config, now: DateTime<Utc>) -> Self {
-        Self {
+    /// A family for the tokens of a code exchange, and its first refresh token.
+    pub fn start(
+        record: &CodeRecord,
+        config: &Config,
+        key: &RefreshTokenKey,
+        now: DateTime<Utc>,
+        rng: &mut dyn RngCore,
+    ) -> (Self, Secret) {
+        let token = key.mint(&record.grant, 1, rng);
+        let family = Self {
             grant: record.grant.clone(),
             client_id: record.client_id.clone(),
             user: record.user.clone(),
             current: token.digest(),
+            generation: 1,
             previous: None,
             created_at: record.issued_at,
             rotated_at: now,
-            expires_at: config.refresh_ttl.map(|ttl| now + ttl),
+            expires_at: expiry(record.issued_at, now, config),
             status: FamilyStatus::Active,
-        }
+        };
+        (family, token)
     }
 
-    /// Which of this family's tokens `digest` is.
-    pub fn identify(&self, digest: &SecretDigest) -> Presented {
-        if *digest == self.current {
+    /// Which of this family's tokens an authentic token (`claims`, with `digest`) is.
+    pub fn identify(&self, claims: &RefreshTokenClaims, digest: &SecretDigest) -> Presented {
+        if claims.grant != self.grant {
+            Presented::Unknown
+        } else if *digest == self.current {
             Presented::Current
         } else if self.previous.as_ref() == Some(digest) {
             Presented::Previous
-        } else {
+        } else if claims.generation < self.generation {
             Presented::Older
+        } else {
+            Presented::Unknown
         }
+    }
+
+    /// What each access token of the family is issued for: its user, from its grant's time.
+    pub fn access_grant(&self) -> AccessGrant {
+        AccessGrant {
+            subject: self.user.to_string(),
+            client_id: self.client_id.clone(),
+            kind: GrantKind::User,
+            company: None,
+            grant: self.grant.clone(),
+            granted_at: self.created_at,
+        }
+    }
+
+    /// Whether it can no longer refresh at `now`: past its stored expiry, or past what the
+    /// configuration allows now (so tightening the lifetimes applies to existing families).
+    pub fn is_expired(&self, config: &Config, now: DateTime<Utc>) -> bool {
+        let stored = self.expires_at.is_some_and(|expiry| now >= expiry);
+        stored || expiry(self.created_at, self.rotated_at, config).is_some_and(|at| now >= at)
+    }
+}
+
+/// When a family granted at `granted_at` and last rotated at `rotated_at` stops refreshing:
+/// the earlier of the absolute lifetime and the idle timeout, if either is configured.
+fn expiry(
+    granted_at: DateTime<Utc>,
+    rotated_at: DateTime<Utc>,
+    config: &Config,
+) -> Option<DateTime<Utc>> {
+    let absolute = config.refresh_ttl.map(|ttl| granted_at + ttl);
+    let idle = config.refresh_idle_timeout.map(|idle| rotated_at + idle);
+    match (absolute, idle) {
+        (Some(absolute), Some(idle)) => Some(absolute.min(idle)),
+        (absolute, idle) => absolute.or(idle),
     }
 }
 
@@ -96,16 +154,35 @@ pub struct Rotation {
     pub expected_current: SecretDigest,
 }
 
-/// Rotates `family` for the authenticated `app` presenting its token identified as `presented`.
+/// What a rotation is computed from: the authenticated app, the family as stored, which of
+/// its tokens was presented, and the user the family acts for as the directory has them now.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshInput<'a> {
+    /// The authenticated client.
+    pub app: &'a App,
+    /// The family as stored.
+    pub family: &'a RefreshFamily,
+    /// Which of its tokens was presented.
+    pub presented: Presented,
+    /// The family's user, if the directory still has them.
+    pub user: Option<&'a User>,
+}
+
+/// Rotates a family: a new access token and the family's next refresh token.
 pub fn rotate(
-    app: &App,
-    family: &RefreshFamily,
-    presented: Presented,
+    input: RefreshInput<'_>,
     config: &Config,
     keys: &KeySet,
+    refresh_key: &RefreshTokenKey,
     now: DateTime<Utc>,
     rng: &mut dyn RngCore,
 ) -> Result<Rotation, TokenError> {
+    let RefreshInput {
+        app,
+        family,
+        presented,
+        user,
+    } = input;
     if family.client_id != app.client_id {
         return Err(TokenError::InvalidGrant(
             "refresh token was issued to another client",
@@ -114,31 +191,33 @@ pub fn rotate(
     if family.status == FamilyStatus::Revoked {
         return Err(TokenError::InvalidGrant("refresh token revoked"));
     }
-    if family.expires_at.is_some_and(|expiry| now >= expiry) {
+    if family.is_expired(config, now) {
         return Err(TokenError::InvalidGrant("refresh token expired"));
     }
     match (presented, config.refresh_reuse) {
         (Presented::Current, _) => {}
         (Presented::Previous, RefreshReuse::GraceWindow(window))
             if now - family.rotated_at <= window => {}
+        (Presented::Unknown, _) => {
+            return Err(TokenError::InvalidGrant("unknown refresh token"));
+        }
         _ => {
             return Err(TokenError::RefreshReused {
                 grant: family.grant.clone(),
             });
         }
     }
-    let grant = AccessGrant {
-        subject: family.user.to_string(),
-        client_id: family.client_id.clone(),
-        kind: GrantKind::User,
-        company: None,
-        grant: family.grant.clone(),
-        granted_at: family.created_at,
-    };
-    let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
-    let refresh_token = Secret::generate(rng);
+    if !user.is_some_and(|user| user.id == family.user && user.is_active()) {
+        return Err(TokenError::UserInactive {
+            grant: family.grant.clone(),
+        });
+    }
+    let (access_token, claims) = mint_access_token(family.access_grant(), config, keys, now, rng);
+    let generation = family.generation + 1;
+    let refresh_token = refresh_key.mint(&family.grant, generation, rng);
     let mut next = family.clone();
     next.current = refresh_token.digest();
+    next.generation = generation;
     // Within the grace window the previous token stays the one that may be retried: the token
     // being replaced is the one whose response was lost.
     next.previous = match presented {
@@ -150,6 +229,7 @@ pub fn rotate(
         Presented::Current => now,
         _ => family.rotated_at,
     };
+    next.expires_at = expiry(family.created_at, now, config);
     Ok(Rotation {
         issued: Issued {
             response: TokenResponse::new(access_token, &claims, Some(refresh_token)),

@@ -2,10 +2,13 @@
 
 use super::{AuthorizationServer, ServerError};
 use crate::access::{Decision, DenyReason, DirectoryView, decide, standing};
-use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError};
-use crate::model::{ClientType, CompanyId, Requirement, SecretDigest, UserId};
+use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError, access_claims};
+use crate::model::{
+    App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
+};
 use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, GrantKind, validate};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Token info for the bearer of an access token (the reference `/oauth/token/info`).
@@ -126,6 +129,29 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<DirectoryView, StoreError> {
         let store = &self.inner.store;
         let installation = store.installation(&claims.client_id, company).await?;
+        let revoked = store.is_revoked(&claims.grant_id).await?;
+        let ceiling = match claims.grant_kind {
+            GrantKind::User => store
+                .app(&claims.client_id)
+                .await?
+                .and_then(|app| app.ceiling),
+            GrantKind::ServiceAccount => None,
+        };
+        let mut view = self.subject_view(claims, installation, company).await?;
+        view.revoked = revoked;
+        view.ceiling = ceiling;
+        Ok(view)
+    }
+
+    /// The view of `installation`'s company with the acting user read fresh: the token's user,
+    /// or the installation's service account.
+    async fn subject_view(
+        &self,
+        claims: &AccessClaims,
+        installation: Option<Installation>,
+        company: &CompanyId,
+    ) -> Result<DirectoryView, StoreError> {
+        let store = &self.inner.store;
         let acting = match claims.grant_kind {
             GrantKind::User => Some(UserId::new(claims.sub.as_str())),
             GrantKind::ServiceAccount => installation
@@ -137,42 +163,40 @@ impl<S: Store> AuthorizationServer<S> {
             Some(id) => (store.user(id).await?, store.membership(company, id).await?),
             None => (None, None),
         };
-        let ceiling = match claims.grant_kind {
-            GrantKind::User => store
-                .app(&claims.client_id)
-                .await?
-                .and_then(|app| app.ceiling),
-            GrantKind::ServiceAccount => None,
-        };
         Ok(DirectoryView {
             installation,
             user,
             permissions,
-            ceiling,
-            revoked: store.is_revoked(&claims.grant_id).await?,
+            ..DirectoryView::default()
         })
     }
 
-    /// Whether a validated token is in good standing now (see [`standing`]): for a token bound to
-    /// a company, judged against that company's installation.
+    /// Whether a validated token is in good standing now (see [`standing`]): in its bound
+    /// company, or, unbound, in at least one company that installed its app.
     async fn standing(&self, claims: &AccessClaims) -> Result<Result<(), DenyReason>, StoreError> {
-        let view = match &claims.company_id {
-            Some(company) => self.directory_view(claims, company).await?,
-            None => DirectoryView {
-                user: match claims.grant_kind {
-                    GrantKind::User => {
-                        self.inner
-                            .store
-                            .user(&UserId::new(claims.sub.as_str()))
-                            .await?
-                    }
-                    GrantKind::ServiceAccount => None,
-                },
-                revoked: self.inner.store.is_revoked(&claims.grant_id).await?,
-                ..DirectoryView::default()
-            },
-        };
-        Ok(standing(claims, &view))
+        if let Some(company) = &claims.company_id {
+            let view = self.directory_view(claims, company).await?;
+            return Ok(standing(claims, &view, company));
+        }
+        let store = &self.inner.store;
+        if store.is_revoked(&claims.grant_id).await? {
+            return Ok(Err(DenyReason::Revoked));
+        }
+        let mut refusal = DenyReason::AppNotInstalled;
+        for installation in store.installations_of(&claims.client_id).await? {
+            if installation.status != InstallationStatus::Active {
+                continue;
+            }
+            let company = installation.company.clone();
+            let view = self
+                .subject_view(claims, Some(installation), &company)
+                .await?;
+            match standing(claims, &view, &company) {
+                Ok(()) => return Ok(Ok(())),
+                Err(reason) => refusal = reason,
+            }
+        }
+        Ok(Err(refusal))
     }
 
     /// Validates an access token and says whose it is and for how long.
@@ -232,22 +256,34 @@ impl<S: Store> AuthorizationServer<S> {
                 company_id: claims.company_id,
             });
         }
-        let digest = SecretDigest::of(token);
-        let Some(family) = self.inner.store.family_by_token(&digest).await? else {
+        self.introspect_refresh_token(&caller, token, now).await
+    }
+
+    /// Introspects a refresh token: active if it is its family's current token, the family is
+    /// live, and the access token it would give now would be in good standing.
+    async fn introspect_refresh_token(
+        &self,
+        caller: &App,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Introspection, TokenError> {
+        let Some(claims) = self.inner.refresh_key.open(token) else {
             return Ok(Introspection::default());
         };
-        let user_active = self
-            .inner
-            .store
-            .user(&family.user)
-            .await?
-            .is_some_and(|user| user.is_active());
+        let Some(family) = self.inner.store.family(&claims.grant).await? else {
+            return Ok(Introspection::default());
+        };
         let live = family.client_id == caller.client_id
-            && user_active
             && family.status == FamilyStatus::Active
-            && family.identify(&digest) == Presented::Current
-            && family.expires_at.is_none_or(|expiry| now < expiry);
-        if !live {
+            && family.identify(&claims, &SecretDigest::of(token)) == Presented::Current
+            && !family.is_expired(&self.inner.config, now);
+        let next_access = access_claims(
+            family.access_grant(),
+            &self.inner.config,
+            now,
+            &mut rand::thread_rng(),
+        );
+        if !live || self.standing(&next_access).await?.is_err() {
             return Ok(Introspection::default());
         }
         Ok(Introspection {

@@ -20,7 +20,7 @@ use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSi
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
 use crate::store::Store;
-use crate::token::{Algorithm, Jwks, KeySet, SigningKey};
+use crate::token::{Algorithm, Jwks, KeySet, RefreshTokenKey, SigningKey};
 use chrono::DateTime;
 use chrono::Utc;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -29,6 +29,7 @@ struct Inner<S> {
     store: S,
     config: Config,
     keys: RwLock<KeySet>,
+    refresh_key: RefreshTokenKey,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
 }
@@ -70,11 +71,20 @@ pub struct ServerBuilder<S> {
     store: S,
     config: Config,
     keys: Option<KeySet>,
+    refresh_key: Option<RefreshTokenKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
 }
 
 impl<S: Store> ServerBuilder<S> {
+    /// Authenticates refresh tokens with `key` instead of a fresh random one. Every instance
+    /// sharing a store needs the same key, and a server whose refresh tokens must survive a
+    /// restart needs a key that does; keep it out of the store.
+    pub fn refresh_token_key(mut self, key: RefreshTokenKey) -> Self {
+        self.refresh_key = Some(key);
+        self
+    }
+
     /// Signs with `keys` instead of a freshly generated Ed25519 key.
     pub fn keys(mut self, keys: KeySet) -> Self {
         self.keys = Some(keys);
@@ -107,6 +117,9 @@ impl<S: Store> ServerBuilder<S> {
                 store: self.store,
                 config: self.config,
                 keys: RwLock::new(keys),
+                refresh_key: self
+                    .refresh_key
+                    .unwrap_or_else(|| RefreshTokenKey::generate(&mut rand::rngs::OsRng)),
                 audit: self.audit,
                 clock: self.clock,
             }),
@@ -121,6 +134,7 @@ impl<S: Store> AuthorizationServer<S> {
             store,
             config,
             keys: None,
+            refresh_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),
         }

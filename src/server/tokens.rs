@@ -1,12 +1,13 @@
 //! The token endpoint and revocation (RFC 6749 §3.2, RFC 7009).
 
 use super::AuthorizationServer;
-use crate::audit::{AuditAction, AuditActor, RevocationReason};
+use crate::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use crate::grant::{
-    Binding, ClientCredentials, CodeExchange, Issued, TokenError, TokenRequest, TokenResponse,
-    authenticate, client_credentials, exchange_code, rotate,
+    Binding, ClientCredentials, CodeExchange, ExchangeInput, Issued, RefreshInput, TokenError,
+    TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials, exchange_code,
+    rotate,
 };
-use crate::model::{App, ClientId, CompanyId, GrantId, SecretDigest};
+use crate::model::{App, ClientId, CompanyId, GrantId};
 use crate::store::Store;
 use crate::token::{Secret, validate};
 
@@ -56,20 +57,32 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     async fn exchange(&self, app: &App, exchange: &CodeExchange) -> Result<Issued, TokenError> {
-        let redemption = self
-            .inner
-            .store
-            .redeem_code(&exchange.code.digest())
-            .await?;
+        let store = &self.inner.store;
+        let digest = exchange.code.digest();
+        // The client binding never changes, so checking it before redeeming is race-free, and
+        // a code presented by another client stays unspent.
+        let Some(peeked) = store.code(&digest).await? else {
+            return Err(TokenError::InvalidGrant("unknown authorization code"));
+        };
+        if let Err(refused) = check_presenter(app, &peeked) {
+            return Err(self.refused(app, refused));
+        }
+        let user = store.user(&peeked.user).await?;
+        let redemption = store.redeem_code(&digest).await?;
         let now = self.now();
+        let input = ExchangeInput {
+            app,
+            redemption: &redemption,
+            request: exchange,
+            user: user.as_ref(),
+        };
         let result = {
             let keys = self.keys();
             exchange_code(
-                app,
-                redemption,
-                exchange,
+                input,
                 &self.inner.config,
                 &keys,
+                &self.inner.refresh_key,
                 now,
                 &mut rand::thread_rng(),
             )
@@ -80,33 +93,67 @@ impl<S: Store> AuthorizationServer<S> {
                     .await?;
                 return Err(TokenError::CodeReused { grant, owner });
             }
-            other => other?,
+            Err(refused) => return Err(self.refused(app, refused)),
+            Ok(issued) => issued,
         };
         if let Some(family) = &issued.family {
-            self.inner.store.save_family(family.clone()).await?;
+            store.save_family(family.clone()).await?;
         }
         self.audit_issue(app, &issued, None, false);
         Ok(issued)
     }
 
+    /// Audits a refusal an operator should see (a deactivated user, a code presented by
+    /// another client), and passes the error on.
+    fn refused(&self, app: &App, error: TokenError) -> TokenError {
+        let (grant, reason, owner) = match &error {
+            TokenError::UserInactive { grant } => {
+                (grant, RefusalReason::UserDeactivated, &app.client_id)
+            }
+            TokenError::CodeOfAnotherClient { grant, owner } => {
+                (grant, RefusalReason::CodeOfAnotherClient, owner)
+            }
+            _ => return error,
+        };
+        self.audit(
+            AuditActor::App(app.client_id.clone()),
+            AuditAction::TokensRefused {
+                grant: grant.clone(),
+                reason,
+            },
+            owner,
+            None,
+        );
+        error
+    }
+
     async fn refresh(&self, app: &App, token: &Secret) -> Result<Issued, TokenError> {
+        let store = &self.inner.store;
         let digest = token.digest();
+        let claims = self
+            .inner
+            .refresh_key
+            .open(token.expose())
+            .ok_or(TokenError::InvalidGrant("unknown refresh token"))?;
         for _ in 0..ROTATION_ATTEMPTS {
-            let family = self
-                .inner
-                .store
-                .family_by_token(&digest)
+            let family = store
+                .family(&claims.grant)
                 .await?
                 .ok_or(TokenError::InvalidGrant("unknown refresh token"))?;
-            let presented = family.identify(&digest);
+            let user = store.user(&family.user).await?;
+            let input = RefreshInput {
+                app,
+                family: &family,
+                presented: family.identify(&claims, &digest),
+                user: user.as_ref(),
+            };
             let result = {
                 let keys = self.keys();
                 rotate(
-                    app,
-                    &family,
-                    presented,
+                    input,
                     &self.inner.config,
                     &keys,
+                    &self.inner.refresh_key,
                     self.now(),
                     &mut rand::thread_rng(),
                 )
@@ -122,11 +169,10 @@ impl<S: Store> AuthorizationServer<S> {
                     .await?;
                     return Err(TokenError::RefreshReused { grant });
                 }
-                other => other?,
+                Err(refused) => return Err(self.refused(app, refused)),
+                Ok(rotation) => rotation,
             };
-            if self
-                .inner
-                .store
+            if store
                 .commit_rotation(&rotation.expected_current, rotation.family)
                 .await?
             {
@@ -252,11 +298,10 @@ impl<S: Store> AuthorizationServer<S> {
         if let Ok(claims) = validate(token, &self.keys(), &expectations, self.now()) {
             return Ok(Some((claims.client_id, claims.grant_id)));
         }
-        let family = self
-            .inner
-            .store
-            .family_by_token(&SecretDigest::of(token))
-            .await?;
+        let Some(claims) = self.inner.refresh_key.open(token) else {
+            return Ok(None);
+        };
+        let family = self.inner.store.family(&claims.grant).await?;
         Ok(family.map(|family| (family.client_id, family.grant)))
     }
 }

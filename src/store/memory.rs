@@ -10,7 +10,7 @@ use crate::model::{
     UserId,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 #[derive(Default)]
@@ -22,26 +22,8 @@ struct State {
     installations: HashMap<(ClientId, CompanyId), Installation>,
     codes: HashMap<SecretDigest, (CodeRecord, bool)>,
     families: HashMap<GrantId, RefreshFamily>,
-    // A family's remembered refresh tokens, so reuse of a rotated token is recognised; the
-    // per-family list, newest last, bounds it.
-    refresh_index: HashMap<SecretDigest, GrantId>,
-    family_tokens: HashMap<GrantId, VecDeque<SecretDigest>>,
     revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
-}
-
-impl State {
-    /// Indexes a family's newest refresh token and forgets the oldest beyond the bound.
-    fn remember(&mut self, grant: &GrantId, digest: SecretDigest) {
-        self.refresh_index.insert(digest, grant.clone());
-        let tokens = self.family_tokens.entry(grant.clone()).or_default();
-        tokens.push_back(digest);
-        while tokens.len() > super::REMEMBERED_REFRESH_TOKENS {
-            if let Some(forgotten) = tokens.pop_front() {
-                self.refresh_index.remove(&forgotten);
-            }
-        }
-    }
 }
 
 /// A store in process memory: the embedded default. Cloning shares the same data.
@@ -209,6 +191,14 @@ impl CodeStore for MemoryStore {
         Ok(())
     }
 
+    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
+        Ok(self
+            .state()
+            .codes
+            .get(digest)
+            .map(|(record, _)| record.clone()))
+    }
+
     async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
         let mut state = self.state();
         Ok(match state.codes.get_mut(digest) {
@@ -238,18 +228,8 @@ impl RefreshStore for MemoryStore {
         if state.revoked.contains_key(&family.grant) {
             family.status = FamilyStatus::Revoked;
         }
-        state.remember(&family.grant, family.current);
         state.families.insert(family.grant.clone(), family);
         Ok(())
-    }
-
-    async fn family_by_token(&self, digest: &SecretDigest) -> StoreResult<Option<RefreshFamily>> {
-        let state = self.state();
-        Ok(state
-            .refresh_index
-            .get(digest)
-            .and_then(|grant| state.families.get(grant))
-            .cloned())
     }
 
     async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
@@ -268,9 +248,7 @@ impl RefreshStore for MemoryStore {
         if stored.current != *expected_current || stored.status != FamilyStatus::Active {
             return Ok(false);
         }
-        let (digest, grant) = (family.current, family.grant.clone());
         *stored = family;
-        state.remember(&grant, digest);
         Ok(true)
     }
 
@@ -280,14 +258,6 @@ impl RefreshStore for MemoryStore {
         state.families.retain(|_, family| {
             family.status == FamilyStatus::Active && family.expires_at.is_none_or(|at| at > now)
         });
-        let State {
-            families,
-            refresh_index,
-            family_tokens,
-            ..
-        } = &mut *state;
-        refresh_index.retain(|_, grant| families.contains_key(grant));
-        family_tokens.retain(|grant, _| families.contains_key(grant));
         Ok((before - state.families.len()) as u64)
     }
 }

@@ -19,11 +19,6 @@ use crate::model::{
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
-/// How many of a family's refresh tokens (the newest) a store remembers, so that presenting
-/// any of them again is recognised as reuse and revokes the family. Older ones are forgotten:
-/// presenting them is just an unknown token. This bounds what one family can take up.
-pub const REMEMBERED_REFRESH_TOKENS: usize = 16;
-
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -111,6 +106,11 @@ pub trait InstallationStore: Send + Sync {
 pub trait CodeStore: Send + Sync {
     /// Stores a new code.
     fn save_code(&self, record: CodeRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The code with this digest, spent or not, without redeeming it.
+    fn code(
+        &self,
+        digest: &SecretDigest,
+    ) -> impl Future<Output = StoreResult<Option<CodeRecord>>> + Send;
     /// Redeems the code with this digest, atomically: exactly one caller ever gets
     /// [`Redemption::First`].
     fn redeem_code(
@@ -124,17 +124,12 @@ pub trait CodeStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
-/// Refresh-token families.
+/// Refresh-token families: one record per family, whatever its number of rotations (refresh
+/// tokens name their family, so no token index is needed).
 pub trait RefreshStore: Send + Sync {
     /// Stores a new family; if its grant was already revoked (a reused code can race the
     /// first redemption), it is stored revoked.
     fn save_family(&self, family: RefreshFamily) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The family any of whose remembered tokens (current, or one of the last
-    /// [`REMEMBERED_REFRESH_TOKENS`] rotated) has this digest.
-    fn family_by_token(
-        &self,
-        digest: &SecretDigest,
-    ) -> impl Future<Output = StoreResult<Option<RefreshFamily>>> + Send;
     /// The family of a grant.
     fn family(
         &self,
@@ -147,8 +142,8 @@ pub trait RefreshStore: Send + Sync {
         expected_current: &SecretDigest,
         family: RefreshFamily,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Deletes families that can never refresh again (revoked, or expired at `now`) with all
-    /// their tokens; returns how many families.
+    /// Deletes families that can never refresh again (revoked, or expired at `now`); returns
+    /// how many.
     fn purge_families(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 

@@ -22,30 +22,42 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 /// The schema, one migration per entry, applied in order on connect.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS appgrant_apps (client_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_companies (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_users (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_memberships (company_id TEXT NOT NULL, user_id TEXT NOT NULL, \
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS appgrant_apps (client_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS appgrant_companies (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS appgrant_users (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS appgrant_memberships (company_id TEXT NOT NULL, user_id TEXT NOT NULL, \
          permissions TEXT NOT NULL, PRIMARY KEY (company_id, user_id))",
-        "CREATE TABLE IF NOT EXISTS appgrant_installations (app_id TEXT NOT NULL, company_id TEXT NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS appgrant_installations (app_id TEXT NOT NULL, company_id TEXT NOT NULL, \
          record TEXT NOT NULL, revision BIGINT NOT NULL, PRIMARY KEY (app_id, company_id))",
-        "CREATE TABLE IF NOT EXISTS appgrant_codes (digest TEXT PRIMARY KEY, record TEXT NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS appgrant_codes (digest TEXT PRIMARY KEY, record TEXT NOT NULL, \
          spent BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
          user_id TEXT NOT NULL, current_digest TEXT NOT NULL, previous_digest TEXT, \
          created_at BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT, status TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL, \
          generation BIGINT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS appgrant_refresh_tokens_grant ON appgrant_refresh_tokens (grant_id)",
-        "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY, \
+            "CREATE INDEX IF NOT EXISTS appgrant_refresh_tokens_grant ON appgrant_refresh_tokens (grant_id)",
+            "CREATE TABLE IF NOT EXISTS appgrant_revoked_grants (grant_id TEXT PRIMARY KEY, \
          revoked_at BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS appgrant_consents (user_id TEXT NOT NULL, app_id TEXT NOT NULL, \
+            "CREATE TABLE IF NOT EXISTS appgrant_consents (user_id TEXT NOT NULL, app_id TEXT NOT NULL, \
          granted_at BIGINT NOT NULL, PRIMARY KEY (user_id, app_id))",
-    ],
-)];
+        ],
+    ),
+    // Refresh tokens name their family and generation, so a family is one row however often
+    // it rotates, and the per-token index goes. Families from before keep working for nothing:
+    // their tokens are not in the new form, so they are unknown (clients sign in again).
+    (
+        2,
+        &[
+            "ALTER TABLE appgrant_families ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",
+            "DROP TABLE IF EXISTS appgrant_refresh_tokens",
+        ],
+    ),
+];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
@@ -225,6 +237,8 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
         client_id: ClientId::new(text(row, "client_id")?),
         user: UserId::new(text(row, "user_id")?),
         current: digest(&text(row, "current_digest")?)?,
+        generation: u64::try_from(row.try_get::<i64, _>("generation").map_err(backend)?)
+            .map_err(backend)?,
         previous: previous.as_deref().map(digest).transpose()?,
         created_at: time(row.try_get("created_at").map_err(backend)?)?,
         rotated_at: time(row.try_get("rotated_at").map_err(backend)?)?,
@@ -237,7 +251,11 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
 }
 
 const FAMILY_COLUMNS: &str = "grant_id, client_id, user_id, current_digest, previous_digest, \
-                              created_at, rotated_at, expires_at, status";
+                              created_at, rotated_at, expires_at, status, generation";
+
+fn generation(family: &RefreshFamily) -> StoreResult<i64> {
+    i64::try_from(family.generation).map_err(backend)
+}
 
 impl AppStore for SqlStore {
     async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
@@ -451,6 +469,14 @@ impl CodeStore for SqlStore {
         Ok(())
     }
 
+    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
+        self.record(
+            "SELECT record FROM appgrant_codes WHERE digest = $1",
+            &digest.to_hex(),
+        )
+        .await
+    }
+
     async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
         // One statement: whichever instance's UPDATE commits first takes the code.
         let first = sqlx::query(
@@ -463,12 +489,7 @@ impl CodeStore for SqlStore {
         if let Some(row) = first {
             return Ok(Redemption::First(from_json(&text(&row, "record")?)?));
         }
-        let spent = self
-            .record(
-                "SELECT record FROM appgrant_codes WHERE digest = $1",
-                &digest.to_hex(),
-            )
-            .await?;
+        let spent = self.code(digest).await?;
         Ok(spent.map_or(Redemption::Unknown, Redemption::Reused))
     }
 
@@ -490,7 +511,7 @@ impl RefreshStore for SqlStore {
         sqlx::query(&format!(
             "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              CASE WHEN EXISTS (SELECT 1 FROM appgrant_revoked_grants WHERE grant_id = $1) \
-             THEN 'revoked' ELSE $9 END)"
+             THEN 'revoked' ELSE $9 END, $10)"
         ))
         .bind(family.grant.to_string())
         .bind(family.client_id.to_string())
@@ -501,23 +522,11 @@ impl RefreshStore for SqlStore {
         .bind(stamp(family.rotated_at)?)
         .bind(family.expires_at.map(stamp).transpose()?)
         .bind(status_text(family.status).to_owned())
+        .bind(generation(&family)?)
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
-        index_token(&mut transaction, &family.current, &family.grant).await?;
         transaction.commit().await.map_err(backend)
-    }
-
-    async fn family_by_token(&self, digest: &SecretDigest) -> StoreResult<Option<RefreshFamily>> {
-        let row = sqlx::query(&format!(
-            "SELECT {FAMILY_COLUMNS} FROM appgrant_families WHERE grant_id = \
-             (SELECT grant_id FROM appgrant_refresh_tokens WHERE digest = $1)"
-        ))
-        .bind(digest.to_hex())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(family_from).transpose()
     }
 
     async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
@@ -536,48 +545,34 @@ impl RefreshStore for SqlStore {
         expected_current: &SecretDigest,
         family: RefreshFamily,
     ) -> StoreResult<bool> {
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
         // Compare-and-swap: only the rotation that still sees the current token wins.
-        let swapped = sqlx::query(
-            "UPDATE appgrant_families SET current_digest = $2, previous_digest = $3, rotated_at = $4 \
-             WHERE grant_id = $1 AND current_digest = $5 AND status = 'active'",
+        let done = sqlx::query(
+            "UPDATE appgrant_families SET current_digest = $2, previous_digest = $3, rotated_at = $4, \
+             expires_at = $5, generation = $6 \
+             WHERE grant_id = $1 AND current_digest = $7 AND status = 'active'",
         )
         .bind(family.grant.to_string())
         .bind(family.current.to_hex())
         .bind(family.previous.map(|previous| previous.to_hex()))
         .bind(stamp(family.rotated_at)?)
+        .bind(family.expires_at.map(stamp).transpose()?)
+        .bind(generation(&family)?)
         .bind(expected_current.to_hex())
-        .execute(&mut *transaction)
+        .execute(&self.pool)
         .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !swapped {
-            transaction.rollback().await.map_err(backend)?;
-            return Ok(false);
-        }
-        index_token(&mut transaction, &family.current, &family.grant).await?;
-        transaction.commit().await.map_err(backend)?;
-        Ok(true)
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
-        let spent = "status = 'revoked' OR (expires_at IS NOT NULL AND expires_at <= $1)";
-        sqlx::query(&format!(
-            "DELETE FROM appgrant_refresh_tokens WHERE grant_id IN \
-             (SELECT grant_id FROM appgrant_families WHERE {spent})"
-        ))
+        let done = sqlx::query(
+            "DELETE FROM appgrant_families \
+             WHERE status = 'revoked' OR (expires_at IS NOT NULL AND expires_at <= $1)",
+        )
         .bind(stamp(now)?)
-        .execute(&mut *transaction)
+        .execute(&self.pool)
         .await
         .map_err(backend)?;
-        let done = sqlx::query(&format!("DELETE FROM appgrant_families WHERE {spent}"))
-            .bind(stamp(now)?)
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?;
-        transaction.commit().await.map_err(backend)?;
         Ok(done.rows_affected())
     }
 }
@@ -587,34 +582,6 @@ fn status_text(status: FamilyStatus) -> &'static str {
         FamilyStatus::Active => "active",
         FamilyStatus::Revoked => "revoked",
     }
-}
-
-async fn index_token(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
-    digest: &SecretDigest,
-    grant: &GrantId,
-) -> StoreResult<()> {
-    // Callers hold the family's row (or, for a new family, its grant lock), so generations
-    // of one family are numbered one at a time.
-    sqlx::query(
-        "INSERT INTO appgrant_refresh_tokens (digest, grant_id, generation) VALUES ($1, $2, \
-         (SELECT COALESCE(MAX(generation), 0) + 1 FROM appgrant_refresh_tokens WHERE grant_id = $2))",
-    )
-    .bind(digest.to_hex())
-    .bind(grant.to_string())
-    .execute(&mut **transaction)
-    .await
-    .map_err(backend)?;
-    sqlx::query(
-        "DELETE FROM appgrant_refresh_tokens WHERE grant_id = $1 AND generation <= \
-         (SELECT MAX(generation) FROM appgrant_refresh_tokens WHERE grant_id = $1) - $2",
-    )
-    .bind(grant.to_string())
-    .bind(super::REMEMBERED_REFRESH_TOKENS as i64)
-    .execute(&mut **transaction)
-    .await
-    .map_err(backend)?;
-    Ok(())
 }
 
 impl RevocationStore for SqlStore {
