@@ -744,3 +744,33 @@ fn parsed_request_parameters_never_show_a_secret_in_debug() {
     let shown = format!("{parsed:?}");
     assert!(shown.contains("authorization_code") && shown.contains("client_secret"));
 }
+
+#[test]
+fn keys_sessions_and_refresh_tokens_never_show_in_debug() {
+    use appgrant::http::SignedIn;
+    use appgrant::token::RefreshTokenKey;
+    let mut check = LeakCheck::default();
+    let key_bytes = [0x5au8; 32];
+    check.bytes("refresh-token key", &key_bytes);
+    let key = RefreshTokenKey::from_bytes(key_bytes);
+    let token = key.mint(
+        &appgrant::model::GrantId::new("grant-1"),
+        7,
+        &mut rand::thread_rng(),
+    );
+    check.secret("refresh token", token.expose());
+    let session = "session-id-that-is-a-bearer-secret";
+    check.secret("session id", session);
+    let signed_in = SignedIn {
+        user: appgrant::model::UserId::new("jane"),
+        company: None,
+        session: Secret::new(session),
+    };
+    check.debug("RefreshTokenKey", &key);
+    check.debug("refresh token", &token);
+    check.debug("opened refresh token", &key.open(token.expose()));
+    check.debug("SignedIn", &signed_in);
+    check.debug("HttpOptions", &appgrant::http::HttpOptions::default());
+    check.assert_clean();
+    assert!(format!("{signed_in:?}").contains("jane"));
+}

@@ -690,6 +690,7 @@ mod http {
             Some(SignedIn {
                 user: UserId::new(header("x-user")?),
                 company: header("x-company").map(CompanyId::new),
+                session: appgrant::token::Secret::new(header("x-session").unwrap_or_default()),
             })
         }
 

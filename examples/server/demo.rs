@@ -82,17 +82,25 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 impl DemoSignIn {
     fn user(&self, headers: &HeaderMap) -> Option<UserId> {
+        self.session(headers).map(|(user, _)| user)
+    }
+
+    /// The signed-in user and their session id.
+    fn session(&self, headers: &HeaderMap) -> Option<(UserId, String)> {
         let session = cookie(headers, SESSION_COOKIE)?;
-        self.sessions.lock().ok()?.get(&session).cloned()
+        let user = self.sessions.lock().ok()?.get(&session).cloned()?;
+        Some((user, session))
     }
 }
 
 impl SignIn for DemoSignIn {
     async fn signed_in(&self, request: &Parts) -> Option<SignedIn> {
-        self.user(&request.headers).map(|user| SignedIn {
-            user,
-            company: Some(CompanyId::new(COMPANY)),
-        })
+        self.session(&request.headers)
+            .map(|(user, session)| SignedIn {
+                user,
+                company: Some(CompanyId::new(COMPANY)),
+                session: Secret::new(session),
+            })
     }
 
     fn sign_in_url(&self, return_to: &str) -> String {

@@ -134,36 +134,81 @@ pub(crate) async fn show<S: Store, A: SignIn>(
     }
 }
 
-fn csrf_mac<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> Hmac<Sha256> {
+/// Length-prefixes `bytes`, so no choice of field values can make two different forms feed
+/// the MAC the same input.
+fn mac_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
+    mac.update(&(bytes.len() as u64).to_be_bytes());
+    mac.update(bytes);
+}
+
+fn csrf_mac<S: Store, A>(
+    state: &HttpState<S, A>,
+    user: &SignedIn,
+    issued_at: i64,
+    params: &Params,
+) -> Hmac<Sha256> {
     // Infallible: HMAC takes keys of any length.
     let mut mac = Hmac::<Sha256>::new_from_slice(&state.shared.csrf_key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    mac.update(user.user.as_str().as_bytes());
+    mac.update(b"appgrant consent form v2\0");
+    mac_field(&mut mac, user.user.as_str().as_bytes());
+    mac_field(&mut mac, user.session.expose().as_bytes());
+    mac.update(&issued_at.to_be_bytes());
     for name in REQUEST_FIELDS {
-        mac.update(b"\0");
-        mac.update(params.get(name).map(String::as_bytes).unwrap_or_default());
+        match params.get(name) {
+            Some(value) => {
+                mac.update(&[1]);
+                mac_field(&mut mac, value.as_bytes());
+            }
+            None => mac.update(&[0]),
+        }
     }
     mac
 }
 
-/// A token binding the consent form to this user and this exact request.
-fn csrf_token<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> String {
-    URL_SAFE_NO_PAD.encode(csrf_mac(state, user, params).finalize().into_bytes())
+/// A token binding the consent form to this user, this sign-in session, this exact request
+/// and the time it was shown: `base64url(issued_at ‖ HMAC)`.
+fn csrf_token<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> String {
+    let issued_at = state.shared.server.now().timestamp();
+    let tag = csrf_mac(state, user, issued_at, params)
+        .finalize()
+        .into_bytes();
+    let mut token = issued_at.to_be_bytes().to_vec();
+    token.extend_from_slice(&tag);
+    URL_SAFE_NO_PAD.encode(token)
 }
 
-fn csrf_valid<S, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> bool {
+/// How far in the future a form's time may be: instances sharing the key have clocks that
+/// differ a little.
+const CLOCK_SKEW_SECONDS: i64 = 60;
+
+fn csrf_valid<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> bool {
     let Some(presented) = params
         .get("csrf_token")
         .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
     else {
         return false;
     };
-    csrf_mac(state, user, params)
-        .verify_slice(&presented)
-        .is_ok()
+    let Some((issued_at, tag)) = presented.split_first_chunk::<8>() else {
+        return false;
+    };
+    let issued_at = i64::from_be_bytes(*issued_at);
+    let age = state
+        .shared
+        .server
+        .now()
+        .timestamp()
+        .saturating_sub(issued_at);
+    let lifetime = state.shared.options.consent_form_lifetime.as_secs();
+    let fresh = u64::try_from(age).is_ok_and(|age| age < lifetime)
+        || (-CLOCK_SKEW_SECONDS..0).contains(&age);
+    fresh
+        && csrf_mac(state, user, issued_at, params)
+            .verify_slice(tag)
+            .is_ok()
 }
 
-fn consent_page<S, A>(
+fn consent_page<S: Store, A>(
     state: &HttpState<S, A>,
     prompt: &ConsentPrompt,
     params: &Params,

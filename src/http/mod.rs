@@ -15,6 +15,7 @@ pub use resource::{Access, AccessRejection, Granted, ResourceGuard};
 use crate::model::{CompanyId, UserId};
 use crate::server::AuthorizationServer;
 use crate::store::Store;
+use crate::token::Secret;
 use axum::Router;
 use axum::http::HeaderName;
 use axum::http::request::Parts;
@@ -30,6 +31,10 @@ pub struct SignedIn {
     pub user: UserId,
     /// The company they are working in, if the host knows it.
     pub company: Option<CompanyId>,
+    /// The host's identifier of this sign-in session: its session id, or anything else that
+    /// changes whenever the person signs in again. The consent form is bound to it, so a form
+    /// shown in one session cannot be submitted in another. Kept out of `Debug`.
+    pub session: Secret,
 }
 
 /// The host's sign-in, which the authorization endpoint hands over to when nobody is signed in.
@@ -47,6 +52,8 @@ pub struct HttpOptions {
     pub company_header: HeaderName,
     /// The largest request body accepted, in bytes (default 16 KiB).
     pub max_body_bytes: usize,
+    /// How long a consent page may be answered after it was shown (default 10 minutes).
+    pub consent_form_lifetime: std::time::Duration,
 }
 
 impl Default for HttpOptions {
@@ -54,6 +61,7 @@ impl Default for HttpOptions {
         Self {
             company_header: HeaderName::from_static("company-id"),
             max_body_bytes: 16 * 1024,
+            consent_form_lifetime: std::time::Duration::from_secs(600),
         }
     }
 }
