@@ -14,7 +14,7 @@ use appgrant::grant::{
 };
 use appgrant::model::{ClientId, CompanyId, OUT_OF_BAND, SecretDigest};
 use appgrant::server::ServerError;
-use appgrant::store::{CodeStore, RefreshStore};
+use appgrant::store::{CodeStore, DirectoryStore, RefreshStore};
 use appgrant::token::{Algorithm, KeySet, Secret, SigningKey, validate};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use base64::Engine;
@@ -773,4 +773,66 @@ fn keys_sessions_and_refresh_tokens_never_show_in_debug() {
     check.debug("HttpOptions", &appgrant::http::HttpOptions::default());
     check.assert_clean();
     assert!(format!("{signed_in:?}").contains("jane"));
+}
+
+#[tokio::test]
+async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
+    use appgrant::grant::{ExchangeInput, Presented, RefreshInput, exchange_code, rotate};
+    use appgrant::token::RefreshTokenKey;
+    let world = world().await;
+    let mut check = check_for(&world);
+    let (config, keys) = (world.server.config().clone(), world.server.keys());
+    let refresh_key = RefreshTokenKey::generate(&mut OsRng);
+    let code = code_in(
+        &world
+            .server
+            .authorize(&world.authorization_request(), &world.jane, None)
+            .await
+            .unwrap(),
+    );
+    check.secret("code", code.expose());
+    let record = world
+        .server
+        .store()
+        .code(&code.digest())
+        .await
+        .unwrap()
+        .unwrap();
+    let redemption = Redemption::First(record);
+    let exchange = CodeExchange {
+        code: code.clone(),
+        redirect_uri: Some(REDIRECT.into()),
+        code_verifier: Some(VERIFIER.into()),
+    };
+    let jane = world.server.store().user(&world.jane).await.unwrap();
+    let input = ExchangeInput {
+        app: &world.app,
+        redemption: &redemption,
+        request: &exchange,
+        user: jane.as_ref(),
+    };
+    check.debug("ExchangeInput", &input);
+    let now = world.server.now();
+    let issued = exchange_code(input, &config, &keys, &refresh_key, now, &mut OsRng).unwrap();
+    check.token("access token", issued.response.access_token.expose());
+    let first_refresh = issued.response.refresh_token.clone().unwrap();
+    check.secret("refresh token", first_refresh.expose());
+    check.debug("Issued", &issued);
+    let family = issued.family.clone().unwrap();
+    let input = RefreshInput {
+        app: &world.app,
+        family: &family,
+        presented: Presented::Current,
+        user: jane.as_ref(),
+    };
+    check.debug("RefreshInput", &input);
+    let rotation = rotate(input, &config, &keys, &refresh_key, now, &mut OsRng).unwrap();
+    check.token(
+        "rotated access token",
+        rotation.issued.response.access_token.expose(),
+    );
+    let next = rotation.issued.response.refresh_token.clone().unwrap();
+    check.secret("rotated refresh token", next.expose());
+    check.debug("Rotation", &rotation);
+    check.assert_clean();
 }
