@@ -9,7 +9,7 @@ mod sql;
 
 pub use memory::MemoryStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::SqlStore;
+pub use sql::{SqlOptions, SqlStore};
 
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
 use crate::model::{
@@ -22,9 +22,24 @@ use std::future::Future;
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The backend failed.
+    /// The backend failed (unreachable, timed out, full, or refused a statement).
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database URL names a database this build cannot open.
+    #[error("{}", unsupported_url(*.feature))]
+    UnsupportedUrl {
+        /// The cargo feature that would open it, if there is one.
+        feature: Option<&'static str>,
+    },
+}
+
+fn unsupported_url(feature: Option<&'static str>) -> String {
+    match feature {
+        Some(feature) => format!(
+            "this build cannot open that database URL: enable appgrant's `{feature}` feature"
+        ),
+        None => "unsupported database URL: use sqlite://FILE or postgres://…".to_owned(),
+    }
 }
 
 /// Shorthand for a store call's result.

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
 use sqlx::{AnyPool, Row};
 
 /// The schema, one migration per entry, applied in order on connect.
@@ -111,11 +112,53 @@ enum Database {
 /// The advisory lock that lets one instance at a time bring the schema up to date.
 const MIGRATION_LOCK: i64 = 0x6170_7067_7261_6e74; // "appgrant"
 
+/// How a [`SqlStore`] opens its pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlOptions {
+    /// The most connections the pool opens (default 16).
+    pub max_connections: u32,
+    /// How long a call waits for a connection before failing (default 3 s): with the database
+    /// down, requests fail fast instead of hanging.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
+/// The URL schemes this build can open, and the feature each needs.
+fn check_scheme(url: &str) -> StoreResult<Database> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    let (database, enabled, feature) = match scheme {
+        "sqlite" => (Database::Sqlite, cfg!(feature = "sqlite"), "sqlite"),
+        "postgres" | "postgresql" => (Database::Postgres, cfg!(feature = "postgres"), "postgres"),
+        _ => return Err(StoreError::UnsupportedUrl { feature: None }),
+    };
+    if enabled {
+        Ok(database)
+    } else {
+        Err(StoreError::UnsupportedUrl {
+            feature: Some(feature),
+        })
+    }
+}
+
 impl SqlStore {
-    /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) and
-    /// brings the schema up to date.
+    /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) with the
+    /// default [`SqlOptions`] and brings the schema up to date.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, &SqlOptions::default()).await
+    }
+
+    /// Connects to `url` with `options` and brings the schema up to date.
+    pub async fn connect_with(url: &str, options: &SqlOptions) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
+        check_scheme(url)?;
         let url = match url.strip_prefix("sqlite://") {
             Some(path) if !path.contains('?') && path != ":memory:" => {
                 format!("sqlite://{path}?mode=rwc")
@@ -123,17 +166,31 @@ impl SqlStore {
             _ => url.to_owned(),
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            // A round trip per checkout is what made every decision slow; a connection that
+            // failed is dropped by the call that saw it fail instead.
+            .test_before_acquire(false)
             .connect(&url)
             .await
             .map_err(backend)?;
-        let database = if url.starts_with("postgres") {
-            Database::Postgres
-        } else {
-            Database::Sqlite
+        Self::from_pool(pool).await
+    }
+
+    /// A store over an existing pool (the host's own `sqlx` settings), bringing the schema up
+    /// to date. The pool must be SQLite or PostgreSQL.
+    pub async fn from_pool(pool: AnyPool) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let database = {
+            let connection = pool.acquire().await.map_err(backend)?;
+            match connection.backend_name() {
+                "SQLite" => Database::Sqlite,
+                "PostgreSQL" => Database::Postgres,
+                _ => return Err(StoreError::UnsupportedUrl { feature: None }),
+            }
         };
         let store = Self { pool, database };
-        if url.starts_with("sqlite:") {
+        if database == Database::Sqlite {
             // WAL lets readers work while one writer commits; several pools share the file.
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&store.pool)
@@ -147,7 +204,7 @@ impl SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
         // One transaction, behind a lock on PostgreSQL (SQLite locks on the first write), so
         // instances starting together on a fresh database take turns.
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let mut transaction = self.begin().await?;
         if self.database == Database::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK)
@@ -181,17 +238,13 @@ impl SqlStore {
                 .await
                 .map_err(backend)?;
         }
-        transaction.commit().await.map_err(backend)
+        transaction.commit().await
     }
 
     /// Serializes the writes about one grant on PostgreSQL, whose READ COMMITTED would let a
     /// revocation and the saving of the grant's family each miss the other (SQLite already
     /// runs one writer at a time).
-    async fn lock_grant(
-        &self,
-        transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
-        grant: &GrantId,
-    ) -> StoreResult<()> {
+    async fn lock_grant(&self, transaction: &mut Transaction, grant: &GrantId) -> StoreResult<()> {
         if self.database == Database::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind(grant.to_string())
@@ -222,6 +275,63 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+/// A transaction on a pooled connection that goes back to the pool only if the transaction
+/// committed. A connection that saw any error inside it is closed instead: after a full disk,
+/// SQLite rolls the transaction back by itself, the ROLLBACK that follows fails, and a
+/// connection returned then would still be one transaction deep, so that later "commits"
+/// report success and save nothing. Closing it aborts whatever it still holds.
+struct Transaction {
+    connection: PoolConnection<sqlx::Any>,
+    committed: bool,
+}
+
+impl SqlStore {
+    async fn begin(&self) -> StoreResult<Transaction> {
+        let connection = self.pool.acquire().await.map_err(backend)?;
+        let mut transaction = Transaction {
+            connection,
+            committed: false,
+        };
+        sqlx::query("BEGIN")
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        Ok(transaction)
+    }
+}
+
+impl Transaction {
+    async fn commit(mut self) -> StoreResult<()> {
+        sqlx::query("COMMIT")
+            .execute(&mut *self)
+            .await
+            .map_err(backend)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.connection
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.connection.close_on_drop();
+        }
     }
 }
 
@@ -505,7 +615,7 @@ impl CodeStore for SqlStore {
 
 impl RefreshStore for SqlStore {
     async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let mut transaction = self.begin().await?;
         self.lock_grant(&mut transaction, &family.grant).await?;
         // A reused code may have revoked the grant before its first redemption saved this.
         sqlx::query(&format!(
@@ -526,7 +636,7 @@ impl RefreshStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
-        transaction.commit().await.map_err(backend)
+        transaction.commit().await
     }
 
     async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
@@ -586,7 +696,7 @@ fn status_text(status: FamilyStatus) -> &'static str {
 
 impl RevocationStore for SqlStore {
     async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
-        let mut transaction = self.pool.begin().await.map_err(backend)?;
+        let mut transaction = self.begin().await?;
         self.lock_grant(&mut transaction, grant).await?;
         sqlx::query(
             "INSERT INTO appgrant_revoked_grants (grant_id, revoked_at) VALUES ($1, $2) \
@@ -602,7 +712,7 @@ impl RevocationStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(backend)?;
-        transaction.commit().await.map_err(backend)
+        transaction.commit().await
     }
 
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {

@@ -1101,16 +1101,20 @@ impl<S: Store> World<S> {
             .authorize(&self.authorization_request(), user, Some(&self.acme))
             .await
             .unwrap();
-        let AuthorizationResponse::Redirect(location) = response else {
-            panic!("expected a redirect");
-        };
-        let url = url::Url::parse(location.expose()).unwrap();
-        let code = url
-            .query_pairs()
-            .find(|(name, _)| name == "code")
-            .map(|(_, value)| value.into_owned())
-            .expect("the redirect carries a code");
-        Secret::new(code)
+        code_in(&response)
+    }
+
+    /// The grant of `tokens`' access token.
+    pub fn grant_of(&self, tokens: &TokenResponse) -> GrantId {
+        let config = self.server.config();
+        appgrant::token::validate(
+            tokens.access_token.expose(),
+            &self.server.keys(),
+            &config.expectations(),
+            self.server.now(),
+        )
+        .expect("a valid access token")
+        .grant_id
     }
 
     pub fn exchange_request(&self, code: &Secret) -> TokenRequest {
@@ -1185,6 +1189,20 @@ impl<S: Store> World<S> {
             .deny_reason()
             .cloned()
     }
+}
+
+/// The code in an authorization response's redirect.
+pub fn code_in(response: &AuthorizationResponse) -> Secret {
+    let AuthorizationResponse::Redirect(location) = response else {
+        panic!("expected a redirect");
+    };
+    let url = url::Url::parse(location.expose()).unwrap();
+    let code = url
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.into_owned())
+        .expect("the redirect carries a code");
+    Secret::new(code)
 }
 
 /// Asserts `result` failed with `invalid_grant`.
