@@ -1,15 +1,18 @@
 //! A runnable authorization server with a small demo resource API.
 //!
-//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]`
+//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]
+//! [--max-connections N]`
 //!
 //! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
 //! file (feature `sqlite`); `postgres://…` shares it between instances (feature `postgres`;
 //! both are on by default). Instances that share a database share `--signing-key` too, so
 //! each verifies the others' tokens. On start it prints one JSON line with the issuer URL, the
 //! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
-//! so scripts can drive it. The routes are listed in the README.
+//! so scripts can drive it. The routes are listed in the README. Slow clients are cut off and
+//! connections capped (see `serve.rs`).
 
 mod demo;
+mod serve;
 
 use appgrant::store::Store;
 use appgrant::token::{Algorithm, KeySet, SigningKey};
@@ -25,6 +28,7 @@ struct Options {
     addr: String,
     database_url: Option<String>,
     signing_key: Option<String>,
+    limits: serve::Limits,
 }
 
 fn options() -> Result<Options, Box<dyn Error>> {
@@ -32,6 +36,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         addr: "127.0.0.1:8080".into(),
         database_url: None,
         signing_key: None,
+        limits: serve::Limits::default(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -40,8 +45,16 @@ fn options() -> Result<Options, Box<dyn Error>> {
             "--addr" => options.addr = value("--addr")?,
             "--database-url" => options.database_url = Some(value("--database-url")?),
             "--signing-key" => options.signing_key = Some(value("--signing-key")?),
+            "--max-connections" => {
+                let cap = value("--max-connections")?;
+                options.limits.max_connections = match cap.parse() {
+                    Ok(cap) if cap > 0 => cap,
+                    _ => return Err(format!("--max-connections {cap}: not a count").into()),
+                };
+            }
             other => {
-                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE";
+                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE, \
+                             --max-connections N";
                 return Err(format!("unknown argument {other}; {usage}").into());
             }
         }
@@ -56,11 +69,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let issuer = format!("http://{}", listener.local_addr()?);
     let keys = signing_keys(options.signing_key.as_deref())?;
     match options.database_url.as_deref() {
-        None => serve(listener, &issuer, keys, appgrant::MemoryStore::new()).await,
+        None => {
+            let store = appgrant::MemoryStore::new();
+            serve(listener, &issuer, keys, store, options.limits).await
+        }
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         Some(url) => {
             let store = appgrant::store::SqlStore::connect(url).await?;
-            serve(listener, &issuer, keys, store).await
+            serve(listener, &issuer, keys, store, options.limits).await
         }
         #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         Some(_) => {
@@ -96,6 +112,7 @@ async fn serve<S: Store>(
     issuer: &str,
     keys: Option<KeySet>,
     store: S,
+    limits: serve::Limits,
 ) -> Result<(), Box<dyn Error>> {
     let (router, seed, server) = demo::build(issuer, keys, store).await?;
     println!("{}", serde_json::to_string(&seed)?);
@@ -108,6 +125,6 @@ async fn serve<S: Store>(
             }
         }
     });
-    axum::serve(listener, router).await?;
+    serve::serve(listener, router, limits).await?;
     Ok(())
 }

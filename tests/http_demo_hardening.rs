@@ -1,0 +1,137 @@
+//! The demo server is safe to copy: slow clients cannot exhaust it, its signing key file is
+//! private, sign-ins and admin actions come only from its own pages, and its pages cannot be
+//! framed.
+#![cfg(feature = "axum")]
+
+mod http_support;
+
+use http_support::serve::Limits;
+use http_support::*;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a test waits for the server to do something it must do (close a connection,
+/// answer): generous, as the machine may be busy; the limits under test are far shorter.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Opens a raw connection to the demo server.
+async fn connect(running: &Running) -> TcpStream {
+    let address = running.base.trim_start_matches("http://");
+    TcpStream::connect(address).await.unwrap()
+}
+
+/// What the server sent on `stream` until it closed it or `within` passed, and whether it
+/// closed it (a reset counts as closed).
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => break false,
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(read)) => received.extend_from_slice(&buffer[..read]),
+        }
+    };
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// The headers of a form post to `/login` announcing `length` bytes of body.
+fn login_post_head(length: usize) -> String {
+    format!(
+        "POST /login HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+// 8. Slow clients cannot exhaust the server.
+
+#[tokio::test]
+async fn a_request_whose_headers_never_finish_is_closed_after_the_header_timeout() {
+    let running = start_with(Limits {
+        header_read: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled.write_all(b"GET /login HT").await.unwrap();
+    let (_, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(closed, "a half-sent request line kept its connection open");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_timeout() {
+    let running = start_with(Limits {
+        header_read: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut idle = connect(&running).await;
+    let (_, closed) = read_until_closed(&mut idle, PATIENCE).await;
+    assert!(closed, "a connection that never sent a byte stayed open");
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_gets_408_and_is_closed() {
+    let running = start_with(Limits {
+        request: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled
+        .write_all(login_post_head(100).as_bytes())
+        .await
+        .unwrap();
+    let (response, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    assert!(closed, "the connection stayed open after the timeout");
+}
+
+#[tokio::test]
+async fn a_request_body_that_stalls_midway_is_refused_and_closed() {
+    let running = start_with(Limits {
+        body: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled
+        .write_all(format!("{}username=ja", login_post_head(100)).as_bytes())
+        .await
+        .unwrap();
+    let (response, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 4"), "{response:?}");
+    assert!(closed, "the connection stayed open after the body stalled");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_others_close() {
+    let running = start_with(Limits {
+        max_connections: 2,
+        ..Limits::default()
+    })
+    .await;
+    let first = connect(&running).await;
+    let second = connect(&running).await;
+    let mut third = connect(&running).await;
+    third
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Both slots are held by idle connections: the third is not served...
+    let (early, closed) = read_until_closed(&mut third, Duration::from_secs(1)).await;
+    assert!(
+        early.is_empty() && !closed,
+        "served beyond the cap: {early:?}"
+    );
+    // ...until one of them goes away.
+    drop(first);
+    let (response, closed) = read_until_closed(&mut third, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(closed);
+    drop(second);
+    let page = client().get(running.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+}
