@@ -135,3 +135,56 @@ async fn connections_beyond_the_cap_wait_until_others_close() {
     let page = client().get(running.url("/login")).send().await.unwrap();
     assert_eq!(page.status(), reqwest::StatusCode::OK);
 }
+
+// 9. The signing key file is private.
+
+/// A fresh, empty directory of its own under the system's temporary directory.
+fn scratch_dir() -> std::path::PathBuf {
+    let name = format!("appgrant-demo-{}", rand::random::<u64>());
+    let dir = std::env::temp_dir().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_created_signing_key_file_is_readable_by_its_owner_only() {
+    let dir = scratch_dir();
+    let path = dir.join("key.pem");
+    let keys = key_file::signing_keys(Some(&path)).unwrap();
+    assert!(keys.is_some());
+    assert_eq!(
+        mode_of(&path),
+        0o600,
+        "created with mode {:o}",
+        mode_of(&path)
+    );
+    // Nothing else is left behind, and the file serves the next start.
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(key_file::signing_keys(Some(&path)).unwrap().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_signing_key_file_readable_by_group_or_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir();
+    let path = dir.join("key.pem");
+    key_file::signing_keys(Some(&path)).unwrap();
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let refused = match key_file::signing_keys(Some(&path)) {
+            Ok(_) => panic!("started on a key file with mode {mode:o}"),
+            Err(error) => error.to_string(),
+        };
+        assert!(refused.contains(&path.display().to_string()), "{refused}");
+        assert!(refused.contains(&format!("{mode:o}")), "{refused}");
+        assert!(refused.contains("chmod 600"), "{refused}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,12 +12,11 @@
 //! connections capped (see `serve.rs`).
 
 mod demo;
+mod key_file;
 mod serve;
 
 use appgrant::store::Store;
-use appgrant::token::{Algorithm, KeySet, SigningKey};
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use appgrant::token::KeySet;
 use std::error::Error;
 use std::time::Duration;
 
@@ -67,7 +66,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
     let listener = tokio::net::TcpListener::bind(&options.addr).await?;
     let issuer = format!("http://{}", listener.local_addr()?);
-    let keys = signing_keys(options.signing_key.as_deref())?;
+    let keys = key_file::signing_keys(options.signing_key.as_deref().map(std::path::Path::new))?;
     match options.database_url.as_deref() {
         None => {
             let store = appgrant::MemoryStore::new();
@@ -83,28 +82,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err("no database support in this build: use --features sqlite or postgres".into())
         }
     }
-}
-
-/// The Ed25519 key in `path` (PKCS#8 PEM), written there first if the file does not exist, so
-/// that restarts and other instances given the same file verify the same tokens. Without a
-/// file, a fresh key: access tokens then last only as long as the process.
-fn signing_keys(path: Option<&str>) -> Result<Option<KeySet>, Box<dyn Error>> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    if !std::path::Path::new(path).exists() {
-        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        std::fs::write(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes())?;
-    }
-    let pem = std::fs::read_to_string(path)?;
-    // A key id derived from the public key, so every instance names it alike.
-    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?.verifying_key();
-    let kid = format!(
-        "demo-{}",
-        &appgrant::grant::pkce::challenge_of(&format!("{public:?}"))[..12]
-    );
-    let key = SigningKey::from_pkcs8_pem(Algorithm::EdDSA, kid, &pem)?;
-    Ok(Some(KeySet::new(key)))
 }
 
 async fn serve<S: Store>(

@@ -4,6 +4,8 @@
 
 #[path = "../../examples/server/demo.rs"]
 pub mod demo;
+#[path = "../../examples/server/key_file.rs"]
+pub mod key_file;
 #[path = "../../examples/server/serve.rs"]
 pub mod serve;
 
