@@ -188,3 +188,77 @@ fn a_signing_key_file_readable_by_group_or_others_is_refused() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// 10. Sign-ins come from this site's own pages (no login CSRF).
+
+/// Posts John's credentials to `/login` with these extra headers.
+async fn sign_in_as_john(running: &Running, headers: &[(&str, &str)]) -> reqwest::Response {
+    let john = running.user("john");
+    let mut request = client().post(running.url("/login")).form(&[
+        ("username", john.username.as_str()),
+        ("password", john.password.as_str()),
+        ("return_to", "/"),
+    ]);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn cross_origin_sign_in_is_refused() {
+    let running = start().await;
+    let foreign: [&[(&str, &str)]; 5] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("referer", "https://evil.example/login-csrf.html")],
+        &[
+            ("origin", "https://evil.example"),
+            ("referer", "https://evil.example/"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+    ];
+    for headers in foreign {
+        let response = sign_in_as_john(&running, headers).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::FORBIDDEN,
+            "{headers:?}"
+        );
+        assert!(
+            response
+                .headers()
+                .get(reqwest::header::SET_COOKIE)
+                .is_none(),
+            "{headers:?} got a session"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_origin_sign_in_still_works() {
+    let running = start().await;
+    let login_page = running.url("/login");
+    let browser_headers: [&[(&str, &str)]; 2] = [
+        &[
+            ("origin", running.base.as_str()),
+            ("referer", login_page.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        // A script, which sends none of them.
+        &[],
+    ];
+    for headers in browser_headers {
+        let response = sign_in_as_john(&running, headers).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "{headers:?}"
+        );
+        let cookie = response.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap();
+        assert!(cookie.starts_with("demo_session="), "{cookie}");
+    }
+}

@@ -315,8 +315,18 @@ fn local_path(return_to: Option<&str>) -> &str {
 
 async fn login<S: Store>(
     State(state): State<DemoState<S>>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    // Another site's form could otherwise sign the victim in as the attacker (login CSRF),
+    // and whatever the victim then authorizes or enters goes to the attacker's account.
+    if !from_this_site(&state, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html("<p>Sign in from this site's own sign-in page.</p>"),
+        )
+            .into_response();
+    }
     let known = state
         .passwords
         .get(&form.username)
@@ -486,17 +496,31 @@ fn signed_in_admin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<UserI
     state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
 }
 
-/// Refuses a state-changing request a browser sent from another origin (a cross-site form
-/// carries the session cookie): the `Origin` header, when sent, must be this site's.
-fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
-    let origin = headers.get(header::ORIGIN).map(|value| value.as_bytes());
+/// Whether a state-changing request came from this site's own pages rather than another
+/// site's (a cross-site form carries the session cookie, and a sign-in needs none): of
+/// `Sec-Fetch-Site`, `Origin` and `Referer`, each one the browser sent must name this site.
+/// Scripts send none of them.
+fn from_this_site<S>(state: &DemoState<S>, headers: &HeaderMap) -> bool {
     let fetch_site = headers.get("sec-fetch-site").map(|value| value.as_bytes());
-    let foreign_origin = origin.is_some_and(|origin| origin != state.origin.as_bytes());
-    let foreign_fetch = fetch_site.is_some_and(|site| site != b"same-origin");
-    if foreign_origin || foreign_fetch {
-        Err(AdminError::CrossOrigin)
-    } else {
+    let origin = headers.get(header::ORIGIN).map(|value| value.as_bytes());
+    let referer_origin = headers.get(header::REFERER).map(|value| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|referer| url::Url::parse(referer).ok())
+            .map(|referer| referer.origin().ascii_serialization())
+    });
+    fetch_site.is_none_or(|site| site == b"same-origin")
+        && origin.is_none_or(|origin| origin == state.origin.as_bytes())
+        && referer_origin.is_none_or(|origin| origin.as_deref() == Some(&*state.origin))
+}
+
+/// Refuses an admin action a browser sent from another site (see `from_this_site`).
+fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
+    if from_this_site(state, headers) {
         Ok(())
+    } else {
+        Err(AdminError::CrossOrigin)
     }
 }
 
