@@ -262,3 +262,67 @@ async fn same_origin_sign_in_still_works() {
         assert!(cookie.starts_with("demo_session="), "{cookie}");
     }
 }
+
+// 11. The demo's pages cannot be framed (clickjacking), cached, or leak their URL.
+
+/// Asserts that `response` carries the page headers, its CSP ending in `form_action`.
+fn assert_page_headers(what: &str, response: &reqwest::Response, form_action: &str) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'{form_action}"
+    );
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{what}");
+    assert_eq!(header("content-security-policy"), Some(csp), "{what}");
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+    // Not `no-referrer`: under it, browsers send `Origin: null` with the pages' own form
+    // posts, which the same-origin check (rightly) refuses. `same-origin` sends the page's URL
+    // to this site only.
+    assert_eq!(
+        header("referrer-policy").as_deref(),
+        Some("same-origin"),
+        "{what}"
+    );
+    let html = header("content-type").is_some_and(|kind| kind.starts_with("text/html"));
+    assert!(html, "{what} is not a page");
+}
+
+#[tokio::test]
+async fn every_demo_page_refuses_framing_and_caching() {
+    let running = start().await;
+    let http = client();
+    let fieldsync = running.fieldsync().client_id.clone();
+    let login = http
+        .get(running.url("/login?return_to=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    assert_page_headers("the login page", &login, "");
+    let wrong = http
+        .post(running.url("/login"))
+        .form(&[("username", "john"), ("password", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_page_headers("a failed sign-in", &wrong, "");
+    let foreign = sign_in_as_john(&running, &[("origin", "https://evil.example")]).await;
+    assert_eq!(foreign.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_page_headers("a refused sign-in", &foreign, "");
+    let jane = Browser::new(&running);
+    jane.sign_in("jane", &running.user("jane").password).await;
+    let admin = jane
+        .open(&running.url(&format!("/admin/apps/{fieldsync}")))
+        .await;
+    assert_eq!(admin.status(), reqwest::StatusCode::OK);
+    assert_page_headers("the admin page", &admin, "; form-action 'self'");
+}

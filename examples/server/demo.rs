@@ -17,7 +17,7 @@ use appgrant::token::{KeySet, Secret};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -248,20 +248,59 @@ pub async fn build<S: Store>(
 }
 
 fn demo_routes<S: Store>(state: DemoState<S>) -> Router {
-    Router::new()
+    let sign_in_and_api = Router::new()
         .route("/login", get(login_page).post(login::<S>))
         .route(
             "/api/projects/{project}/rfis",
             get(list_rfis::<S>).post(create_rfi::<S>),
-        )
+        );
+    let admin = Router::new()
         .route("/admin/apps/{client_id}", get(admin_page::<S>))
         .route("/admin/apps/{client_id}/{action}", post(admin_form::<S>))
         .route("/admin/api/apps/{client_id}", get(admin_status::<S>))
         .route(
             "/admin/api/apps/{client_id}/{action}",
             post(admin_json::<S>),
-        )
+        );
+    page_headers(sign_in_and_api, PAGE_CSP)
+        .merge(page_headers(admin, ADMIN_PAGE_CSP))
         .with_state(state)
+}
+
+/// The content security policy of the demo's pages: they load nothing but inline style, and
+/// no other site may frame them (clickjacking). No `form-action`: browsers apply it to the
+/// redirects that follow a form too, and a sign-in goes on to `/oauth/authorize`, which may
+/// send the browser straight on to the client.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+
+/// The admin pages' forms, and the redirects after them, stay on this site.
+const ADMIN_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+
+/// `routes` with the headers every demo page sends, as the library's consent page does: not
+/// framed, not cached, and its URL sent as a referrer to this site only. (Not `no-referrer`:
+/// under it browsers send `Origin: null` with a page's own form posts, which
+/// `from_this_site` must refuse.) The API's JSON gets them too, harmlessly.
+fn page_headers<S>(routes: Router<S>, csp: &'static str) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::map_response(
+        move |mut response: Response| async move {
+            let headers = response.headers_mut();
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(csp),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        },
+    ))
 }
 
 fn escape(text: &str) -> String {
