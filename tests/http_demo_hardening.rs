@@ -326,3 +326,75 @@ async fn every_demo_page_refuses_framing_and_caching() {
     assert_eq!(admin.status(), reqwest::StatusCode::OK);
     assert_page_headers("the admin page", &admin, "; form-action 'self'");
 }
+
+// 12. An admin action refused to a non-admin changes nothing.
+
+/// `who` posts `action` on FieldSync's installation, through the admin JSON route or the admin
+/// page's form; the response's status.
+async fn admin_action(
+    running: &Running,
+    who: &Browser,
+    action: &str,
+    form: bool,
+) -> reqwest::StatusCode {
+    let app = &running.fieldsync().client_id;
+    let request = if form {
+        who.http
+            .post(running.url(&format!("/admin/apps/{app}/{action}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("projects=tower")
+    } else {
+        who.http
+            .post(running.url(&format!("/admin/api/apps/{app}/{action}")))
+            .json(&serde_json::json!({ "projects": ["tower"] }))
+    };
+    request.send().await.unwrap().status()
+}
+
+/// FieldSync's installation in Acme as an admin reads it (`null` when there is none).
+async fn installation_of_fieldsync(running: &Running, admin: &Browser) -> serde_json::Value {
+    let app = &running.fieldsync().client_id;
+    let response = admin
+        .http
+        .get(running.url(&format!("/admin/api/apps/{app}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    response.json::<serde_json::Value>().await.unwrap()["installation"].clone()
+}
+
+/// John, who is no admin, tries every action: each is refused and the installation stays
+/// exactly as it was.
+async fn john_changes_nothing(running: &Running, john: &Browser, jane: &Browser, stage: &str) {
+    let before = installation_of_fieldsync(running, jane).await;
+    for action in ["install", "deny", "projects", "approve-update", "uninstall"] {
+        for form in [false, true] {
+            let status = admin_action(running, john, action, form).await;
+            assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{stage}: {action}");
+            let after = installation_of_fieldsync(running, jane).await;
+            assert_eq!(after, before, "{stage}: John's refused {action} changed it");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_admin_action_changes_nothing() {
+    let running = start().await;
+    let jane = Browser::new(&running);
+    jane.sign_in("jane", &running.user("jane").password).await;
+    let john = Browser::new(&running);
+    john.sign_in("john", &running.user("john").password).await;
+    assert!(installation_of_fieldsync(&running, &jane).await.is_null());
+    john_changes_nothing(&running, &john, &jane, "never installed").await;
+    assert_eq!(admin_action(&running, &jane, "install", false).await, 200);
+    john_changes_nothing(&running, &john, &jane, "installed").await;
+    assert_eq!(admin_action(&running, &jane, "uninstall", false).await, 200);
+    let uninstalled = installation_of_fieldsync(&running, &jane).await;
+    assert_eq!(uninstalled["status"], "uninstalled");
+    john_changes_nothing(&running, &john, &jane, "after an uninstall").await;
+    assert_eq!(admin_action(&running, &jane, "deny", false).await, 200);
+    let denied = installation_of_fieldsync(&running, &jane).await;
+    assert_eq!(denied["status"], "denied");
+    john_changes_nothing(&running, &john, &jane, "after a denial").await;
+}

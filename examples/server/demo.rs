@@ -481,7 +481,7 @@ impl IntoResponse for AdminError {
         };
         let message = match self {
             AdminError::SignInFirst => "sign in first".to_owned(),
-            AdminError::NotAdmin => "only a directory admin may see this".to_owned(),
+            AdminError::NotAdmin => "only a directory admin may see or change this".to_owned(),
             AdminError::CrossOrigin => {
                 "admin actions must come from this site's own pages".to_owned()
             }
@@ -499,6 +499,10 @@ async fn run_admin_action<S: Store>(
     action: &str,
     projects: Vec<String>,
 ) -> Result<Installation, AdminError> {
+    // Before anything changes: `install` and `deny` first (re)open the request, which any
+    // member may do, and the core checks the admin right only at the decision that follows,
+    // so a refused non-admin would leave a denied or uninstalled app `requested`.
+    require_directory_admin(state, admin).await?;
     let server = &state.server;
     let acme = CompanyId::new(COMPANY);
     let permitted: BTreeSet<ProjectId> = projects.into_iter().map(ProjectId::new).collect();
@@ -563,22 +567,31 @@ fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), Admin
     }
 }
 
-/// The signed-in user, if they hold Admin on Acme's directory (the core checks this again for
-/// every change; reads are checked here).
+/// The signed-in user, if they hold Admin on Acme's directory.
 async fn directory_admin<S: Store>(
     state: &DemoState<S>,
     headers: &HeaderMap,
 ) -> Result<UserId, AdminError> {
     let user = signed_in_admin(state, headers)?;
+    require_directory_admin(state, &user).await?;
+    Ok(user)
+}
+
+/// Refuses `user` unless they hold Admin on Acme's directory (checked here for reads and
+/// before every admin action; the core checks it again for each decision).
+async fn require_directory_admin<S: Store>(
+    state: &DemoState<S>,
+    user: &UserId,
+) -> Result<(), AdminError> {
     let held = state
         .server
         .store()
-        .membership(&CompanyId::new(COMPANY), &user)
+        .membership(&CompanyId::new(COMPANY), user)
         .await
         .map_err(|error| AdminError::Server(error.into()))?;
     let is_admin = held.is_some_and(|held| held.level(None, &Tool::directory()) == Level::Admin);
     if is_admin {
-        Ok(user)
+        Ok(())
     } else {
         Err(AdminError::NotAdmin)
     }
