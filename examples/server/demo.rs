@@ -17,7 +17,7 @@ use appgrant::token::{KeySet, Secret};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -256,20 +256,59 @@ pub async fn build<S: Store>(
 }
 
 fn demo_routes<S: Store>(state: DemoState<S>) -> Router {
-    Router::new()
+    let sign_in_and_api = Router::new()
         .route("/login", get(login_page).post(login::<S>))
         .route(
             "/api/projects/{project}/rfis",
             get(list_rfis::<S>).post(create_rfi::<S>),
-        )
+        );
+    let admin = Router::new()
         .route("/admin/apps/{client_id}", get(admin_page::<S>))
         .route("/admin/apps/{client_id}/{action}", post(admin_form::<S>))
         .route("/admin/api/apps/{client_id}", get(admin_status::<S>))
         .route(
             "/admin/api/apps/{client_id}/{action}",
             post(admin_json::<S>),
-        )
+        );
+    page_headers(sign_in_and_api, PAGE_CSP)
+        .merge(page_headers(admin, ADMIN_PAGE_CSP))
         .with_state(state)
+}
+
+/// The content security policy of the demo's pages: they load nothing but inline style, and
+/// no other site may frame them (clickjacking). No `form-action`: browsers apply it to the
+/// redirects that follow a form too, and a sign-in goes on to `/oauth/authorize`, which may
+/// send the browser straight on to the client.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+
+/// The admin pages' forms, and the redirects after them, stay on this site.
+const ADMIN_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+
+/// `routes` with the headers every demo page sends, as the library's consent page does: not
+/// framed, not cached, and its URL sent as a referrer to this site only. (Not `no-referrer`:
+/// under it browsers send `Origin: null` with a page's own form posts, which
+/// `from_this_site` must refuse.) The API's JSON gets them too, harmlessly.
+fn page_headers<S>(routes: Router<S>, csp: &'static str) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::map_response(
+        move |mut response: Response| async move {
+            let headers = response.headers_mut();
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(csp),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        },
+    ))
 }
 
 fn escape(text: &str) -> String {
@@ -323,8 +362,18 @@ fn local_path(return_to: Option<&str>) -> &str {
 
 async fn login<S: Store>(
     State(state): State<DemoState<S>>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    // Another site's form could otherwise sign the victim in as the attacker (login CSRF),
+    // and whatever the victim then authorizes or enters goes to the attacker's account.
+    if !from_this_site(&state, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html("<p>Sign in from this site's own sign-in page.</p>"),
+        )
+            .into_response();
+    }
     let known = state
         .passwords
         .get(&form.username)
@@ -440,7 +489,7 @@ impl IntoResponse for AdminError {
         };
         let message = match self {
             AdminError::SignInFirst => "sign in first".to_owned(),
-            AdminError::NotAdmin => "only a directory admin may see this".to_owned(),
+            AdminError::NotAdmin => "only a directory admin may see or change this".to_owned(),
             AdminError::CrossOrigin => {
                 "admin actions must come from this site's own pages".to_owned()
             }
@@ -458,6 +507,10 @@ async fn run_admin_action<S: Store>(
     action: &str,
     projects: Vec<String>,
 ) -> Result<Installation, AdminError> {
+    // Before anything changes: `install` and `deny` first (re)open the request, which any
+    // member may do, and the core checks the admin right only at the decision that follows,
+    // so a refused non-admin would leave a denied or uninstalled app `requested`.
+    require_directory_admin(state, admin).await?;
     let server = &state.server;
     let acme = CompanyId::new(COMPANY);
     let permitted: BTreeSet<ProjectId> = projects.into_iter().map(ProjectId::new).collect();
@@ -494,36 +547,59 @@ fn signed_in_admin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<UserI
     state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
 }
 
-/// Refuses a state-changing request a browser sent from another origin (a cross-site form
-/// carries the session cookie): the `Origin` header, when sent, must be this site's.
-fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
-    let origin = headers.get(header::ORIGIN).map(|value| value.as_bytes());
+/// Whether a state-changing request came from this site's own pages rather than another
+/// site's (a cross-site form carries the session cookie, and a sign-in needs none): of
+/// `Sec-Fetch-Site`, `Origin` and `Referer`, each one the browser sent must name this site.
+/// Scripts send none of them.
+fn from_this_site<S>(state: &DemoState<S>, headers: &HeaderMap) -> bool {
     let fetch_site = headers.get("sec-fetch-site").map(|value| value.as_bytes());
-    let foreign_origin = origin.is_some_and(|origin| origin != state.origin.as_bytes());
-    let foreign_fetch = fetch_site.is_some_and(|site| site != b"same-origin");
-    if foreign_origin || foreign_fetch {
-        Err(AdminError::CrossOrigin)
-    } else {
+    let origin = headers.get(header::ORIGIN).map(|value| value.as_bytes());
+    let referer_origin = headers.get(header::REFERER).map(|value| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|referer| url::Url::parse(referer).ok())
+            .map(|referer| referer.origin().ascii_serialization())
+    });
+    fetch_site.is_none_or(|site| site == b"same-origin")
+        && origin.is_none_or(|origin| origin == state.origin.as_bytes())
+        && referer_origin.is_none_or(|origin| origin.as_deref() == Some(&*state.origin))
+}
+
+/// Refuses an admin action a browser sent from another site (see `from_this_site`).
+fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
+    if from_this_site(state, headers) {
         Ok(())
+    } else {
+        Err(AdminError::CrossOrigin)
     }
 }
 
-/// The signed-in user, if they hold Admin on Acme's directory (the core checks this again for
-/// every change; reads are checked here).
+/// The signed-in user, if they hold Admin on Acme's directory.
 async fn directory_admin<S: Store>(
     state: &DemoState<S>,
     headers: &HeaderMap,
 ) -> Result<UserId, AdminError> {
     let user = signed_in_admin(state, headers)?;
+    require_directory_admin(state, &user).await?;
+    Ok(user)
+}
+
+/// Refuses `user` unless they hold Admin on Acme's directory (checked here for reads and
+/// before every admin action; the core checks it again for each decision).
+async fn require_directory_admin<S: Store>(
+    state: &DemoState<S>,
+    user: &UserId,
+) -> Result<(), AdminError> {
     let held = state
         .server
         .store()
-        .membership(&CompanyId::new(COMPANY), &user)
+        .membership(&CompanyId::new(COMPANY), user)
         .await
         .map_err(|error| AdminError::Server(error.into()))?;
     let is_admin = held.is_some_and(|held| held.level(None, &Tool::directory()) == Level::Admin);
     if is_admin {
-        Ok(user)
+        Ok(())
     } else {
         Err(AdminError::NotAdmin)
     }

@@ -1,20 +1,22 @@
 //! A runnable authorization server with a small demo resource API.
 //!
-//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]`
+//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]
+//! [--max-connections N]`
 //!
 //! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
 //! file (feature `sqlite`); `postgres://…` shares it between instances (feature `postgres`;
 //! both are on by default). Instances that share a database share `--signing-key` too, so
 //! each verifies the others' tokens. On start it prints one JSON line with the issuer URL, the
 //! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
-//! so scripts can drive it. The routes are listed in the README.
+//! so scripts can drive it. The routes are listed in the README. Slow clients are cut off and
+//! connections capped (see `serve.rs`).
 
 mod demo;
+mod key_file;
+mod serve;
 
 use appgrant::store::Store;
-use appgrant::token::{Algorithm, KeySet, SigningKey};
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use appgrant::token::KeySet;
 use std::error::Error;
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ struct Options {
     addr: String,
     database_url: Option<String>,
     signing_key: Option<String>,
+    limits: serve::Limits,
 }
 
 fn options() -> Result<Options, Box<dyn Error>> {
@@ -32,6 +35,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         addr: "127.0.0.1:8080".into(),
         database_url: None,
         signing_key: None,
+        limits: serve::Limits::default(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -40,8 +44,16 @@ fn options() -> Result<Options, Box<dyn Error>> {
             "--addr" => options.addr = value("--addr")?,
             "--database-url" => options.database_url = Some(value("--database-url")?),
             "--signing-key" => options.signing_key = Some(value("--signing-key")?),
+            "--max-connections" => {
+                let cap = value("--max-connections")?;
+                options.limits.max_connections = match cap.parse() {
+                    Ok(cap) if cap > 0 => cap,
+                    _ => return Err(format!("--max-connections {cap}: not a count").into()),
+                };
+            }
             other => {
-                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE";
+                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE, \
+                             --max-connections N";
                 return Err(format!("unknown argument {other}; {usage}").into());
             }
         }
@@ -54,13 +66,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
     let listener = tokio::net::TcpListener::bind(&options.addr).await?;
     let issuer = format!("http://{}", listener.local_addr()?);
-    let keys = signing_keys(options.signing_key.as_deref())?;
+    let keys = key_file::signing_keys(options.signing_key.as_deref().map(std::path::Path::new))?;
     match options.database_url.as_deref() {
-        None => serve(listener, &issuer, keys, appgrant::MemoryStore::new()).await,
+        None => {
+            let store = appgrant::MemoryStore::new();
+            serve(listener, &issuer, keys, store, options.limits).await
+        }
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         Some(url) => {
             let store = appgrant::store::SqlStore::connect(url).await?;
-            serve(listener, &issuer, keys, store).await
+            serve(listener, &issuer, keys, store, options.limits).await
         }
         #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         Some(_) => {
@@ -69,33 +84,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
-/// The Ed25519 key in `path` (PKCS#8 PEM), written there first if the file does not exist, so
-/// that restarts and other instances given the same file verify the same tokens. Without a
-/// file, a fresh key: access tokens then last only as long as the process.
-fn signing_keys(path: Option<&str>) -> Result<Option<KeySet>, Box<dyn Error>> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    if !std::path::Path::new(path).exists() {
-        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        std::fs::write(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes())?;
-    }
-    let pem = std::fs::read_to_string(path)?;
-    // A key id derived from the public key, so every instance names it alike.
-    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?.verifying_key();
-    let kid = format!(
-        "demo-{}",
-        &appgrant::grant::pkce::challenge_of(&format!("{public:?}"))[..12]
-    );
-    let key = SigningKey::from_pkcs8_pem(Algorithm::EdDSA, kid, &pem)?;
-    Ok(Some(KeySet::new(key)))
-}
-
 async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     issuer: &str,
     keys: Option<KeySet>,
     store: S,
+    limits: serve::Limits,
 ) -> Result<(), Box<dyn Error>> {
     let (router, seed, server) = demo::build(issuer, keys, store).await?;
     println!("{}", serde_json::to_string(&seed)?);
@@ -108,6 +102,6 @@ async fn serve<S: Store>(
             }
         }
     });
-    axum::serve(listener, router).await?;
+    serve::serve(listener, router, limits).await?;
     Ok(())
 }

@@ -4,6 +4,10 @@
 
 #[path = "../../examples/server/demo.rs"]
 pub mod demo;
+#[path = "../../examples/server/key_file.rs"]
+pub mod key_file;
+#[path = "../../examples/server/serve.rs"]
+pub mod serve;
 
 use demo::{SeedInfo, Server};
 use reqwest::StatusCode;
@@ -40,12 +44,17 @@ impl Running {
 }
 
 pub async fn start() -> Running {
+    start_with(serve::Limits::default()).await
+}
+
+/// A demo server served as `examples/server` serves it, with these limits.
+pub async fn start_with(limits: serve::Limits) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (router, seed, server) = demo::build(&base, None, appgrant::MemoryStore::new())
         .await
         .unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(async move { serve::serve(listener, router, limits).await.unwrap() });
     Running { base, seed, server }
 }
 

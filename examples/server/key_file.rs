@@ -1,0 +1,116 @@
+//! The demo's signing key file: created readable by its owner only, and refused when it is
+//! not (whoever reads it can sign access tokens).
+#![allow(dead_code)]
+
+use appgrant::token::{Algorithm, KeySet, SigningKey};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use std::error::Error;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// The Ed25519 key in `path` (PKCS#8 PEM), written there first if the file does not exist, so
+/// that restarts and other instances given the same file verify the same tokens. Without a
+/// file, a fresh key: access tokens then last only as long as the process.
+///
+/// The file is created with mode 0600, complete or not at all; an existing file that its
+/// group or others may read or write is refused, with the reason and the fix.
+pub fn signing_keys(path: Option<&Path>) -> Result<Option<KeySet>, Box<dyn Error>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let pem = match read_private(path)? {
+        Some(pem) => pem,
+        None => {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            create_private(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes())?;
+            // What is there now: another instance may have created it first.
+            read_private(path)?.ok_or_else(|| format!("{} vanished", path.display()))?
+        }
+    };
+    // A key id derived from the public key, so every instance names it alike.
+    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)?.verifying_key();
+    let kid = format!(
+        "demo-{}",
+        &appgrant::grant::pkce::challenge_of(&format!("{public:?}"))[..12]
+    );
+    let key = SigningKey::from_pkcs8_pem(Algorithm::EdDSA, kid, &pem)?;
+    Ok(Some(KeySet::new(key)))
+}
+
+/// The contents of the secret file at `path`, or `None` if there is none. Refuses a file its
+/// group or others may read or write. The mode is read from the opened file, so it is the
+/// mode of what is read.
+fn read_private(path: &Path) -> Result<Option<String>, Box<dyn Error>> {
+    let shown = path.display();
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(format!("cannot open the signing key file {shown}: {error}").into());
+        }
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(format!("the signing key file {shown} is not a regular file").into());
+    }
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "refusing the signing key file {shown}: its mode is {mode:04o}, so its group or \
+             others may read or replace it, and whoever reads it can sign access tokens; \
+             run `chmod 600 {shown}` (and check who owns it) if the key was never exposed, \
+             otherwise delete it and start again to get a new key"
+        )
+        .into());
+    }
+    let mut pem = String::new();
+    file.read_to_string(&mut pem)?;
+    Ok(Some(pem))
+}
+
+/// Creates the file `path` with `contents`, mode 0600, atomically: written in full to a new
+/// file beside it, then linked into place. Unlike a rename, the link never replaces a file
+/// that appeared meanwhile (another instance's key): that one stays, and is the one read.
+fn create_private(path: &Path, contents: &[u8]) -> Result<(), Box<dyn Error>> {
+    let shown = path.display();
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("the signing key path {shown} names no file"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temporary = dir.join(format!(
+        ".{}.{:016x}.tmp",
+        name.to_string_lossy(),
+        rand::random::<u64>()
+    ));
+    let created =
+        write_new(&temporary, contents).and_then(|()| match std::fs::hard_link(&temporary, path) {
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            linked => linked,
+        });
+    let removed = std::fs::remove_file(&temporary);
+    created.map_err(|error| format!("cannot create the signing key file {shown}: {error}"))?;
+    if let Err(error) = removed {
+        eprintln!("could not remove {}: {error}", temporary.display());
+    }
+    // The new directory entry survives a crash.
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Writes `contents` to a file that must not exist yet, created with mode 0600 (the umask can
+/// only narrow it), and flushes it to disk.
+fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}

@@ -1,0 +1,402 @@
+//! The demo server is safe to copy: slow clients cannot exhaust it, its signing key file is
+//! private, sign-ins and admin actions come only from its own pages, and its pages cannot be
+//! framed.
+#![cfg(feature = "axum")]
+
+mod http_support;
+
+use http_support::serve::Limits;
+use http_support::*;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a test waits for the server to do something it must do (close a connection,
+/// answer): generous, as the machine may be busy; the limits under test are far shorter.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Opens a raw connection to the demo server.
+async fn connect(running: &Running) -> TcpStream {
+    let address = running.base.trim_start_matches("http://");
+    TcpStream::connect(address).await.unwrap()
+}
+
+/// What the server sent on `stream` until it closed it or `within` passed, and whether it
+/// closed it (a reset counts as closed).
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => break false,
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(read)) => received.extend_from_slice(&buffer[..read]),
+        }
+    };
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// The headers of a form post to `/login` announcing `length` bytes of body.
+fn login_post_head(length: usize) -> String {
+    format!(
+        "POST /login HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+// 8. Slow clients cannot exhaust the server.
+
+#[tokio::test]
+async fn a_request_whose_headers_never_finish_is_closed_after_the_header_timeout() {
+    let running = start_with(Limits {
+        header_read: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled.write_all(b"GET /login HT").await.unwrap();
+    let (_, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(closed, "a half-sent request line kept its connection open");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_timeout() {
+    let running = start_with(Limits {
+        header_read: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut idle = connect(&running).await;
+    let (_, closed) = read_until_closed(&mut idle, PATIENCE).await;
+    assert!(closed, "a connection that never sent a byte stayed open");
+}
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_gets_408_and_is_closed() {
+    let running = start_with(Limits {
+        request: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled
+        .write_all(login_post_head(100).as_bytes())
+        .await
+        .unwrap();
+    let (response, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    assert!(closed, "the connection stayed open after the timeout");
+}
+
+#[tokio::test]
+async fn a_request_body_that_stalls_midway_is_refused_and_closed() {
+    let running = start_with(Limits {
+        body: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = connect(&running).await;
+    stalled
+        .write_all(format!("{}username=ja", login_post_head(100)).as_bytes())
+        .await
+        .unwrap();
+    let (response, closed) = read_until_closed(&mut stalled, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 4"), "{response:?}");
+    assert!(closed, "the connection stayed open after the body stalled");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_others_close() {
+    let running = start_with(Limits {
+        max_connections: 2,
+        // The idle connections hold their slots for the whole test, however busy the machine.
+        header_read: Duration::from_secs(60),
+        ..Limits::default()
+    })
+    .await;
+    let first = connect(&running).await;
+    let second = connect(&running).await;
+    let mut third = connect(&running).await;
+    third
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Both slots are held by idle connections: the third is not served...
+    let (early, closed) = read_until_closed(&mut third, Duration::from_secs(1)).await;
+    assert!(
+        early.is_empty() && !closed,
+        "served beyond the cap: {early:?}"
+    );
+    // ...until one of them goes away.
+    drop(first);
+    let (response, closed) = read_until_closed(&mut third, PATIENCE).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(closed);
+    drop(second);
+    let page = client().get(running.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+}
+
+// 9. The signing key file is private.
+
+/// A fresh, empty directory of its own under the system's temporary directory.
+fn scratch_dir() -> std::path::PathBuf {
+    let name = format!("appgrant-demo-{}", rand::random::<u64>());
+    let dir = std::env::temp_dir().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_created_signing_key_file_is_readable_by_its_owner_only() {
+    let dir = scratch_dir();
+    let path = dir.join("key.pem");
+    let keys = key_file::signing_keys(Some(&path)).unwrap();
+    assert!(keys.is_some());
+    assert_eq!(
+        mode_of(&path),
+        0o600,
+        "created with mode {:o}",
+        mode_of(&path)
+    );
+    // Nothing else is left behind, and the file serves the next start.
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(key_file::signing_keys(Some(&path)).unwrap().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_signing_key_file_readable_by_group_or_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir();
+    let path = dir.join("key.pem");
+    key_file::signing_keys(Some(&path)).unwrap();
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let refused = match key_file::signing_keys(Some(&path)) {
+            Ok(_) => panic!("started on a key file with mode {mode:o}"),
+            Err(error) => error.to_string(),
+        };
+        assert!(refused.contains(&path.display().to_string()), "{refused}");
+        assert!(refused.contains(&format!("{mode:o}")), "{refused}");
+        assert!(refused.contains("chmod 600"), "{refused}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// 10. Sign-ins come from this site's own pages (no login CSRF).
+
+/// Posts John's credentials to `/login` with these extra headers.
+async fn sign_in_as_john(running: &Running, headers: &[(&str, &str)]) -> reqwest::Response {
+    let john = running.user("john");
+    let mut request = client().post(running.url("/login")).form(&[
+        ("username", john.username.as_str()),
+        ("password", john.password.as_str()),
+        ("return_to", "/"),
+    ]);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn cross_origin_sign_in_is_refused() {
+    let running = start().await;
+    let foreign: [&[(&str, &str)]; 5] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("referer", "https://evil.example/login-csrf.html")],
+        &[
+            ("origin", "https://evil.example"),
+            ("referer", "https://evil.example/"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+    ];
+    for headers in foreign {
+        let response = sign_in_as_john(&running, headers).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::FORBIDDEN,
+            "{headers:?}"
+        );
+        assert!(
+            response
+                .headers()
+                .get(reqwest::header::SET_COOKIE)
+                .is_none(),
+            "{headers:?} got a session"
+        );
+    }
+}
+
+#[tokio::test]
+async fn same_origin_sign_in_still_works() {
+    let running = start().await;
+    let login_page = running.url("/login");
+    let browser_headers: [&[(&str, &str)]; 2] = [
+        &[
+            ("origin", running.base.as_str()),
+            ("referer", login_page.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        // A script, which sends none of them.
+        &[],
+    ];
+    for headers in browser_headers {
+        let response = sign_in_as_john(&running, headers).await;
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "{headers:?}"
+        );
+        let cookie = response.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap();
+        assert!(cookie.starts_with("demo_session="), "{cookie}");
+    }
+}
+
+// 11. The demo's pages cannot be framed (clickjacking), cached, or leak their URL.
+
+/// Asserts that `response` carries the page headers, its CSP ending in `form_action`.
+fn assert_page_headers(what: &str, response: &reqwest::Response, form_action: &str) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'{form_action}"
+    );
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{what}");
+    assert_eq!(header("content-security-policy"), Some(csp), "{what}");
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+    // Not `no-referrer`: under it, browsers send `Origin: null` with the pages' own form
+    // posts, which the same-origin check (rightly) refuses. `same-origin` sends the page's URL
+    // to this site only.
+    assert_eq!(
+        header("referrer-policy").as_deref(),
+        Some("same-origin"),
+        "{what}"
+    );
+    let html = header("content-type").is_some_and(|kind| kind.starts_with("text/html"));
+    assert!(html, "{what} is not a page");
+}
+
+#[tokio::test]
+async fn every_demo_page_refuses_framing_and_caching() {
+    let running = start().await;
+    let http = client();
+    let fieldsync = running.fieldsync().client_id.clone();
+    let login = http
+        .get(running.url("/login?return_to=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    assert_page_headers("the login page", &login, "");
+    let wrong = http
+        .post(running.url("/login"))
+        .form(&[("username", "john"), ("password", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_page_headers("a failed sign-in", &wrong, "");
+    let foreign = sign_in_as_john(&running, &[("origin", "https://evil.example")]).await;
+    assert_eq!(foreign.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_page_headers("a refused sign-in", &foreign, "");
+    let jane = Browser::new(&running);
+    jane.sign_in("jane", &running.user("jane").password).await;
+    let admin = jane
+        .open(&running.url(&format!("/admin/apps/{fieldsync}")))
+        .await;
+    assert_eq!(admin.status(), reqwest::StatusCode::OK);
+    assert_page_headers("the admin page", &admin, "; form-action 'self'");
+}
+
+// 12. An admin action refused to a non-admin changes nothing.
+
+/// `who` posts `action` on FieldSync's installation, through the admin JSON route or the admin
+/// page's form; the response's status.
+async fn admin_action(
+    running: &Running,
+    who: &Browser,
+    action: &str,
+    form: bool,
+) -> reqwest::StatusCode {
+    let app = &running.fieldsync().client_id;
+    let request = if form {
+        who.http
+            .post(running.url(&format!("/admin/apps/{app}/{action}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("projects=tower")
+    } else {
+        who.http
+            .post(running.url(&format!("/admin/api/apps/{app}/{action}")))
+            .json(&serde_json::json!({ "projects": ["tower"] }))
+    };
+    request.send().await.unwrap().status()
+}
+
+/// FieldSync's installation in Acme as an admin reads it (`null` when there is none).
+async fn installation_of_fieldsync(running: &Running, admin: &Browser) -> serde_json::Value {
+    let app = &running.fieldsync().client_id;
+    let response = admin
+        .http
+        .get(running.url(&format!("/admin/api/apps/{app}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    response.json::<serde_json::Value>().await.unwrap()["installation"].clone()
+}
+
+/// John, who is no admin, tries every action: each is refused and the installation stays
+/// exactly as it was.
+async fn john_changes_nothing(running: &Running, john: &Browser, jane: &Browser, stage: &str) {
+    let before = installation_of_fieldsync(running, jane).await;
+    for action in ["install", "deny", "projects", "approve-update", "uninstall"] {
+        for form in [false, true] {
+            let status = admin_action(running, john, action, form).await;
+            assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{stage}: {action}");
+            let after = installation_of_fieldsync(running, jane).await;
+            assert_eq!(after, before, "{stage}: John's refused {action} changed it");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_admin_action_changes_nothing() {
+    let running = start().await;
+    let jane = Browser::new(&running);
+    jane.sign_in("jane", &running.user("jane").password).await;
+    let john = Browser::new(&running);
+    john.sign_in("john", &running.user("john").password).await;
+    assert!(installation_of_fieldsync(&running, &jane).await.is_null());
+    john_changes_nothing(&running, &john, &jane, "never installed").await;
+    assert_eq!(admin_action(&running, &jane, "install", false).await, 200);
+    john_changes_nothing(&running, &john, &jane, "installed").await;
+    assert_eq!(admin_action(&running, &jane, "uninstall", false).await, 200);
+    let uninstalled = installation_of_fieldsync(&running, &jane).await;
+    assert_eq!(uninstalled["status"], "uninstalled");
+    john_changes_nothing(&running, &john, &jane, "after an uninstall").await;
+    assert_eq!(admin_action(&running, &jane, "deny", false).await, 200);
+    let denied = installation_of_fieldsync(&running, &jane).await;
+    assert_eq!(denied["status"], "denied");
+    john_changes_nothing(&running, &john, &jane, "after a denial").await;
+}
