@@ -13,7 +13,7 @@ use appgrant::model::{
 };
 use appgrant::server::ServerError;
 use appgrant::store::Store;
-use appgrant::token::{KeySet, Secret};
+use appgrant::token::{DeploymentSecret, KeySet, Secret};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
 use axum::http::request::Parts;
@@ -149,18 +149,44 @@ impl<S: Store> FromRef<DemoState<S>> for ResourceGuard<S> {
     }
 }
 
+/// What makes instances one server: the issuer, the signing keys and the deployment secret.
+/// Without keys or a secret, fresh ones: tokens and consent pages then last only as long as
+/// the process.
+pub struct Deployment {
+    /// The issuer URL, the same for every instance.
+    pub issuer: String,
+    /// The signing keys.
+    pub keys: Option<KeySet>,
+    /// The deployment secret.
+    pub secret: Option<DeploymentSecret>,
+}
+
+impl Deployment {
+    /// A deployment of one process at `issuer`, with fresh keys and secret.
+    pub fn ephemeral(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            keys: None,
+            secret: None,
+        }
+    }
+}
+
 /// Builds the seeded demo: the router to serve and what to print.
 /// Seeds `store` and builds the demo on it. Seeding is idempotent for the company and people;
 /// the apps are registered afresh on every start (a persistent store keeps the earlier ones,
 /// and their tokens, working).
 pub async fn build<S: Store>(
-    issuer: &str,
-    keys: Option<KeySet>,
+    deployment: Deployment,
     store: S,
 ) -> Result<(Router, SeedInfo, AuthorizationServer<S>), ServerError> {
+    let issuer = deployment.issuer.as_str();
     let mut builder = AuthorizationServer::builder(store, Config::new(issuer));
-    if let Some(keys) = keys {
+    if let Some(keys) = deployment.keys {
         builder = builder.keys(keys);
+    }
+    if let Some(secret) = &deployment.secret {
+        builder = builder.deployment_secret(secret);
     }
     let server = builder.build()?;
     let acme = CompanyId::new(COMPANY);

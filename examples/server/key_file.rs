@@ -1,8 +1,9 @@
-//! The demo's signing key file: created readable by its owner only, and refused when it is
-//! not (whoever reads it can sign access tokens).
+//! The demo's secret files (the signing key, the deployment secret): created readable by their
+//! owner only, and refused when they are not (whoever reads one can sign access tokens or
+//! refresh tokens).
 #![allow(dead_code)]
 
-use appgrant::token::{Algorithm, KeySet, SigningKey};
+use appgrant::token::{Algorithm, DeploymentSecret, KeySet, SigningKey};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use std::error::Error;
@@ -21,13 +22,14 @@ pub fn signing_keys(path: Option<&Path>) -> Result<Option<KeySet>, Box<dyn Error
     let Some(path) = path else {
         return Ok(None);
     };
-    let pem = match read_private(path)? {
+    const WHAT: &str = "signing key file";
+    let pem = match read_private(path, WHAT)? {
         Some(pem) => pem,
         None => {
             let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            create_private(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes())?;
+            create_private(path, key.to_pkcs8_pem(LineEnding::LF)?.as_bytes(), WHAT)?;
             // What is there now: another instance may have created it first.
-            read_private(path)?.ok_or_else(|| format!("{} vanished", path.display()))?
+            read_private(path, WHAT)?.ok_or_else(|| format!("{} vanished", path.display()))?
         }
     };
     // A key id derived from the public key, so every instance names it alike.
@@ -40,27 +42,43 @@ pub fn signing_keys(path: Option<&Path>) -> Result<Option<KeySet>, Box<dyn Error
     Ok(Some(KeySet::new(key)))
 }
 
-/// The contents of the secret file at `path`, or `None` if there is none. Refuses a file its
-/// group or others may read or write. The mode is read from the opened file, so it is the
-/// mode of what is read.
-fn read_private(path: &Path) -> Result<Option<String>, Box<dyn Error>> {
+/// The deployment secret in `path`, written there first (random, mode 0600) if the file does
+/// not exist, so that restarts and other instances given the same file are one server.
+pub fn deployment_secret(path: &Path) -> Result<DeploymentSecret, Box<dyn Error>> {
+    const WHAT: &str = "deployment secret file";
+    let text = match read_private(path, WHAT)? {
+        Some(text) => text,
+        None => {
+            let secret = DeploymentSecret::generate(&mut rand::rngs::OsRng);
+            create_private(path, format!("{}\n", secret.encode()).as_bytes(), WHAT)?;
+            read_private(path, WHAT)?.ok_or_else(|| format!("{} vanished", path.display()))?
+        }
+    };
+    DeploymentSecret::parse(&text)
+        .map_err(|error| format!("the {WHAT} {}: {error}", path.display()).into())
+}
+
+/// The contents of the secret file at `path` (a `what`), or `None` if there is none. Refuses
+/// a file its group or others may read or write. The mode is read from the opened file, so it
+/// is the mode of what is read.
+fn read_private(path: &Path, what: &str) -> Result<Option<String>, Box<dyn Error>> {
     let shown = path.display();
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => {
-            return Err(format!("cannot open the signing key file {shown}: {error}").into());
+            return Err(format!("cannot open the {what} {shown}: {error}").into());
         }
     };
     let metadata = file.metadata()?;
     if !metadata.is_file() {
-        return Err(format!("the signing key file {shown} is not a regular file").into());
+        return Err(format!("the {what} {shown} is not a regular file").into());
     }
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(format!(
-            "refusing the signing key file {shown}: its mode is {mode:04o}, so its group or \
-             others may read or replace it, and whoever reads it can sign access tokens; \
+            "refusing the {what} {shown}: its mode is {mode:04o}, so its group or \
+             others may read or replace it, and whoever reads it can sign tokens; \
              run `chmod 600 {shown}` (and check who owns it) if the key was never exposed, \
              otherwise delete it and start again to get a new key"
         )
@@ -74,11 +92,11 @@ fn read_private(path: &Path) -> Result<Option<String>, Box<dyn Error>> {
 /// Creates the file `path` with `contents`, mode 0600, atomically: written in full to a new
 /// file beside it, then linked into place. Unlike a rename, the link never replaces a file
 /// that appeared meanwhile (another instance's key): that one stays, and is the one read.
-fn create_private(path: &Path, contents: &[u8]) -> Result<(), Box<dyn Error>> {
+fn create_private(path: &Path, contents: &[u8], what: &str) -> Result<(), Box<dyn Error>> {
     let shown = path.display();
     let name = path
         .file_name()
-        .ok_or_else(|| format!("the signing key path {shown} names no file"))?;
+        .ok_or_else(|| format!("the {what} path {shown} names no file"))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -94,7 +112,7 @@ fn create_private(path: &Path, contents: &[u8]) -> Result<(), Box<dyn Error>> {
             linked => linked,
         });
     let removed = std::fs::remove_file(&temporary);
-    created.map_err(|error| format!("cannot create the signing key file {shown}: {error}"))?;
+    created.map_err(|error| format!("cannot create the {what} {shown}: {error}"))?;
     if let Err(error) = removed {
         eprintln!("could not remove {}: {error}", temporary.display());
     }

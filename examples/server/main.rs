@@ -1,12 +1,15 @@
 //! A runnable authorization server with a small demo resource API.
 //!
-//! `cargo run --example server -- --addr 127.0.0.1:8080 [--database-url URL] [--signing-key FILE]
-//! [--max-connections N]`
+//! `cargo run --example server -- --addr 127.0.0.1:8080 [--issuer URL] [--database-url URL]
+//! [--signing-key FILE] [--secret-file FILE] [--max-connections N]`
 //!
 //! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
 //! file (feature `sqlite`); `postgres://…` shares it between instances (feature `postgres`;
-//! both are on by default). Instances that share a database share `--signing-key` too, so
-//! each verifies the others' tokens. On start it prints one JSON line with the issuer URL, the
+//! both are on by default). Instances that share a database share `--issuer`,
+//! `--signing-key` and `--secret-file` (the deployment secret, created mode 0600 if missing;
+//! or `APPGRANT_DEPLOYMENT_SECRET`) too, and are then one server: each verifies the others'
+//! tokens, rotates their refresh tokens and accepts their consent pages. The database is
+//! reached before the port is bound (retrying for up to 30 s). On start it prints one JSON line with the issuer URL, the
 //! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
 //! so scripts can drive it. The routes are listed in the README. Slow clients are cut off and
 //! connections capped (see `serve.rs`).
@@ -16,7 +19,7 @@ mod key_file;
 mod serve;
 
 use appgrant::store::Store;
-use appgrant::token::KeySet;
+use appgrant::token::{DeploymentSecret, KeySet};
 use std::error::Error;
 use std::time::Duration;
 
@@ -25,16 +28,20 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 struct Options {
     addr: String,
+    issuer: Option<String>,
     database_url: Option<String>,
     signing_key: Option<String>,
+    secret_file: Option<String>,
     limits: serve::Limits,
 }
 
 fn options() -> Result<Options, Box<dyn Error>> {
     let mut options = Options {
         addr: "127.0.0.1:8080".into(),
+        issuer: None,
         database_url: None,
         signing_key: None,
+        secret_file: None,
         limits: serve::Limits::default(),
     };
     let mut args = std::env::args().skip(1);
@@ -44,6 +51,8 @@ fn options() -> Result<Options, Box<dyn Error>> {
             "--addr" => options.addr = value("--addr")?,
             "--database-url" => options.database_url = Some(value("--database-url")?),
             "--signing-key" => options.signing_key = Some(value("--signing-key")?),
+            "--issuer" => options.issuer = Some(value("--issuer")?),
+            "--secret-file" => options.secret_file = Some(value("--secret-file")?),
             "--max-connections" => {
                 let cap = value("--max-connections")?;
                 options.limits.max_connections = match cap.parse() {
@@ -52,8 +61,8 @@ fn options() -> Result<Options, Box<dyn Error>> {
                 };
             }
             other => {
-                let usage = "use --addr HOST:PORT, --database-url URL, --signing-key FILE, \
-                             --max-connections N";
+                let usage = "use --addr HOST:PORT, --issuer URL, --database-url URL, \
+                             --signing-key FILE, --secret-file FILE, --max-connections N";
                 return Err(format!("unknown argument {other}; {usage}").into());
             }
         }
@@ -64,18 +73,20 @@ fn options() -> Result<Options, Box<dyn Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
-    let listener = tokio::net::TcpListener::bind(&options.addr).await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
     let keys = key_file::signing_keys(options.signing_key.as_deref().map(std::path::Path::new))?;
+    let secret = deployment_secret(options.secret_file.as_deref())?;
     match options.database_url.as_deref() {
-        None => {
-            let store = appgrant::MemoryStore::new();
-            serve(listener, &issuer, keys, store, options.limits).await
-        }
+        None => run(&options, keys, secret, appgrant::MemoryStore::new()).await,
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         Some(url) => {
-            let store = appgrant::store::SqlStore::connect(url).await?;
-            serve(listener, &issuer, keys, store, options.limits).await
+            if secret.is_none() {
+                eprintln!(
+                    "warning: no --secret-file (or APPGRANT_DEPLOYMENT_SECRET): refresh tokens \
+                     and open consent pages will not survive a restart or reach another instance"
+                );
+            }
+            let store = connect_store(url).await?;
+            run(&options, keys, secret, store).await
         }
         #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         Some(_) => {
@@ -84,14 +95,97 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 }
 
+/// The deployment secret: from `--secret-file` (created if missing), else from the
+/// `APPGRANT_DEPLOYMENT_SECRET` environment variable, else none (a fresh one per process).
+fn deployment_secret(file: Option<&str>) -> Result<Option<DeploymentSecret>, Box<dyn Error>> {
+    if let Some(path) = file {
+        return Ok(Some(key_file::deployment_secret(std::path::Path::new(
+            path,
+        ))?));
+    }
+    match std::env::var("APPGRANT_DEPLOYMENT_SECRET") {
+        Ok(text) => DeploymentSecret::parse(&text)
+            .map(Some)
+            .map_err(|error| format!("APPGRANT_DEPLOYMENT_SECRET: {error}").into()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// How long the demo keeps trying to reach its database before giving up.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+const CONNECT_FOR: Duration = Duration::from_secs(30);
+
+/// Connects to the database before anything listens, retrying with backoff for a bounded
+/// time, and says what to fix when it cannot.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn connect_store(url: &str) -> Result<appgrant::store::SqlStore, Box<dyn Error>> {
+    use appgrant::store::{SqlStore, StoreError};
+    let shown = without_password(url);
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match SqlStore::connect(url).await {
+            Ok(store) => return Ok(store),
+            // Retrying cannot help a URL this build cannot open.
+            Err(error @ StoreError::UnsupportedUrl { .. }) => {
+                return Err(format!("--database-url {shown}: {error}").into());
+            }
+            Err(error) if started.elapsed() + wait > CONNECT_FOR => {
+                return Err(format!(
+                    "cannot reach the database at {shown} after {}s: {error}; check that it is \
+                     running and reachable and that --database-url is right",
+                    CONNECT_FOR.as_secs()
+                )
+                .into());
+            }
+            Err(error) => {
+                eprintln!("database at {shown} not reachable yet ({error}); retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+        }
+    }
+}
+
+/// `url` with any password replaced, for messages.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Binds, and serves the demo on `store` until the process ends.
+async fn run<S: Store>(
+    options: &Options,
+    keys: Option<KeySet>,
+    secret: Option<DeploymentSecret>,
+    store: S,
+) -> Result<(), Box<dyn Error>> {
+    let listener = tokio::net::TcpListener::bind(&options.addr).await?;
+    let issuer = match &options.issuer {
+        Some(issuer) => issuer.clone(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let deployment = demo::Deployment {
+        issuer,
+        keys,
+        secret,
+    };
+    serve(listener, deployment, store, options.limits.clone()).await
+}
+
 async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
-    issuer: &str,
-    keys: Option<KeySet>,
+    deployment: demo::Deployment,
     store: S,
     limits: serve::Limits,
 ) -> Result<(), Box<dyn Error>> {
-    let (router, seed, server) = demo::build(issuer, keys, store).await?;
+    let (router, seed, server) = demo::build(deployment, store).await?;
     println!("{}", serde_json::to_string(&seed)?);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_EVERY);

@@ -148,7 +148,7 @@ fn csrf_mac<S: Store, A>(
     params: &Params,
 ) -> Hmac<Sha256> {
     // Infallible: HMAC takes keys of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(&state.shared.csrf_key)
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.shared.server.consent_form_key().bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(b"appgrant consent form v2\0");
     mac_field(&mut mac, user.user.as_str().as_bytes());

@@ -20,7 +20,6 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
-use rand::RngCore;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -70,8 +69,6 @@ struct Shared<S, A> {
     server: AuthorizationServer<S>,
     sign_in: A,
     options: HttpOptions,
-    // Keys the consent form's CSRF tokens; a restart only invalidates open consent pages.
-    csrf_key: [u8; 32],
 }
 
 /// The router's state.
@@ -95,14 +92,11 @@ pub fn router<S: Store, A: SignIn>(
     sign_in: A,
     options: HttpOptions,
 ) -> Router {
-    let mut csrf_key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut csrf_key);
     let state = HttpState {
         shared: Arc::new(Shared {
             server,
             sign_in,
             options,
-            csrf_key,
         }),
     };
     Router::new()

@@ -20,7 +20,9 @@ use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSi
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
 use crate::store::Store;
-use crate::token::{Algorithm, Jwks, KeySet, RefreshTokenKey, SigningKey};
+use crate::token::{
+    Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeySet, RefreshTokenKey, SigningKey,
+};
 use chrono::DateTime;
 use chrono::Utc;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -30,6 +32,7 @@ struct Inner<S> {
     config: Config,
     keys: RwLock<KeySet>,
     refresh_key: RefreshTokenKey,
+    consent_form_key: ConsentFormKey,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
 }
@@ -72,11 +75,20 @@ pub struct ServerBuilder<S> {
     config: Config,
     keys: Option<KeySet>,
     refresh_key: Option<RefreshTokenKey>,
+    consent_form_key: Option<ConsentFormKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
 }
 
 impl<S: Store> ServerBuilder<S> {
+    /// Derives the keys instances must share (refresh tokens, consent forms) from the
+    /// deployment's secret: instances with the same store, issuer and secret are one server.
+    pub fn deployment_secret(mut self, secret: &DeploymentSecret) -> Self {
+        self.refresh_key = Some(secret.refresh_token_key());
+        self.consent_form_key = Some(secret.consent_form_key());
+        self
+    }
+
     /// Authenticates refresh tokens with `key` instead of a fresh random one. Every instance
     /// sharing a store needs the same key, and a server whose refresh tokens must survive a
     /// restart needs a key that does; keep it out of the store.
@@ -120,6 +132,9 @@ impl<S: Store> ServerBuilder<S> {
                 refresh_key: self
                     .refresh_key
                     .unwrap_or_else(|| RefreshTokenKey::generate(&mut rand::rngs::OsRng)),
+                consent_form_key: self
+                    .consent_form_key
+                    .unwrap_or_else(|| ConsentFormKey::generate(&mut rand::rngs::OsRng)),
                 audit: self.audit,
                 clock: self.clock,
             }),
@@ -135,6 +150,7 @@ impl<S: Store> AuthorizationServer<S> {
             config,
             keys: None,
             refresh_key: None,
+            consent_form_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),
         }
@@ -148,6 +164,12 @@ impl<S: Store> AuthorizationServer<S> {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The key of the consent form's CSRF tokens.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn consent_form_key(&self) -> &ConsentFormKey {
+        &self.inner.consent_form_key
     }
 
     /// The current time by the server's clock.

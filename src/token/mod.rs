@@ -1,11 +1,13 @@
 //! Tokens and secrets: JWT access tokens (RFC 9068) signed by a rotating key set, and opaque
 //! secrets stored only as digests, and refresh tokens authenticated by a server-side key.
 
+pub mod deployment_secret;
 pub mod jwt;
 pub mod keys;
 pub mod refresh_token;
 pub mod secret;
 
+pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
 pub use jwt::{AccessClaims, Expectations, GrantKind, ValidationError, issue, validate};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeySet, SigningKey};
 pub use refresh_token::{RefreshTokenClaims, RefreshTokenKey};

@@ -51,9 +51,12 @@ pub async fn start() -> Running {
 pub async fn start_with(limits: serve::Limits) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let (router, seed, server) = demo::build(&base, None, appgrant::MemoryStore::new())
-        .await
-        .unwrap();
+    let (router, seed, server) = demo::build(
+        demo::Deployment::ephemeral(&base),
+        appgrant::MemoryStore::new(),
+    )
+    .await
+    .unwrap();
     tokio::spawn(async move { serve::serve(listener, router, limits).await.unwrap() });
     Running { base, seed, server }
 }
