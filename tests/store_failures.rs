@@ -161,3 +161,217 @@ async fn sqlite_keeps_every_acknowledged_write_through_a_full_disk_and_recovers_
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Over HTTP: a store that fails answers 503 with Retry-After, never another error
+// ---------------------------------------------------------------------------------------------
+
+mod over_http {
+    use super::{store_suite, temp_file};
+    use appgrant::http::{Access, AccessRejection, HttpOptions, ResourceGuard, SignIn, SignedIn};
+    use appgrant::model::{CompanyId, Level, ProjectId, UserId};
+    use appgrant::store::SqlStore;
+    use appgrant::token::Secret;
+    use reqwest::StatusCode;
+    use store_suite::{World, seed, server_on};
+
+    struct HeaderSignIn;
+
+    impl SignIn for HeaderSignIn {
+        async fn signed_in(&self, request: &axum::http::request::Parts) -> Option<SignedIn> {
+            let user = request.headers.get("x-user")?.to_str().ok()?;
+            Some(SignedIn {
+                user: UserId::new(user),
+                company: Some(CompanyId::new("acme")),
+                session: Secret::new("session"),
+            })
+        }
+
+        fn sign_in_url(&self, _return_to: &str) -> String {
+            "/login".into()
+        }
+    }
+
+    /// The seeded world on SQLite behind the library's router, and the pool to close (the
+    /// database "goes down": every store call then fails at once).
+    async fn world_whose_database_goes_down() -> (World<SqlStore>, String, sqlx::AnyPool, Tokens) {
+        sqlx::any::install_default_drivers();
+        let path = temp_file("unavailable");
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let store = SqlStore::from_pool(pool.clone()).await.unwrap();
+        let clock = store_suite::new_clock();
+        let server = server_on(
+            store,
+            appgrant::Config::new(store_suite::ISSUER),
+            store_suite::new_keys(),
+            clock.clone(),
+        );
+        let world = seed(server, clock).await;
+        world.install_service_account(&[&world.tower]).await;
+        let tokens = Tokens {
+            user: world.tokens_for(&world.jane).await,
+            service: world.service_token().await.unwrap(),
+            code: world.code_for(&world.jane).await,
+        };
+        let api = axum::Router::new()
+            .route("/api/rfis", axum::routing::get(list_rfis))
+            .with_state(ResourceGuard::new(
+                world.server.clone(),
+                &HttpOptions::default(),
+            ));
+        let router =
+            appgrant::http::router(world.server.clone(), HeaderSignIn, HttpOptions::default())
+                .merge(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (world, base, pool, tokens)
+    }
+
+    /// A resource route of the host's, guarded by the `Access` extractor.
+    async fn list_rfis(access: Access<SqlStore>) -> Result<&'static str, AccessRejection> {
+        let tower = ProjectId::new("tower");
+        access
+            .require(Some(&tower), "rfis", Level::ReadOnly)
+            .await?;
+        Ok("[]")
+    }
+
+    struct Tokens {
+        user: appgrant::grant::TokenResponse,
+        service: appgrant::grant::TokenResponse,
+        code: Secret,
+    }
+
+    fn assert_unavailable(response: &reqwest::Response, what: &str) {
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what} with the database down"
+        );
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        assert!(
+            retry_after.is_some_and(|seconds| seconds > 0),
+            "{what}: no Retry-After"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_database_down_every_endpoint_answers_503_with_retry_after() {
+        let (world, base, pool, tokens) = world_whose_database_goes_down().await;
+        pool.close().await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let client_id = world.app.client_id.to_string();
+        let secret = world.secret.expose().to_owned();
+        let token_requests: Vec<(&str, Vec<(&str, String)>)> = vec![
+            (
+                "client credentials",
+                vec![("grant_type", "client_credentials".into())],
+            ),
+            (
+                "refresh",
+                vec![
+                    ("grant_type", "refresh_token".into()),
+                    (
+                        "refresh_token",
+                        tokens.user.refresh_token.clone().unwrap().expose().into(),
+                    ),
+                ],
+            ),
+            (
+                "code exchange",
+                vec![
+                    ("grant_type", "authorization_code".into()),
+                    ("code", tokens.code.expose().into()),
+                    ("redirect_uri", store_suite::REDIRECT.into()),
+                    ("code_verifier", store_suite::VERIFIER.into()),
+                ],
+            ),
+        ];
+        for (what, form) in token_requests {
+            let response = http
+                .post(format!("{base}/oauth/token"))
+                .basic_auth(&client_id, Some(&secret))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_unavailable(&response, what);
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "temporarily_unavailable", "{what}");
+        }
+        for path in ["/oauth/revoke", "/oauth/introspect"] {
+            let response = http
+                .post(format!("{base}{path}"))
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[("token", tokens.user.access_token.expose())])
+                .send()
+                .await
+                .unwrap();
+            assert_unavailable(&response, path);
+        }
+        let info = http
+            .get(format!("{base}/oauth/token/info"))
+            .bearer_auth(tokens.service.access_token.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_unavailable(&info, "token info");
+
+        // The authorization endpoint says the truth, not "the client is not registered".
+        let mut url = url::Url::parse(&format!("{base}/oauth/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client_id)
+            .append_pair("redirect_uri", store_suite::REDIRECT)
+            .append_pair(
+                "code_challenge",
+                &appgrant::grant::pkce::challenge_of(store_suite::VERIFIER),
+            )
+            .append_pair("code_challenge_method", "S256");
+        let page = http
+            .get(url.as_str())
+            .header("x-user", "jane")
+            .send()
+            .await
+            .unwrap();
+        assert_unavailable(&page, "the authorization page");
+        let text = page.text().await.unwrap();
+        assert!(!text.contains("not registered"), "{text}");
+        assert!(text.contains("unavailable"), "{text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_database_down_a_resource_decision_answers_503() {
+        let (world, base, pool, tokens) = world_whose_database_goes_down().await;
+        let api = || {
+            reqwest::Client::new()
+                .get(format!("{base}/api/rfis"))
+                .bearer_auth(tokens.service.access_token.expose())
+                .header("company-id", "acme")
+        };
+        assert_eq!(api().send().await.unwrap().status(), StatusCode::OK);
+        pool.close().await;
+        assert_unavailable(&api().send().await.unwrap(), "a resource decision");
+        let failed = world
+            .server
+            .check_access(
+                tokens.service.access_token.expose(),
+                &store_suite::read_tower(),
+            )
+            .await;
+        assert!(
+            failed.is_err(),
+            "a decision cannot be made without the store"
+        );
+    }
+}

@@ -97,6 +97,9 @@ pub enum AuthorizeError {
     /// Show an error page; never redirect.
     #[error("{0}")]
     Page(ErrorPage),
+    /// The server cannot answer now (its store failed): an honest page, 503, retry later.
+    #[error("the server is temporarily unavailable; try again shortly")]
+    Unavailable,
     /// Redirect the error to the client.
     #[error("{}: {}", .0.error, .0.description)]
     Redirect(ErrorRedirect),

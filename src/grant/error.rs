@@ -27,6 +27,9 @@ pub enum ErrorCode {
     AccessDenied,
     /// The server failed.
     ServerError,
+    /// The server cannot answer now (its store is unreachable); retry later (RFC 6749
+    /// §4.1.2.1, used at the token endpoint too, with 503 and `Retry-After`).
+    TemporarilyUnavailable,
     /// The access token is invalid (RFC 6750).
     InvalidToken,
     /// The access token lacks the needed permission (RFC 6750).
@@ -48,6 +51,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
             ErrorCode::InsufficientScope | ErrorCode::AccessDenied => 403,
             ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -138,14 +143,16 @@ impl TokenError {
             | TokenError::CodeOfAnotherClient { .. } => ErrorCode::InvalidGrant,
             TokenError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
-            TokenError::Store(_) => ErrorCode::ServerError,
+            TokenError::Store(_) => ErrorCode::TemporarilyUnavailable,
         }
     }
 
     /// A description safe to send to the client.
     pub fn description(&self) -> String {
         match self {
-            TokenError::Store(_) => "the server failed; try again".to_owned(),
+            TokenError::Store(_) => {
+                "the server is temporarily unavailable; try again shortly".to_owned()
+            }
             other => other.to_string(),
         }
     }

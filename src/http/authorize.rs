@@ -2,7 +2,7 @@
 //! `POST /oauth/authorize` (the user's decision, CSRF-checked).
 
 use super::params::{parse_form, parse_form_keeping_first};
-use super::render::{error_page, escape, page, redirect};
+use super::render::{error_page, escape, page, redirect, unavailable_page};
 use super::{HttpState, SignIn, SignedIn};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
@@ -47,6 +47,7 @@ fn authorization_request(params: &Params) -> AuthorizationRequest {
 fn authorize_error(error: AuthorizeError) -> Response {
     match error {
         AuthorizeError::Page(problem) => error_page(StatusCode::BAD_REQUEST, &problem.to_string()),
+        AuthorizeError::Unavailable => unavailable_page(),
         AuthorizeError::Redirect(redirect_error) => match redirect_error.location() {
             Some(location) => redirect(&location),
             None => error_page(
@@ -127,10 +128,7 @@ pub(crate) async fn show<S: Store, A: SignIn>(
             Err(error) => authorize_error(error),
         },
         Ok(false) => consent_page(&state, &prompt, &params, &signed_in),
-        Err(_) => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server failed; try again",
-        ),
+        Err(_) => unavailable_page(),
     }
 }
 

@@ -32,6 +32,9 @@ pub(crate) fn oauth_error(code: ErrorCode, description: &str) -> Response {
         error_description: description,
     };
     let mut response = json_no_store(status, &body);
+    if code == ErrorCode::TemporarilyUnavailable {
+        retry_later(&mut response);
+    }
     if code == ErrorCode::InvalidClient {
         // RFC 6749 §5.2: a 401 names the authentication scheme to use.
         response.headers_mut().insert(
@@ -39,6 +42,29 @@ pub(crate) fn oauth_error(code: ErrorCode, description: &str) -> Response {
             HeaderValue::from_static("Basic realm=\"oauth\""),
         );
     }
+    response
+}
+
+/// How long a client should wait before retrying when the store is unavailable.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Marks `response` as a retryable unavailability (RFC 9110 §10.2.3).
+pub(crate) fn retry_later(response: &mut Response) {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+}
+
+/// The page for a request the server cannot answer now: 503, retry later.
+pub(crate) fn unavailable_page() -> Response {
+    let mut response = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "<h1>Temporarily unavailable</h1>\n<p>The sign-in service is temporarily unavailable. \
+         Nothing was lost: please try again in a few seconds.</p>",
+    );
+    retry_later(&mut response);
     response
 }
 

@@ -115,6 +115,9 @@ impl IntoResponse for AccessRejection {
         };
         let body = json!({ "error": error, "error_description": description, "reason": reason });
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            super::render::retry_later(&mut response);
+        }
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             let challenge = bearer_challenge(error, error.map(|_| description.as_str()));
             response

@@ -53,7 +53,9 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<AuthorizationResponse, AuthorizeError> {
         let prompt = self.begin_authorization(request).await?;
         let store = &self.inner.store;
-        let server_error = |_| server_error(&prompt.request, &self.inner.config);
+        // A store failure is the server's trouble, not the client's: an honest 503 page the
+        // user can retry, rather than an error sent to the client.
+        let server_error = |_| AuthorizeError::Unavailable;
         let signed_in = store.user(user).await.map_err(server_error)?;
         if !signed_in.is_some_and(|record| record.is_active()) {
             return Err(AuthorizeError::Redirect(prompt.request.error(
@@ -106,8 +108,8 @@ impl<S: Store> AuthorizationServer<S> {
             .store
             .app(&ClientId::new(client_id.as_str()))
             .await
-            // Nothing verified yet where to redirect, so a failure is shown, not redirected.
-            .map_err(|_| AuthorizeError::Page(crate::grant::ErrorPage::UnknownClient))
+            // The store failed, which says nothing about the client: an honest 503.
+            .map_err(|_| AuthorizeError::Unavailable)
     }
 
     async fn install_by_consent(
@@ -144,14 +146,4 @@ impl<S: Store> AuthorizationServer<S> {
         }
         Ok(())
     }
-}
-
-fn server_error(request: &ValidAuthorization, config: &crate::config::Config) -> AuthorizeError {
-    AuthorizeError::Redirect(ErrorRedirect {
-        redirect_uri: request.redirect_uri.clone(),
-        error: ErrorCode::ServerError,
-        description: "the server failed; try again",
-        state: request.state.clone(),
-        issuer: config.issuer.clone(),
-    })
 }
