@@ -288,6 +288,18 @@ mod gated {
         }
     }
 
+    impl KeyStore for GatedStore {
+        async fn signing_keys(&self) -> StoreResult<Vec<appgrant::token::StoredKey>> {
+            self.inner.signing_keys().await
+        }
+        async fn add_signing_key(&self, key: appgrant::token::StoredKey) -> StoreResult<bool> {
+            self.inner.add_signing_key(key).await
+        }
+        async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+            self.inner.delete_signing_key(kid).await
+        }
+    }
+
     impl ConsentStore for GatedStore {
         async fn save_consent(
             &self,

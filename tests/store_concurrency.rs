@@ -10,7 +10,7 @@ use appgrant::grant::{
 use appgrant::model::*;
 use appgrant::server::ManualClock;
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, RefreshStore,
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
     RevocationStore, StoreResult,
 };
 use appgrant::token::Secret;
@@ -405,6 +405,18 @@ impl RevocationStore for HeldFamilies {
     }
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
         self.inner.is_revoked(grant).await
+    }
+}
+
+impl KeyStore for HeldFamilies {
+    async fn signing_keys(&self) -> StoreResult<Vec<appgrant::token::StoredKey>> {
+        self.inner.signing_keys().await
+    }
+    async fn add_signing_key(&self, key: appgrant::token::StoredKey) -> StoreResult<bool> {
+        self.inner.add_signing_key(key).await
+    }
+    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+        self.inner.delete_signing_key(kid).await
     }
 }
 

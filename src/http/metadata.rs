@@ -42,7 +42,7 @@ pub(crate) async fn authorization_server<S: Store, A: SignIn>(
 
 /// `GET /.well-known/jwks.json`.
 pub(crate) async fn jwks<S: Store, A: SignIn>(State(state): State<HttpState<S, A>>) -> Response {
-    Json(state.shared.server.jwks()).into_response()
+    Json(state.shared.server.current_jwks().await).into_response()
 }
 
 /// `GET /oauth/token/info`: whose the bearer token is and for how long.

@@ -103,7 +103,12 @@ impl<S: Store> AuthorizationServer<S> {
         requirement: &Requirement,
     ) -> Result<AccessCheck, StoreError> {
         let now = self.now();
-        let claims = match validate(token, &self.keys(), &self.inner.config.expectations(), now) {
+        let claims = match validate(
+            token,
+            &self.fresh_keys().await,
+            &self.inner.config.expectations(),
+            now,
+        ) {
             Ok(claims) => claims,
             Err(problem) => {
                 return Ok(AccessCheck {
@@ -202,7 +207,12 @@ impl<S: Store> AuthorizationServer<S> {
     /// Validates an access token and says whose it is and for how long.
     pub async fn token_info(&self, token: &str) -> Result<TokenInfo, ServerError> {
         let now = self.now();
-        let claims = validate(token, &self.keys(), &self.inner.config.expectations(), now)?;
+        let claims = validate(
+            token,
+            &self.fresh_keys().await,
+            &self.inner.config.expectations(),
+            now,
+        )?;
         match self.standing(&claims).await? {
             Ok(()) => {}
             Err(DenyReason::Revoked) => return Err(ServerError::Revoked),
@@ -236,7 +246,12 @@ impl<S: Store> AuthorizationServer<S> {
             ));
         }
         let now = self.now();
-        if let Ok(claims) = validate(token, &self.keys(), &self.inner.config.expectations(), now) {
+        if let Ok(claims) = validate(
+            token,
+            &self.fresh_keys().await,
+            &self.inner.config.expectations(),
+            now,
+        ) {
             // Only the app a token was issued to may look into it; to anyone else it is just
             // not active, so introspection cannot be used to test stolen tokens (RFC 7662 §4).
             if claims.client_id != caller.client_id || self.standing(&claims).await?.is_err() {

@@ -56,6 +56,9 @@ pub enum ServerError {
     /// The record kept changing under concurrent requests; try again.
     #[error("the installation is being changed by others; try again")]
     Busy,
+    /// The signing keys are set up in a way that cannot work.
+    #[error("signing keys: {0}")]
+    KeyConfiguration(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -21,7 +21,8 @@ use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
 use crate::store::Store;
 use crate::token::{
-    Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeySet, RefreshTokenKey, SigningKey,
+    Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
+    RefreshTokenKey, SigningKey, key_schedule,
 };
 use chrono::DateTime;
 use chrono::Utc;
@@ -33,8 +34,16 @@ struct Inner<S> {
     keys: RwLock<KeySet>,
     refresh_key: RefreshTokenKey,
     consent_form_key: ConsentFormKey,
+    stored_keys: Option<StoredKeys>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+}
+
+/// Signing keys kept in the store: how to open them, how they rotate, when to reread them.
+struct StoredKeys {
+    kek: KeyEncryptionKey,
+    policy: KeyPolicy,
+    next_reload: RwLock<DateTime<Utc>>,
 }
 
 /// An embeddable OAuth 2.0 authorization server over a store `S`.
@@ -67,6 +76,8 @@ pub struct PurgeReport {
     pub families: u64,
     /// Revocations older than every access token they covered.
     pub revocations: u64,
+    /// Stored signing keys replaced longer ago than any token they signed can live.
+    pub keys: u64,
 }
 
 /// Builds an [`AuthorizationServer`].
@@ -76,6 +87,7 @@ pub struct ServerBuilder<S> {
     keys: Option<KeySet>,
     refresh_key: Option<RefreshTokenKey>,
     consent_form_key: Option<ConsentFormKey>,
+    key_encryption_key: Option<KeyEncryptionKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
 }
@@ -86,6 +98,7 @@ impl<S: Store> ServerBuilder<S> {
     pub fn deployment_secret(mut self, secret: &DeploymentSecret) -> Self {
         self.refresh_key = Some(secret.refresh_token_key());
         self.consent_form_key = Some(secret.consent_form_key());
+        self.key_encryption_key = Some(secret.key_encryption_key());
         self
     }
 
@@ -116,15 +129,57 @@ impl<S: Store> ServerBuilder<S> {
     }
 
     /// The server.
-    pub fn build(self) -> Result<AuthorizationServer<S>, ServerError> {
-        let keys = match self.keys {
+    pub fn build(mut self) -> Result<AuthorizationServer<S>, ServerError> {
+        let keys = match self.keys.take() {
             Some(keys) => keys,
             None => KeySet::new(SigningKey::generate(
                 Algorithm::EdDSA,
                 &mut rand::rngs::OsRng,
             )?),
         };
-        Ok(AuthorizationServer {
+        Ok(self.assemble(keys, None))
+    }
+
+    /// The server, with its signing keys kept in the store, sealed under the deployment
+    /// secret's key (so [`deployment_secret`](Self::deployment_secret) is required), rotating
+    /// per `policy`: every instance built so over the same store and secret signs with the
+    /// same keys, publishes the next before it signs, and sees a rotation made through any of
+    /// them within `policy.reload_every`. Loads the keys now, storing the first if there is
+    /// none.
+    pub async fn build_with_stored_keys(
+        mut self,
+        policy: KeyPolicy,
+    ) -> Result<AuthorizationServer<S>, ServerError> {
+        let kek = self
+            .key_encryption_key
+            .take()
+            .ok_or(ServerError::KeyConfiguration(
+                "stored keys need a deployment secret (ServerBuilder::deployment_secret)",
+            ))?;
+        if self.keys.is_some() {
+            return Err(ServerError::KeyConfiguration(
+                "stored keys and fixed keys (ServerBuilder::keys) exclude each other",
+            ));
+        }
+        if policy.publish_ahead < policy.reload_every {
+            return Err(ServerError::KeyConfiguration(
+                "publish_ahead must be at least reload_every, or an instance could meet a \
+                 token signed by a key it has not loaded yet",
+            ));
+        }
+        let now = self.clock.now();
+        let retire_after = retire_after(&self.config);
+        let keys = load_key_set(&self.store, &kek, &policy, now, retire_after).await?;
+        let stored = StoredKeys {
+            kek,
+            policy,
+            next_reload: RwLock::new(now + policy.reload_every),
+        };
+        Ok(self.assemble(keys, Some(stored)))
+    }
+
+    fn assemble(self, keys: KeySet, stored_keys: Option<StoredKeys>) -> AuthorizationServer<S> {
+        AuthorizationServer {
             inner: Arc::new(Inner {
                 store: self.store,
                 config: self.config,
@@ -135,11 +190,50 @@ impl<S: Store> ServerBuilder<S> {
                 consent_form_key: self
                     .consent_form_key
                     .unwrap_or_else(|| ConsentFormKey::generate(&mut rand::rngs::OsRng)),
+                stored_keys,
                 audit: self.audit,
                 clock: self.clock,
             }),
-        })
+        }
     }
+}
+
+/// How long a replaced key keeps verifying: the longest an access token it signed can be
+/// valid, leeway included.
+fn retire_after(config: &Config) -> chrono::TimeDelta {
+    config.access_token_ttl + chrono::TimeDelta::seconds(config.leeway_seconds)
+}
+
+/// Reads the stored keys, first storing the next one if the schedule says it is due (a
+/// collision with another instance storing the same generation is fine: its key is used),
+/// and opens them into the key set the schedule gives at `now`.
+async fn load_key_set<S: Store>(
+    store: &S,
+    kek: &KeyEncryptionKey,
+    policy: &KeyPolicy,
+    now: DateTime<Utc>,
+    retire_after: chrono::TimeDelta,
+) -> Result<KeySet, ServerError> {
+    let mut stored = store.signing_keys().await?;
+    if let Some(signs_from) = key_schedule::next_key_due(&stored, now, policy) {
+        let generation = stored.iter().map(|key| key.generation).max().unwrap_or(0) + 1;
+        let (key, _) = kek.new_key(
+            policy.algorithm,
+            generation,
+            now,
+            signs_from,
+            &mut rand::rngs::OsRng,
+        )?;
+        store.add_signing_key(key).await?;
+        stored = store.signing_keys().await?;
+    }
+    let opened = stored
+        .into_iter()
+        .map(|key| kek.open(&key).map(|opened| (key, opened)))
+        .collect::<Result<Vec<_>, _>>()?;
+    key_schedule::key_set(opened, now, retire_after).ok_or(ServerError::KeyConfiguration(
+        "the store has no signing key",
+    ))
 }
 
 impl<S: Store> AuthorizationServer<S> {
@@ -151,6 +245,7 @@ impl<S: Store> AuthorizationServer<S> {
             keys: None,
             refresh_key: None,
             consent_form_key: None,
+            key_encryption_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),
         }
@@ -180,6 +275,97 @@ impl<S: Store> AuthorizationServer<S> {
     /// The JWKS document publishing the verification keys.
     pub fn jwks(&self) -> Jwks {
         self.keys().jwks()
+    }
+
+    /// The JWKS document, with stored keys reread first if they are due.
+    pub async fn current_jwks(&self) -> Jwks {
+        self.fresh_keys().await.jwks()
+    }
+
+    /// The key set, with stored keys reread first if they are due. A failed reread keeps the
+    /// keys already loaded (still valid; the request will meet the store's failure on its own
+    /// reads if the store is down).
+    pub(crate) async fn fresh_keys(&self) -> KeySet {
+        let _ = self.refresh_keys().await;
+        self.keys()
+    }
+
+    /// Rereads the stored keys if `reload_every` has passed since the last time (storing the
+    /// next key when the schedule says it is due). Nothing to do with fixed keys.
+    pub async fn refresh_keys(&self) -> Result<(), ServerError> {
+        let Some(stored) = &self.inner.stored_keys else {
+            return Ok(());
+        };
+        let now = self.now();
+        {
+            // Whoever finds the reload due claims it, so concurrent requests do not all reload.
+            let mut next = stored
+                .next_reload
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if now < *next {
+                return Ok(());
+            }
+            *next = now + stored.policy.reload_every;
+        }
+        self.reload_keys(stored, now).await
+    }
+
+    async fn reload_keys(
+        &self,
+        stored: &StoredKeys,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        let retire_after = retire_after(&self.inner.config);
+        let keys = load_key_set(
+            &self.inner.store,
+            &stored.kek,
+            &stored.policy,
+            now,
+            retire_after,
+        )
+        .await?;
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = keys;
+        Ok(())
+    }
+
+    /// Rotates the stored keys now: stores the next key, signing from `publish_ahead` from now
+    /// (so every instance publishes it first), unless one is already waiting to sign. Returns
+    /// the next key's id. Every instance uses it within `reload_every`.
+    pub async fn rotate_stored_key(&self) -> Result<String, ServerError> {
+        let stored = self
+            .inner
+            .stored_keys
+            .as_ref()
+            .ok_or(ServerError::KeyConfiguration(
+                "this server's keys are not kept in the store",
+            ))?;
+        let now = self.now();
+        let keys = self.inner.store.signing_keys().await?;
+        let newest = keys.iter().max_by_key(|key| key.generation);
+        let kid = match newest {
+            Some(newest) if newest.signs_from > now => newest.kid.clone(),
+            _ => {
+                let generation = newest.map_or(0, |key| key.generation) + 1;
+                let signs_from = now + stored.policy.publish_ahead;
+                let (key, _) = stored.kek.new_key(
+                    stored.policy.algorithm,
+                    generation,
+                    now,
+                    signs_from,
+                    &mut rand::rngs::OsRng,
+                )?;
+                let kid = key.kid.clone();
+                self.inner.store.add_signing_key(key).await?;
+                kid
+            }
+        };
+        self.reload_keys(stored, now).await?;
+        Ok(kid)
     }
 
     /// A snapshot of the key set (cheap: keys are shared).
@@ -215,10 +401,19 @@ impl<S: Store> AuthorizationServer<S> {
         let longest_token =
             config.access_token_ttl + chrono::TimeDelta::seconds(config.leeway_seconds);
         let store = &self.inner.store;
+        let mut keys = 0;
+        if self.inner.stored_keys.is_some() {
+            let stored = store.signing_keys().await?;
+            for kid in key_schedule::expired_keys(&stored, now, longest_token) {
+                store.delete_signing_key(&kid).await?;
+                keys += 1;
+            }
+        }
         Ok(PurgeReport {
             codes: store.purge_codes(now).await?,
             families: store.purge_families(now).await?,
             revocations: store.purge_revocations(now - longest_token).await?,
+            keys,
         })
     }
 

@@ -77,7 +77,7 @@ impl<S: Store> AuthorizationServer<S> {
             user: user.as_ref(),
         };
         let result = {
-            let keys = self.keys();
+            let keys = self.fresh_keys().await;
             exchange_code(
                 input,
                 &self.inner.config,
@@ -148,7 +148,7 @@ impl<S: Store> AuthorizationServer<S> {
                 user: user.as_ref(),
             };
             let result = {
-                let keys = self.keys();
+                let keys = self.fresh_keys().await;
                 rotate(
                     input,
                     &self.inner.config,
@@ -209,7 +209,7 @@ impl<S: Store> AuthorizationServer<S> {
             None => Binding::Unbound,
         };
         let issued = {
-            let keys = self.keys();
+            let keys = self.fresh_keys().await;
             client_credentials(
                 app,
                 binding,
@@ -295,7 +295,7 @@ impl<S: Store> AuthorizationServer<S> {
         let mut expectations = self.inner.config.expectations();
         // Revoking an expired token is harmless, and refusing it would tell the caller more.
         expectations.leeway_seconds = i64::MAX / 2;
-        if let Ok(claims) = validate(token, &self.keys(), &expectations, self.now()) {
+        if let Ok(claims) = validate(token, &self.fresh_keys().await, &expectations, self.now()) {
             return Ok(Some((claims.client_id, claims.grant_id)));
         }
         let Some(claims) = self.inner.refresh_key.open(token) else {

@@ -1,7 +1,7 @@
 //! The in-memory store: everything in one process, behind one lock per call.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, RefreshStore,
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
     RevocationStore, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
@@ -9,6 +9,7 @@ use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
     UserId,
 };
+use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -24,6 +25,7 @@ struct State {
     families: HashMap<GrantId, RefreshFamily>,
     revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
+    signing_keys: Vec<StoredKey>,
 }
 
 /// A store in process memory: the embedded default. Cloning shares the same data.
@@ -303,5 +305,28 @@ impl ConsentStore for MemoryStore {
             .consents
             .get(&(user.clone(), app.clone()))
             .copied())
+    }
+}
+
+impl KeyStore for MemoryStore {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        Ok(self.state().signing_keys.clone())
+    }
+
+    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
+        let mut state = self.state();
+        let taken = state
+            .signing_keys
+            .iter()
+            .any(|stored| stored.kid == key.kid || stored.generation == key.generation);
+        if !taken {
+            state.signing_keys.push(key);
+        }
+        Ok(!taken)
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+        self.state().signing_keys.retain(|stored| stored.kid != kid);
+        Ok(())
     }
 }

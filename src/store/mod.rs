@@ -16,6 +16,7 @@ use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
     UserId,
 };
+use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
@@ -198,6 +199,17 @@ pub trait ConsentStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
 }
 
+/// Signing keys shared by the instances, sealed (see [`crate::token::key_schedule`]).
+pub trait KeyStore: Send + Sync {
+    /// Every stored signing key.
+    fn signing_keys(&self) -> impl Future<Output = StoreResult<Vec<StoredKey>>> + Send;
+    /// Stores a new key unless one with its key id or generation exists; returns whether it
+    /// did (false: another instance stored that generation first).
+    fn add_signing_key(&self, key: StoredKey) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Deletes the key with this id (one no valid token can carry any more).
+    fn delete_signing_key(&self, kid: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 /// Everything the server stores.
 pub trait Store:
     AppStore
@@ -207,6 +219,7 @@ pub trait Store:
     + RefreshStore
     + RevocationStore
     + ConsentStore
+    + KeyStore
     + 'static
 {
 }
@@ -219,6 +232,7 @@ impl<T> Store for T where
         + RefreshStore
         + RevocationStore
         + ConsentStore
+        + KeyStore
         + 'static
 {
 }

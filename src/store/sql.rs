@@ -7,7 +7,7 @@
 //! decides races between instances. Secrets appear only as SHA-256 digests in hex.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, RefreshStore,
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
     RevocationStore, StoreError, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
@@ -15,6 +15,7 @@ use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
     UserId,
 };
+use crate::token::{Algorithm, StoredKey};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -56,6 +57,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         &[
             "ALTER TABLE appgrant_families ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",
             "DROP TABLE IF EXISTS appgrant_refresh_tokens",
+        ],
+    ),
+    // Signing keys shared by the instances, sealed under the deployment's key.
+    (
+        3,
+        &[
+            "CREATE TABLE IF NOT EXISTS appgrant_signing_keys (kid TEXT PRIMARY KEY, \
+             generation BIGINT NOT NULL UNIQUE, algorithm TEXT NOT NULL, sealed TEXT NOT NULL, \
+             created_at BIGINT NOT NULL, signs_from BIGINT NOT NULL)",
         ],
     ),
 ];
@@ -765,5 +775,72 @@ impl ConsentStore for SqlStore {
         .map_err(backend)?;
         row.map(|row| time(row.try_get("granted_at").map_err(backend)?))
             .transpose()
+    }
+}
+
+fn algorithm_from(name: &str) -> StoreResult<Algorithm> {
+    [
+        Algorithm::EdDSA,
+        Algorithm::ES256,
+        Algorithm::RS256,
+        Algorithm::HS256,
+    ]
+    .into_iter()
+    .find(|algorithm| algorithm.name() == name)
+    .ok_or_else(|| backend(Corrupt("signing key algorithm")))
+}
+
+impl KeyStore for SqlStore {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        use base64::Engine;
+        let rows = sqlx::query(
+            "SELECT kid, generation, algorithm, sealed, created_at, signs_from \
+             FROM appgrant_signing_keys",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let generation: i64 = row.try_get("generation").map_err(backend)?;
+                Ok(StoredKey {
+                    kid: text(row, "kid")?,
+                    generation: u64::try_from(generation).map_err(backend)?,
+                    algorithm: algorithm_from(&text(row, "algorithm")?)?,
+                    sealed: base64::engine::general_purpose::STANDARD
+                        .decode(text(row, "sealed")?)
+                        .map_err(backend)?,
+                    created_at: time(row.try_get("created_at").map_err(backend)?)?,
+                    signs_from: time(row.try_get("signs_from").map_err(backend)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
+        use base64::Engine;
+        let done = sqlx::query(
+            "INSERT INTO appgrant_signing_keys (kid, generation, algorithm, sealed, created_at, \
+             signs_from) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(key.kid.clone())
+        .bind(i64::try_from(key.generation).map_err(backend)?)
+        .bind(key.algorithm.name().to_owned())
+        .bind(base64::engine::general_purpose::STANDARD.encode(&key.sealed))
+        .bind(stamp(key.created_at)?)
+        .bind(stamp(key.signs_from)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM appgrant_signing_keys WHERE kid = $1")
+            .bind(kid.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 }

@@ -1,11 +1,11 @@
 //! The one secret the instances of a deployment share, and the keys derived from it.
 //!
 //! Instances given the same store, issuer and deployment secret behave as one server: each
-//! derives the same refresh-token key and consent-form key from it (HKDF-SHA256, one label
+//! derives the same refresh-token key, consent-form key and signing-key encryption key from it (HKDF-SHA256, one label
 //! per key, so no derived key says anything about another or about the secret). The secret
 //! itself never goes into the store.
 
-use super::RefreshTokenKey;
+use super::{KeyEncryptionKey, RefreshTokenKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;
@@ -76,6 +76,11 @@ impl DeploymentSecret {
     /// The key that authenticates refresh tokens.
     pub fn refresh_token_key(&self) -> RefreshTokenKey {
         RefreshTokenKey::from_bytes(self.derive("refresh-token key"))
+    }
+
+    /// The key that seals signing keys in the store.
+    pub fn key_encryption_key(&self) -> KeyEncryptionKey {
+        KeyEncryptionKey::from_bytes(self.derive("signing-key encryption key"))
     }
 
     /// The key of the consent form's CSRF tokens.

@@ -57,6 +57,10 @@ pub enum KeyError {
     /// RSA key generation failed.
     #[error("RSA key generation failed")]
     RsaGeneration,
+    /// A stored key could not be unsealed: another deployment secret sealed it, or it was
+    /// altered.
+    #[error("a stored signing key cannot be unsealed with this deployment secret")]
+    Unsealable,
 }
 
 // A key set holds a handful of these for the life of the server, so variant sizes do not matter.
@@ -69,8 +73,9 @@ enum Material {
         rsa::pkcs1v15::VerifyingKey<Sha256>,
         rsa::RsaPublicKey,
     ),
-    // The keyed state is computed once; each use clones it rather than re-keying.
-    Hs256(Hmac<Sha256>),
+    // The keyed state is computed once; each use clones it rather than re-keying. The secret
+    // is kept too, so the key can be sealed into the store.
+    Hs256(Hmac<Sha256>, Vec<u8>),
 }
 
 /// One key, ready to sign and verify. Its `Debug` shows only its id and algorithm.
@@ -172,6 +177,65 @@ impl SigningKey {
         ))
     }
 
+    /// The same key under another key id.
+    pub fn with_kid(self, kid: impl Into<String>) -> Self {
+        Self::from_material(kid.into(), self.algorithm, self.material)
+    }
+
+    /// The private key as PKCS#8 PEM, for backing it up or moving it (asymmetric keys only:
+    /// an HS256 key is a raw secret). Handle the result as the secret it is.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        use rsa::pkcs8::LineEnding;
+        let pem = match &self.material {
+            Material::Ed25519(key, _) => key.to_pkcs8_pem(LineEnding::LF),
+            Material::Es256(key, _) => key.to_pkcs8_pem(LineEnding::LF),
+            Material::Rs256(key, _, _) => key.as_ref().to_pkcs8_pem(LineEnding::LF),
+            Material::Hs256(..) => return Err(KeyError::HmacFromPem),
+        };
+        pem.map(|pem| pem.to_string())
+            .map_err(|_| KeyError::InvalidPem(self.algorithm))
+    }
+
+    /// The private material in the form [`SigningKey::from_private_bytes`] reads: PKCS#8 DER
+    /// for asymmetric keys, the raw secret for HS256. Only ever sealed before it is stored.
+    pub(crate) fn private_bytes(&self) -> Result<Vec<u8>, KeyError> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let der = match &self.material {
+            Material::Ed25519(key, _) => key.to_pkcs8_der(),
+            Material::Es256(key, _) => key.to_pkcs8_der(),
+            Material::Rs256(key, _, _) => key.as_ref().to_pkcs8_der(),
+            Material::Hs256(_, secret) => return Ok(secret.clone()),
+        };
+        der.map(|der| der.as_bytes().to_vec())
+            .map_err(|_| KeyError::InvalidPem(self.algorithm))
+    }
+
+    /// A key from [`SigningKey::private_bytes`].
+    pub(crate) fn from_private_bytes(
+        algorithm: Algorithm,
+        kid: impl Into<String>,
+        bytes: &[u8],
+    ) -> Result<Self, KeyError> {
+        let invalid = |_| KeyError::InvalidPem(algorithm);
+        let material = match algorithm {
+            Algorithm::EdDSA => {
+                let key = ed25519_dalek::SigningKey::from_pkcs8_der(bytes).map_err(invalid)?;
+                Material::Ed25519(key.clone(), key.verifying_key())
+            }
+            Algorithm::ES256 => {
+                let key = p256::ecdsa::SigningKey::from_pkcs8_der(bytes).map_err(invalid)?;
+                let verifying = *key.verifying_key();
+                Material::Es256(key, verifying)
+            }
+            Algorithm::RS256 => {
+                rsa_material(rsa::RsaPrivateKey::from_pkcs8_der(bytes).map_err(invalid)?)
+            }
+            Algorithm::HS256 => hmac_material(bytes)?,
+        };
+        Ok(Self::from_material(kid.into(), algorithm, material))
+    }
+
     /// The key id (`kid`).
     pub fn kid(&self) -> &str {
         &self.kid
@@ -196,7 +260,7 @@ impl SigningKey {
                 signature.to_bytes().to_vec()
             }
             Material::Rs256(key, _, _) => rsa::signature::Signer::sign(key, message).to_vec(),
-            Material::Hs256(keyed) => {
+            Material::Hs256(keyed, _) => {
                 let mut mac = keyed.clone();
                 mac.update(message);
                 mac.finalize().into_bytes().to_vec()
@@ -213,7 +277,7 @@ impl SigningKey {
                 .is_ok_and(|signature| key.verify(message, &signature).is_ok()),
             Material::Rs256(_, key, _) => rsa::pkcs1v15::Signature::try_from(signature)
                 .is_ok_and(|signature| key.verify(message, &signature).is_ok()),
-            Material::Hs256(keyed) => {
+            Material::Hs256(keyed, _) => {
                 let mut mac = keyed.clone();
                 mac.update(message);
                 mac.verify_slice(signature).is_ok()
@@ -252,7 +316,7 @@ impl SigningKey {
                 jwk.n = Some(URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()));
                 jwk.e = Some(URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()));
             }
-            Material::Hs256(_) => return None,
+            Material::Hs256(..) => return None,
         }
         Some(jwk)
     }
@@ -274,7 +338,7 @@ fn hmac_material(secret: &[u8]) -> Result<Material, KeyError> {
     }
     // Infallible: HMAC accepts keys of any length, and the length was checked above.
     let keyed = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| KeyError::HmacTooShort)?;
-    Ok(Material::Hs256(keyed))
+    Ok(Material::Hs256(keyed, secret.to_vec()))
 }
 
 /// One public key in a JWKS document (RFC 7517).
@@ -320,10 +384,12 @@ struct Entry {
     verify_until: DateTime<Utc>,
 }
 
-/// The server's keys: the current signing key and retired keys that still verify.
+/// The server's keys: the current signing key, upcoming keys already published (they verify
+/// too, for an instance whose clock runs a little ahead), and retired keys that still verify.
 #[derive(Debug, Clone)]
 pub struct KeySet {
     current: Arc<SigningKey>,
+    upcoming: Vec<Arc<SigningKey>>,
     retired: Vec<Entry>,
 }
 
@@ -332,7 +398,28 @@ impl KeySet {
     pub fn new(key: SigningKey) -> Self {
         Self {
             current: Arc::new(key),
+            upcoming: Vec::new(),
             retired: Vec::new(),
+        }
+    }
+
+    /// A key set from a schedule: `current` signs, `upcoming` are published ahead of signing,
+    /// and each retired key verifies until its time.
+    pub fn scheduled(
+        current: SigningKey,
+        upcoming: Vec<SigningKey>,
+        retired: Vec<(SigningKey, DateTime<Utc>)>,
+    ) -> Self {
+        Self {
+            current: Arc::new(current),
+            upcoming: upcoming.into_iter().map(Arc::new).collect(),
+            retired: retired
+                .into_iter()
+                .map(|(key, verify_until)| Entry {
+                    key: Arc::new(key),
+                    verify_until,
+                })
+                .collect(),
         }
     }
 
@@ -356,10 +443,13 @@ impl KeySet {
         self.retired.retain(|entry| entry.verify_until > now);
     }
 
-    /// The key with id `kid`, current or retired.
+    /// The key with id `kid`, current, upcoming or retired.
     pub fn find(&self, kid: &str) -> Option<&SigningKey> {
         if self.current.kid == kid {
             return Some(&self.current);
+        }
+        if let Some(upcoming) = self.upcoming.iter().find(|key| key.kid == kid) {
+            return Some(upcoming);
         }
         self.retired
             .iter()
@@ -367,10 +457,13 @@ impl KeySet {
             .map(|entry| entry.key.as_ref())
     }
 
-    /// The key with id `kid` if it may still verify at `now`.
+    /// The key with id `kid` if it may verify at `now`.
     pub fn verifier(&self, kid: &str, now: DateTime<Utc>) -> Option<&SigningKey> {
         if self.current.kid == kid {
             return Some(&self.current);
+        }
+        if let Some(upcoming) = self.upcoming.iter().find(|key| key.kid == kid) {
+            return Some(upcoming);
         }
         self.retired
             .iter()
@@ -378,9 +471,11 @@ impl KeySet {
             .map(|entry| entry.key.as_ref())
     }
 
-    /// The JWKS document: the public half of every asymmetric key, current first.
+    /// The JWKS document: the public half of every asymmetric key, current first, then the
+    /// upcoming ones, then the retired ones.
     pub fn jwks(&self) -> Jwks {
         let keys = std::iter::once(&self.current)
+            .chain(self.upcoming.iter())
             .chain(self.retired.iter().map(|entry| &entry.key))
             .filter_map(|key| key.public_jwk())
             .collect();

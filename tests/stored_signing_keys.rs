@@ -1,0 +1,309 @@
+//! Signing keys live in the store, sealed under the deployment secret: every instance with the
+//! same store and secret signs with the same key, publishes the next one before it signs, and
+//! uses a rotation made through any instance within the reload interval. Run on memory,
+//! SQLite and PostgreSQL.
+
+mod store_suite;
+
+use appgrant::server::{ManualClock, ServerError};
+use appgrant::store::{KeyStore, Store};
+use appgrant::token::{DeploymentSecret, KeyError, KeyPolicy, validate};
+use appgrant::{AuthorizationServer, Config};
+use chrono::TimeDelta;
+use std::sync::Arc;
+use store_suite::{Handles, World, seed};
+
+fn policy() -> KeyPolicy {
+    KeyPolicy {
+        publish_ahead: TimeDelta::minutes(10),
+        reload_every: TimeDelta::minutes(1),
+        rotate_every: None,
+        ..KeyPolicy::default()
+    }
+}
+
+async fn instance<S: Store>(
+    store: S,
+    secret: &DeploymentSecret,
+    clock: &Arc<ManualClock>,
+    policy: KeyPolicy,
+) -> Result<AuthorizationServer<S>, ServerError> {
+    AuthorizationServer::builder(store, Config::new(store_suite::ISSUER))
+        .deployment_secret(secret)
+        .clock(clock.clone())
+        .build_with_stored_keys(policy)
+        .await
+}
+
+/// Two instances of one deployment on `handles`' data, the world seeded through the first.
+async fn two_instances<H: Handles>(
+    handles: &H,
+    policy: KeyPolicy,
+) -> (World<H::Store>, AuthorizationServer<H::Store>) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let a = instance(handles.open().await, &secret, &clock, policy)
+        .await
+        .unwrap();
+    let b = instance(handles.open().await, &secret, &clock, policy)
+        .await
+        .unwrap();
+    (seed(a, clock).await, b)
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn published<S: Store>(server: &AuthorizationServer<S>) -> Vec<String> {
+    server
+        .current_jwks()
+        .await
+        .keys
+        .into_iter()
+        .map(|jwk| jwk.kid)
+        .collect()
+}
+
+async fn accepts<S: Store>(server: &AuthorizationServer<S>, token: &str) -> bool {
+    server.refresh_keys().await.unwrap();
+    validate(
+        token,
+        &server.keys(),
+        &server.config().expectations(),
+        server.now(),
+    )
+    .is_ok()
+}
+
+pub async fn instances_of_one_deployment_sign_with_the_same_stored_key<H: Handles>(handles: &H) {
+    let (world, b) = two_instances(handles, policy()).await;
+    assert_eq!(
+        world.server.keys().signing_key().kid(),
+        b.keys().signing_key().kid()
+    );
+    let tokens = world.tokens_for(&world.jane).await;
+    assert!(accepts(&b, tokens.access_token.expose()).await);
+    assert_eq!(published(&world.server).await, published(&b).await);
+    // Keys in the store need the secret that seals them.
+    let secret_less =
+        AuthorizationServer::builder(handles.open().await, Config::new(store_suite::ISSUER))
+            .clock(world.clock.clone())
+            .build_with_stored_keys(policy())
+            .await;
+    assert!(matches!(secret_less, Err(ServerError::KeyConfiguration(_))));
+}
+
+pub async fn a_rotation_through_one_instance_is_published_by_all_before_it_signs<H: Handles>(
+    handles: &H,
+) {
+    let (world, b) = two_instances(handles, policy()).await;
+    let a = &world.server;
+    let first = a.keys().signing_key().kid().to_owned();
+    let before = world.tokens_for(&world.jane).await;
+
+    let next = a.rotate_stored_key().await.unwrap();
+    assert_ne!(next, first);
+    // A publishes it at once and keeps signing with the old key.
+    assert!(published(a).await.contains(&next));
+    assert_eq!(a.keys().signing_key().kid(), first);
+    // Within reload_every, B publishes it too, and nobody has signed with it yet.
+    world.clock.advance(TimeDelta::minutes(1));
+    assert!(published(&b).await.contains(&next));
+    let still_old = world.tokens_for(&world.jane).await;
+    assert_eq!(kid_of(still_old.access_token.expose()), first);
+    // From its time on, both sign with it (each within reload_every), and both accept both.
+    world.clock.advance(TimeDelta::minutes(9));
+    let signed_by_a = world.tokens_for(&world.jane).await;
+    assert_eq!(kid_of(signed_by_a.access_token.expose()), next);
+    assert!(accepts(&b, signed_by_a.access_token.expose()).await);
+    assert_eq!(b.keys().signing_key().kid(), next);
+    for token in [&before, &still_old] {
+        assert!(accepts(&b, token.access_token.expose()).await);
+        assert!(accepts(a, token.access_token.expose()).await);
+    }
+    // The old key verifies until the last token it signed has expired, then goes.
+    world
+        .clock
+        .advance(TimeDelta::seconds(5400) - TimeDelta::seconds(1));
+    assert!(published(&b).await.contains(&first));
+    world.clock.advance(TimeDelta::minutes(2));
+    assert!(!published(&b).await.contains(&first));
+    assert_eq!(world.server.purge().await.unwrap().keys, 1);
+    let kids: Vec<String> = handles
+        .open()
+        .await
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| key.kid)
+        .collect();
+    assert_eq!(kids, vec![next]);
+}
+
+pub async fn keys_rotate_on_schedule_and_the_next_is_published_ahead<H: Handles>(handles: &H) {
+    let schedule = KeyPolicy {
+        rotate_every: Some(TimeDelta::days(30)),
+        ..policy()
+    };
+    let (world, b) = two_instances(handles, schedule).await;
+    let first = b.keys().signing_key().kid().to_owned();
+    // Ten minutes before the thirtieth day the next key is stored and published...
+    world
+        .clock
+        .advance(TimeDelta::days(30) - TimeDelta::minutes(10));
+    let kids = published(&b).await;
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert_eq!(b.keys().signing_key().kid(), first);
+    assert_eq!(published(&world.server).await.len(), 2);
+    // ...and signs from the thirtieth day.
+    world.clock.advance(TimeDelta::minutes(10));
+    b.refresh_keys().await.unwrap();
+    assert_ne!(b.keys().signing_key().kid(), first);
+    let tokens = world.tokens_for(&world.jane).await;
+    assert_eq!(
+        kid_of(tokens.access_token.expose()),
+        b.keys().signing_key().kid()
+    );
+}
+
+pub async fn instances_starting_together_on_an_empty_store_agree_on_one_key<H: Handles>(
+    handles: &H,
+) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let (a, b) = (handles.open().await, handles.open().await);
+    let (a, b) = tokio::join!(
+        instance(a, &secret, &clock, policy()),
+        instance(b, &secret, &clock, policy())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.keys().signing_key().kid(), b.keys().signing_key().kid());
+    assert_eq!(handles.open().await.signing_keys().await.unwrap().len(), 1);
+}
+
+pub async fn another_deployment_secret_cannot_open_the_stored_keys<H: Handles>(handles: &H) {
+    let clock = store_suite::new_clock();
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    instance(handles.open().await, &secret, &clock, policy())
+        .await
+        .unwrap();
+    let other = DeploymentSecret::generate(&mut rand::thread_rng());
+    let refused = instance(handles.open().await, &other, &clock, policy()).await;
+    assert!(
+        matches!(refused, Err(ServerError::Key(KeyError::Unsealable))),
+        "{refused:?}"
+    );
+}
+
+pub async fn signing_keys_are_never_raw_at_rest<H: Handles>(handles: &H) {
+    use base64::Engine;
+    let (world, _) = two_instances(handles, policy()).await;
+    world.server.rotate_stored_key().await.unwrap();
+    let current = world.server.keys();
+    let pem = current.signing_key().to_pkcs8_pem().unwrap();
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&body)
+        .unwrap();
+    // The Ed25519 seed: in PKCS#8 it is an OCTET STRING (04 20) inside the privateKey OCTET
+    // STRING (04 22).
+    let at = der
+        .windows(4)
+        .position(|window| window == [0x04, 0x22, 0x04, 0x20])
+        .expect("an Ed25519 PKCS#8 key")
+        + 4;
+    let seed = &der[at..at + 32];
+    for stored in handles.open().await.signing_keys().await.unwrap() {
+        let sealed = &stored.sealed;
+        assert!(
+            !sealed.windows(seed.len()).any(|window| window == seed),
+            "the private key is stored raw"
+        );
+        let as_text = base64::engine::general_purpose::STANDARD.encode(sealed);
+        assert!(!as_text.contains(&body[body.len() - 20..]));
+        assert!(!format!("{stored:?}").contains(&as_text[..16]));
+    }
+}
+
+pub async fn a_policy_that_could_meet_an_unloaded_key_is_refused<H: Handles>(handles: &H) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let hasty = KeyPolicy {
+        publish_ahead: TimeDelta::seconds(30),
+        reload_every: TimeDelta::minutes(1),
+        ..policy()
+    };
+    let refused = instance(handles.open().await, &secret, &clock, hasty).await;
+    assert!(matches!(refused, Err(ServerError::KeyConfiguration(_))));
+}
+
+macro_rules! stored_key_tests {
+    ($( $name:ident; )*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(handles) = fixture().await else { return };
+                super::$name(&handles).await;
+            }
+        )*
+    };
+}
+
+macro_rules! every_stored_key_test {
+    () => {
+        stored_key_tests! {
+            instances_of_one_deployment_sign_with_the_same_stored_key;
+            a_rotation_through_one_instance_is_published_by_all_before_it_signs;
+            keys_rotate_on_schedule_and_the_next_is_published_ahead;
+            instances_starting_together_on_an_empty_store_agree_on_one_key;
+            another_deployment_secret_cannot_open_the_stored_keys;
+            signing_keys_are_never_raw_at_rest;
+            a_policy_that_could_meet_an_unloaded_key_is_refused;
+        }
+    };
+}
+
+mod memory {
+    use super::store_suite::fixtures::Memory;
+
+    async fn fixture() -> Option<Memory> {
+        Some(Memory::new())
+    }
+
+    every_stored_key_test!();
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::store_suite::fixtures::{Database, sqlite_file};
+
+    async fn fixture() -> Option<Database> {
+        Some(sqlite_file())
+    }
+
+    every_stored_key_test!();
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::store_suite::fixtures::{Database, postgres_database};
+
+    async fn fixture() -> Option<Database> {
+        postgres_database().await
+    }
+
+    every_stored_key_test!();
+}
