@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -61,12 +62,14 @@ pub struct DemoApp {
     pub client_type: String,
 }
 
-type Sessions = Arc<Mutex<HashMap<String, UserId>>>;
+/// How long a demo sign-in lasts.
+const SESSION_SECONDS: i64 = 12 * 3600;
 
-/// The demo's sign-in: a session cookie naming a signed-in user of Acme.
-#[derive(Clone, Default)]
+/// The demo's sign-in: a session cookie naming a signed-in user of Acme, signed with a key
+/// derived from the deployment secret, so that every instance of the deployment knows it.
+#[derive(Clone)]
 pub struct DemoSignIn {
-    sessions: Sessions,
+    key: Arc<[u8; 32]>,
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -81,15 +84,53 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl DemoSignIn {
+    fn new(key: [u8; 32]) -> Self {
+        Self { key: Arc::new(key) }
+    }
+
+    fn mac(&self, body: &str) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        // Infallible: HMAC takes keys of any length.
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(body.as_bytes());
+        mac
+    }
+
+    /// A session cookie value for `user`, from `now`: `user.expiry.nonce.tag`.
+    fn issue(&self, user: &str, now: i64) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let nonce: [u8; 16] = rand::random();
+        let body = format!(
+            "{}.{}.{}",
+            engine.encode(user),
+            now + SESSION_SECONDS,
+            engine.encode(nonce)
+        );
+        let tag = engine.encode(self.mac(&body).finalize().into_bytes());
+        format!("{body}.{tag}")
+    }
+
     fn user(&self, headers: &HeaderMap) -> Option<UserId> {
         self.session(headers).map(|(user, _)| user)
     }
 
-    /// The signed-in user and their session id.
+    /// The signed-in user and their session cookie, if the cookie is ours and unexpired.
     fn session(&self, headers: &HeaderMap) -> Option<(UserId, String)> {
+        use base64::Engine;
+        use hmac::Mac;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let session = cookie(headers, SESSION_COOKIE)?;
-        let user = self.sessions.lock().ok()?.get(&session).cloned()?;
-        Some((user, session))
+        let (body, tag) = session.rsplit_once('.')?;
+        self.mac(body)
+            .verify_slice(&engine.decode(tag).ok()?)
+            .ok()?;
+        let mut parts = body.split('.');
+        let user = String::from_utf8(engine.decode(parts.next()?).ok()?).ok()?;
+        let expiry: i64 = parts.next()?.parse().ok()?;
+        (chrono::Utc::now().timestamp() < expiry).then(|| (UserId::new(user), session.clone()))
     }
 }
 
@@ -152,6 +193,7 @@ impl<S: Store> FromRef<DemoState<S>> for ResourceGuard<S> {
 /// What makes instances one server: the issuer, the signing keys and the deployment secret.
 /// Without keys or a secret, fresh ones: tokens and consent pages then last only as long as
 /// the process.
+#[derive(Clone)]
 pub struct Deployment {
     /// The issuer URL, the same for every instance.
     pub issuer: String,
@@ -159,6 +201,8 @@ pub struct Deployment {
     pub keys: Option<KeySet>,
     /// The deployment secret.
     pub secret: Option<DeploymentSecret>,
+    /// How stored signing keys rotate (with a secret and no fixed keys).
+    pub key_policy: appgrant::token::KeyPolicy,
 }
 
 impl Deployment {
@@ -168,6 +212,7 @@ impl Deployment {
             issuer: issuer.to_owned(),
             keys: None,
             secret: None,
+            key_policy: appgrant::token::KeyPolicy::default(),
         }
     }
 }
@@ -181,14 +226,23 @@ pub async fn build<S: Store>(
     store: S,
 ) -> Result<(Router, SeedInfo, AuthorizationServer<S>), ServerError> {
     let issuer = deployment.issuer.as_str();
-    let mut builder = AuthorizationServer::builder(store, Config::new(issuer));
-    if let Some(keys) = deployment.keys {
-        builder = builder.keys(keys);
-    }
-    if let Some(secret) = &deployment.secret {
-        builder = builder.deployment_secret(secret);
-    }
-    let server = builder.build()?;
+    // Without a deployment secret, a fresh one: this process is the whole deployment.
+    let secret = deployment
+        .secret
+        .clone()
+        .unwrap_or_else(|| DeploymentSecret::generate(&mut rand::rngs::OsRng));
+    let builder =
+        AuthorizationServer::builder(store, Config::new(issuer)).deployment_secret(&secret);
+    let server = match (deployment.keys, &deployment.secret) {
+        (Some(keys), _) => builder.keys(keys).build()?,
+        // A deployment's signing keys live in its store, sealed under its secret.
+        (None, Some(_)) => {
+            builder
+                .build_with_stored_keys(deployment.key_policy)
+                .await?
+        }
+        (None, None) => builder.build()?,
+    };
     let acme = CompanyId::new(COMPANY);
     let mut company = Company::new(COMPANY, "Acme Construction");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
@@ -238,16 +292,22 @@ pub async fn build<S: Store>(
                 .company_tool("directory", Level::ReadOnly)
                 .project_tool("rfis", Level::Standard)
         });
-        let registered = server
-            .register_app(AppRegistration {
-                name: name.into(),
-                client_type,
-                redirect_uris: vec![REDIRECT_URI.into(), OUT_OF_BAND.into()],
-                flows,
-                manifest,
-                ceiling: None,
-            })
-            .await?;
+        // Every instance of the deployment registers the same app, with the same id and secret,
+        // drawn from a generator seeded by the deployment secret.
+        let mut seeded =
+            rand::rngs::StdRng::from_seed(secret.host_key(&format!("demo app {name}")));
+        let (app, client_secret) = AppRegistration {
+            name: name.into(),
+            client_type,
+            redirect_uris: vec![REDIRECT_URI.into(), OUT_OF_BAND.into()],
+            flows,
+            manifest,
+            ceiling: None,
+        }
+        .register(&mut seeded)
+        .map_err(ServerError::from)?;
+        server.store().save_app(app.clone()).await?;
+        let registered = appgrant::server::RegisteredApp { app, client_secret };
         apps.push(DemoApp {
             name: name.into(),
             client_id: registered.app.client_id.to_string(),
@@ -260,7 +320,7 @@ pub async fn build<S: Store>(
         });
     }
     let options = HttpOptions::default();
-    let sign_in = DemoSignIn::default();
+    let sign_in = DemoSignIn::new(secret.host_key("demo sessions"));
     let state = DemoState {
         guard: ResourceGuard::new(server.clone(), &options),
         server: server.clone(),
@@ -411,14 +471,10 @@ async fn login<S: Store>(
         )
             .into_response();
     }
-    let session = Secret::generate(&mut rand::thread_rng());
-    if let Ok(mut sessions) = state.sign_in.sessions.lock() {
-        sessions.insert(session.expose().to_owned(), UserId::new(form.username));
-    }
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
-        session.expose()
-    );
+    let session = state
+        .sign_in
+        .issue(&form.username, chrono::Utc::now().timestamp());
+    let cookie = format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax");
     let mut response = Redirect::to(local_path(form.return_to.as_deref())).into_response();
     if let Ok(value) = cookie.parse() {
         response.headers_mut().insert(header::SET_COOKIE, value);

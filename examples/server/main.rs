@@ -175,6 +175,7 @@ async fn run<S: Store>(
         issuer,
         keys,
         secret,
+        key_policy: appgrant::token::KeyPolicy::default(),
     };
     serve(listener, deployment, store, options.limits.clone()).await
 }

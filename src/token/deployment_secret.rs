@@ -73,6 +73,12 @@ impl DeploymentSecret {
         key
     }
 
+    /// A key for the host's own use (its session cookies, say), derived for `purpose`: every
+    /// instance derives the same one, and it is never one of appgrant's own keys.
+    pub fn host_key(&self, purpose: &str) -> [u8; 32] {
+        self.derive(&format!("host: {purpose}"))
+    }
+
     /// The key that authenticates refresh tokens.
     pub fn refresh_token_key(&self) -> RefreshTokenKey {
         RefreshTokenKey::from_bytes(self.derive("refresh-token key"))
