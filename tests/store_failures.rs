@@ -375,3 +375,140 @@ mod over_http {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: connections killed in the middle of the work
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_killed() {
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let store = SqlStore::connect(database.url()).await.unwrap();
+    let clock = store_suite::new_clock();
+    let world = seed(
+        server_on(
+            store,
+            appgrant::Config::new(store_suite::ISSUER),
+            store_suite::new_keys(),
+            clock.clone(),
+        ),
+        clock,
+    )
+    .await;
+    let first = world.tokens_for(&world.jane).await;
+    let mut codes = Vec::new();
+    for _ in 0..60 {
+        codes.push(world.code_for(&world.jane).await);
+    }
+    // The fault: another session keeps terminating every other connection to the database.
+    let raw = database.raw_pool().await;
+    let killer = tokio::spawn(async move {
+        let mut killed = 0u64;
+        for _ in 0..200 {
+            let done = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .execute(&raw)
+            .await;
+            killed += done.map(|done| done.rows_affected()).unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        killed
+    });
+    let outcomes = work_through_a_full_disk(&world, codes, first.clone()).await;
+    let killed = killer.await.unwrap();
+    assert!(killed > 0, "no connection was killed");
+
+    let reopened = SqlStore::connect(database.url()).await.unwrap();
+    for tokens in &outcomes.exchanges {
+        let grant = world.grant_of(tokens);
+        assert!(
+            reopened.family(&grant).await.unwrap().is_some(),
+            "an acknowledged exchange is not in the database"
+        );
+    }
+    // Every rotation answered 200 is there. (A rotation whose answer was lost with its
+    // connection may have committed too: that is the one write a client cannot know about.)
+    let family = reopened
+        .family(&world.grant_of(&first))
+        .await
+        .unwrap()
+        .unwrap();
+    let acknowledged = outcomes.rotations.len() as u64;
+    assert!(
+        family.generation > acknowledged,
+        "{acknowledged} rotations were answered 200; the database has generation {}",
+        family.generation
+    );
+    if family.generation == acknowledged + 1 {
+        let last = outcomes.rotations.last().unwrap_or(&first);
+        assert_eq!(
+            family.current,
+            last.refresh_token.as_ref().unwrap().digest()
+        );
+    }
+    // And the same store works on, without a restart. Connections killed while idle in the
+    // pool are found dead when next used (a retryable 503 each, no ping per checkout) and are
+    // replaced, so at most one failure per pooled connection precedes success.
+    let mut attempts = 0;
+    let code = loop {
+        attempts += 1;
+        let authorized = world
+            .server
+            .authorize(
+                &world.authorization_request(),
+                &world.jane,
+                Some(&world.acme),
+            )
+            .await;
+        match authorized {
+            Ok(response) => break store_suite::code_in(&response),
+            Err(_) if attempts <= 16 => continue,
+            Err(error) => panic!("the store did not recover: {error:?}"),
+        }
+    };
+    let tokens = world.exchange(&code).await;
+    assert!(tokens.is_ok(), "{tokens:?}");
+    assert!(world.refresh(&tokens.unwrap()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_database_that_accepts_but_never_answers_fails_fast() {
+    // A listener that takes connections and says nothing, like a database host that hangs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let options = appgrant::store::SqlOptions {
+        acquire_timeout: std::time::Duration::from_secs(1),
+        ..appgrant::store::SqlOptions::default()
+    };
+    let url = format!("postgres://appgrant@{address}/appgrant");
+    let bounded = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        SqlStore::connect_with(&url, &options),
+    )
+    .await;
+    assert!(
+        matches!(bounded, Ok(Err(_))),
+        "connecting to a hung database did not fail within its acquire timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_database_url_this_build_cannot_open_says_what_to_use() {
+    let refused = SqlStore::connect("mysql://db/appgrant").await.unwrap_err();
+    assert!(matches!(
+        refused,
+        appgrant::store::StoreError::UnsupportedUrl { feature: None }
+    ));
+    assert!(refused.to_string().contains("sqlite://"), "{refused}");
+}
