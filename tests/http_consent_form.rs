@@ -1,40 +1,16 @@
 //! The consent form over HTTP: its CSRF token binds it to the signed-in user, their sign-in
 //! session, the exact authorization request and the time it was shown, and it expires.
 
+mod header_sign_in;
 mod http_support;
 mod support;
 
-use appgrant::http::{HttpOptions, SignIn, SignedIn};
-use appgrant::model::{CompanyId, UserId};
-use appgrant::token::Secret;
+use appgrant::http::HttpOptions;
 use chrono::TimeDelta;
+use header_sign_in::HeaderSignIn;
 use http_support::{client, hidden_inputs};
 use reqwest::StatusCode;
 use support::{REDIRECT, World};
-
-/// The host's sign-in in these tests: user, company and session come from request headers.
-struct HeaderSignIn;
-
-impl SignIn for HeaderSignIn {
-    async fn signed_in(&self, request: &axum::http::request::Parts) -> Option<SignedIn> {
-        let header = |name: &str| {
-            request
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        Some(SignedIn {
-            user: UserId::new(header("x-user")?),
-            company: header("x-company").map(CompanyId::new),
-            session: Secret::new(header("x-session")?),
-        })
-    }
-
-    fn sign_in_url(&self, _return_to: &str) -> String {
-        "/login".into()
-    }
-}
 
 /// The world's server behind the library's router on loopback; returns its base URL.
 async fn serve(world: &World) -> String {

@@ -1,14 +1,15 @@
 //! Instances given the same store, issuer and deployment secret behave as one server: the
 //! keys they must share (refresh tokens, consent forms) derive from the secret.
 
+mod header_sign_in;
 mod http_support;
 mod support;
 
 use appgrant::grant::{ErrorCode, TokenRequest, TokenResponse};
-use appgrant::http::{HttpOptions, SignIn, SignedIn};
-use appgrant::model::{CompanyId, UserId};
-use appgrant::token::{DeploymentSecret, DeploymentSecretError, Secret};
+use appgrant::http::HttpOptions;
+use appgrant::token::{DeploymentSecret, DeploymentSecretError};
 use appgrant::{AuthorizationServer, MemoryStore};
+use header_sign_in::HeaderSignIn;
 use http_support::{client, hidden_inputs};
 use reqwest::StatusCode;
 use support::{REDIRECT, World};
@@ -61,30 +62,6 @@ async fn an_instance_with_another_secret_does_not_honour_the_refresh_tokens() {
     let refused = other.token(refresh(&tokens), &world.client()).await;
     assert_eq!(refused.unwrap_err().code(), ErrorCode::InvalidGrant);
     assert!(a.token(refresh(&tokens), &world.client()).await.is_ok());
-}
-
-/// The host's sign-in in these tests: user and session come from request headers.
-struct HeaderSignIn;
-
-impl SignIn for HeaderSignIn {
-    async fn signed_in(&self, request: &axum::http::request::Parts) -> Option<SignedIn> {
-        let header = |name: &str| {
-            request
-                .headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        Some(SignedIn {
-            user: UserId::new(header("x-user")?),
-            company: Some(CompanyId::new("acme")),
-            session: Secret::new(header("x-session")?),
-        })
-    }
-
-    fn sign_in_url(&self, _return_to: &str) -> String {
-        "/login".into()
-    }
 }
 
 async fn serve(server: AuthorizationServer<MemoryStore>) -> String {

@@ -5,6 +5,8 @@
 mod support;
 
 #[cfg(feature = "axum")]
+mod header_sign_in;
+#[cfg(feature = "axum")]
 mod http_support;
 
 use appgrant::grant::{AuthorizationResponse, ClientCredentials, TokenRequest, TokenResponse};
@@ -636,10 +638,11 @@ fn rand_suffix() -> u64 {
 
 #[cfg(feature = "axum")]
 mod http {
+    use super::header_sign_in::HeaderSignIn;
     use super::*;
     use crate::http_support::demo::REDIRECT_URI;
     use crate::http_support::*;
-    use appgrant::http::{HttpOptions, SignIn, SignedIn};
+    use appgrant::http::HttpOptions;
     use reqwest::StatusCode;
     use reqwest::header;
 
@@ -685,30 +688,6 @@ mod http {
             StatusCode::OK,
             "a code was issued for a public client with no user interaction: {location:?}"
         );
-    }
-
-    /// The host's sign-in in these tests: the user and company come from request headers.
-    struct HeaderSignIn;
-
-    impl SignIn for HeaderSignIn {
-        async fn signed_in(&self, request: &axum::http::request::Parts) -> Option<SignedIn> {
-            let header = |name: &str| {
-                request
-                    .headers
-                    .get(name)
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned)
-            };
-            Some(SignedIn {
-                user: UserId::new(header("x-user")?),
-                company: header("x-company").map(CompanyId::new),
-                session: appgrant::token::Secret::new(header("x-session").unwrap_or_default()),
-            })
-        }
-
-        fn sign_in_url(&self, _return_to: &str) -> String {
-            "/login".into()
-        }
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! restart.
 #![cfg(feature = "sqlite")]
 
+mod header_sign_in;
 mod store_suite;
 
 use appgrant::grant::TokenResponse;
@@ -167,30 +168,14 @@ async fn sqlite_keeps_every_acknowledged_write_through_a_full_disk_and_recovers_
 // ---------------------------------------------------------------------------------------------
 
 mod over_http {
+    use super::header_sign_in::HeaderSignIn;
     use super::{store_suite, temp_file};
-    use appgrant::http::{Access, AccessRejection, HttpOptions, ResourceGuard, SignIn, SignedIn};
-    use appgrant::model::{CompanyId, Level, ProjectId, UserId};
+    use appgrant::http::{Access, AccessRejection, HttpOptions, ResourceGuard};
+    use appgrant::model::{Level, ProjectId};
     use appgrant::store::SqlStore;
     use appgrant::token::Secret;
     use reqwest::StatusCode;
     use store_suite::{World, seed, server_on};
-
-    struct HeaderSignIn;
-
-    impl SignIn for HeaderSignIn {
-        async fn signed_in(&self, request: &axum::http::request::Parts) -> Option<SignedIn> {
-            let user = request.headers.get("x-user")?.to_str().ok()?;
-            Some(SignedIn {
-                user: UserId::new(user),
-                company: Some(CompanyId::new("acme")),
-                session: Secret::new("session"),
-            })
-        }
-
-        fn sign_in_url(&self, _return_to: &str) -> String {
-            "/login".into()
-        }
-    }
 
     /// The seeded world on SQLite behind the library's router, and the pool to close (the
     /// database "goes down": every store call then fails at once).
