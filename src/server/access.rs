@@ -135,7 +135,7 @@ impl<S: Store> AuthorizationServer<S> {
                 });
             }
         };
-        let view = self.directory_view(&claims, &requirement.company).await?;
+        let view = self.view_of(&claims, &requirement.company).await?;
         Ok(AccessCheck {
             decision: decide(&claims, &view, requirement, now),
             acting_user: view.user.map(|user| user.id),
@@ -145,6 +145,15 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// What the directory says now about the subject of `claims` in `company`.
     pub async fn directory_view(
+        &self,
+        claims: &AccessClaims,
+        company: &CompanyId,
+    ) -> Result<DirectoryView, StoreError> {
+        let view = self.view_of(claims, company).await;
+        telemetry::observe_store("directory_view", view)
+    }
+
+    async fn view_of(
         &self,
         claims: &AccessClaims,
         company: &CompanyId,
@@ -197,7 +206,7 @@ impl<S: Store> AuthorizationServer<S> {
     /// company, or, unbound, in at least one company that installed its app.
     async fn standing(&self, claims: &AccessClaims) -> Result<Result<(), DenyReason>, StoreError> {
         if let Some(company) = &claims.company_id {
-            let view = self.directory_view(claims, company).await?;
+            let view = self.view_of(claims, company).await?;
             return Ok(standing(claims, &view, company));
         }
         let store = &self.inner.store;
