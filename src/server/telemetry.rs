@@ -398,7 +398,7 @@ pub(crate) fn installation_change(
                 company,
                 client_id,
                 actor,
-                status = installation.map(|installation| tracing::field::debug(installation.status)),
+                status = installation.map(|found| tracing::field::debug(found.status)),
                 outcome = "ok",
                 latency_ms,
                 "installation changed"
@@ -409,11 +409,29 @@ pub(crate) fn installation_change(
             let outcome = server_error_kind(error);
             if let ServerError::Store(store) = error {
                 store_failed(change, store);
-                tracing::warn!(target: INSTALLATION, change, company, client_id, actor, outcome, error = %error, latency_ms,
-                    "installation change failed");
+                tracing::warn!(
+                    target: INSTALLATION,
+                    change,
+                    company,
+                    client_id,
+                    actor,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "installation change failed"
+                );
             } else {
-                tracing::info!(target: INSTALLATION, change, company, client_id, actor, outcome, error = %error, latency_ms,
-                    "installation change refused");
+                tracing::info!(
+                    target: INSTALLATION,
+                    change,
+                    company,
+                    client_id,
+                    actor,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "installation change refused"
+                );
             }
             outcome
         }
