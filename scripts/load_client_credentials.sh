@@ -12,7 +12,8 @@ port=18090
 command -v wrk >/dev/null || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 cargo build --release --example server -q
 out="$(mktemp)"
-./target/release/examples/server --addr "127.0.0.1:$port" >"$out" &
+# One INFO line per grant would measure the terminal: log warnings only, unless told otherwise.
+RUST_LOG="${RUST_LOG:-warn}" ./target/release/examples/server --addr "127.0.0.1:$port" >"$out" &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done

@@ -21,11 +21,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The demo over the in-memory store, as the tests run it.
 pub type Server = AuthorizationServer<MemoryStore>;
@@ -217,6 +218,52 @@ impl Deployment {
     }
 }
 
+/// The histogram buckets of request durations, in seconds: from 0.5 ms to 10 s.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process's Prometheus recorder, installed as the global `metrics` recorder on first use
+/// (the demo's `build` does that). A process has one global recorder: if something else
+/// installed one first, there is none, and `/metrics` says so.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let duration = appgrant::server::telemetry::HTTP_REQUEST_DURATION_SECONDS;
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(duration.into()), &DURATION_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    appgrant::server::telemetry::describe_metrics();
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no Prometheus metrics: a recorder could not be installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format.
+async fn metrics_text() -> Response {
+    let Some(handle) = prometheus() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no metrics recorder\n").into_response();
+    };
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
 /// Builds the seeded demo: the router to serve and what to print.
 /// Seeds `store` and builds the demo on it. Seeding is idempotent for the company and people;
 /// the apps are registered afresh on every start (a persistent store keeps the earlier ones,
@@ -225,6 +272,8 @@ pub async fn build<S: Store>(
     deployment: Deployment,
     store: S,
 ) -> Result<(Router, SeedInfo, AuthorizationServer<S>), ServerError> {
+    // Installed before anything happens, so that everything is counted.
+    prometheus();
     let issuer = deployment.issuer.as_str();
     // Without a deployment secret, a fresh one: this process is the whole deployment.
     let secret = deployment
@@ -358,6 +407,7 @@ fn demo_routes<S: Store>(state: DemoState<S>) -> Router {
         );
     page_headers(sign_in_and_api, PAGE_CSP)
         .merge(page_headers(admin, ADMIN_PAGE_CSP))
+        .route("/metrics", get(metrics_text))
         .with_state(state)
 }
 

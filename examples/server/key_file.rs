@@ -114,7 +114,7 @@ fn create_private(path: &Path, contents: &[u8], what: &str) -> Result<(), Box<dy
     let removed = std::fs::remove_file(&temporary);
     created.map_err(|error| format!("cannot create the {what} {shown}: {error}"))?;
     if let Err(error) = removed {
-        eprintln!("could not remove {}: {error}", temporary.display());
+        tracing::warn!(file = %temporary.display(), %error, "could not remove a temporary file");
     }
     // The new directory entry survives a crash.
     File::open(dir)?.sync_all()?;

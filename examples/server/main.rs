@@ -1,7 +1,7 @@
 //! A runnable authorization server with a small demo resource API.
 //!
 //! `cargo run --example server -- --addr 127.0.0.1:8080 [--issuer URL] [--database-url URL]
-//! [--signing-key FILE] [--secret-file FILE] [--max-connections N]`
+//! [--signing-key FILE] [--secret-file FILE] [--max-connections N] [--log-format text|json]`
 //!
 //! Without `--database-url` everything lives in memory. `sqlite://appgrant.db` keeps it in a
 //! file (feature `sqlite`); `postgres://…` shares it between instances (feature `postgres`;
@@ -13,6 +13,10 @@
 //! demo users' usernames and passwords, and each demo app's client id, secret and redirect URI,
 //! so scripts can drive it. The routes are listed in the README. Slow clients are cut off and
 //! connections capped (see `serve.rs`).
+//!
+//! It logs to standard error through `tracing-subscriber`: what `RUST_LOG` selects (an
+//! `EnvFilter`; `info` when unset), as text or, with `--log-format json`, as one JSON object a
+//! line. `GET /metrics` serves the Prometheus text format.
 
 mod demo;
 mod key_file;
@@ -33,6 +37,14 @@ struct Options {
     signing_key: Option<String>,
     secret_file: Option<String>,
     limits: serve::Limits,
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn options() -> Result<Options, Box<dyn Error>> {
@@ -43,6 +55,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         signing_key: None,
         secret_file: None,
         limits: serve::Limits::default(),
+        log_format: LogFormat::Text,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,9 +73,17 @@ fn options() -> Result<Options, Box<dyn Error>> {
                     _ => return Err(format!("--max-connections {cap}: not a count").into()),
                 };
             }
+            "--log-format" => {
+                options.log_format = match value("--log-format")?.as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    other => return Err(format!("--log-format {other}: use text or json").into()),
+                };
+            }
             other => {
                 let usage = "use --addr HOST:PORT, --issuer URL, --database-url URL, \
-                             --signing-key FILE, --secret-file FILE, --max-connections N";
+                             --signing-key FILE, --secret-file FILE, --max-connections N, \
+                             --log-format text|json";
                 return Err(format!("unknown argument {other}; {usage}").into());
             }
         }
@@ -73,6 +94,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
+    init_logging(options.log_format)?;
     let keys = key_file::signing_keys(options.signing_key.as_deref().map(std::path::Path::new))?;
     let secret = deployment_secret(options.secret_file.as_deref())?;
     match options.database_url.as_deref() {
@@ -80,9 +102,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         Some(url) => {
             if secret.is_none() {
-                eprintln!(
-                    "warning: no --secret-file (or APPGRANT_DEPLOYMENT_SECRET): refresh tokens \
-                     and open consent pages will not survive a restart or reach another instance"
+                tracing::warn!(
+                    "no --secret-file (or APPGRANT_DEPLOYMENT_SECRET): refresh tokens and open \
+                     consent pages will not survive a restart or reach another instance"
                 );
             }
             let store = connect_store(url).await?;
@@ -93,6 +115,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err("no database support in this build: use --features sqlite or postgres".into())
         }
     }
+}
+
+/// Logs to standard error: what `RUST_LOG` selects (`info` when unset), as text (coloured on a
+/// terminal) or JSON lines.
+fn init_logging(format: LogFormat) -> Result<(), Box<dyn Error>> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives)
+            .map_err(|error| format!("RUST_LOG={directives}: {error}"))?,
+        Err(_) => EnvFilter::new("info"),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
+    installed.map_err(|error| format!("cannot install the logger: {error}").into())
 }
 
 /// The deployment secret: from `--secret-file` (created if missing), else from the
@@ -139,7 +181,7 @@ async fn connect_store(url: &str) -> Result<appgrant::store::SqlStore, Box<dyn E
                 .into());
             }
             Err(error) => {
-                eprintln!("database at {shown} not reachable yet ({error}); retrying");
+                tracing::warn!(database = %shown, %error, "database not reachable yet; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(4));
             }
@@ -188,12 +230,23 @@ async fn serve<S: Store>(
 ) -> Result<(), Box<dyn Error>> {
     let (router, seed, server) = demo::build(deployment, store).await?;
     println!("{}", serde_json::to_string(&seed)?);
+    tracing::info!(issuer = %seed.issuer, "serving");
+    if let Some(metrics) = demo::prometheus() {
+        // Histograms are drained into their buckets here, whether or not anyone scrapes.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                metrics.run_upkeep();
+            }
+        });
+    }
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_EVERY);
         loop {
             every.tick().await;
             if let Err(error) = server.purge().await {
-                eprintln!("purge failed: {error}");
+                tracing::error!(%error, "purge failed");
             }
         }
     });

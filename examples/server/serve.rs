@@ -81,7 +81,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> io:
             Err(error) => {
                 // Out of descriptors, or a connection reset before it was accepted: pause
                 // rather than spin.
-                eprintln!("accept failed: {error}");
+                tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }

@@ -4,7 +4,9 @@
 //! Policy stays in the core: handlers here parse, call [`AuthorizationServer`], and render.
 
 mod authorize;
+mod health;
 mod metadata;
+mod observe;
 pub mod params;
 mod render;
 mod resource;
@@ -20,6 +22,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
+use observe::observed;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -86,7 +89,13 @@ impl<S, A> Clone for HttpState<S, A> {
 
 /// The OAuth endpoints: `/oauth/authorize` (GET and POST), `/oauth/token`, `/oauth/revoke`,
 /// `/oauth/introspect`, `/oauth/token/info`, `/.well-known/oauth-authorization-server` and
-/// `/.well-known/jwks.json`.
+/// `/.well-known/jwks.json`; and the probes `/healthz` (the process answers) and `/readyz`
+/// (it can serve: [`AuthorizationServer::readiness`]).
+///
+/// Each request runs in an `http` span with its `endpoint`, ends with a `DEBUG` event with its
+/// `status` and `latency_ms`, and is timed in the
+/// [`HTTP_REQUEST_DURATION_SECONDS`](crate::server::telemetry::HTTP_REQUEST_DURATION_SECONDS)
+/// histogram.
 pub fn router<S: Store, A: SignIn>(
     server: AuthorizationServer<S>,
     sign_in: A,
@@ -102,16 +111,36 @@ pub fn router<S: Store, A: SignIn>(
     Router::new()
         .route(
             "/oauth/authorize",
-            get(authorize::show::<S, A>).post(authorize::decide::<S, A>),
+            observed("authorize", get(authorize::show::<S, A>)).merge(observed(
+                "authorize_decision",
+                post(authorize::decide::<S, A>),
+            )),
         )
-        .route("/oauth/token", post(token::token::<S, A>))
-        .route("/oauth/revoke", post(token::revoke::<S, A>))
-        .route("/oauth/introspect", post(token::introspect::<S, A>))
-        .route("/oauth/token/info", get(metadata::token_info::<S, A>))
+        .route(
+            "/oauth/token",
+            observed("token", post(token::token::<S, A>)),
+        )
+        .route(
+            "/oauth/revoke",
+            observed("revoke", post(token::revoke::<S, A>)),
+        )
+        .route(
+            "/oauth/introspect",
+            observed("introspect", post(token::introspect::<S, A>)),
+        )
+        .route(
+            "/oauth/token/info",
+            observed("token_info", get(metadata::token_info::<S, A>)),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(metadata::authorization_server::<S, A>),
+            observed("metadata", get(metadata::authorization_server::<S, A>)),
         )
-        .route("/.well-known/jwks.json", get(metadata::jwks::<S, A>))
+        .route(
+            "/.well-known/jwks.json",
+            observed("jwks", get(metadata::jwks::<S, A>)),
+        )
+        .route("/healthz", observed("healthz", get(health::alive)))
+        .route("/readyz", observed("readyz", get(health::ready::<S, A>)))
         .with_state(state)
 }

@@ -4,6 +4,7 @@ use super::params::{ParamsError, parse_body};
 use super::render::{json_no_store, oauth_error, token_error};
 use super::{HttpState, SignIn};
 use crate::grant::{ClientCredentials, ErrorCode, Params, TokenError, TokenRequest};
+use crate::server::telemetry;
 use crate::store::Store;
 use axum::body::Body;
 use axum::extract::State;
@@ -66,7 +67,11 @@ pub(crate) async fn token<S: Store, A: SignIn>(
     };
     let request = match TokenRequest::from_params(&params) {
         Ok(request) => request,
-        Err(error) => return token_error(&error),
+        Err(error) => {
+            let grant_type = params.get("grant_type").map(String::as_str);
+            telemetry::grant_not_parsed(grant_type, &error);
+            return token_error(&error);
+        }
     };
     match state.shared.server.token(request, &credentials).await {
         Ok(response) => json_no_store(StatusCode::OK, &response),

@@ -1,6 +1,6 @@
 //! Answering resource servers: access decisions, token info and introspection (RFC 7662).
 
-use super::{AuthorizationServer, ServerError};
+use super::{AuthorizationServer, ServerError, telemetry};
 use crate::access::{Decision, DenyReason, DirectoryView, decide, standing};
 use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError, access_claims};
 use crate::model::{
@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use crate::token::{AccessClaims, GrantKind, validate};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::time::Instant;
 
 /// Token info for the bearer of an access token (the reference `/oauth/token/info`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -97,7 +98,28 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// Like [`check_access`](Self::check_access), also saying whose token it is.
+    #[tracing::instrument(
+        name = "check_access",
+        target = "appgrant::access",
+        level = "debug",
+        skip_all,
+        fields(company = %requirement.company, tool = %requirement.tool)
+    )]
     pub async fn check(
+        &self,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<AccessCheck, StoreError> {
+        let started = Instant::now();
+        let result =
+            telemetry::observe_store("check_access", self.decide(token, requirement).await);
+        if let Ok(check) = &result {
+            telemetry::decision(&check.decision, check.claims.as_ref(), requirement, started);
+        }
+        result
+    }
+
+    async fn decide(
         &self,
         token: &str,
         requirement: &Requirement,
@@ -118,7 +140,7 @@ impl<S: Store> AuthorizationServer<S> {
                 });
             }
         };
-        let view = self.directory_view(&claims, &requirement.company).await?;
+        let view = self.view_of(&claims, &requirement.company).await?;
         Ok(AccessCheck {
             decision: decide(&claims, &view, requirement, now),
             acting_user: view.user.map(|user| user.id),
@@ -128,6 +150,15 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// What the directory says now about the subject of `claims` in `company`.
     pub async fn directory_view(
+        &self,
+        claims: &AccessClaims,
+        company: &CompanyId,
+    ) -> Result<DirectoryView, StoreError> {
+        let view = self.view_of(claims, company).await;
+        telemetry::observe_store("directory_view", view)
+    }
+
+    async fn view_of(
         &self,
         claims: &AccessClaims,
         company: &CompanyId,
@@ -180,7 +211,7 @@ impl<S: Store> AuthorizationServer<S> {
     /// company, or, unbound, in at least one company that installed its app.
     async fn standing(&self, claims: &AccessClaims) -> Result<Result<(), DenyReason>, StoreError> {
         if let Some(company) = &claims.company_id {
-            let view = self.directory_view(claims, company).await?;
+            let view = self.view_of(claims, company).await?;
             return Ok(standing(claims, &view, company));
         }
         let store = &self.inner.store;
@@ -205,7 +236,33 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// Validates an access token and says whose it is and for how long.
+    #[tracing::instrument(
+        name = "token_info",
+        target = "appgrant::access",
+        level = "debug",
+        skip_all
+    )]
     pub async fn token_info(&self, token: &str) -> Result<TokenInfo, ServerError> {
+        let result = telemetry::observe_store("token_info", self.describe(token).await);
+        match &result {
+            Ok(info) => tracing::debug!(
+                target: telemetry::ACCESS,
+                client_id = %info.application.uid,
+                grant_kind = telemetry::grant_kind(info.grant_kind),
+                outcome = "active",
+                "token info answered"
+            ),
+            Err(error) => tracing::debug!(
+                target: telemetry::ACCESS,
+                outcome = "inactive",
+                error = %error,
+                "token info refused"
+            ),
+        }
+        result
+    }
+
+    async fn describe(&self, token: &str) -> Result<TokenInfo, ServerError> {
         let now = self.now();
         let claims = validate(
             token,
@@ -234,7 +291,43 @@ impl<S: Store> AuthorizationServer<S> {
     /// RFC 7662 introspection by an authenticated confidential client (typically a resource
     /// server; a public client proves nothing about itself, so it may not look into tokens).
     /// Anything not currently active answers `{"active": false}` and nothing more.
+    #[tracing::instrument(
+        name = "introspect",
+        target = "appgrant::token",
+        level = "debug",
+        skip_all,
+        fields(client_id = %credentials.client_id())
+    )]
     pub async fn introspect(
+        &self,
+        credentials: &ClientCredentials,
+        token: &str,
+    ) -> Result<Introspection, TokenError> {
+        let result = self.look_into(credentials, token).await;
+        match &result {
+            Ok(introspection) => tracing::debug!(
+                target: telemetry::TOKEN,
+                active = introspection.active,
+                token_type = introspection.token_type,
+                outcome = if introspection.active { "active" } else { "inactive" },
+                "introspection answered"
+            ),
+            Err(error) => {
+                if let TokenError::Store(store) = error {
+                    telemetry::store_failed("introspect", store);
+                }
+                tracing::info!(
+                    target: telemetry::TOKEN,
+                    outcome = error.code().as_str(),
+                    error = %error,
+                    "introspection refused"
+                );
+            }
+        }
+        result
+    }
+
+    async fn look_into(
         &self,
         credentials: &ClientCredentials,
         token: &str,

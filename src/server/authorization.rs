@@ -2,7 +2,7 @@
 //!
 //! The host authenticates the person; these calls take the signed-in user as given.
 
-use super::AuthorizationServer;
+use super::{AuthorizationServer, telemetry};
 use crate::audit::{AuditAction, AuditActor};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, ErrorRedirect,
@@ -10,6 +10,7 @@ use crate::grant::{
 };
 use crate::model::{App, ClientId, CompanyId, Installation, UserId};
 use crate::store::{Store, StoreError};
+use std::time::Instant;
 
 /// What to show the user on the consent page.
 #[derive(Clone, Debug)]
@@ -22,7 +23,25 @@ pub struct ConsentPrompt {
 
 impl<S: Store> AuthorizationServer<S> {
     /// Validates an authorization request and returns what the consent page shows.
+    #[tracing::instrument(
+        name = "begin_authorization",
+        target = "appgrant::authorize",
+        level = "debug",
+        skip_all,
+        fields(client_id = request.client_id.as_deref())
+    )]
     pub async fn begin_authorization(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<ConsentPrompt, AuthorizeError> {
+        let result = self.validate_authorization(request).await;
+        if let Err(error) = &result {
+            telemetry::authorization_refused(request, None, error);
+        }
+        result
+    }
+
+    async fn validate_authorization(
         &self,
         request: &AuthorizationRequest,
     ) -> Result<ConsentPrompt, AuthorizeError> {
@@ -38,24 +57,62 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// Whether `user` has already authorized `app` (so the consent page may be skipped).
     pub async fn has_consent(&self, user: &UserId, app: &ClientId) -> Result<bool, StoreError> {
-        Ok(self.inner.store.consent(user, app).await?.is_some())
+        let consent = self.inner.store.consent(user, app).await;
+        Ok(telemetry::observe_store("has_consent", consent)?.is_some())
     }
 
     /// The signed-in `user` authorizes the request: their consent is recorded, a code issued.
     ///
     /// `company` is the company the user is working in; if the app is not installed there and
     /// the company lets a user's consent install apps, it is installed for user-level access.
+    #[tracing::instrument(
+        name = "authorize",
+        target = "appgrant::authorize",
+        level = "info",
+        skip_all,
+        fields(
+            client_id = request.client_id.as_deref(),
+            user = %user,
+            company = company.map(CompanyId::as_str),
+        )
+    )]
     pub async fn authorize(
         &self,
         request: &AuthorizationRequest,
         user: &UserId,
         company: Option<&CompanyId>,
     ) -> Result<AuthorizationResponse, AuthorizeError> {
+        let started = Instant::now();
         let prompt = self.begin_authorization(request).await?;
+        let result = self.issue_code(&prompt, user, company).await;
+        match &result {
+            Ok(_) => tracing::info!(
+                target: telemetry::AUTHORIZE,
+                client_id = %prompt.app.client_id,
+                user = %user,
+                company = company.map(CompanyId::as_str),
+                outcome = "code_issued",
+                latency_ms = telemetry::millis_since(started),
+                "authorization code issued"
+            ),
+            Err(error) => telemetry::authorization_refused(request, Some(user), error),
+        }
+        result
+    }
+
+    async fn issue_code(
+        &self,
+        prompt: &ConsentPrompt,
+        user: &UserId,
+        company: Option<&CompanyId>,
+    ) -> Result<AuthorizationResponse, AuthorizeError> {
         let store = &self.inner.store;
         // A store failure is the server's trouble, not the client's: an honest 503 page the
         // user can retry, rather than an error sent to the client.
-        let server_error = |_| AuthorizeError::Unavailable;
+        let server_error = |error: StoreError| {
+            telemetry::store_failed("authorize", &error);
+            AuthorizeError::Unavailable
+        };
         let signed_in = store.user(user).await.map_err(server_error)?;
         if !signed_in.is_some_and(|record| record.is_active()) {
             return Err(AuthorizeError::Redirect(prompt.request.error(
@@ -89,11 +146,24 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// The user declined: the error to redirect to the client.
+    #[tracing::instrument(
+        name = "deny_authorization",
+        target = "appgrant::authorize",
+        level = "info",
+        skip_all,
+        fields(client_id = request.client_id.as_deref())
+    )]
     pub async fn deny_authorization(
         &self,
         request: &AuthorizationRequest,
     ) -> Result<ErrorRedirect, AuthorizeError> {
         let prompt = self.begin_authorization(request).await?;
+        tracing::info!(
+            target: telemetry::AUTHORIZE,
+            client_id = %prompt.app.client_id,
+            outcome = "access_denied",
+            "the user declined the authorization"
+        );
         Ok(prompt.request.denied(&self.inner.config))
     }
 
@@ -109,7 +179,10 @@ impl<S: Store> AuthorizationServer<S> {
             .app(&ClientId::new(client_id.as_str()))
             .await
             // The store failed, which says nothing about the client: an honest 503.
-            .map_err(|_| AuthorizeError::Unavailable)
+            .map_err(|error| {
+                telemetry::store_failed("begin_authorization", &error);
+                AuthorizeError::Unavailable
+            })
     }
 
     async fn install_by_consent(
@@ -137,6 +210,17 @@ impl<S: Store> AuthorizationServer<S> {
             return Ok(());
         };
         if store.insert_installation(installation).await? {
+            let started = Instant::now();
+            let made = Ok(None);
+            let change = "install_by_consent";
+            telemetry::installation_change(
+                change,
+                Some(company),
+                &app.client_id,
+                Some(user),
+                &made,
+                started,
+            );
             self.audit(
                 AuditActor::User(user.clone()),
                 AuditAction::InstalledByConsent,

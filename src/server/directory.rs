@@ -1,22 +1,34 @@
 //! Keeping the server's copy of the host's directory: companies, users, memberships.
 
-use super::{AuthorizationServer, ServerError};
+use super::{AuthorizationServer, ServerError, telemetry};
 use crate::model::{Company, CompanyId, Level, Permissions, Scope, Tool, User, UserId, UserStatus};
 use crate::store::Store;
 
 impl<S: Store> AuthorizationServer<S> {
     /// Adds or replaces a company.
     pub async fn save_company(&self, company: Company) -> Result<(), ServerError> {
-        Ok(self.inner.store.save_company(company).await?)
+        let saved = self.inner.store.save_company(company).await;
+        Ok(telemetry::observe_store("save_company", saved)?)
     }
 
     /// Adds or replaces a user.
     pub async fn save_user(&self, user: User) -> Result<(), ServerError> {
-        Ok(self.inner.store.save_user(user).await?)
+        let saved = self.inner.store.save_user(user).await;
+        Ok(telemetry::observe_store("save_user", saved)?)
     }
 
     /// Makes `user` a member of `company` holding `permissions` (replacing what they held).
     pub async fn set_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> Result<(), ServerError> {
+        let saved = self.save_membership(company, user, permissions).await;
+        telemetry::observe_store("set_membership", saved)
+    }
+
+    async fn save_membership(
         &self,
         company: &CompanyId,
         user: &UserId,
@@ -40,6 +52,18 @@ impl<S: Store> AuthorizationServer<S> {
         tool: impl Into<Tool>,
         level: Level,
     ) -> Result<(), ServerError> {
+        let changed = self.change_permission(company, user, scope, tool.into(), level);
+        telemetry::observe_store("set_permission", changed.await)
+    }
+
+    async fn change_permission(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        scope: Scope,
+        tool: Tool,
+        level: Level,
+    ) -> Result<(), ServerError> {
         let mut permissions = self
             .inner
             .store
@@ -47,14 +71,17 @@ impl<S: Store> AuthorizationServer<S> {
             .await?
             .unwrap_or_default();
         permissions.set(scope, tool, level);
-        self.set_membership(company, user, permissions).await
+        self.save_membership(company, user, permissions).await
     }
 
     /// Deactivates a user: every decision for them denies from now on.
     pub async fn deactivate_user(&self, user: &UserId) -> Result<(), ServerError> {
-        let mut record = self.require_user(user).await?;
-        record.status = UserStatus::Deactivated;
-        Ok(self.inner.store.save_user(record).await?)
+        let deactivated = async {
+            let mut record = self.require_user(user).await?;
+            record.status = UserStatus::Deactivated;
+            Ok(self.inner.store.save_user(record).await?)
+        };
+        telemetry::observe_store("deactivate_user", deactivated.await)
     }
 
     /// The company's directory: every member with their permissions.
@@ -62,7 +89,8 @@ impl<S: Store> AuthorizationServer<S> {
         &self,
         company: &CompanyId,
     ) -> Result<Vec<(User, Permissions)>, ServerError> {
-        Ok(self.inner.store.members(company).await?)
+        let members = self.inner.store.members(company).await;
+        Ok(telemetry::observe_store("directory", members)?)
     }
 
     pub(super) async fn require_company(

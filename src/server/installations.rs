@@ -1,6 +1,6 @@
 //! Apps and their installations: registration, manifests, and the admin's install lifecycle.
 
-use super::{AuthorizationServer, ServerError};
+use super::{AuthorizationServer, ServerError, telemetry};
 use crate::audit::{AuditAction, AuditActor};
 use crate::grant::AppRegistration;
 use crate::model::{
@@ -10,9 +10,27 @@ use crate::model::{
 use crate::store::Store;
 use crate::token::Secret;
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Instant;
 
 /// How many times a change that lost a race is reapplied before giving up.
 const CHANGE_ATTEMPTS: usize = 5;
+
+/// Runs an installation `change` of `app` in `company` by `actor`, and logs and counts what
+/// came of it.
+async fn observe_change(
+    change: &'static str,
+    company: &CompanyId,
+    app: &ClientId,
+    actor: &UserId,
+    work: impl Future<Output = Result<Installation, ServerError>>,
+) -> Result<Installation, ServerError> {
+    let started = Instant::now();
+    let result = work.await;
+    let outcome = result.as_ref().map(Some);
+    telemetry::installation_change(change, Some(company), app, Some(actor), &outcome, started);
+    result
+}
 
 /// A user about to act on a company's installation, with what they hold there.
 struct Acting {
@@ -45,12 +63,23 @@ impl<S: Store> AuthorizationServer<S> {
         registration: AppRegistration,
     ) -> Result<RegisteredApp, ServerError> {
         let (app, client_secret) = registration.register(&mut rand::thread_rng())?;
-        self.inner.store.save_app(app.clone()).await?;
+        let saved = self.inner.store.save_app(app.clone()).await;
+        telemetry::observe_store("register_app", saved)?;
+        tracing::info!(
+            target: telemetry::INSTALLATION,
+            client_id = %app.client_id,
+            client_type = ?app.client_type,
+            "app registered"
+        );
         Ok(RegisteredApp { app, client_secret })
     }
 
     /// The app with this client id.
     pub async fn app(&self, client_id: &ClientId) -> Result<App, ServerError> {
+        telemetry::observe_store("app", self.find_app(client_id).await)
+    }
+
+    async fn find_app(&self, client_id: &ClientId) -> Result<App, ServerError> {
         self.inner
             .store
             .app(client_id)
@@ -60,6 +89,15 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// The installation of `app` in `company`.
     pub async fn installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+    ) -> Result<Installation, ServerError> {
+        let result = self.find_installation(company, app).await;
+        telemetry::observe_store("installation", result)
+    }
+
+    async fn find_installation(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -76,12 +114,34 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// Publishes a new manifest version. Installations where it asks for nothing more take it
     /// at once; elsewhere it waits for an admin and the old permissions hold. Returns the version.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "publish_manifest", client_id = %client_id)
+    )]
     pub async fn publish_manifest(
         &self,
         client_id: &ClientId,
         manifest: Manifest,
     ) -> Result<u32, ServerError> {
-        let mut app = self.app(client_id).await?;
+        let started = Instant::now();
+        let result = self.publish(client_id, manifest).await;
+        let outcome = result.as_ref().map(|_| None);
+        telemetry::installation_change(
+            "publish_manifest",
+            None,
+            client_id,
+            None,
+            &outcome,
+            started,
+        );
+        result
+    }
+
+    async fn publish(&self, client_id: &ClientId, manifest: Manifest) -> Result<u32, ServerError> {
+        let mut app = self.find_app(client_id).await?;
         let version = app.publish_manifest(manifest);
         self.inner.store.save_app(app.clone()).await?;
         for listed in self.inner.store.installations_of(client_id).await? {
@@ -109,7 +169,24 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// Asks to install `app` in `company`; an admin approves or denies it. Asking again while a
     /// request waits, or once installed, changes nothing.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "request_installation", company = %company, client_id = %app, actor = %requested_by)
+    )]
     pub async fn request_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        requested_by: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let change = self.request(company, app, requested_by);
+        observe_change("request_installation", company, app, requested_by, change).await
+    }
+
+    async fn request(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -124,7 +201,7 @@ impl<S: Store> AuthorizationServer<S> {
                 company: company.clone(),
             });
         }
-        let app = self.app(app).await?;
+        let app = self.find_app(app).await?;
         let now = self.now();
         let fresh = Installation::request(&app, company, requested_by, now);
         let requested = if store.insert_installation(fresh.clone()).await? {
@@ -160,6 +237,13 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// A directory admin approves the install: the app's service account appears in the
     /// company directory with exactly the manifest's permissions on `permitted_projects`.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "approve_installation", company = %company, client_id = %app, actor = %approver)
+    )]
     pub async fn approve_installation(
         &self,
         company: &CompanyId,
@@ -167,7 +251,18 @@ impl<S: Store> AuthorizationServer<S> {
         approver: &UserId,
         permitted_projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let app = self.app(app).await?;
+        let change = self.approve(company, app, approver, permitted_projects);
+        observe_change("approve_installation", company, app, approver, change).await
+    }
+
+    async fn approve(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+        permitted_projects: BTreeSet<ProjectId>,
+    ) -> Result<Installation, ServerError> {
+        let app = self.find_app(app).await?;
         let acting = self.acting(company, approver).await?;
         let new_account = UserId::generate(&mut rand::thread_rng());
         let now = self.now();
@@ -185,7 +280,24 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// A directory admin denies the install request.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "deny_installation", company = %company, client_id = %app, actor = %approver)
+    )]
     pub async fn deny_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let change = self.deny(company, app, approver);
+        observe_change("deny_installation", company, app, approver, change).await
+    }
+
+    async fn deny(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -202,13 +314,30 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// A directory admin approves the pending manifest update.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "approve_manifest_update", company = %company, client_id = %app, actor = %approver)
+    )]
     pub async fn approve_manifest_update(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let app = self.app(app).await?;
+        let change = self.approve_update(company, app, approver);
+        observe_change("approve_manifest_update", company, app, approver, change).await
+    }
+
+    async fn approve_update(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let app = self.find_app(app).await?;
         let acting = self.acting(company, approver).await?;
         let now = self.now();
         let (installation, change) = self
@@ -226,7 +355,25 @@ impl<S: Store> AuthorizationServer<S> {
     }
 
     /// A directory admin changes the projects the service account may reach.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "set_permitted_projects", company = %company, client_id = %app, actor = %approver)
+    )]
     pub async fn set_permitted_projects(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+        projects: BTreeSet<ProjectId>,
+    ) -> Result<Installation, ServerError> {
+        let change = self.permit_projects(company, app, approver, projects);
+        observe_change("set_permitted_projects", company, app, approver, change).await
+    }
+
+    async fn permit_projects(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -247,7 +394,24 @@ impl<S: Store> AuthorizationServer<S> {
 
     /// A directory admin uninstalls the app: every token of the app in this company stops
     /// working at the next decision, and the service account is deactivated.
+    #[tracing::instrument(
+        name = "installation",
+        target = "appgrant::installation",
+        level = "info",
+        skip_all,
+        fields(change = "uninstall", company = %company, client_id = %app, actor = %approver)
+    )]
     pub async fn uninstall(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        approver: &UserId,
+    ) -> Result<Installation, ServerError> {
+        let change = self.remove(company, app, approver);
+        observe_change("uninstall", company, app, approver, change).await
+    }
+
+    async fn remove(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -279,7 +443,7 @@ impl<S: Store> AuthorizationServer<S> {
         mut change: impl FnMut(&mut Installation) -> Result<T, ServerError>,
     ) -> Result<(Installation, T), ServerError> {
         for _ in 0..CHANGE_ATTEMPTS {
-            let mut installation = self.installation(company, app).await?;
+            let mut installation = self.find_installation(company, app).await?;
             let read_at = installation.revision;
             let outcome = change(&mut installation)?;
             installation.revision = read_at + 1;

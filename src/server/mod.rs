@@ -7,13 +7,16 @@ mod authorization;
 mod clock;
 mod directory;
 mod error;
+mod health;
 mod installations;
+pub mod telemetry;
 mod tokens;
 
 pub use access::{AccessCheck, Introspection, TokenInfo};
 pub use authorization::ConsentPrompt;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;
+pub use health::NotReady;
 pub use installations::RegisteredApp;
 
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
@@ -395,7 +398,22 @@ impl<S: Store> AuthorizationServer<S> {
     /// Deletes what can never be used again: expired codes, refresh families that were revoked
     /// or expired, and revocations older than any access token they could cover. Nothing
     /// still valid is removed. Hosts call this periodically.
+    #[tracing::instrument(name = "purge", target = "appgrant::store", level = "info", skip_all)]
     pub async fn purge(&self) -> Result<PurgeReport, crate::store::StoreError> {
+        let purged = telemetry::observe_store("purge", self.purge_now().await);
+        if let Ok(report) = &purged {
+            tracing::info!(
+                target: telemetry::STORE,
+                codes = report.codes,
+                families = report.families,
+                revocations = report.revocations,
+                "purged"
+            );
+        }
+        purged
+    }
+
+    async fn purge_now(&self) -> Result<PurgeReport, crate::store::StoreError> {
         let now = self.now();
         let config = &self.inner.config;
         let longest_token =

@@ -1,6 +1,6 @@
 //! The token endpoint and revocation (RFC 6749 §3.2, RFC 7009).
 
-use super::AuthorizationServer;
+use super::{AuthorizationServer, telemetry};
 use crate::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use crate::grant::{
     Binding, ClientCredentials, CodeExchange, ExchangeInput, Issued, RefreshInput, TokenError,
@@ -10,13 +10,46 @@ use crate::grant::{
 use crate::model::{App, ClientId, CompanyId, GrantId};
 use crate::store::Store;
 use crate::token::{Secret, validate};
+use std::time::Instant;
+use tracing::Level;
 
 /// How many times a refresh that lost a race is re-examined before giving up.
 const ROTATION_ATTEMPTS: usize = 3;
 
 impl<S: Store> AuthorizationServer<S> {
     /// Handles a token request from a client presenting `credentials`.
+    #[tracing::instrument(
+        name = "token",
+        target = "appgrant::token",
+        level = "info",
+        skip_all,
+        fields(
+            client_id = %credentials.client_id(),
+            grant_type = telemetry::grant_type(&request),
+        )
+    )]
     pub async fn token(
+        &self,
+        request: TokenRequest,
+        credentials: &ClientCredentials,
+    ) -> Result<TokenResponse, TokenError> {
+        let started = Instant::now();
+        let grant_type = telemetry::grant_type(&request);
+        // The company a client-credentials token is bound to, for the log only (so only
+        // copied when some grant event could be recorded: WARN is the least verbose they use).
+        let company = match &request {
+            TokenRequest::ClientCredentials { company_id } if tracing::enabled!(target: telemetry::TOKEN, Level::WARN) => {
+                company_id.clone()
+            }
+            _ => None,
+        };
+        let result = self.grant(request, credentials).await;
+        let client_id = credentials.client_id();
+        telemetry::grant(grant_type, client_id, company.as_ref(), &result, started);
+        result
+    }
+
+    async fn grant(
         &self,
         request: TokenRequest,
         credentials: &ClientCredentials,
@@ -269,17 +302,55 @@ impl<S: Store> AuthorizationServer<S> {
     ///
     /// Unknown tokens, and tokens of other clients, are left alone without an error, so the
     /// answer tells a caller nothing about tokens that are not theirs.
+    #[tracing::instrument(
+        name = "revoke",
+        target = "appgrant::token",
+        level = "info",
+        skip_all,
+        fields(client_id = %credentials.client_id())
+    )]
     pub async fn revoke(
         &self,
         credentials: &ClientCredentials,
         token: &str,
     ) -> Result<(), TokenError> {
+        let started = Instant::now();
+        let result = self.revoke_token(credentials, token).await;
+        let latency_ms = telemetry::millis_since(started);
+        match &result {
+            Ok(outcome) => {
+                tracing::info!(target: telemetry::TOKEN, outcome, latency_ms, "revocation answered");
+            }
+            Err(error) => {
+                if let TokenError::Store(store) = error {
+                    telemetry::store_failed("revoke", store);
+                }
+                let outcome = error.code().as_str();
+                tracing::info!(
+                    target: telemetry::TOKEN,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "revocation refused"
+                );
+            }
+        }
+        result.map(|_| ())
+    }
+
+    /// Revokes `token` for an authenticated client; says what happened, for the log:
+    /// `revoked`, or `ignored` for a token that is unknown or not the client's.
+    async fn revoke_token(
+        &self,
+        credentials: &ClientCredentials,
+        token: &str,
+    ) -> Result<&'static str, TokenError> {
         let app = self.authenticate(credentials).await?;
         let Some((owner, grant)) = self.grant_of(token).await? else {
-            return Ok(());
+            return Ok("ignored");
         };
         if owner != app.client_id {
-            return Ok(());
+            return Ok("ignored");
         }
         self.revoke_grant(
             &app.client_id,
@@ -287,7 +358,8 @@ impl<S: Store> AuthorizationServer<S> {
             &grant,
             RevocationReason::Requested,
         )
-        .await
+        .await?;
+        Ok("revoked")
     }
 
     /// The client and grant of an access token (signature checked, expiry not) or refresh token.

@@ -1,0 +1,213 @@
+//! A store whose every call fails while a switch is on: a [`MemoryStore`] behind a breaker, for
+//! the tests of what the server says and counts when its store is down.
+#![allow(dead_code)]
+
+use appgrant::MemoryStore;
+use appgrant::grant::{CodeRecord, Redemption, RefreshFamily};
+use appgrant::model::*;
+use appgrant::store::{
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
+    RevocationStore, StoreError, StoreResult,
+};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What every call answers while the store is down.
+pub const FAILURE: &str = "injected failure: the database is unreachable";
+
+/// A [`MemoryStore`] that fails every call while [`FailingStore::fail`] is on.
+#[derive(Clone, Default)]
+pub struct FailingStore {
+    inner: MemoryStore,
+    down: Arc<AtomicBool>,
+}
+
+impl FailingStore {
+    /// From now on every call fails (`true`) or works again (`false`).
+    pub fn fail(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn up(&self) -> StoreResult<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Backend(Box::new(std::io::Error::other(
+                FAILURE,
+            ))))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl AppStore for FailingStore {
+    async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        self.up()?;
+        self.inner.app(client_id).await
+    }
+    async fn save_app(&self, app: App) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_app(app).await
+    }
+}
+
+impl DirectoryStore for FailingStore {
+    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        self.up()?;
+        self.inner.company(id).await
+    }
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_company(company).await
+    }
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.up()?;
+        self.inner.user(id).await
+    }
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_user(user).await
+    }
+    async fn membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<Option<Permissions>> {
+        self.up()?;
+        self.inner.membership(company, user).await
+    }
+    async fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_membership(company, user, permissions).await
+    }
+    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
+        self.up()?;
+        self.inner.members(company).await
+    }
+}
+
+impl InstallationStore for FailingStore {
+    async fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<Installation>> {
+        self.up()?;
+        self.inner.installation(app, company).await
+    }
+    async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_installation(installation).await
+    }
+    async fn insert_installation(&self, installation: Installation) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.insert_installation(installation).await
+    }
+    async fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> StoreResult<bool> {
+        self.up()?;
+        self.inner
+            .update_installation(expected_revision, installation)
+            .await
+    }
+    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
+        self.up()?;
+        self.inner.installations_of(app).await
+    }
+}
+
+impl CodeStore for FailingStore {
+    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_code(record).await
+    }
+    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
+        self.up()?;
+        self.inner.code(digest).await
+    }
+    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+        self.up()?;
+        self.inner.redeem_code(digest).await
+    }
+    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.up()?;
+        self.inner.purge_codes(before).await
+    }
+}
+
+impl RefreshStore for FailingStore {
+    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_family(family).await
+    }
+    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
+        self.up()?;
+        self.inner.family(grant).await
+    }
+    async fn commit_rotation(
+        &self,
+        expected: &SecretDigest,
+        family: RefreshFamily,
+    ) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.commit_rotation(expected, family).await
+    }
+    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.up()?;
+        self.inner.purge_families(now).await
+    }
+}
+
+impl RevocationStore for FailingStore {
+    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.up()?;
+        self.inner.revoke_grant(grant, at).await
+    }
+    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.is_revoked(grant).await
+    }
+    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.up()?;
+        self.inner.purge_revocations(before).await
+    }
+}
+
+impl ConsentStore for FailingStore {
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_consent(user, app, at).await
+    }
+    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
+        self.up()?;
+        self.inner.consent(user, app).await
+    }
+}
+
+impl KeyStore for FailingStore {
+    async fn signing_keys(&self) -> StoreResult<Vec<appgrant::token::StoredKey>> {
+        self.up()?;
+        self.inner.signing_keys().await
+    }
+    async fn add_signing_key(&self, key: appgrant::token::StoredKey) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.add_signing_key(key).await
+    }
+    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+        self.up()?;
+        self.inner.delete_signing_key(kid).await
+    }
+}
