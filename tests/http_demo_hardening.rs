@@ -400,3 +400,61 @@ async fn a_refused_admin_action_changes_nothing() {
     assert_eq!(denied["status"], "denied");
     john_changes_nothing(&running, &john, &jane, "after a denial").await;
 }
+
+/// A client that pipelines requests and never reads the answers, and then whether a
+/// well-behaved client is served five seconds later.
+async fn served_beside_a_client_that(reads: bool) -> bool {
+    let running = start_with(Limits {
+        header_read: Duration::from_millis(300),
+        body: Duration::from_millis(300),
+        request: Duration::from_millis(500),
+        connection_lifetime: Duration::from_secs(1),
+        max_connections: 1,
+    })
+    .await;
+    let address: std::net::SocketAddr = running.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(address).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    if reads {
+        tokio::spawn(async move {
+            let mut sink = vec![0u8; 65536];
+            while read.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+        });
+    } else {
+        // Never read, never closed.
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(read);
+        });
+    }
+    tokio::spawn(async move {
+        let request = b"GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        for _ in 0..8_000 {
+            if write.write_all(request).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(running.url("/login"))
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_loses_its_connection_after_its_lifetime() {
+    assert!(served_beside_a_client_that(false).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reading_its_answers_does_not_lock_others_out_either() {
+    assert!(served_beside_a_client_that(true).await);
+}

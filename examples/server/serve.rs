@@ -8,7 +8,10 @@
 //!   between two pieces of a request body);
 //! - a cap on open connections: past it, new connections wait in the kernel's listen backlog
 //!   until one closes, so the process never runs out of descriptors for its own files and
-//!   database connections.
+//!   database connections;
+//! - a lifetime for each connection: then it is shut down gracefully, and dropped if that
+//!   does not finish within the request timeout. Nothing else covers a client that sends
+//!   requests and never reads the answers: hyper then waits on its writes for ever.
 //!
 //! Only HTTP/1.1: hyper's header-read timeout does not apply to HTTP/2, where a client that
 //! sends the connection preface and then nothing would hold its connection for ever. Put a
@@ -36,6 +39,8 @@ pub struct Limits {
     pub body: Duration,
     /// From the end of the headers to the response, body reading included.
     pub request: Duration,
+    /// How long one connection may stay open, however busy.
+    pub connection_lifetime: Duration,
     /// Open connections at most.
     pub max_connections: usize,
 }
@@ -46,6 +51,7 @@ impl Default for Limits {
             header_read: Duration::from_secs(10),
             body: Duration::from_secs(10),
             request: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(120),
             max_connections: 256,
         }
     }
@@ -90,10 +96,18 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> io:
             TokioIo::new(stream),
             TowerToHyperService::new(router.clone()),
         );
+        let (lifetime, grace) = (limits.connection_lifetime, limits.request);
         tokio::spawn(async move {
             // An error here is a client that timed out, went away or spoke garbage: hyper has
             // already answered or closed; there is nothing more to do.
-            let _ = connection.await;
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = tokio::time::sleep(lifetime) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(grace, connection).await;
+                }
+            }
             drop(slot);
         });
     }
