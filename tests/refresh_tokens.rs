@@ -689,3 +689,29 @@ async fn an_idle_timeout_configured_later_applies_to_existing_families() {
     // The same token is fine where no idle timeout applies: the refusal was the timeout's.
     assert!(lenient.token(request, &world.client()).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_rotated_token_replayed_after_the_family_expired_still_revokes_it() {
+    // Expiry must not hide reuse: a thief's access token of the family would live on.
+    let mut config = Config::new(ISSUER);
+    config.refresh_idle_timeout = Some(TimeDelta::minutes(30));
+    let world = support::world_with(config).await;
+    let first = world.tokens_for(&world.jane).await;
+    let stolen = refresh(&world, &first).await.unwrap();
+    world.clock.advance(TimeDelta::minutes(40));
+    assert!(matches!(
+        refresh(&world, &first).await,
+        Err(TokenError::RefreshReused { .. })
+    ));
+    assert_eq!(
+        revocations(&world),
+        vec![(
+            grant_of(&world, &first),
+            RevocationReason::RefreshTokenReused
+        )]
+    );
+    assert_eq!(
+        deny_reason(&world, &stolen).await,
+        Some(DenyReason::Revoked)
+    );
+}

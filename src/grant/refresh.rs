@@ -191,9 +191,8 @@ pub fn rotate(
     if family.status == FamilyStatus::Revoked {
         return Err(TokenError::InvalidGrant("refresh token revoked"));
     }
-    if family.is_expired(config, now) {
-        return Err(TokenError::InvalidGrant("refresh token expired"));
-    }
+    // Reuse first: an expired family must still be revoked when a rotated token comes back,
+    // or the access tokens a thief holds would live on.
     match (presented, config.refresh_reuse) {
         (Presented::Current, _) => {}
         (Presented::Previous, RefreshReuse::GraceWindow(window))
@@ -206,6 +205,9 @@ pub fn rotate(
                 grant: family.grant.clone(),
             });
         }
+    }
+    if family.is_expired(config, now) {
+        return Err(TokenError::InvalidGrant("refresh token expired"));
     }
     if !user.is_some_and(|user| user.id == family.user && user.is_active()) {
         return Err(TokenError::UserInactive {
