@@ -1,5 +1,7 @@
 //! Token revocation (RFC 7009), introspection (RFC 7662) and token info.
 
+mod failing_store;
+mod store_suite;
 mod support;
 
 use appgrant::DenyReason;
@@ -545,4 +547,59 @@ async fn tokens_of_a_deactivated_user_are_inactive() {
     assert!(!active(&world, access(&tokens)).await);
     assert!(!active(&world, refresh_token(&tokens)).await);
     assert!(world.server.token_info(access(&tokens)).await.is_err());
+}
+
+#[tokio::test]
+async fn standing_of_an_unbound_user_token_reads_the_users_companies_not_every_installation() {
+    // The app is installed in many companies Jane is no member of; token info must not walk
+    // them all (each step was two store reads, for every call).
+    let store = failing_store::FailingStore::default();
+    let world = store_suite::world(store.clone()).await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let template = world
+        .server
+        .installation(&world.acme, &world.app.client_id)
+        .await
+        .unwrap();
+    for at in 0..300 {
+        let mut other = template.clone();
+        // These sort before "acme", so a walk of the installations meets them first.
+        other.company = CompanyId::new(format!("a{at:05}"));
+        appgrant::store::InstallationStore::save_installation(&store, other)
+            .await
+            .unwrap();
+    }
+    let reads = |before: usize| store.calls() - before;
+    let before = store.calls();
+    assert!(
+        world
+            .server
+            .token_info(tokens.access_token.expose())
+            .await
+            .is_ok()
+    );
+    assert!(
+        reads(before) <= 10,
+        "one token info made {} store calls",
+        reads(before)
+    );
+    // Uninstalled from Acme, Jane's token is inactive, still without walking them all.
+    world
+        .server
+        .uninstall(&world.acme, &world.app.client_id, &world.jane)
+        .await
+        .unwrap();
+    let before = store.calls();
+    assert!(
+        world
+            .server
+            .token_info(tokens.access_token.expose())
+            .await
+            .is_err()
+    );
+    assert!(
+        reads(before) <= 10,
+        "one token info made {} store calls",
+        reads(before)
+    );
 }

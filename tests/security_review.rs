@@ -179,6 +179,12 @@ mod gated {
     }
 
     impl DirectoryStore for GatedStore {
+        async fn memberships_of(
+            &self,
+            user: &UserId,
+        ) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+            self.inner.memberships_of(user).await
+        }
         async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
             self.inner.company(id).await
         }

@@ -218,11 +218,57 @@ impl<S: Store> AuthorizationServer<S> {
         if store.is_revoked(&claims.grant_id).await? {
             return Ok(Err(DenyReason::Revoked));
         }
+        match claims.grant_kind {
+            GrantKind::User => self.user_standing_anywhere(claims).await,
+            GrantKind::ServiceAccount => self.service_account_standing_anywhere(claims).await,
+        }
+    }
+
+    /// Whether an unbound user token could be allowed in one of its user's companies: the
+    /// user is read once, then only the companies they belong to (not every company that
+    /// installed the app).
+    async fn user_standing_anywhere(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Result<(), DenyReason>, StoreError> {
+        let store = &self.inner.store;
+        let user_id = UserId::new(claims.sub.as_str());
+        let Some(user) = store.user(&user_id).await? else {
+            return Ok(Err(DenyReason::NotAMember));
+        };
+        if !user.is_active() {
+            return Ok(Err(DenyReason::UserDeactivated));
+        }
         let mut refusal = DenyReason::AppNotInstalled;
-        for installation in store.installations_of(&claims.client_id).await? {
-            if installation.status != InstallationStatus::Active {
-                continue;
+        for (company, permissions) in store.memberships_of(&user_id).await? {
+            let view = DirectoryView {
+                installation: store.installation(&claims.client_id, &company).await?,
+                user: Some(user.clone()),
+                permissions: Some(permissions),
+                ..DirectoryView::default()
+            };
+            match standing(claims, &view, &company) {
+                Ok(()) => return Ok(Ok(())),
+                Err(reason) => refusal = reason,
             }
+        }
+        Ok(Err(refusal))
+    }
+
+    /// Whether an unbound service-account token could be allowed in one of the companies
+    /// that installed its app, as that company's service account.
+    async fn service_account_standing_anywhere(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<Result<(), DenyReason>, StoreError> {
+        let mut refusal = DenyReason::AppNotInstalled;
+        let installations = self.inner.store.installations_of(&claims.client_id).await?;
+        // Only an active installation with an approved account can allow anything; the rest
+        // cost no reads.
+        for installation in installations.into_iter().filter(|installation| {
+            installation.status == InstallationStatus::Active
+                && installation.service_account.is_some()
+        }) {
             let company = installation.company.clone();
             let view = self
                 .subject_view(claims, Some(installation), &company)

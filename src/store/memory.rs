@@ -20,6 +20,8 @@ struct State {
     companies: HashMap<CompanyId, Company>,
     users: HashMap<UserId, User>,
     memberships: HashMap<CompanyId, HashMap<UserId, Permissions>>,
+    // Which companies each user belongs to, so a user's memberships are found without a scan.
+    companies_of: HashMap<UserId, std::collections::BTreeSet<CompanyId>>,
     installations: HashMap<(ClientId, CompanyId), Installation>,
     codes: HashMap<SecretDigest, (CodeRecord, bool)>,
     families: HashMap<GrantId, RefreshFamily>,
@@ -102,12 +104,32 @@ impl DirectoryStore for MemoryStore {
         user: &UserId,
         permissions: Permissions,
     ) -> StoreResult<()> {
-        self.state()
+        let mut state = self.state();
+        state
             .memberships
             .entry(company.clone())
             .or_default()
             .insert(user.clone(), permissions);
+        state
+            .companies_of
+            .entry(user.clone())
+            .or_default()
+            .insert(company.clone());
         Ok(())
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+        let state = self.state();
+        let Some(companies) = state.companies_of.get(user) else {
+            return Ok(Vec::new());
+        };
+        Ok(companies
+            .iter()
+            .filter_map(|company| {
+                let permissions = state.memberships.get(company)?.get(user)?;
+                Some((company.clone(), permissions.clone()))
+            })
+            .collect())
     }
 
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {

@@ -77,6 +77,11 @@ pub trait DirectoryStore: Send + Sync {
         user: &UserId,
         permissions: Permissions,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every company `user` is a member of, with their permissions there.
+    fn memberships_of(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<(CompanyId, Permissions)>>> + Send;
     /// Every member of a company with their permissions.
     fn members(
         &self,

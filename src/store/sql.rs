@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
              created_at BIGINT NOT NULL, signs_from BIGINT NOT NULL)",
         ],
     ),
+    // A user's memberships, read to tell whether their token could be allowed anywhere.
+    (
+        4,
+        &["CREATE INDEX IF NOT EXISTS appgrant_memberships_user ON appgrant_memberships (user_id)"],
+    ),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -464,6 +469,28 @@ impl DirectoryStore for SqlStore {
             to_json(&permissions)?,
         )
         .await
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+        let rows = sqlx::query(
+            "SELECT company_id, permissions FROM appgrant_memberships WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut memberships = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    CompanyId::new(text(row, "company_id")?),
+                    from_json(&text(row, "permissions")?)?,
+                ))
+            })
+            .collect::<StoreResult<Vec<(CompanyId, Permissions)>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        memberships.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(memberships)
     }
 
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {

@@ -16,11 +16,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// What every call answers while the store is down.
 pub const FAILURE: &str = "injected failure: the database is unreachable";
 
-/// A [`MemoryStore`] that fails every call while [`FailingStore::fail`] is on.
+/// A [`MemoryStore`] that fails every call while [`FailingStore::fail`] is on, and counts
+/// the calls made of it.
 #[derive(Clone, Default)]
 pub struct FailingStore {
     inner: MemoryStore,
     down: Arc<AtomicBool>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FailingStore {
@@ -29,7 +31,13 @@ impl FailingStore {
         self.down.store(down, Ordering::SeqCst);
     }
 
+    /// How many store calls were made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
     fn up(&self) -> StoreResult<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Backend(Box::new(std::io::Error::other(
                 FAILURE,
@@ -52,6 +60,10 @@ impl AppStore for FailingStore {
 }
 
 impl DirectoryStore for FailingStore {
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+        self.up()?;
+        self.inner.memberships_of(user).await
+    }
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         self.up()?;
         self.inner.company(id).await
