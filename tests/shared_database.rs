@@ -524,3 +524,60 @@ async fn a_revocation_committed_while_its_family_is_being_saved_leaves_the_famil
         "the family of a revoked grant is active and can still refresh"
     );
 }
+
+/// The schema of the first release (migration 1), as a database made by it holds it.
+#[cfg(feature = "sqlite")]
+const FIRST_RELEASE_SCHEMA: &[&str] = &[
+    "CREATE TABLE appgrant_schema (version BIGINT PRIMARY KEY)",
+    "CREATE TABLE appgrant_apps (client_id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE appgrant_companies (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE appgrant_users (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+    "CREATE TABLE appgrant_memberships (company_id TEXT NOT NULL, user_id TEXT NOT NULL, \
+     permissions TEXT NOT NULL, PRIMARY KEY (company_id, user_id))",
+    "CREATE TABLE appgrant_installations (app_id TEXT NOT NULL, company_id TEXT NOT NULL, \
+     record TEXT NOT NULL, revision BIGINT NOT NULL, PRIMARY KEY (app_id, company_id))",
+    "CREATE TABLE appgrant_codes (digest TEXT PRIMARY KEY, record TEXT NOT NULL, \
+     spent BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE TABLE appgrant_families (grant_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, \
+     user_id TEXT NOT NULL, current_digest TEXT NOT NULL, previous_digest TEXT, \
+     created_at BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT, status TEXT NOT NULL)",
+    "CREATE TABLE appgrant_refresh_tokens (digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL, \
+     generation BIGINT NOT NULL)",
+    "CREATE TABLE appgrant_revoked_grants (grant_id TEXT PRIMARY KEY, revoked_at BIGINT NOT NULL)",
+    "CREATE TABLE appgrant_consents (user_id TEXT NOT NULL, app_id TEXT NOT NULL, \
+     granted_at BIGINT NOT NULL, PRIMARY KEY (user_id, app_id))",
+    "INSERT INTO appgrant_schema (version) VALUES (1)",
+];
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_instances_upgrading_an_old_file_at_once_all_come_up() {
+    let mut failures = Vec::new();
+    for _ in 0..10 {
+        let database = store_suite::fixtures::sqlite_file();
+        std::fs::File::create(database.url().trim_start_matches("sqlite://")).unwrap();
+        let raw = database.raw_pool().await;
+        for statement in FIRST_RELEASE_SCHEMA {
+            sqlx::query(statement).execute(&raw).await.unwrap();
+        }
+        raw.close().await;
+        let url = database.url().to_owned();
+        let starts = race(3, |_| {
+            let url = url.clone();
+            async move { SqlStore::connect(&url).await.map(|_| ()) }
+        })
+        .await;
+        failures.extend(
+            starts
+                .into_iter()
+                .filter_map(Result::err)
+                .map(|e| e.to_string()),
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}

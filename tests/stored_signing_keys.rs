@@ -250,6 +250,112 @@ pub async fn a_policy_that_could_meet_an_unloaded_key_is_refused<H: Handles>(han
     assert!(matches!(refused, Err(ServerError::KeyConfiguration(_))));
 }
 
+pub async fn a_token_signed_by_the_replaced_key_until_the_next_reload_verifies_until_it_expires<
+    H: Handles,
+>(
+    handles: &H,
+) {
+    // An instance switches keys when it rereads them, up to reload_every after the next key's
+    // time: what it signed meanwhile must verify, and be kept by purge, for its whole life.
+    let (world, b) = two_instances(handles, policy()).await;
+    let old = world.server.keys().signing_key().kid().to_owned();
+    world.server.rotate_stored_key().await.unwrap();
+    world.clock.advance(TimeDelta::seconds(9 * 60 + 30));
+    world.tokens_for(&world.jane).await;
+    world.clock.advance(TimeDelta::seconds(50));
+    let late = world.tokens_for(&world.jane).await;
+    assert_eq!(kid_of(late.access_token.expose()), old);
+    world.clock.advance(TimeDelta::seconds(5400 - 10));
+    assert_eq!(world.server.purge().await.unwrap().keys, 0);
+    assert!(accepts(&b, late.access_token.expose()).await);
+    assert!(accepts(&world.server, late.access_token.expose()).await);
+}
+
+pub async fn an_instance_with_the_wrong_secret_writes_nothing_and_cannot_stop_the_others<
+    H: Handles,
+>(
+    handles: &H,
+) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let scheduled = KeyPolicy {
+        rotate_every: Some(TimeDelta::days(30)),
+        ..policy()
+    };
+    let healthy = instance(handles.open().await, &secret, &clock, scheduled)
+        .await
+        .unwrap();
+    // A rotation is due when a misconfigured instance starts.
+    clock.advance(TimeDelta::days(30) - TimeDelta::minutes(5));
+    let wrong = DeploymentSecret::generate(&mut rand::thread_rng());
+    let refused = instance(handles.open().await, &wrong, &clock, scheduled).await;
+    assert!(matches!(
+        refused,
+        Err(ServerError::Key(KeyError::Unsealable))
+    ));
+    assert_eq!(handles.open().await.signing_keys().await.unwrap().len(), 1);
+    // The healthy instance rotates on, and a new healthy instance starts.
+    clock.advance(TimeDelta::minutes(2));
+    healthy.refresh_keys().await.unwrap();
+    assert_eq!(published(&healthy).await.len(), 2);
+    assert!(
+        instance(handles.open().await, &secret, &clock, scheduled)
+            .await
+            .is_ok()
+    );
+}
+
+pub async fn a_key_that_cannot_be_opened_is_skipped_not_fatal<H: Handles>(handles: &H) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let healthy = instance(handles.open().await, &secret, &clock, policy())
+        .await
+        .unwrap();
+    // Someone stores a key sealed under another secret, as the newest generation.
+    let stranger = DeploymentSecret::generate(&mut rand::thread_rng()).key_encryption_key();
+    let now = store_suite::start();
+    let (foreign, _) = stranger
+        .new_key(
+            appgrant::token::Algorithm::EdDSA,
+            2,
+            now,
+            now,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+    handles.open().await.add_signing_key(foreign).await.unwrap();
+    clock.advance(TimeDelta::minutes(1));
+    healthy.refresh_keys().await.unwrap();
+    let kid = healthy.keys().signing_key().kid().to_owned();
+    assert!(
+        instance(handles.open().await, &secret, &clock, policy())
+            .await
+            .is_ok_and(|server| server.keys().signing_key().kid() == kid)
+    );
+}
+
+pub async fn a_purge_on_an_instance_whose_clock_runs_ahead_keeps_keys_still_in_use<H: Handles>(
+    handles: &H,
+) {
+    let secret = DeploymentSecret::generate(&mut rand::thread_rng());
+    let clock = store_suite::new_clock();
+    let a = instance(handles.open().await, &secret, &clock, policy())
+        .await
+        .unwrap();
+    let world = seed(a, clock.clone()).await;
+    let tokens = world.tokens_for(&world.jane).await;
+    world.server.rotate_stored_key().await.unwrap();
+    // An instance whose clock runs two days ahead purges: what the others sign with, and
+    // what they signed, stays.
+    let ahead = Arc::new(ManualClock::new(store_suite::start() + TimeDelta::days(2)));
+    let skewed = instance(handles.open().await, &secret, &ahead, policy())
+        .await
+        .unwrap();
+    assert_eq!(skewed.purge().await.unwrap().keys, 0);
+    world.clock.advance(TimeDelta::minutes(2));
+    assert!(world.allowed(&tokens, &store_suite::read_tower()).await);
+}
+
 macro_rules! stored_key_tests {
     ($( $name:ident; )*) => {
         $(
@@ -272,6 +378,10 @@ macro_rules! every_stored_key_test {
             another_deployment_secret_cannot_open_the_stored_keys;
             signing_keys_are_never_raw_at_rest;
             a_policy_that_could_meet_an_unloaded_key_is_refused;
+            a_token_signed_by_the_replaced_key_until_the_next_reload_verifies_until_it_expires;
+            an_instance_with_the_wrong_secret_writes_nothing_and_cannot_stop_the_others;
+            a_key_that_cannot_be_opened_is_skipped_not_fatal;
+            a_purge_on_an_instance_whose_clock_runs_ahead_keeps_keys_still_in_use;
         }
     };
 }

@@ -310,7 +310,13 @@ impl SqlStore {
             connection,
             committed: false,
         };
-        sqlx::query("BEGIN")
+        // On SQLite, take the write lock at once: a transaction that reads first and writes
+        // later cannot upgrade its lock while another waits, and fails with "locked".
+        let begin = match self.database {
+            Database::Sqlite => "BEGIN IMMEDIATE",
+            Database::Postgres => "BEGIN",
+        };
+        sqlx::query(begin)
             .execute(&mut *transaction)
             .await
             .map_err(backend)?;
