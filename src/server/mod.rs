@@ -25,7 +25,7 @@ use crate::model::{ClientId, CompanyId};
 use crate::store::Store;
 use crate::token::{
     Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
-    RefreshTokenKey, SigningKey, key_schedule,
+    RefreshTokenKey, SigningKey, StoredKey, key_schedule,
 };
 use chrono::DateTime;
 use chrono::Utc;
@@ -171,7 +171,7 @@ impl<S: Store> ServerBuilder<S> {
             ));
         }
         let now = self.clock.now();
-        let retire_after = retire_after(&self.config);
+        let retire_after = retire_after(&self.config, &policy);
         let keys = load_key_set(&self.store, &kek, &policy, now, retire_after).await?;
         let stored = StoredKeys {
             kek,
@@ -201,11 +201,22 @@ impl<S: Store> ServerBuilder<S> {
     }
 }
 
-/// How long a replaced key keeps verifying: the longest an access token it signed can be
-/// valid, leeway included.
-fn retire_after(config: &Config) -> chrono::TimeDelta {
-    config.access_token_ttl + chrono::TimeDelta::seconds(config.leeway_seconds)
+/// How far instances' clocks may differ, for the key schedule.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// How long a replaced key keeps verifying after its successor's time: an instance may sign
+/// with it until it next rereads the keys (`reload_every`, give or take clock skew), and a
+/// token it signed then lives for the token lifetime, leeway included.
+fn retire_after(config: &Config, policy: &KeyPolicy) -> chrono::TimeDelta {
+    config.access_token_ttl
+        + chrono::TimeDelta::seconds(config.leeway_seconds)
+        + policy.reload_every
+        + CLOCK_SKEW
 }
+
+/// How much longer than [`retire_after`] purge waits before deleting a key: purge trusts
+/// one instance's clock, and keeping a small record a day longer costs nothing.
+const PURGE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 /// Reads the stored keys, first storing the next one if the schedule says it is due (a
 /// collision with another instance storing the same generation is fine: its key is used),
@@ -218,7 +229,11 @@ async fn load_key_set<S: Store>(
     retire_after: chrono::TimeDelta,
 ) -> Result<KeySet, ServerError> {
     let mut stored = store.signing_keys().await?;
-    if let Some(signs_from) = key_schedule::next_key_due(&stored, now, policy) {
+    // Open what is there before writing anything: an instance given the wrong secret must
+    // not add a key that only it can open.
+    let mut opened = open_keys(kek, &stored)?;
+    let opened_meta: Vec<StoredKey> = opened.iter().map(|(key, _)| key.clone()).collect();
+    if let Some(signs_from) = key_schedule::next_key_due(&opened_meta, now, policy) {
         let generation = stored.iter().map(|key| key.generation).max().unwrap_or(0) + 1;
         let (key, _) = kek.new_key(
             policy.algorithm,
@@ -229,14 +244,37 @@ async fn load_key_set<S: Store>(
         )?;
         store.add_signing_key(key).await?;
         stored = store.signing_keys().await?;
+        opened = open_keys(kek, &stored)?;
     }
-    let opened = stored
-        .into_iter()
-        .map(|key| kek.open(&key).map(|opened| (key, opened)))
-        .collect::<Result<Vec<_>, _>>()?;
     key_schedule::key_set(opened, now, retire_after).ok_or(ServerError::KeyConfiguration(
         "the store has no signing key",
     ))
+}
+
+/// The stored keys this deployment's key opens. One that does not open (sealed under another
+/// secret, or altered) is left out and reported, so it cannot stop the others; if there are
+/// keys and none opens, this instance has the wrong secret.
+fn open_keys(
+    kek: &KeyEncryptionKey,
+    stored: &[StoredKey],
+) -> Result<Vec<(StoredKey, SigningKey)>, ServerError> {
+    let mut opened = Vec::new();
+    for key in stored {
+        match kek.open(key) {
+            Ok(signing) => opened.push((key.clone(), signing)),
+            Err(error) => tracing::warn!(
+                target: "appgrant::token",
+                kid = %key.kid,
+                generation = key.generation,
+                %error,
+                "a stored signing key does not open with this deployment secret; skipped"
+            ),
+        }
+    }
+    if opened.is_empty() && !stored.is_empty() {
+        return Err(ServerError::Key(crate::token::KeyError::Unsealable));
+    }
+    Ok(opened)
 }
 
 impl<S: Store> AuthorizationServer<S> {
@@ -289,7 +327,13 @@ impl<S: Store> AuthorizationServer<S> {
     /// keys already loaded (still valid; the request will meet the store's failure on its own
     /// reads if the store is down).
     pub(crate) async fn fresh_keys(&self) -> KeySet {
-        let _ = self.refresh_keys().await;
+        if let Err(error) = self.refresh_keys().await {
+            tracing::warn!(
+                target: "appgrant::token",
+                %error,
+                "rereading the signing keys failed; the keys loaded before stay in use"
+            );
+        }
         self.keys()
     }
 
@@ -319,7 +363,7 @@ impl<S: Store> AuthorizationServer<S> {
         stored: &StoredKeys,
         now: DateTime<Utc>,
     ) -> Result<(), ServerError> {
-        let retire_after = retire_after(&self.inner.config);
+        let retire_after = retire_after(&self.inner.config, &stored.policy);
         let keys = load_key_set(
             &self.inner.store,
             &stored.kek,
@@ -420,9 +464,10 @@ impl<S: Store> AuthorizationServer<S> {
             config.access_token_ttl + chrono::TimeDelta::seconds(config.leeway_seconds);
         let store = &self.inner.store;
         let mut keys = 0;
-        if self.inner.stored_keys.is_some() {
+        if let Some(schedule) = &self.inner.stored_keys {
             let stored = store.signing_keys().await?;
-            for kid in key_schedule::expired_keys(&stored, now, longest_token) {
+            let keep_for = retire_after(config, &schedule.policy) + PURGE_MARGIN;
+            for kid in key_schedule::expired_keys(&stored, now, keep_for) {
                 store.delete_signing_key(&kid).await?;
                 keys += 1;
             }

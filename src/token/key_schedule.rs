@@ -250,8 +250,12 @@ pub fn next_key_due(
     (now + policy.publish_ahead >= due).then(|| due.max(now + policy.publish_ahead))
 }
 
+/// How many of the newest keys are never expired, whatever the clock says: an instance whose
+/// clock runs far ahead must not delete the key the others still sign with.
+const ALWAYS_KEPT: usize = 3;
+
 /// The ids of keys no token they signed can still be valid for: replaced more than
-/// `retire_after` ago.
+/// `retire_after` ago, and not among the newest few.
 pub fn expired_keys(
     keys: &[StoredKey],
     now: DateTime<Utc>,
@@ -262,8 +266,9 @@ pub fn expired_keys(
         .iter()
         .rposition(|(stored, _)| stored.signs_from <= now)
         .unwrap_or(0);
+    let deletable = signing.min(keys.len().saturating_sub(ALWAYS_KEPT));
     keys.windows(2)
-        .take(signing)
+        .take(deletable)
         .filter(|pair| pair[1].0.signs_from + retire_after <= now)
         .map(|pair| pair[0].0.kid.clone())
         .collect()
