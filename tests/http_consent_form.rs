@@ -164,3 +164,23 @@ async fn a_consent_form_is_bound_to_its_request_however_its_fields_are_split() {
     shifted.push(("scope".into(), "y\0".into()));
     assert_eq!(answer(&base, JANE, &shifted).await, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_consent_form_shown_for_one_company_is_refused_for_another() {
+    let world = support::world().await;
+    let base = serve(&world).await;
+    let form = consent_form(&base, &world, JANE, &[]).await;
+    let mut fields = form.clone();
+    fields.push(("decision".into(), "allow".into()));
+    let status = client()
+        .post(format!("{base}/oauth/authorize"))
+        .header("x-user", JANE.user)
+        .header("x-company", "globex")
+        .header("x-session", JANE.session)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -458,3 +458,38 @@ async fn a_client_that_never_reads_its_answers_loses_its_connection_after_its_li
 async fn a_client_reading_its_answers_does_not_lock_others_out_either() {
     assert!(served_beside_a_client_that(true).await);
 }
+
+#[test]
+fn a_secret_file_owned_by_another_user_or_behind_a_link_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("appgrant-owner-{}", rand::random::<u64>()));
+    std::fs::create_dir(&dir).unwrap();
+    let secret = appgrant::token::DeploymentSecret::generate(&mut rand::thread_rng()).encode();
+    // A link to a good file is refused: the path must name the file itself.
+    let real = dir.join("real");
+    std::fs::write(&real, &secret).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert!(
+        key_file::deployment_secret(&link).is_err(),
+        "a symlink was followed"
+    );
+    assert!(key_file::deployment_secret(&real).is_ok());
+    // A file another user owns (its owner chose the secret) is refused; only root can make one.
+    let planted = dir.join("planted");
+    std::fs::write(&planted, &secret).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).is_ok() {
+        let refused = key_file::deployment_secret(&planted);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|error| error.to_string().contains("belongs to user")),
+            "a secret file owned by uid 65534 was accepted: {refused:?}"
+        );
+    } else {
+        eprintln!("not root: the other-owner case is not checked here");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

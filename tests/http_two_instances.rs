@@ -114,12 +114,20 @@ async fn the_instances_are_one_server(url: &str) {
         .build()
         .unwrap();
 
+    let jane_password = a
+        .seed
+        .users
+        .iter()
+        .find(|user| user.username == "jane")
+        .unwrap()
+        .password
+        .clone();
     // Jane signs in on A...
     let signed_in = browser
         .post(format!("{}/login", a.base))
         .form(&[
             ("username", "jane"),
-            ("password", "jane-demo-password"),
+            ("password", jane_password.as_str()),
             ("return_to", "/"),
         ])
         .send()

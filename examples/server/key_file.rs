@@ -59,11 +59,17 @@ pub fn deployment_secret(path: &Path) -> Result<DeploymentSecret, Box<dyn Error>
 }
 
 /// The contents of the secret file at `path` (a `what`), or `None` if there is none. Refuses
-/// a file its group or others may read or write. The mode is read from the opened file, so it
-/// is the mode of what is read.
+/// a file its group or others may read or write, one another user owns (they chose the
+/// secret), and a symbolic link. The mode and owner are read from the opened file, so they
+/// are those of what is read.
 fn read_private(path: &Path, what: &str) -> Result<Option<String>, Box<dyn Error>> {
+    use std::os::unix::fs::MetadataExt;
     let shown = path.display();
-    let mut file = match File::open(path) {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let mut file = match opened {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => {
@@ -73,6 +79,15 @@ fn read_private(path: &Path, what: &str) -> Result<Option<String>, Box<dyn Error
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(format!("the {what} {shown} is not a regular file").into());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if metadata.uid() != me {
+        return Err(format!(
+            "refusing the {what} {shown}: it belongs to user {}, not to this process's user \
+             {me}, so someone else chose its contents; delete it and start again",
+            metadata.uid()
+        )
+        .into());
     }
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {

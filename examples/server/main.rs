@@ -189,16 +189,31 @@ async fn connect_store(url: &str) -> Result<appgrant::store::SqlStore, Box<dyn E
     }
 }
 
-/// `url` with any password replaced, for messages.
+/// `url` with any password replaced, for messages: in the user info, and in a `password`
+/// query parameter.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    if parsed.query_pairs().any(|(name, _)| name == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "password" {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// Binds, and serves the demo on `store` until the process ends.

@@ -151,6 +151,14 @@ fn csrf_mac<S: Store, A>(
     mac.update(b"appgrant consent form v2\0");
     mac_field(&mut mac, user.user.as_str().as_bytes());
     mac_field(&mut mac, user.session.expose().as_bytes());
+    // The company the consent may install the app in, as the page was shown.
+    match &user.company {
+        Some(company) => {
+            mac.update(&[1]);
+            mac_field(&mut mac, company.as_str().as_bytes());
+        }
+        None => mac.update(&[0]),
+    }
     mac.update(&issued_at.to_be_bytes());
     for name in REQUEST_FIELDS {
         match params.get(name) {
@@ -164,8 +172,8 @@ fn csrf_mac<S: Store, A>(
     mac
 }
 
-/// A token binding the consent form to this user, this sign-in session, this exact request
-/// and the time it was shown: `base64url(issued_at ‖ HMAC)`.
+/// A token binding the consent form to this user, this sign-in session and company, this
+/// exact request and the time it was shown: `base64url(issued_at ‖ HMAC)`.
 fn csrf_token<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> String {
     let issued_at = state.shared.server.now().timestamp();
     let tag = csrf_mac(state, user, issued_at, params)
