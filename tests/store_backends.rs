@@ -23,9 +23,13 @@ macro_rules! suite {
             conformance::memberships_round_trip_per_company_and_are_replaced: store;
             conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
             conformance::installations_round_trip_are_replaced_and_listed_per_app: store;
+            conformance::an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
+            conformance::many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
             conformance::consents_round_trip_and_are_replaced: store;
             conformance::a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
             conformance::a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
+            conformance::a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;
+            conformance::a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen: store;
             conformance::a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
             conformance::rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
             conformance::many_concurrent_rotations_of_one_family_commit_exactly_once: store;
@@ -34,9 +38,12 @@ macro_rules! suite {
             conformance::purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
             conformance::purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
             conformance::purge_forgets_only_revocations_older_than_the_cutoff: store;
+            conformance::signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
+            conformance::many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
             conformance::times_read_back_exactly_as_saved: store;
             conformance::purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
             conformance::two_handles_see_each_others_writes_and_race_fairly: handles;
+            conformance::two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
             store_suite::the_whole_story_through_an_authorization_server: store;
             store_suite::the_servers_purge_never_removes_anything_still_valid: store;
             store_suite::any_earlier_refresh_token_replayed_after_any_number_of_rotations_revokes_the_family: store;

@@ -26,17 +26,22 @@
 //! The properties cover:
 //! - round trips of apps, companies, users, memberships (and the member list), installations
 //!   and consents, each record replaced by a later save;
-//! - authorization codes: redeemed first exactly once however many tasks race for one, then
-//!   known as reused;
+//! - authorization codes: peeked at without being spent, redeemed first exactly once however
+//!   many tasks race for one (peeking or redeeming), then known as reused;
 //! - refresh families: one record replaced at each rotation, rotation a compare-and-swap that a
 //!   stale expectation loses and that many concurrent rotations commit exactly once, generation
 //!   and expiry read back as written;
 //! - revocation: a revoked grant revokes its family and stops its rotation, and a family saved
 //!   after its grant was revoked is stored revoked;
+//! - installations as a compare-and-swap: inserted once, updated only at the revision an update
+//!   was made from, however many race;
 //! - purge never removing anything still valid (codes, families, revocations);
+//! - signing keys: added once per key id and generation (however many instances race to add
+//!   one), listed exactly as added, deleted;
 //! - times read back exactly as saved (to the nanosecond);
-//! - two handles on the same data seeing each other's writes and racing fairly (as two
-//!   instances of a server sharing one database do).
+//! - two handles on the same data seeing each other's writes and racing fairly for codes,
+//!   refresh families, installations and keys (as instances of a server sharing one database
+//!   do).
 //!
 //! A property takes the store it runs on, or, when it needs more than one handle on the same
 //! data, a [`Handles`] that opens them. Each expects an empty store: it counts what purge
@@ -57,9 +62,10 @@ use crate::model::{
     ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
 };
 use crate::store::{
-    AppStore, CodeStore, MemoryStore, RefreshStore, RevocationStore, Store, StoreResult,
+    AppStore, CodeStore, InstallationStore, KeyStore, MemoryStore, RefreshStore, RevocationStore,
+    Store, StoreResult,
 };
-use crate::token::Secret;
+use crate::token::{Algorithm, Secret, StoredKey};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -448,6 +454,212 @@ pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store +
     );
 }
 
+/// An installation is inserted only if none exists for its app and company, and updated only if
+/// the stored one is still at the revision the update was made from; an insert or update that
+/// loses changes nothing, an update never creates an installation, and an unconditional save
+/// sets the revision later updates are compared with.
+pub async fn an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let app = new_app("FieldSync");
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let (jane, john) = (UserId::new("jane"), UserId::new("john"));
+    let stored =
+        async |company: &CompanyId| store.installation(&app.client_id, company).await.must();
+
+    let requested = Installation::request(&app, &acme, &jane, start());
+    assert!(
+        store.insert_installation(requested.clone()).await.must(),
+        "the first insert of an installation was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(requested.clone()));
+    // A second insert for the same app and company loses, whoever asks.
+    let again = Installation::request(&app, &acme, &john, start() + TimeDelta::minutes(1));
+    assert!(
+        !store.insert_installation(again).await.must(),
+        "an installation was inserted over an existing one"
+    );
+    assert_eq!(stored(&acme).await, Some(requested.clone()));
+
+    // Approved over revision 0.
+    let approved = Installation {
+        status: InstallationStatus::Active,
+        decided_by: Some(jane.clone()),
+        decided_at: Some(start() + TimeDelta::minutes(5)),
+        active_since: Some(start() + TimeDelta::minutes(5)),
+        pending_manifest: None,
+        revision: 1,
+        ..requested.clone()
+    };
+    assert!(
+        store.update_installation(0, approved.clone()).await.must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(approved.clone()));
+    // A denial also made over revision 0 is stale now: it loses.
+    let denied = Installation {
+        status: InstallationStatus::Denied,
+        decided_by: Some(john.clone()),
+        decided_at: Some(start() + TimeDelta::minutes(6)),
+        revision: 1,
+        ..requested.clone()
+    };
+    assert!(
+        !store.update_installation(0, denied).await.must(),
+        "an update over a stale revision committed"
+    );
+    // So does a change made over a revision the installation has not reached.
+    let ahead = Installation {
+        revision: 3,
+        ..approved.clone()
+    };
+    assert!(
+        !store.update_installation(2, ahead).await.must(),
+        "an update over a revision not reached yet committed"
+    );
+    assert_eq!(stored(&acme).await, Some(approved.clone()));
+    // The change made over the current revision wins.
+    let uninstalled = Installation {
+        status: InstallationStatus::Uninstalled,
+        decided_at: Some(start() + TimeDelta::hours(1)),
+        uninstalled_at: Some(start() + TimeDelta::hours(1)),
+        revision: 2,
+        ..approved.clone()
+    };
+    assert!(
+        store
+            .update_installation(1, uninstalled.clone())
+            .await
+            .must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(uninstalled.clone()));
+
+    // An update of an installation never inserted creates nothing.
+    let elsewhere = Installation {
+        revision: 1,
+        ..Installation::request(&app, &globex, &jane, start())
+    };
+    assert!(
+        !store.update_installation(0, elsewhere).await.must(),
+        "an update of an installation never inserted said it committed"
+    );
+    assert_eq!(stored(&globex).await, None);
+    // Inserting it there works, and leaves Acme's alone.
+    let in_globex = Installation::request(&app, &globex, &jane, start());
+    assert!(
+        store.insert_installation(in_globex.clone()).await.must(),
+        "inserting the app's installation in another company was refused"
+    );
+    assert_eq!(
+        store.installations_of(&app.client_id).await.must(),
+        vec![uninstalled.clone(), in_globex]
+    );
+
+    // An unconditional save (an import) sets the revision later updates are compared with.
+    let imported = Installation {
+        revision: 7,
+        ..uninstalled.clone()
+    };
+    store.save_installation(imported.clone()).await.must();
+    let stale = Installation {
+        revision: 3,
+        ..imported.clone()
+    };
+    assert!(
+        !store.update_installation(2, stale).await.must(),
+        "an update over the revision before a save committed"
+    );
+    let next = Installation {
+        requested_by: john,
+        revision: 8,
+        ..imported
+    };
+    assert!(
+        store.update_installation(7, next.clone()).await.must(),
+        "an update over the revision a save set was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(next));
+}
+
+/// The indexes of the tasks whose call won.
+fn winners(results: &[bool]) -> Vec<usize> {
+    (0..results.len()).filter(|i| results[*i]).collect()
+}
+
+/// How many of the racing tasks won, for a failure message.
+fn tally(won: &[usize], what: &str) -> String {
+    format!("{} of {RACERS} {what}; exactly one may", won.len())
+}
+
+/// Of many inserts of one installation at once exactly one wins, and of many updates made over
+/// the same revision at once exactly one commits; the installation is what each winner wrote.
+pub async fn many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let app = new_app("FieldSync");
+    let acme = CompanyId::new("acme");
+    let requests: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation::request(&app, &acme, &UserId::new(format!("user-{i}")), start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, request) = (store.clone(), requests[i].clone());
+        async move { store.insert_installation(request).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "inserts of one installation won")
+    );
+    let inserted = &requests[won[0]];
+    assert_eq!(
+        store
+            .installation(&app.client_id, &acme)
+            .await
+            .must()
+            .as_ref(),
+        Some(inserted)
+    );
+
+    let updates: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation {
+            status: InstallationStatus::Active,
+            decided_by: Some(UserId::new(format!("admin-{i}"))),
+            decided_at: Some(start() + TimeDelta::minutes(1)),
+            revision: inserted.revision + 1,
+            ..inserted.clone()
+        })
+        .collect();
+    let read_at = inserted.revision;
+    let results = race(RACERS, |i| {
+        let (store, update) = (store.clone(), updates[i].clone());
+        async move { store.update_installation(read_at, update).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "updates over one revision committed")
+    );
+    assert_eq!(
+        store
+            .installation(&app.client_id, &acme)
+            .await
+            .must()
+            .as_ref(),
+        Some(&updates[won[0]])
+    );
+}
+
 /// A consent is kept per user and app with its time, and a later one replaces it.
 pub async fn consents_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
     let (jane, john) = (UserId::new("jane"), UserId::new("john"));
@@ -530,6 +742,112 @@ pub async fn a_code_raced_by_many_redemptions_is_first_for_exactly_one<S: Store 
         .filter(|redemption| **redemption == Redemption::Reused(record.clone()))
         .count();
     assert_eq!((firsts, reuses), (1, RACERS - 1));
+}
+
+/// `code(digest)` returns a code's record exactly as saved, without redeeming it, before its
+/// redemption and after; `None` for a code never issued or purged.
+pub async fn a_code_is_peeked_without_being_spent_and_still_known_once_spent<S: Store + Clone>(
+    store: S,
+) {
+    let code = Secret::new("the-peeked-code");
+    let record = CodeRecord {
+        issued_at: precise(start(), 1),
+        ..code_record(&code, "grant-1", precise(start(), 600_000_001))
+    };
+    let other = Secret::new("another-code");
+    let other_record = code_record(&other, "grant-2", start() + TimeDelta::minutes(10));
+    assert_eq!(store.code(&code.digest()).await.must(), None);
+    store.save_code(record.clone()).await.must();
+    store.save_code(other_record.clone()).await.must();
+
+    // Peeking, however often, spends nothing.
+    for _ in 0..3 {
+        assert_eq!(
+            store.code(&code.digest()).await.must(),
+            Some(record.clone())
+        );
+    }
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::First(record.clone()),
+        "peeking at the code spent it"
+    );
+    // A spent code is still there to see, and still known as reused.
+    assert_eq!(
+        store.code(&code.digest()).await.must(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::Reused(record)
+    );
+    assert_eq!(
+        store.code(&SecretDigest::of("never-issued")).await.must(),
+        None
+    );
+    assert_eq!(
+        store.code(&other.digest()).await.must(),
+        Some(other_record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&other.digest()).await.must(),
+        Redemption::First(other_record)
+    );
+    // Once purged, a code is gone for peeks too.
+    assert_eq!(
+        store
+            .purge_codes(start() + TimeDelta::hours(1))
+            .await
+            .must(),
+        2
+    );
+    assert_eq!(store.code(&code.digest()).await.must(), None);
+}
+
+/// What one racing task did to a code: peeked at it or redeemed it.
+#[derive(Debug)]
+enum Touch {
+    Peeked(Option<CodeRecord>),
+    Redeemed(Redemption),
+}
+
+/// A code raced by many tasks at once, half of them peeking and half redeeming, is
+/// [`Redemption::First`] for exactly one redemption and [`Redemption::Reused`] for every other,
+/// and every peek sees it.
+pub async fn a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let code = Secret::new("the-peeked-and-raced-code");
+    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    store.save_code(record.clone()).await.must();
+    let results = race(RACERS, |i| {
+        let (store, digest) = (store.clone(), code.digest());
+        async move {
+            if i % 2 == 0 {
+                Touch::Peeked(store.code(&digest).await.must())
+            } else {
+                Touch::Redeemed(store.redeem_code(&digest).await.must())
+            }
+        }
+    })
+    .await;
+    let (mut firsts, mut reuses, mut seen) = (0, 0, 0);
+    for touch in results {
+        match touch {
+            Touch::Peeked(Some(found)) if found == record => seen += 1,
+            Touch::Redeemed(Redemption::First(found)) if found == record => firsts += 1,
+            Touch::Redeemed(Redemption::Reused(found)) if found == record => reuses += 1,
+            other => panic!("a racing task got {other:?}"),
+        }
+    }
+    let redeemers = RACERS / 2;
+    assert_eq!(
+        (firsts, reuses, seen),
+        (1, redeemers - 1, RACERS - redeemers),
+        "(first redemptions, reuses, peeks that saw the code)"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -928,6 +1246,105 @@ pub async fn purge_forgets_only_revocations_older_than_the_cutoff<S: Store + Clo
 }
 
 // ---------------------------------------------------------------------------------------------
+// Signing keys
+// ---------------------------------------------------------------------------------------------
+
+/// A sealed signing key as the key schedule stores it (the sealed bytes stand for ciphertext:
+/// every byte value, then the key id).
+fn stored_key(kid: &str, generation: u64, algorithm: Algorithm, at: DateTime<Utc>) -> StoredKey {
+    StoredKey {
+        kid: kid.to_owned(),
+        generation,
+        algorithm,
+        sealed: (0..=u8::MAX).chain(kid.bytes()).collect(),
+        created_at: at,
+        signs_from: at + TimeDelta::minutes(10),
+    }
+}
+
+/// Every stored key, by generation (a store may list them in any order).
+async fn keys_in<S: Store>(store: &S) -> Vec<StoredKey> {
+    let mut keys = store.signing_keys().await.must();
+    keys.sort_by_key(|key| key.generation);
+    keys
+}
+
+/// A signing key is stored only if no stored key has its key id or its generation; every stored
+/// key is listed exactly as added (algorithm, sealed bytes, times to the nanosecond), and a
+/// deleted key is gone while the others stay.
+pub async fn signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    assert_eq!(keys_in(&store).await, vec![]);
+    let first = stored_key("key-1", 1, Algorithm::EdDSA, precise(start(), 1));
+    assert!(
+        store.add_signing_key(first.clone()).await.must(),
+        "the first key was refused"
+    );
+    assert_eq!(keys_in(&store).await, vec![first.clone()]);
+
+    // Another key with its id, or with its generation, is not stored.
+    let same_kid = stored_key("key-1", 2, Algorithm::EdDSA, precise(start(), 2));
+    assert!(
+        !store.add_signing_key(same_kid).await.must(),
+        "a second key with a stored key id was stored"
+    );
+    let same_generation = stored_key("key-1b", 1, Algorithm::EdDSA, precise(start(), 3));
+    assert!(
+        !store.add_signing_key(same_generation).await.must(),
+        "a second key of a stored generation was stored"
+    );
+    assert_eq!(keys_in(&store).await, vec![first.clone()]);
+
+    let second = stored_key("key-2", 2, Algorithm::ES256, precise(start(), 4));
+    let third = stored_key("key-3", 3, Algorithm::RS256, precise(start(), 5));
+    assert!(
+        store.add_signing_key(third.clone()).await.must(),
+        "a key of a new id and generation was refused"
+    );
+    assert!(
+        store.add_signing_key(second.clone()).await.must(),
+        "a key of a new id and generation was refused"
+    );
+    assert_eq!(
+        keys_in(&store).await,
+        vec![first, second.clone(), third.clone()]
+    );
+
+    // Deleting a key leaves the others; deleting one not (or no longer) stored is harmless.
+    store.delete_signing_key("key-1").await.must();
+    assert_eq!(keys_in(&store).await, vec![second.clone(), third.clone()]);
+    store.delete_signing_key("key-1").await.must();
+    store.delete_signing_key("never-stored").await.must();
+    assert_eq!(keys_in(&store).await, vec![second, third]);
+}
+
+/// Of many instances storing a key of the same generation at once, each with a key id of its
+/// own, exactly one stores it, and only that key is listed.
+pub async fn many_concurrent_additions_of_one_key_generation_store_exactly_one<S: Store + Clone>(
+    store: S,
+) {
+    let keys: Vec<StoredKey> = (0..RACERS)
+        .map(|i| stored_key(&format!("key-{i}"), 1, Algorithm::EdDSA, start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, key) = (store.clone(), keys[i].clone());
+        async move { store.add_signing_key(key).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "keys of one generation were stored")
+    );
+    assert_eq!(keys_in(&store).await, vec![keys[won[0]].clone()]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Time
 // ---------------------------------------------------------------------------------------------
 
@@ -1056,6 +1473,102 @@ pub async fn two_handles_see_each_others_writes_and_race_fairly<H: Handles>(hand
     );
 }
 
+/// Through two handles on the same data, an installation raced in is inserted once and updates
+/// raced over one revision commit once, a key generation raced in is stored once, and each
+/// handle sees what the other wrote.
+pub async fn two_handles_insert_update_and_add_keys_exactly_once_between_them<H: Handles>(
+    handles: &H,
+) {
+    let (a, b) = (handles.open().await, handles.open().await);
+    let app = new_app("FieldSync");
+    let acme = CompanyId::new("acme");
+    let requests: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation::request(&app, &acme, &UserId::new(format!("user-{i}")), start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, request) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            requests[i].clone(),
+        );
+        async move { store.insert_installation(request).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "inserts of one installation won")
+    );
+    let inserted = &requests[won[0]];
+    for store in [&a, &b] {
+        assert_eq!(
+            store
+                .installation(&app.client_id, &acme)
+                .await
+                .must()
+                .as_ref(),
+            Some(inserted)
+        );
+    }
+
+    let updates: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation {
+            status: InstallationStatus::Denied,
+            decided_by: Some(UserId::new(format!("admin-{i}"))),
+            decided_at: Some(start() + TimeDelta::minutes(1)),
+            revision: 1,
+            ..inserted.clone()
+        })
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, update) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            updates[i].clone(),
+        );
+        async move { store.update_installation(0, update).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "updates over one revision committed")
+    );
+    for store in [&a, &b] {
+        assert_eq!(
+            store
+                .installation(&app.client_id, &acme)
+                .await
+                .must()
+                .as_ref(),
+            Some(&updates[won[0]])
+        );
+    }
+
+    let keys: Vec<StoredKey> = (0..RACERS)
+        .map(|i| stored_key(&format!("key-{i}"), 1, Algorithm::EdDSA, start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, key) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            keys[i].clone(),
+        );
+        async move { store.add_signing_key(key).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "keys of one generation were stored")
+    );
+    assert_eq!(keys_in(&a).await, vec![keys[won[0]].clone()]);
+    assert_eq!(keys_in(&b).await, vec![keys[won[0]].clone()]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every property, in one call
 // ---------------------------------------------------------------------------------------------
@@ -1098,9 +1611,13 @@ properties! {
     memberships_round_trip_per_company_and_are_replaced: store;
     members_are_listed_sorted_by_user_id_with_their_permissions: store;
     installations_round_trip_are_replaced_and_listed_per_app: store;
+    an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
+    many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
     consents_round_trip_and_are_replaced: store;
     a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
     a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
+    a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;
+    a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen: store;
     a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
     rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
     many_concurrent_rotations_of_one_family_commit_exactly_once: store;
@@ -1109,9 +1626,12 @@ properties! {
     purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
     purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
     purge_forgets_only_revocations_older_than_the_cutoff: store;
+    signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
+    many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
     times_read_back_exactly_as_saved: store;
     purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
     two_handles_see_each_others_writes_and_race_fairly: handles;
+    two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
 }
 
 /// What each property did, for the report [`run_all`] ends with.
