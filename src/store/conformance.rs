@@ -741,7 +741,11 @@ pub async fn a_code_raced_by_many_redemptions_is_first_for_exactly_one<S: Store 
         .iter()
         .filter(|redemption| **redemption == Redemption::Reused(record.clone()))
         .count();
-    assert_eq!((firsts, reuses), (1, RACERS - 1));
+    assert_eq!(
+        (firsts, reuses),
+        (1, RACERS - 1),
+        "(first redemptions, reuses)"
+    );
 }
 
 /// `code(digest)` returns a code's record exactly as saved, without redeeming it, before its
@@ -1426,7 +1430,7 @@ pub async fn two_handles_see_each_others_writes_and_race_fairly<H: Handles>(hand
         .iter()
         .filter(|redemption| matches!(redemption, Redemption::First(_)))
         .count();
-    assert_eq!(firsts, 1);
+    assert_eq!(firsts, 1, "redemptions through two handles that were first");
     assert!(results.iter().all(|redemption| matches!(
         redemption,
         Redemption::First(found) | Redemption::Reused(found) if found == &record
@@ -1446,7 +1450,11 @@ pub async fn two_handles_see_each_others_writes_and_race_fairly<H: Handles>(hand
         }
     })
     .await;
-    assert_eq!(results.iter().filter(|won| **won).count(), 1);
+    assert_eq!(
+        results.iter().filter(|won| **won).count(),
+        1,
+        "rotations through two handles that committed"
+    );
 
     // A revocation through one is seen through the other, and stops rotation there.
     a.revoke_grant(&first.grant, start()).await.must();
