@@ -10,12 +10,11 @@
 //! use appgrant::MemoryStore;
 //! use appgrant::store::conformance;
 //!
-//! # tokio::runtime::Runtime::new().map_err(|error| error.to_string())?.block_on(async {
+//! # tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
 //! // In a `#[tokio::test(flavor = "multi_thread")]`: a fresh, empty data set per property (for
 //! // a database: a new database or schema, and `Handles::open` connecting a new pool to it).
 //! conformance::run_all(async || MemoryStore::new()).await;
 //! # });
-//! # Ok::<(), String>(())
 //! ```
 //!
 //! [`run_all`] runs every property, each on data of its own, and then panics with a report
@@ -48,9 +47,9 @@
 //! removes and lists every member of a company, so data left by anything else would make it
 //! fail.
 //!
-//! This is test support: its functions panic (with `assert!` and messages saying what the store
-//! got wrong) where the rest of the crate returns errors, because a failed assertion is what a
-//! test reports. Racing tasks are tokio tasks, so the suite runs in a tokio runtime; use the
+//! This is test support: unlike the rest of the crate, which returns errors and never unwraps,
+//! its functions panic (`assert!`, `expect` and failed store calls, with messages saying what the
+//! store got wrong), because a failed assertion is what a test reports. Racing tasks are tokio tasks, so the suite runs in a tokio runtime; use the
 //! multi-threaded one for races that run in parallel.
 //!
 //! Available with the `test-util` feature.
