@@ -400,10 +400,10 @@ macro_rules! every_stored_key_test {
 }
 
 mod memory {
-    use super::store_suite::fixtures::Memory;
+    use appgrant::MemoryStore;
 
-    async fn fixture() -> Option<Memory> {
-        Some(Memory::new())
+    async fn fixture() -> Option<MemoryStore> {
+        Some(MemoryStore::new())
     }
 
     every_stored_key_test!();

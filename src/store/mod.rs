@@ -3,6 +3,8 @@
 //! Operations that must be atomic (redeem a code once, rotate a refresh token, revoke a grant)
 //! are single calls, so a backend can make each one statement or transaction.
 
+#[cfg(feature = "test-util")]
+pub mod conformance;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

@@ -1,33 +1,14 @@
-//! Where the suite's stores live: process memory, a fresh SQLite file, or a fresh PostgreSQL
-//! database. Each fixture deletes what it created when dropped, even after a failed test.
-
-use super::Handles;
-use appgrant::MemoryStore;
-
-/// The memory store: every handle is a clone sharing the same data.
-pub struct Memory(MemoryStore);
-
-impl Memory {
-    pub fn new() -> Self {
-        Self(MemoryStore::new())
-    }
-}
-
-impl Handles for Memory {
-    type Store = MemoryStore;
-
-    async fn open(&self) -> MemoryStore {
-        self.0.clone()
-    }
-}
+//! Where the tests' databases live: a fresh SQLite file, or a fresh PostgreSQL database (the
+//! memory store is its own [`Handles`](super::Handles): its clones share its data). Each
+//! fixture deletes what it created when dropped, even after a failed test.
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::*;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql {
-    use super::Handles;
     use appgrant::store::SqlStore;
+    use appgrant::store::conformance::Handles;
 
     /// A database made for one test; every [`open`](Handles::open) connects a new pool to it,
     /// as another process would.

@@ -1,0 +1,1707 @@
+//! A conformance suite for any [`Store`]: every property appgrant's server relies on its store
+//! to have, written once, for a host to run against its own store implementation.
+//!
+//! appgrant's own stores ([`MemoryStore`], and `SqlStore` on SQLite and PostgreSQL) pass it. A
+//! host that keeps appgrant's records in its own database, behind its own implementation of the
+//! store traits, runs it from a test of its own in one call, with `features = ["test-util"]` on
+//! its appgrant dev-dependency:
+//!
+//! ```
+//! use appgrant::MemoryStore;
+//! use appgrant::store::conformance;
+//!
+//! # tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
+//! // In a `#[tokio::test(flavor = "multi_thread")]`: a fresh, empty data set per property (for
+//! // a database: a new database or schema, and `Handles::open` connecting a new pool to it).
+//! conformance::run_all(async || MemoryStore::new()).await;
+//! # });
+//! ```
+//!
+//! [`run_all`] runs every property, each on data of its own, and then panics with a report
+//! naming every property that failed and why (or returns, if all passed). Each property is
+//! also a function of its own (listed in [`PROPERTIES`], in the order `run_all` runs them),
+//! so a test can run one at a time; its name states the rule it checks.
+//!
+//! The properties cover:
+//! - round trips of apps, companies, users, memberships (and the member list), installations
+//!   and consents, each record replaced by a later save;
+//! - authorization codes: peeked at without being spent, redeemed first exactly once however
+//!   many tasks race for one (peeking or redeeming), then known as reused;
+//! - refresh families: one record replaced at each rotation, rotation a compare-and-swap that a
+//!   stale expectation loses and that many concurrent rotations commit exactly once, generation
+//!   and expiry read back as written;
+//! - revocation: a revoked grant revokes its family and stops its rotation, and a family saved
+//!   after its grant was revoked is stored revoked;
+//! - installations as a compare-and-swap: inserted once, updated only at the revision an update
+//!   was made from, however many race;
+//! - purge never removing anything still valid (codes, families, revocations);
+//! - signing keys: added once per key id and generation (however many instances race to add
+//!   one), listed exactly as added, deleted;
+//! - times read back exactly as saved (to the nanosecond);
+//! - two handles on the same data seeing each other's writes and racing fairly for codes,
+//!   refresh families, installations and keys (as instances of a server sharing one database
+//!   do).
+//!
+//! A property takes the store it runs on, or, when it needs more than one handle on the same
+//! data, a [`Handles`] that opens them. Each expects an empty store: it counts what purge
+//! removes and lists every member of a company, so data left by anything else would make it
+//! fail.
+//!
+//! This is test support: unlike the rest of the crate, which returns errors and never unwraps,
+//! its functions panic (`assert!`, `expect` and failed store calls, with messages saying what the
+//! store got wrong), because a failed assertion is what a test reports. Racing tasks are tokio tasks, so the suite runs in a tokio runtime; use the
+//! multi-threaded one for races that run in parallel.
+//!
+//! Available with the `test-util` feature.
+
+use crate::grant::{AppRegistration, CodeRecord, FamilyStatus, Redemption, RefreshFamily, pkce};
+use crate::model::{
+    App, AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, GrantId, Installation,
+    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, SecretDigest,
+    ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
+};
+use crate::store::{
+    AppStore, CodeStore, InstallationStore, KeyStore, MemoryStore, RefreshStore, RevocationStore,
+    Store, StoreResult,
+};
+use crate::token::{Algorithm, Secret, StoredKey};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+const REDIRECT: &str = "https://app.example.com/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9NSaT3r8cqOJn2mFzRCLFbwGk0123456789";
+
+/// How many tasks race for one code or one refresh family.
+const RACERS: usize = 100;
+
+/// Opens handles on one store's data: a clone for the memory store, a new connection pool for
+/// a database (as another process would open it).
+pub trait Handles: Sync {
+    /// The store a handle is.
+    type Store: Store + Clone;
+    /// A new handle on the same data.
+    fn open(&self) -> impl Future<Output = Self::Store> + Send;
+}
+
+/// The memory store's handles are clones of it, which share its data.
+impl Handles for MemoryStore {
+    type Store = MemoryStore;
+
+    async fn open(&self) -> MemoryStore {
+        self.clone()
+    }
+}
+
+/// A store call the property needs to succeed.
+trait Must<T> {
+    /// The call's answer; a store error fails the property at the caller's line.
+    fn must(self) -> T;
+}
+
+impl<T> Must<T> for StoreResult<T> {
+    #[track_caller]
+    fn must(self) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => panic!("a store call failed: {error}"),
+        }
+    }
+}
+
+/// When every property's story starts: a whole second, so no backend has to round it.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0)
+        .single()
+        .expect("a valid time")
+}
+
+/// Runs `make(i)` for `count` tokio tasks released together, and collects the results.
+async fn race<F, Fut>(count: usize, make: F) -> Vec<Fut::Output>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let gate = Arc::new(Barrier::new(count));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (gate, work) = (gate.clone(), make(i));
+            tokio::spawn(async move {
+                gate.wait().await;
+                work.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        match task.await {
+            Ok(result) => results.push(result),
+            // A racing task's own failure, as it said it.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => panic!("a racing task did not finish: {error}"),
+        }
+    }
+    results
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+fn registration(name: &str) -> AppRegistration {
+    AppRegistration {
+        name: name.into(),
+        client_type: ClientType::Confidential,
+        redirect_uris: vec![REDIRECT.into(), OUT_OF_BAND.into()],
+        flows: AppFlows::Both,
+        manifest: Some(
+            Manifest::new(1)
+                .company_tool("directory", Level::ReadOnly)
+                .project_tool("rfis", Level::Standard),
+        ),
+        ceiling: None,
+    }
+}
+
+fn new_app(name: &str) -> App {
+    registration(name)
+        .register(&mut rand::thread_rng())
+        .expect("a valid registration")
+        .0
+}
+
+fn code_record(code: &Secret, grant: &str, expires_at: DateTime<Utc>) -> CodeRecord {
+    CodeRecord {
+        digest: code.digest(),
+        client_id: ClientId::new("fieldsync"),
+        redirect_uri: REDIRECT.into(),
+        user: UserId::new("john"),
+        code_challenge: Some(pkce::challenge_of(VERIFIER)),
+        grant: GrantId::new(grant),
+        issued_at: expires_at - TimeDelta::minutes(10),
+        expires_at,
+    }
+}
+
+/// An active family of `grant` whose current refresh token is `current`, made at [`start`].
+fn family(grant: &str, current: &str) -> RefreshFamily {
+    RefreshFamily {
+        grant: GrantId::new(grant),
+        client_id: ClientId::new("fieldsync"),
+        user: UserId::new("john"),
+        current: SecretDigest::of(current),
+        generation: 1,
+        previous: None,
+        created_at: start(),
+        rotated_at: start(),
+        expires_at: None,
+        status: FamilyStatus::Active,
+    }
+}
+
+/// `family` rotated from its current token to `next` at `at`, as `grant::rotate` does it.
+fn rotated(family: &RefreshFamily, next: &str, at: DateTime<Utc>) -> RefreshFamily {
+    RefreshFamily {
+        current: SecretDigest::of(next),
+        generation: family.generation + 1,
+        previous: Some(family.current),
+        rotated_at: at,
+        ..family.clone()
+    }
+}
+
+fn tower_rfis(level: Level) -> Permissions {
+    Permissions::none().with(Scope::Project(ProjectId::new("tower")), "rfis", level)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apps, the directory, installations and consents
+// ---------------------------------------------------------------------------------------------
+
+/// An app reads back exactly as saved, a later save replaces it (name, redirect URIs, manifest,
+/// ceiling), and an unknown client id is `None`.
+pub async fn apps_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
+    let mut app = new_app("FieldSync");
+    let other = new_app("Other");
+    assert_eq!(store.app(&app.client_id).await.must(), None);
+    store.save_app(app.clone()).await.must();
+    store.save_app(other.clone()).await.must();
+    assert_eq!(store.app(&app.client_id).await.must(), Some(app.clone()));
+
+    app.name = "FieldSync 2".into();
+    app.redirect_uris
+        .push("https://app.example.com/other/".into());
+    app.publish_manifest(Manifest::new(0).project_tool("budget", Level::Admin));
+    app.ceiling = Some([(Tool::new("rfis"), Level::ReadOnly)].into_iter().collect());
+    store.save_app(app.clone()).await.must();
+    assert_eq!(store.app(&app.client_id).await.must(), Some(app.clone()));
+    assert_eq!(store.app(&other.client_id).await.must(), Some(other));
+    assert_eq!(store.app(&ClientId::new("nobody")).await.must(), None);
+}
+
+/// Companies and users (people and service accounts) read back exactly as saved, and a later
+/// save replaces them.
+pub async fn companies_and_users_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
+    let acme = CompanyId::new("acme");
+    assert_eq!(store.company(&acme).await.must(), None);
+    let mut company = Company::new("acme", "Acme Construction");
+    store.save_company(company.clone()).await.must();
+    assert_eq!(store.company(&acme).await.must(), Some(company.clone()));
+    company.name = "Acme Holdings".into();
+    company.settings.consent_install = ConsentInstall::ForUserAccess;
+    store.save_company(company.clone()).await.must();
+    assert_eq!(store.company(&acme).await.must(), Some(company));
+
+    let jane = UserId::new("jane");
+    assert_eq!(store.user(&jane).await.must(), None);
+    let mut user = User::person("jane", "Jane");
+    store.save_user(user.clone()).await.must();
+    assert_eq!(store.user(&jane).await.must(), Some(user.clone()));
+    user.name = "Jane Doe".into();
+    user.status = UserStatus::Deactivated;
+    store.save_user(user.clone()).await.must();
+    assert_eq!(store.user(&jane).await.must(), Some(user));
+
+    let account = User {
+        id: UserId::new("svc-1"),
+        name: "FieldSync (service account)".into(),
+        kind: UserKind::ServiceAccount {
+            app: ClientId::new("fieldsync"),
+        },
+        status: UserStatus::Active,
+    };
+    store.save_user(account.clone()).await.must();
+    assert_eq!(store.user(&account.id).await.must(), Some(account));
+}
+
+/// A user's permissions are kept per company, read back exactly as saved (an empty set
+/// included, which is not the same as no membership), and a later save replaces them.
+pub async fn memberships_round_trip_per_company_and_are_replaced<S: Store + Clone>(store: S) {
+    let (acme, globex, john) = (
+        CompanyId::new("acme"),
+        CompanyId::new("globex"),
+        UserId::new("john"),
+    );
+    store.save_user(User::person("john", "John")).await.must();
+    assert_eq!(store.membership(&acme, &john).await.must(), None);
+
+    let read = tower_rfis(Level::ReadOnly);
+    store
+        .save_membership(&acme, &john, read.clone())
+        .await
+        .must();
+    assert_eq!(store.membership(&acme, &john).await.must(), Some(read));
+    assert_eq!(store.membership(&globex, &john).await.must(), None);
+
+    let more = tower_rfis(Level::Admin)
+        .with(Scope::Company, "budget", Level::Standard)
+        .with(Scope::Project(ProjectId::new("depot")), "rfis", Level::None);
+    store
+        .save_membership(&acme, &john, more.clone())
+        .await
+        .must();
+    assert_eq!(store.membership(&acme, &john).await.must(), Some(more));
+
+    let empty = Permissions::none();
+    store
+        .save_membership(&globex, &john, empty.clone())
+        .await
+        .must();
+    assert_eq!(store.membership(&globex, &john).await.must(), Some(empty));
+}
+
+/// A company's members are listed once each, with what they hold now, sorted by user id as Rust
+/// sorts strings (bytewise, whatever a database's collation says); members of other companies
+/// and memberships without a user record are not listed.
+pub async fn members_are_listed_sorted_by_user_id_with_their_permissions<S: Store + Clone>(
+    store: S,
+) {
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    // Ids as hosts bring them: mixed case and punctuation. The memory store sorts them as Rust
+    // does (bytewise), whatever a database's collation would say.
+    let ids = ["zoe", "Adam", "bob", "_svc", "adam", "Bob-2"];
+    for (n, id) in ids.iter().enumerate() {
+        store.save_user(User::person(*id, *id)).await.must();
+        let level = [Level::ReadOnly, Level::Standard, Level::Admin][n % 3];
+        let holds = tower_rfis(level).with(
+            Scope::Company,
+            format!("tool-{n}").as_str(),
+            Level::ReadOnly,
+        );
+        store
+            .save_membership(&acme, &UserId::new(*id), holds)
+            .await
+            .must();
+    }
+    // Someone only in another company, and a membership whose user record is missing.
+    store.save_user(User::person("gina", "Gina")).await.must();
+    store
+        .save_membership(&globex, &UserId::new("gina"), Permissions::none())
+        .await
+        .must();
+    store
+        .save_membership(&acme, &UserId::new("ghost"), Permissions::none())
+        .await
+        .must();
+    // A replaced membership is listed once, with what it holds now.
+    let now_holds = tower_rfis(Level::None);
+    store
+        .save_membership(&acme, &UserId::new("bob"), now_holds.clone())
+        .await
+        .must();
+
+    let members = store.members(&acme).await.must();
+    let listed: Vec<&str> = members.iter().map(|(user, _)| user.id.as_str()).collect();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for (user, permissions) in &members {
+        assert_eq!(store.user(&user.id).await.must().as_ref(), Some(user));
+        let held = store.membership(&acme, &user.id).await.must();
+        assert_eq!(held.as_ref(), Some(permissions), "{}", user.id);
+    }
+    let bob = members.iter().find(|(user, _)| user.id.as_str() == "bob");
+    assert_eq!(bob.map(|(_, held)| held), Some(&now_holds));
+
+    let globex_members = store.members(&globex).await.must();
+    assert_eq!(
+        globex_members,
+        vec![(User::person("gina", "Gina"), Permissions::none())]
+    );
+    assert!(
+        store
+            .members(&CompanyId::new("initech"))
+            .await
+            .must()
+            .is_empty()
+    );
+}
+
+/// Installations read back exactly as saved, a later save replaces them, and an app's are listed
+/// sorted by company id as Rust sorts strings, without other apps'.
+pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store + Clone>(store: S) {
+    let (app, other) = (new_app("FieldSync"), new_app("Other"));
+    // Company ids as hosts bring them, mixed case included; listed in Rust's (bytewise) order.
+    let (acme, globex, initech, acme_two) = (
+        CompanyId::new("acme"),
+        CompanyId::new("globex"),
+        CompanyId::new("initech"),
+        CompanyId::new("ACME-2"),
+    );
+    let jane = UserId::new("jane");
+    assert_eq!(store.installation(&app.client_id, &acme).await.must(), None);
+    assert!(
+        store
+            .installations_of(&app.client_id)
+            .await
+            .must()
+            .is_empty()
+    );
+
+    let mut in_acme = Installation::request(&app, &acme, &jane, start());
+    store.save_installation(in_acme.clone()).await.must();
+    assert_eq!(
+        store.installation(&app.client_id, &acme).await.must(),
+        Some(in_acme.clone())
+    );
+
+    // Approved with a service account on two projects, then replaced.
+    in_acme.status = InstallationStatus::Active;
+    in_acme.decided_by = Some(jane.clone());
+    in_acme.decided_at = Some(start() + TimeDelta::minutes(5));
+    in_acme.active_since = in_acme.decided_at;
+    in_acme.pending_manifest = None;
+    in_acme.service_account = Some(ServiceAccountGrant {
+        user: UserId::new("svc-1"),
+        approved: app.manifest().expect("the app has a manifest").clone(),
+        permitted_projects: BTreeSet::from([ProjectId::new("tower"), ProjectId::new("depot")]),
+    });
+    store.save_installation(in_acme.clone()).await.must();
+    assert_eq!(
+        store.installation(&app.client_id, &acme).await.must(),
+        Some(in_acme.clone())
+    );
+
+    // Other companies, saved out of order, and another app in the same company.
+    let in_initech = Installation::request(&app, &initech, &jane, start());
+    let mut in_globex = Installation::request(&app, &globex, &jane, start());
+    in_globex.status = InstallationStatus::Uninstalled;
+    in_globex.uninstalled_at = Some(start() + TimeDelta::hours(1));
+    let in_acme_two = Installation::request(&app, &acme_two, &jane, start());
+    let other_in_acme = Installation::request(&other, &acme, &jane, start());
+    for installation in [&in_initech, &in_globex, &in_acme_two, &other_in_acme] {
+        store.save_installation(installation.clone()).await.must();
+    }
+    assert_eq!(
+        store.installations_of(&app.client_id).await.must(),
+        vec![in_acme_two, in_acme.clone(), in_globex, in_initech]
+    );
+    assert_eq!(
+        store.installations_of(&other.client_id).await.must(),
+        vec![other_in_acme.clone()]
+    );
+    assert_eq!(
+        store.installation(&other.client_id, &acme).await.must(),
+        Some(other_in_acme)
+    );
+    assert_eq!(
+        store.installation(&app.client_id, &acme).await.must(),
+        Some(in_acme)
+    );
+}
+
+/// An installation is inserted only if none exists for its app and company, and updated only if
+/// the stored one is still at the revision the update was made from; an insert or update that
+/// loses changes nothing, an update never creates an installation, and an unconditional save
+/// sets the revision later updates are compared with.
+pub async fn an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let app = new_app("FieldSync");
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let (jane, john) = (UserId::new("jane"), UserId::new("john"));
+    let stored =
+        async |company: &CompanyId| store.installation(&app.client_id, company).await.must();
+
+    let requested = Installation::request(&app, &acme, &jane, start());
+    assert!(
+        store.insert_installation(requested.clone()).await.must(),
+        "the first insert of an installation was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(requested.clone()));
+    // A second insert for the same app and company loses, whoever asks.
+    let again = Installation::request(&app, &acme, &john, start() + TimeDelta::minutes(1));
+    assert!(
+        !store.insert_installation(again).await.must(),
+        "an installation was inserted over an existing one"
+    );
+    assert_eq!(stored(&acme).await, Some(requested.clone()));
+
+    // Approved over revision 0.
+    let approved = Installation {
+        status: InstallationStatus::Active,
+        decided_by: Some(jane.clone()),
+        decided_at: Some(start() + TimeDelta::minutes(5)),
+        active_since: Some(start() + TimeDelta::minutes(5)),
+        pending_manifest: None,
+        revision: 1,
+        ..requested.clone()
+    };
+    assert!(
+        store.update_installation(0, approved.clone()).await.must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(approved.clone()));
+    // A denial also made over revision 0 is stale now: it loses.
+    let denied = Installation {
+        status: InstallationStatus::Denied,
+        decided_by: Some(john.clone()),
+        decided_at: Some(start() + TimeDelta::minutes(6)),
+        revision: 1,
+        ..requested.clone()
+    };
+    assert!(
+        !store.update_installation(0, denied).await.must(),
+        "an update over a stale revision committed"
+    );
+    // So does a change made over a revision the installation has not reached.
+    let ahead = Installation {
+        revision: 3,
+        ..approved.clone()
+    };
+    assert!(
+        !store.update_installation(2, ahead).await.must(),
+        "an update over a revision not reached yet committed"
+    );
+    assert_eq!(stored(&acme).await, Some(approved.clone()));
+    // The change made over the current revision wins.
+    let uninstalled = Installation {
+        status: InstallationStatus::Uninstalled,
+        decided_at: Some(start() + TimeDelta::hours(1)),
+        uninstalled_at: Some(start() + TimeDelta::hours(1)),
+        revision: 2,
+        ..approved.clone()
+    };
+    assert!(
+        store
+            .update_installation(1, uninstalled.clone())
+            .await
+            .must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(uninstalled.clone()));
+
+    // An update of an installation never inserted creates nothing.
+    let elsewhere = Installation {
+        revision: 1,
+        ..Installation::request(&app, &globex, &jane, start())
+    };
+    assert!(
+        !store.update_installation(0, elsewhere).await.must(),
+        "an update of an installation never inserted said it committed"
+    );
+    assert_eq!(stored(&globex).await, None);
+    // Inserting it there works, and leaves Acme's alone.
+    let in_globex = Installation::request(&app, &globex, &jane, start());
+    assert!(
+        store.insert_installation(in_globex.clone()).await.must(),
+        "inserting the app's installation in another company was refused"
+    );
+    assert_eq!(
+        store.installations_of(&app.client_id).await.must(),
+        vec![uninstalled.clone(), in_globex]
+    );
+
+    // An unconditional save (an import) sets the revision later updates are compared with.
+    let imported = Installation {
+        revision: 7,
+        ..uninstalled.clone()
+    };
+    store.save_installation(imported.clone()).await.must();
+    let stale = Installation {
+        revision: 3,
+        ..imported.clone()
+    };
+    assert!(
+        !store.update_installation(2, stale).await.must(),
+        "an update over the revision before a save committed"
+    );
+    let next = Installation {
+        requested_by: john,
+        revision: 8,
+        ..imported
+    };
+    assert!(
+        store.update_installation(7, next.clone()).await.must(),
+        "an update over the revision a save set was refused"
+    );
+    assert_eq!(stored(&acme).await, Some(next));
+}
+
+/// The indexes of the tasks whose call won.
+fn winners(results: &[bool]) -> Vec<usize> {
+    (0..results.len()).filter(|i| results[*i]).collect()
+}
+
+/// How many of the racing tasks won, for a failure message.
+fn tally(won: &[usize], what: &str) -> String {
+    format!("{} of {RACERS} {what}; exactly one may", won.len())
+}
+
+/// Of many inserts of one installation at once exactly one wins, and of many updates made over
+/// the same revision at once exactly one commits; the installation is what each winner wrote.
+pub async fn many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let app = new_app("FieldSync");
+    let acme = CompanyId::new("acme");
+    let requests: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation::request(&app, &acme, &UserId::new(format!("user-{i}")), start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, request) = (store.clone(), requests[i].clone());
+        async move { store.insert_installation(request).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "inserts of one installation won")
+    );
+    let inserted = &requests[won[0]];
+    assert_eq!(
+        store
+            .installation(&app.client_id, &acme)
+            .await
+            .must()
+            .as_ref(),
+        Some(inserted)
+    );
+
+    let updates: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation {
+            status: InstallationStatus::Active,
+            decided_by: Some(UserId::new(format!("admin-{i}"))),
+            decided_at: Some(start() + TimeDelta::minutes(1)),
+            revision: inserted.revision + 1,
+            ..inserted.clone()
+        })
+        .collect();
+    let read_at = inserted.revision;
+    let results = race(RACERS, |i| {
+        let (store, update) = (store.clone(), updates[i].clone());
+        async move { store.update_installation(read_at, update).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "updates over one revision committed")
+    );
+    assert_eq!(
+        store
+            .installation(&app.client_id, &acme)
+            .await
+            .must()
+            .as_ref(),
+        Some(&updates[won[0]])
+    );
+}
+
+/// A consent is kept per user and app with its time, and a later one replaces it.
+pub async fn consents_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
+    let (jane, john) = (UserId::new("jane"), UserId::new("john"));
+    let (app, other) = (ClientId::new("fieldsync"), ClientId::new("other"));
+    assert_eq!(store.consent(&jane, &app).await.must(), None);
+    store.save_consent(&jane, &app, start()).await.must();
+    assert_eq!(store.consent(&jane, &app).await.must(), Some(start()));
+    assert_eq!(store.consent(&jane, &other).await.must(), None);
+    assert_eq!(store.consent(&john, &app).await.must(), None);
+
+    let later = start() + TimeDelta::days(3);
+    store.save_consent(&jane, &app, later).await.must();
+    store.save_consent(&john, &app, start()).await.must();
+    assert_eq!(store.consent(&jane, &app).await.must(), Some(later));
+    assert_eq!(store.consent(&john, &app).await.must(), Some(start()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codes
+// ---------------------------------------------------------------------------------------------
+
+/// A code's first redemption is [`Redemption::First`], every later one [`Redemption::Reused`]
+/// with the same record, a code never issued is [`Redemption::Unknown`], and redeeming one code
+/// leaves the others alone.
+pub async fn a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let code = Secret::new("the-code");
+    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    let other = Secret::new("another-code");
+    let other_record = code_record(&other, "grant-2", start() + TimeDelta::minutes(10));
+    store.save_code(record.clone()).await.must();
+    store.save_code(other_record.clone()).await.must();
+
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::First(record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::Reused(record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::Reused(record)
+    );
+    assert_eq!(
+        store
+            .redeem_code(&SecretDigest::of("never-issued"))
+            .await
+            .must(),
+        Redemption::Unknown
+    );
+    // Redeeming one code leaves the others alone.
+    assert_eq!(
+        store.redeem_code(&other.digest()).await.must(),
+        Redemption::First(other_record)
+    );
+}
+
+/// A code redeemed by many tasks at once is [`Redemption::First`] for exactly one of them and
+/// [`Redemption::Reused`] for all the others.
+pub async fn a_code_raced_by_many_redemptions_is_first_for_exactly_one<S: Store + Clone>(store: S) {
+    let code = Secret::new("the-raced-code");
+    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    store.save_code(record.clone()).await.must();
+    let results = race(RACERS, |_| {
+        let (store, digest) = (store.clone(), code.digest());
+        async move { store.redeem_code(&digest).await.must() }
+    })
+    .await;
+    let firsts = results
+        .iter()
+        .filter(|redemption| **redemption == Redemption::First(record.clone()))
+        .count();
+    let reuses = results
+        .iter()
+        .filter(|redemption| **redemption == Redemption::Reused(record.clone()))
+        .count();
+    assert_eq!(
+        (firsts, reuses),
+        (1, RACERS - 1),
+        "(first redemptions, reuses)"
+    );
+}
+
+/// `code(digest)` returns a code's record exactly as saved, without redeeming it, before its
+/// redemption and after; `None` for a code never issued or purged.
+pub async fn a_code_is_peeked_without_being_spent_and_still_known_once_spent<S: Store + Clone>(
+    store: S,
+) {
+    let code = Secret::new("the-peeked-code");
+    let record = CodeRecord {
+        issued_at: precise(start(), 1),
+        ..code_record(&code, "grant-1", precise(start(), 600_000_001))
+    };
+    let other = Secret::new("another-code");
+    let other_record = code_record(&other, "grant-2", start() + TimeDelta::minutes(10));
+    assert_eq!(store.code(&code.digest()).await.must(), None);
+    store.save_code(record.clone()).await.must();
+    store.save_code(other_record.clone()).await.must();
+
+    // Peeking, however often, spends nothing.
+    for _ in 0..3 {
+        assert_eq!(
+            store.code(&code.digest()).await.must(),
+            Some(record.clone())
+        );
+    }
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::First(record.clone()),
+        "peeking at the code spent it"
+    );
+    // A spent code is still there to see, and still known as reused.
+    assert_eq!(
+        store.code(&code.digest()).await.must(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&code.digest()).await.must(),
+        Redemption::Reused(record)
+    );
+    assert_eq!(
+        store.code(&SecretDigest::of("never-issued")).await.must(),
+        None
+    );
+    assert_eq!(
+        store.code(&other.digest()).await.must(),
+        Some(other_record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&other.digest()).await.must(),
+        Redemption::First(other_record)
+    );
+    // Once purged, a code is gone for peeks too.
+    assert_eq!(
+        store
+            .purge_codes(start() + TimeDelta::hours(1))
+            .await
+            .must(),
+        2
+    );
+    assert_eq!(store.code(&code.digest()).await.must(), None);
+}
+
+/// What one racing task did to a code: peeked at it or redeemed it.
+#[derive(Debug)]
+enum Touch {
+    Peeked(Option<CodeRecord>),
+    Redeemed(Redemption),
+}
+
+/// A code raced by many tasks at once, half of them peeking and half redeeming, is
+/// [`Redemption::First`] for exactly one redemption and [`Redemption::Reused`] for every other,
+/// and every peek sees it.
+pub async fn a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let code = Secret::new("the-peeked-and-raced-code");
+    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    store.save_code(record.clone()).await.must();
+    let results = race(RACERS, |i| {
+        let (store, digest) = (store.clone(), code.digest());
+        async move {
+            if i % 2 == 0 {
+                Touch::Peeked(store.code(&digest).await.must())
+            } else {
+                Touch::Redeemed(store.redeem_code(&digest).await.must())
+            }
+        }
+    })
+    .await;
+    let (mut firsts, mut reuses, mut seen) = (0, 0, 0);
+    for touch in results {
+        match touch {
+            Touch::Peeked(Some(found)) if found == record => seen += 1,
+            Touch::Redeemed(Redemption::First(found)) if found == record => firsts += 1,
+            Touch::Redeemed(Redemption::Reused(found)) if found == record => reuses += 1,
+            other => panic!("a racing task got {other:?}"),
+        }
+    }
+    let redeemers = RACERS / 2;
+    assert_eq!(
+        (firsts, reuses, seen),
+        (1, redeemers - 1, RACERS - redeemers),
+        "(first redemptions, reuses, peeks that saw the code)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh families
+// ---------------------------------------------------------------------------------------------
+
+/// A refresh family reads back exactly as saved, and each committed rotation replaces its one
+/// record: current and previous digests, generation, times and expiry as the rotation wrote
+/// them.
+pub async fn a_family_round_trips_and_each_rotation_replaces_its_one_record<S: Store + Clone>(
+    store: S,
+) {
+    let grant = GrantId::new("grant-1");
+    assert_eq!(store.family(&grant).await.must(), None);
+    let mut first = family("grant-1", "r0");
+    first.expires_at = Some(start() + TimeDelta::days(30));
+    store.save_family(first.clone()).await.must();
+    // An unrelated family, which no lookup below may return.
+    store.save_family(family("grant-2", "other")).await.must();
+    assert_eq!(store.family(&grant).await.must(), Some(first.clone()));
+
+    let second = rotated(&first, "r1", start() + TimeDelta::hours(1));
+    assert!(
+        store
+            .commit_rotation(&first.current, second.clone())
+            .await
+            .must()
+    );
+    let mut third = rotated(&second, "r2", start() + TimeDelta::hours(2));
+    // As an idle timeout of a day sets it at the rotation.
+    third.expires_at = Some(start() + TimeDelta::hours(26));
+    assert!(
+        store
+            .commit_rotation(&second.current, third.clone())
+            .await
+            .must()
+    );
+    // Generation, digests, times and expiry all read back as the rotation wrote them.
+    let stored = store.family(&grant).await.must();
+    assert_eq!(stored, Some(third.clone()));
+    assert_eq!(stored.map(|family| family.generation), Some(3));
+    assert_eq!(
+        store
+            .family(&GrantId::new("grant-2"))
+            .await
+            .must()
+            .map(|family| family.current),
+        Some(SecretDigest::of("other"))
+    );
+}
+
+/// A rotation commits only if the family's current token is still the one expected: a rotation
+/// computed from a stale family loses and changes nothing, and a family never saved is not
+/// created by one.
+pub async fn rotation_is_a_compare_and_swap_that_a_stale_expectation_loses<S: Store + Clone>(
+    store: S,
+) {
+    let grant = GrantId::new("grant-1");
+    let first = family("grant-1", "r0");
+    store.save_family(first.clone()).await.must();
+    let second = rotated(&first, "r1", start() + TimeDelta::minutes(1));
+    assert!(
+        store
+            .commit_rotation(&first.current, second.clone())
+            .await
+            .must()
+    );
+
+    // A second rotation computed from the same (now stale) family loses and changes nothing.
+    let stale = rotated(&first, "r1-stale", start() + TimeDelta::minutes(2));
+    assert!(!store.commit_rotation(&first.current, stale).await.must());
+    assert_eq!(store.family(&grant).await.must(), Some(second.clone()));
+
+    // A rotation of a family that was never saved does nothing.
+    let unknown = family("grant-unknown", "u0");
+    let next = rotated(&unknown, "u1", start());
+    assert!(!store.commit_rotation(&unknown.current, next).await.must());
+    assert_eq!(store.family(&unknown.grant).await.must(), None);
+
+    // The fresh expectation still wins.
+    let third = rotated(&second, "r2", start() + TimeDelta::minutes(3));
+    assert!(
+        store
+            .commit_rotation(&second.current, third.clone())
+            .await
+            .must()
+    );
+    assert_eq!(store.family(&grant).await.must(), Some(third));
+}
+
+/// Of many rotations of one family committed at once from the same current token, exactly one
+/// wins, and the family is what that one wrote.
+pub async fn many_concurrent_rotations_of_one_family_commit_exactly_once<S: Store + Clone>(
+    store: S,
+) {
+    let first = family("grant-1", "r0");
+    store.save_family(first.clone()).await.must();
+    let results = race(RACERS, |i| {
+        let store = store.clone();
+        let next = rotated(&first, &format!("r0-{i}"), start() + TimeDelta::seconds(1));
+        async move {
+            (
+                i,
+                store
+                    .commit_rotation(&SecretDigest::of("r0"), next)
+                    .await
+                    .must(),
+            )
+        }
+    })
+    .await;
+    let won: Vec<usize> = results
+        .iter()
+        .filter(|(_, won)| *won)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(won.len(), 1, "winners: {won:?}");
+    let stored = store
+        .family(&first.grant)
+        .await
+        .must()
+        .expect("the family is stored");
+    assert_eq!(stored.current, SecretDigest::of(&format!("r0-{}", won[0])));
+    assert_eq!(stored.previous, Some(first.current));
+    assert_eq!(stored.generation, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation
+// ---------------------------------------------------------------------------------------------
+
+/// Revoking a grant marks it revoked (so its access tokens stop) and its family revoked, after
+/// which no rotation commits; revoking again is harmless, other grants are untouched, and a
+/// grant without a family is revoked all the same.
+pub async fn revoking_a_grant_revokes_its_family_and_stops_its_rotation<S: Store + Clone>(
+    store: S,
+) {
+    let grant = GrantId::new("grant-1");
+    let first = family("grant-1", "r0");
+    store.save_family(first.clone()).await.must();
+    store.save_family(family("grant-2", "other")).await.must();
+    let second = rotated(&first, "r1", start() + TimeDelta::minutes(1));
+    assert!(store.commit_rotation(&first.current, second).await.must());
+    assert!(!store.is_revoked(&grant).await.must());
+
+    store
+        .revoke_grant(&grant, start() + TimeDelta::minutes(2))
+        .await
+        .must();
+    assert!(store.is_revoked(&grant).await.must());
+    let revoked = store
+        .family(&grant)
+        .await
+        .must()
+        .expect("the revoked family is stored");
+    assert_eq!(revoked.status, FamilyStatus::Revoked);
+    assert_eq!(revoked.current, SecretDigest::of("r1"));
+    // No rotation commits after the revocation, even one computed from the current token.
+    let after = rotated(&revoked, "r2", start() + TimeDelta::minutes(3));
+    let after = RefreshFamily {
+        status: FamilyStatus::Active,
+        ..after
+    };
+    assert!(!store.commit_rotation(&revoked.current, after).await.must());
+    assert_eq!(store.family(&grant).await.must(), Some(revoked.clone()));
+
+    // Revoking again is harmless; other grants are untouched.
+    store
+        .revoke_grant(&grant, start() + TimeDelta::minutes(4))
+        .await
+        .must();
+    assert!(store.is_revoked(&grant).await.must());
+    assert_eq!(store.family(&grant).await.must(), Some(revoked));
+    let other = GrantId::new("grant-2");
+    assert!(!store.is_revoked(&other).await.must());
+    assert_eq!(
+        store
+            .family(&other)
+            .await
+            .must()
+            .map(|family| family.status),
+        Some(FamilyStatus::Active)
+    );
+
+    // A grant without a refresh family (a client-credentials token) is revoked all the same.
+    let service = GrantId::new("grant-service");
+    store.revoke_grant(&service, start()).await.must();
+    assert!(store.is_revoked(&service).await.must());
+    assert_eq!(store.family(&service).await.must(), None);
+}
+
+/// A family saved after its grant was revoked (a reused code can race the first redemption) is
+/// stored revoked, and never rotates.
+pub async fn a_family_saved_after_its_grant_was_revoked_is_stored_revoked<S: Store + Clone>(
+    store: S,
+) {
+    let grant = GrantId::new("grant-1");
+    store.revoke_grant(&grant, start()).await.must();
+    let first = family("grant-1", "r0");
+    store.save_family(first.clone()).await.must();
+    let stored = store
+        .family(&grant)
+        .await
+        .must()
+        .expect("the family is stored");
+    assert_eq!(
+        stored,
+        RefreshFamily {
+            status: FamilyStatus::Revoked,
+            ..first.clone()
+        }
+    );
+    let next = rotated(&first, "r1", start() + TimeDelta::minutes(1));
+    assert!(!store.commit_rotation(&first.current, next).await.must());
+    assert!(store.is_revoked(&grant).await.must());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Purge
+// ---------------------------------------------------------------------------------------------
+
+/// Purging codes removes exactly those that expired before the cutoff, spent or not, and keeps
+/// the others working: an unspent one is still redeemed first, a spent one still known as
+/// reused.
+pub async fn purge_removes_expired_codes_and_keeps_unexpired_ones_working<S: Store + Clone>(
+    store: S,
+) {
+    let at = |minutes| start() + TimeDelta::minutes(minutes);
+    let (old, old_spent, edge, fresh, fresh_spent) = (
+        Secret::new("expired-code"),
+        Secret::new("expired-spent-code"),
+        Secret::new("expires-at-the-cutoff"),
+        Secret::new("fresh-code"),
+        Secret::new("fresh-spent-code"),
+    );
+    let fresh_record = code_record(&fresh, "grant-fresh", at(20));
+    let fresh_spent_record = code_record(&fresh_spent, "grant-fresh-spent", at(20));
+    let edge_record = code_record(&edge, "grant-edge", at(15));
+    store
+        .save_code(code_record(&old, "grant-old", at(10)))
+        .await
+        .must();
+    store
+        .save_code(code_record(&old_spent, "grant-old-spent", at(5)))
+        .await
+        .must();
+    for record in [&edge_record, &fresh_record, &fresh_spent_record] {
+        store.save_code(record.clone()).await.must();
+    }
+    store.redeem_code(&old_spent.digest()).await.must();
+    store.redeem_code(&fresh_spent.digest()).await.must();
+
+    // Nothing has expired before the start.
+    assert_eq!(store.purge_codes(start()).await.must(), 0);
+    assert_eq!(store.purge_codes(at(15)).await.must(), 2);
+    assert_eq!(
+        store.redeem_code(&old.digest()).await.must(),
+        Redemption::Unknown
+    );
+    assert_eq!(
+        store.redeem_code(&old_spent.digest()).await.must(),
+        Redemption::Unknown
+    );
+    // What has not expired stays, spent or not: a spent code must still be known as reused.
+    assert_eq!(
+        store.redeem_code(&edge.digest()).await.must(),
+        Redemption::First(edge_record)
+    );
+    assert_eq!(
+        store.redeem_code(&fresh_spent.digest()).await.must(),
+        Redemption::Reused(fresh_spent_record.clone())
+    );
+    assert_eq!(
+        store.redeem_code(&fresh.digest()).await.must(),
+        Redemption::First(fresh_record.clone())
+    );
+    assert_eq!(store.purge_codes(at(15)).await.must(), 0);
+    assert_eq!(store.purge_codes(at(20)).await.must(), 1);
+    assert_eq!(
+        store.redeem_code(&fresh.digest()).await.must(),
+        Redemption::Reused(fresh_record)
+    );
+    assert_eq!(store.purge_codes(at(21)).await.must(), 2);
+    assert_eq!(
+        store.redeem_code(&fresh.digest()).await.must(),
+        Redemption::Unknown
+    );
+}
+
+/// Purging families removes exactly the revoked ones and those expired at `now`, keeps every
+/// other (which still rotate), and leaves the revocations themselves alone.
+pub async fn purge_removes_revoked_and_expired_families_and_keeps_active_ones<S: Store + Clone>(
+    store: S,
+) {
+    let now = start() + TimeDelta::days(1);
+    let with_expiry = |grant: &str, token: &str, expires_at: Option<DateTime<Utc>>| RefreshFamily {
+        expires_at,
+        ..family(grant, token)
+    };
+    // Revoked (and rotated, so it has two tokens), expired, expiring exactly now: purged.
+    let revoked = with_expiry("revoked", "revoked-0", None);
+    store.save_family(revoked.clone()).await.must();
+    assert!(
+        store
+            .commit_rotation(
+                &revoked.current,
+                rotated(&revoked, "revoked-1", start() + TimeDelta::hours(1))
+            )
+            .await
+            .must()
+    );
+    store.revoke_grant(&revoked.grant, start()).await.must();
+    let expired = with_expiry("expired", "expired-0", Some(now - TimeDelta::hours(1)));
+    let expiring = with_expiry("expiring", "expiring-0", Some(now));
+    // Active without expiry, and active until later (also rotated): kept.
+    let forever = with_expiry("forever", "forever-0", None);
+    let later = with_expiry("later", "later-0", Some(now + TimeDelta::seconds(1)));
+    for family in [&expired, &expiring, &forever, &later] {
+        store.save_family(family.clone()).await.must();
+    }
+    let later_rotated = rotated(&later, "later-1", start() + TimeDelta::hours(2));
+    assert!(
+        store
+            .commit_rotation(&later.current, later_rotated.clone())
+            .await
+            .must()
+    );
+
+    // Nothing expired at the start; only the revoked family is spent then.
+    assert_eq!(store.purge_families(start()).await.must(), 1);
+    assert_eq!(store.purge_families(now).await.must(), 2);
+    for grant in ["revoked", "expired", "expiring"] {
+        assert_eq!(store.family(&GrantId::new(grant)).await.must(), None);
+    }
+    // The revocation itself is not a family: the grant stays revoked.
+    assert!(store.is_revoked(&revoked.grant).await.must());
+
+    assert_eq!(
+        store.family(&forever.grant).await.must(),
+        Some(forever.clone())
+    );
+    assert_eq!(
+        store.family(&later.grant).await.must(),
+        Some(later_rotated.clone())
+    );
+    // The survivors still rotate.
+    let next = rotated(&forever, "forever-1", now);
+    assert!(store.commit_rotation(&forever.current, next).await.must());
+    let next = rotated(&later_rotated, "later-2", now);
+    assert!(
+        store
+            .commit_rotation(&later_rotated.current, next)
+            .await
+            .must()
+    );
+    assert_eq!(store.purge_families(now).await.must(), 0);
+    assert_eq!(
+        store
+            .purge_families(now + TimeDelta::seconds(1))
+            .await
+            .must(),
+        1
+    );
+    assert!(store.family(&forever.grant).await.must().is_some());
+}
+
+/// Purging revocations forgets exactly those made before the cutoff; revoking again does not make
+/// a revocation younger, and a grant revoked again after it was forgotten is revoked anew.
+pub async fn purge_forgets_only_revocations_older_than_the_cutoff<S: Store + Clone>(store: S) {
+    let at = |minutes| start() + TimeDelta::minutes(minutes);
+    let (old, edge, recent) = (
+        GrantId::new("old"),
+        GrantId::new("edge"),
+        GrantId::new("recent"),
+    );
+    store.revoke_grant(&old, at(0)).await.must();
+    store.revoke_grant(&edge, at(30)).await.must();
+    store.revoke_grant(&recent, at(50)).await.must();
+    // Revoking again does not make a revocation younger: the first time stands.
+    store.revoke_grant(&old, at(40)).await.must();
+
+    assert_eq!(store.purge_revocations(at(0)).await.must(), 0);
+    assert_eq!(store.purge_revocations(at(30)).await.must(), 1);
+    assert!(!store.is_revoked(&old).await.must());
+    assert!(store.is_revoked(&edge).await.must());
+    assert!(store.is_revoked(&recent).await.must());
+    assert_eq!(store.purge_revocations(at(31)).await.must(), 1);
+    assert!(!store.is_revoked(&edge).await.must());
+    assert!(store.is_revoked(&recent).await.must());
+    // A grant revoked again after its revocation was forgotten is revoked anew.
+    store.revoke_grant(&old, at(60)).await.must();
+    assert!(store.is_revoked(&old).await.must());
+    assert_eq!(store.purge_revocations(at(51)).await.must(), 1);
+    assert!(store.is_revoked(&old).await.must());
+    assert!(!store.is_revoked(&recent).await.must());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+// ---------------------------------------------------------------------------------------------
+
+/// A sealed signing key as the key schedule stores it (the sealed bytes stand for ciphertext:
+/// every byte value, then the key id).
+fn stored_key(kid: &str, generation: u64, algorithm: Algorithm, at: DateTime<Utc>) -> StoredKey {
+    StoredKey {
+        kid: kid.to_owned(),
+        generation,
+        algorithm,
+        sealed: (0..=u8::MAX).chain(kid.bytes()).collect(),
+        created_at: at,
+        signs_from: at + TimeDelta::minutes(10),
+    }
+}
+
+/// Every stored key, by generation (a store may list them in any order).
+async fn keys_in<S: Store>(store: &S) -> Vec<StoredKey> {
+    let mut keys = store.signing_keys().await.must();
+    keys.sort_by_key(|key| key.generation);
+    keys
+}
+
+/// A signing key is stored only if no stored key has its key id or its generation; every stored
+/// key is listed exactly as added (algorithm, sealed bytes, times to the nanosecond), and a
+/// deleted key is gone while the others stay.
+pub async fn signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    assert_eq!(keys_in(&store).await, vec![]);
+    let first = stored_key("key-1", 1, Algorithm::EdDSA, precise(start(), 1));
+    assert!(
+        store.add_signing_key(first.clone()).await.must(),
+        "the first key was refused"
+    );
+    assert_eq!(keys_in(&store).await, vec![first.clone()]);
+
+    // Another key with its id, or with its generation, is not stored.
+    let same_kid = stored_key("key-1", 2, Algorithm::EdDSA, precise(start(), 2));
+    assert!(
+        !store.add_signing_key(same_kid).await.must(),
+        "a second key with a stored key id was stored"
+    );
+    let same_generation = stored_key("key-1b", 1, Algorithm::EdDSA, precise(start(), 3));
+    assert!(
+        !store.add_signing_key(same_generation).await.must(),
+        "a second key of a stored generation was stored"
+    );
+    assert_eq!(keys_in(&store).await, vec![first.clone()]);
+
+    let second = stored_key("key-2", 2, Algorithm::ES256, precise(start(), 4));
+    let third = stored_key("key-3", 3, Algorithm::RS256, precise(start(), 5));
+    assert!(
+        store.add_signing_key(third.clone()).await.must(),
+        "a key of a new id and generation was refused"
+    );
+    assert!(
+        store.add_signing_key(second.clone()).await.must(),
+        "a key of a new id and generation was refused"
+    );
+    assert_eq!(
+        keys_in(&store).await,
+        vec![first, second.clone(), third.clone()]
+    );
+
+    // Deleting a key leaves the others; deleting one not (or no longer) stored is harmless.
+    store.delete_signing_key("key-1").await.must();
+    assert_eq!(keys_in(&store).await, vec![second.clone(), third.clone()]);
+    store.delete_signing_key("key-1").await.must();
+    store.delete_signing_key("never-stored").await.must();
+    assert_eq!(keys_in(&store).await, vec![second, third]);
+}
+
+/// Of many instances storing a key of the same generation at once, each with a key id of its
+/// own, exactly one stores it, and only that key is listed.
+pub async fn many_concurrent_additions_of_one_key_generation_store_exactly_one<S: Store + Clone>(
+    store: S,
+) {
+    let keys: Vec<StoredKey> = (0..RACERS)
+        .map(|i| stored_key(&format!("key-{i}"), 1, Algorithm::EdDSA, start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, key) = (store.clone(), keys[i].clone());
+        async move { store.add_signing_key(key).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "keys of one generation were stored")
+    );
+    assert_eq!(keys_in(&store).await, vec![keys[won[0]].clone()]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+// ---------------------------------------------------------------------------------------------
+
+/// A time with sub-millisecond digits, as the system clock gives them.
+fn precise(base: DateTime<Utc>, micros: i64) -> DateTime<Utc> {
+    base + TimeDelta::microseconds(micros) + TimeDelta::nanoseconds(123)
+}
+
+/// Times read back exactly as saved, to the nanosecond, as the system clock gives them.
+pub async fn times_read_back_exactly_as_saved<S: Store + Clone>(store: S) {
+    let at = precise(start(), 1_234_567);
+    let mut first = family("grant-1", "r0");
+    first.created_at = at;
+    first.rotated_at = at;
+    first.expires_at = Some(at + TimeDelta::days(30));
+    store.save_family(first.clone()).await.must();
+    assert_eq!(store.family(&first.grant).await.must(), Some(first.clone()));
+    let second = rotated(&first, "r1", precise(start(), 7_654_321));
+    assert!(
+        store
+            .commit_rotation(&first.current, second.clone())
+            .await
+            .must()
+    );
+    assert_eq!(store.family(&first.grant).await.must(), Some(second));
+
+    let (jane, app) = (UserId::new("jane"), ClientId::new("fieldsync"));
+    store.save_consent(&jane, &app, at).await.must();
+    assert_eq!(store.consent(&jane, &app).await.must(), Some(at));
+}
+
+/// A family that expires after `now`, in the same millisecond, is still valid: purge keeps it.
+pub async fn purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    // `now` and the expiry fall in the same millisecond, expiry after now: still valid, since
+    // `grant::rotate` refuses only once `now >= expires_at`.
+    let now = precise(start(), 100);
+    let mut valid = family("grant-1", "r0");
+    valid.expires_at = Some(precise(start(), 600));
+    assert!(valid.expires_at.is_some_and(|expires_at| now < expires_at));
+    store.save_family(valid.clone()).await.must();
+    assert_eq!(store.purge_families(now).await.must(), 0);
+    assert!(store.family(&valid.grant).await.must().is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two handles on the same data
+// ---------------------------------------------------------------------------------------------
+
+/// Two handles on the same data (two instances of a server sharing a database) see each other's
+/// writes at once; a code raced through both is first for exactly one caller, a family raced
+/// through both rotates once, a revocation through one stops rotation through the other, and
+/// what one wrote outlives it.
+pub async fn two_handles_see_each_others_writes_and_race_fairly<H: Handles>(handles: &H) {
+    let (a, b) = (handles.open().await, handles.open().await);
+    let app = new_app("FieldSync");
+    a.save_app(app.clone()).await.must();
+    assert_eq!(b.app(&app.client_id).await.must(), Some(app));
+
+    // A code raced through both handles is first for exactly one caller.
+    let code = Secret::new("the-code");
+    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    b.save_code(record.clone()).await.must();
+    let results = race(RACERS, |i| {
+        let (a, b, digest) = (a.clone(), b.clone(), code.digest());
+        async move {
+            if i % 2 == 0 {
+                a.redeem_code(&digest).await.must()
+            } else {
+                b.redeem_code(&digest).await.must()
+            }
+        }
+    })
+    .await;
+    let firsts = results
+        .iter()
+        .filter(|redemption| matches!(redemption, Redemption::First(_)))
+        .count();
+    assert_eq!(firsts, 1, "redemptions through two handles that were first");
+    assert!(results.iter().all(|redemption| matches!(
+        redemption,
+        Redemption::First(found) | Redemption::Reused(found) if found == &record
+    )));
+
+    // A family rotates once however many rotations race through both handles.
+    let first = family("grant-1", "r0");
+    a.save_family(first.clone()).await.must();
+    let results = race(RACERS, |i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let next = rotated(&first, &format!("r0-{i}"), start() + TimeDelta::seconds(1));
+        async move {
+            store
+                .commit_rotation(&SecretDigest::of("r0"), next)
+                .await
+                .must()
+        }
+    })
+    .await;
+    assert_eq!(
+        results.iter().filter(|won| **won).count(),
+        1,
+        "rotations through two handles that committed"
+    );
+
+    // A revocation through one is seen through the other, and stops rotation there.
+    a.revoke_grant(&first.grant, start()).await.must();
+    assert!(b.is_revoked(&first.grant).await.must());
+    let current = b
+        .family(&first.grant)
+        .await
+        .must()
+        .expect("the family is stored");
+    assert_eq!(current.status, FamilyStatus::Revoked);
+    let next = RefreshFamily {
+        status: FamilyStatus::Active,
+        ..rotated(&current, "late", start() + TimeDelta::seconds(2))
+    };
+    assert!(!b.commit_rotation(&current.current, next).await.must());
+
+    // And what one handle wrote outlives it.
+    drop(a);
+    let c = handles.open().await;
+    assert!(c.is_revoked(&first.grant).await.must());
+    assert_eq!(
+        c.redeem_code(&code.digest()).await.must(),
+        Redemption::Reused(record)
+    );
+}
+
+/// Through two handles on the same data, an installation raced in is inserted once and updates
+/// raced over one revision commit once, a key generation raced in is stored once, and each
+/// handle sees what the other wrote.
+pub async fn two_handles_insert_update_and_add_keys_exactly_once_between_them<H: Handles>(
+    handles: &H,
+) {
+    let (a, b) = (handles.open().await, handles.open().await);
+    let app = new_app("FieldSync");
+    let acme = CompanyId::new("acme");
+    let requests: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation::request(&app, &acme, &UserId::new(format!("user-{i}")), start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, request) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            requests[i].clone(),
+        );
+        async move { store.insert_installation(request).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "inserts of one installation won")
+    );
+    let inserted = &requests[won[0]];
+    for store in [&a, &b] {
+        assert_eq!(
+            store
+                .installation(&app.client_id, &acme)
+                .await
+                .must()
+                .as_ref(),
+            Some(inserted)
+        );
+    }
+
+    let updates: Vec<Installation> = (0..RACERS)
+        .map(|i| Installation {
+            status: InstallationStatus::Denied,
+            decided_by: Some(UserId::new(format!("admin-{i}"))),
+            decided_at: Some(start() + TimeDelta::minutes(1)),
+            revision: 1,
+            ..inserted.clone()
+        })
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, update) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            updates[i].clone(),
+        );
+        async move { store.update_installation(0, update).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "updates over one revision committed")
+    );
+    for store in [&a, &b] {
+        assert_eq!(
+            store
+                .installation(&app.client_id, &acme)
+                .await
+                .must()
+                .as_ref(),
+            Some(&updates[won[0]])
+        );
+    }
+
+    let keys: Vec<StoredKey> = (0..RACERS)
+        .map(|i| stored_key(&format!("key-{i}"), 1, Algorithm::EdDSA, start()))
+        .collect();
+    let results = race(RACERS, |i| {
+        let (store, key) = (
+            if i % 2 == 0 { a.clone() } else { b.clone() },
+            keys[i].clone(),
+        );
+        async move { store.add_signing_key(key).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "keys of one generation were stored")
+    );
+    assert_eq!(keys_in(&a).await, vec![keys[won[0]].clone()]);
+    assert_eq!(keys_in(&b).await, vec![keys[won[0]].clone()]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every property, in one call
+// ---------------------------------------------------------------------------------------------
+
+/// Declares every property once: [`PROPERTIES`] names them and [`run_all`] runs them, in this
+/// order. `store` properties take a store, `handles` properties the handles.
+macro_rules! properties {
+    ($( $name:ident : $takes:ident ; )*) => {
+        /// The name of every property, in the order [`run_all`] runs them; each is also a
+        /// function of this module.
+        pub const PROPERTIES: &[&str] = &[$( stringify!($name) ),*];
+
+        /// Runs every property, each on a fresh data set that `fresh` makes (an empty store,
+        /// for a database a new database or schema, whose [`Handles::open`] connects to it),
+        /// then panics with a report naming every property that failed and what it said, or
+        /// returns if all passed. Run it in a tokio runtime, the multi-threaded one for races
+        /// that run in parallel.
+        pub async fn run_all<H: Handles>(mut fresh: impl AsyncFnMut() -> H) {
+            let mut report = Report::default();
+            $(
+                let handles = fresh().await;
+                let outcome = Unwinding(Box::pin(properties!(@run $name $takes handles))).await;
+                report.record(stringify!($name), outcome);
+                drop(handles);
+            )*
+            report.conclude();
+        }
+    };
+    (@run $name:ident store $handles:ident) => {
+        async { $name($handles.open().await).await }
+    };
+    (@run $name:ident handles $handles:ident) => {
+        async { $name(&$handles).await }
+    };
+}
+
+properties! {
+    apps_round_trip_and_are_replaced: store;
+    companies_and_users_round_trip_and_are_replaced: store;
+    memberships_round_trip_per_company_and_are_replaced: store;
+    members_are_listed_sorted_by_user_id_with_their_permissions: store;
+    installations_round_trip_are_replaced_and_listed_per_app: store;
+    an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
+    many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
+    consents_round_trip_and_are_replaced: store;
+    a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
+    a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
+    a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;
+    a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen: store;
+    a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
+    rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
+    many_concurrent_rotations_of_one_family_commit_exactly_once: store;
+    revoking_a_grant_revokes_its_family_and_stops_its_rotation: store;
+    a_family_saved_after_its_grant_was_revoked_is_stored_revoked: store;
+    purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
+    purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
+    purge_forgets_only_revocations_older_than_the_cutoff: store;
+    signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
+    many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
+    times_read_back_exactly_as_saved: store;
+    purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
+    two_handles_see_each_others_writes_and_race_fairly: handles;
+    two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
+}
+
+/// What each property did, for the report [`run_all`] ends with.
+#[derive(Default)]
+struct Report {
+    passed: usize,
+    failed: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    fn record(&mut self, property: &'static str, outcome: std::thread::Result<()>) {
+        match outcome {
+            Ok(()) => {
+                println!("store conformance: {property} ... ok");
+                self.passed += 1;
+            }
+            Err(panic) => {
+                let said = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|said| (*said).to_owned()))
+                    .unwrap_or_else(|| "(a panic without a message)".to_owned());
+                println!("store conformance: {property} ... FAILED");
+                self.failed.push((property, said));
+            }
+        }
+    }
+
+    fn conclude(self) {
+        if self.failed.is_empty() {
+            return;
+        }
+        let mut report = format!(
+            "the store fails {} of appgrant's {} store conformance properties:",
+            self.failed.len(),
+            self.failed.len() + self.passed
+        );
+        for (property, said) in &self.failed {
+            report.push_str(&format!(
+                "\n\n{property}:\n    {}",
+                said.replace('\n', "\n    ")
+            ));
+        }
+        panic!("{report}");
+    }
+}
+
+/// A future that catches a panic of the future it polls, as `Err` with the panic's payload.
+struct Unwinding<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for Unwinding<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        // The future is dropped after a panic, never polled again, so nothing observes a
+        // broken invariant of it.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(context))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}

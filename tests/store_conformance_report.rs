@@ -1,0 +1,278 @@
+//! What `appgrant::store::conformance::run_all` tells a host whose store breaks the contract: a
+//! report naming exactly the properties that failed, and what each said.
+
+mod failing_store;
+
+use appgrant::MemoryStore;
+use appgrant::grant::{CodeRecord, Redemption, RefreshFamily};
+use appgrant::model::*;
+use appgrant::store::conformance::{self, Handles, PROPERTIES};
+use appgrant::store::{
+    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
+    RevocationStore, StoreResult,
+};
+use appgrant::token::StoredKey;
+use chrono::{DateTime, Utc};
+use failing_store::FailingStore;
+use std::collections::BTreeSet;
+
+/// Runs the whole suite on the stores `fresh` makes, and returns the report it panicked with.
+fn report_of<H: Handles>(fresh: impl AsyncFnMut() -> H) -> String {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(conformance::run_all(fresh))
+    }))
+    .expect_err("run_all passed a store that breaks the contract");
+    match panic.downcast::<String>() {
+        Ok(report) => *report,
+        Err(_) => panic!("run_all panicked without a report"),
+    }
+}
+
+/// The properties a report names as failed.
+fn failed_in(report: &str) -> BTreeSet<&str> {
+    report
+        .lines()
+        .filter_map(|line| line.strip_suffix(':'))
+        .filter(|name| PROPERTIES.contains(name))
+        .collect()
+}
+
+/// What a report says about `property`: the indented lines under its name.
+fn said_by<'a>(report: &'a str, property: &str) -> &'a str {
+    let heading = format!("\n{property}:\n");
+    let start = report
+        .find(&heading)
+        .map(|at| at + heading.len())
+        .unwrap_or_else(|| panic!("the report does not name {property}:\n{report}"));
+    let said = &report[start..];
+    &said[..said.find("\n\n").unwrap_or(said.len())]
+}
+
+#[test]
+fn a_store_that_never_spends_a_code_fails_exactly_the_properties_of_single_use_codes() {
+    let report = report_of(async || NeverSpent::default());
+    let failed = failed_in(&report);
+    assert_eq!(
+        failed,
+        BTreeSet::from([
+            "a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown",
+            "a_code_raced_by_many_redemptions_is_first_for_exactly_one",
+            "a_code_is_peeked_without_being_spent_and_still_known_once_spent",
+            "a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen",
+            "purge_removes_expired_codes_and_keeps_unexpired_ones_working",
+            "two_handles_see_each_others_writes_and_race_fairly",
+        ]),
+        "{report}"
+    );
+    assert!(
+        report.starts_with(&format!(
+            "the store fails 6 of appgrant's {} store conformance properties:",
+            PROPERTIES.len()
+        )),
+        "{report}"
+    );
+    // Each failure says what the store got wrong.
+    let raced = said_by(
+        &report,
+        "a_code_raced_by_many_redemptions_is_first_for_exactly_one",
+    );
+    assert!(raced.contains("(first redemptions, reuses)"), "{raced}");
+    assert!(raced.contains("(100, 0)"), "{raced}");
+}
+
+#[test]
+fn a_store_whose_every_call_fails_fails_every_property_and_says_the_store_failed() {
+    let report = report_of(async || {
+        let store = FailingStore::default();
+        store.fail(true);
+        Failing(store)
+    });
+    assert_eq!(
+        failed_in(&report),
+        PROPERTIES.iter().copied().collect(),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "a store call failed: storage backend failed: {}",
+            failing_store::FAILURE
+        )),
+        "{report}"
+    );
+}
+
+/// [`FailingStore`]'s clones share its data (and its switch).
+struct Failing(FailingStore);
+
+impl Handles for Failing {
+    type Store = FailingStore;
+
+    async fn open(&self) -> FailingStore {
+        self.0.clone()
+    }
+}
+
+/// A [`MemoryStore`] whose codes are never spent: every redemption of a known code is the
+/// first. Everything else keeps the contract.
+#[derive(Clone, Default)]
+struct NeverSpent {
+    inner: MemoryStore,
+}
+
+impl Handles for NeverSpent {
+    type Store = NeverSpent;
+
+    async fn open(&self) -> NeverSpent {
+        self.clone()
+    }
+}
+
+impl CodeStore for NeverSpent {
+    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
+        self.inner.save_code(record).await
+    }
+    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
+        self.inner.code(digest).await
+    }
+    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+        Ok(self
+            .inner
+            .code(digest)
+            .await?
+            .map_or(Redemption::Unknown, Redemption::First))
+    }
+    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_codes(before).await
+    }
+}
+
+impl AppStore for NeverSpent {
+    async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        self.inner.app(client_id).await
+    }
+    async fn save_app(&self, app: App) -> StoreResult<()> {
+        self.inner.save_app(app).await
+    }
+}
+
+impl DirectoryStore for NeverSpent {
+    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
+        self.inner.company(id).await
+    }
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.inner.save_company(company).await
+    }
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.inner.user(id).await
+    }
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.inner.save_user(user).await
+    }
+    async fn membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<Option<Permissions>> {
+        self.inner.membership(company, user).await
+    }
+    async fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> StoreResult<()> {
+        self.inner.save_membership(company, user, permissions).await
+    }
+    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
+        self.inner.members(company).await
+    }
+}
+
+impl InstallationStore for NeverSpent {
+    async fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<Installation>> {
+        self.inner.installation(app, company).await
+    }
+    async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
+        self.inner.save_installation(installation).await
+    }
+    async fn insert_installation(&self, installation: Installation) -> StoreResult<bool> {
+        self.inner.insert_installation(installation).await
+    }
+    async fn update_installation(
+        &self,
+        expected_revision: u64,
+        installation: Installation,
+    ) -> StoreResult<bool> {
+        self.inner
+            .update_installation(expected_revision, installation)
+            .await
+    }
+    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
+        self.inner.installations_of(app).await
+    }
+}
+
+impl RefreshStore for NeverSpent {
+    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
+        self.inner.save_family(family).await
+    }
+    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
+        self.inner.family(grant).await
+    }
+    async fn commit_rotation(
+        &self,
+        expected: &SecretDigest,
+        family: RefreshFamily,
+    ) -> StoreResult<bool> {
+        self.inner.commit_rotation(expected, family).await
+    }
+    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_families(now).await
+    }
+}
+
+impl RevocationStore for NeverSpent {
+    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.revoke_grant(grant, at).await
+    }
+    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
+        self.inner.is_revoked(grant).await
+    }
+    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.purge_revocations(before).await
+    }
+}
+
+impl ConsentStore for NeverSpent {
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.save_consent(user, app, at).await
+    }
+    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
+        self.inner.consent(user, app).await
+    }
+}
+
+impl KeyStore for NeverSpent {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        self.inner.signing_keys().await
+    }
+    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
+        self.inner.add_signing_key(key).await
+    }
+    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
+        self.inner.delete_signing_key(kid).await
+    }
+}
