@@ -160,6 +160,9 @@ impl AppStore for NeverSpent {
 }
 
 impl DirectoryStore for NeverSpent {
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+        self.inner.memberships_of(user).await
+    }
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         self.inner.company(id).await
     }

@@ -303,14 +303,30 @@ pub async fn memberships_round_trip_per_company_and_are_replaced<S: Store + Clon
         .save_membership(&acme, &john, more.clone())
         .await
         .must();
-    assert_eq!(store.membership(&acme, &john).await.must(), Some(more));
+    assert_eq!(
+        store.membership(&acme, &john).await.must(),
+        Some(more.clone())
+    );
 
     let empty = Permissions::none();
     store
         .save_membership(&globex, &john, empty.clone())
         .await
         .must();
-    assert_eq!(store.membership(&globex, &john).await.must(), Some(empty));
+    assert_eq!(
+        store.membership(&globex, &john).await.must(),
+        Some(empty.clone())
+    );
+
+    // A user's memberships: every company, once, sorted by company id, with what they hold now.
+    assert_eq!(
+        store.memberships_of(&john).await.must(),
+        vec![(acme.clone(), more), (globex.clone(), empty)]
+    );
+    assert_eq!(
+        store.memberships_of(&UserId::new("nobody")).await.must(),
+        Vec::new()
+    );
 }
 
 /// A company's members are listed once each, with what they hold now, sorted by user id as Rust

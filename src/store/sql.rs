@@ -206,14 +206,38 @@ impl SqlStore {
         };
         let store = Self { pool, database };
         if database == Database::Sqlite {
-            // WAL lets readers work while one writer commits; several pools share the file.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&store.pool)
-                .await
-                .map_err(backend)?;
+            store.use_wal().await?;
         }
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Puts the SQLite file in WAL mode, which lets readers work while one writer commits and
+    /// several pools share the file. Switching needs an exclusive lock that SQLite does not
+    /// wait for, so instances opening a file together retry until one of them has switched it.
+    async fn use_wal(&self) -> StoreResult<()> {
+        const ATTEMPTS: u32 = 100;
+        for attempt in 1..=ATTEMPTS {
+            let mode: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(backend)?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(());
+            }
+            match sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&self.pool)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) if attempt == ATTEMPTS => return Err(backend(error)),
+                // Only at start-up, and only while another instance holds the file: a short
+                // blocking pause is simpler than depending on a runtime's timer here.
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        Ok(())
     }
 
     async fn migrate(&self) -> StoreResult<()> {
