@@ -27,6 +27,7 @@
 //! compiled and run as a doc test.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 /// The README's examples, compiled and run as doc tests.

@@ -40,10 +40,56 @@ pub struct SignedIn {
 }
 
 /// The host's sign-in, which the authorization endpoint hands over to when nobody is signed in.
+///
+/// The contract:
+/// - [`signed_in`](SignIn::signed_in) reads the host's own session (a cookie, say) and answers
+///   who is signed in, with a `session` value that changes at every sign-in (the consent form
+///   is bound to it). Answer `None` for anyone not signed in, or deactivated.
+/// - [`sign_in_url`](SignIn::sign_in_url) gets `return_to`, the path and query of the
+///   authorization request being made (always a path on this server, such as
+///   `/oauth/authorize?response_type=code&client_id=…`), and answers where to send the browser
+///   to sign in. After sign-in the host sends the browser back to `return_to`. The host's
+///   sign-in must send it only to a path on its own site: a `return_to` that names another
+///   host, starts with `//` or `/\`, or holds tabs, newlines or backslashes is an open
+///   redirect an attacker can use, and must be replaced by the home page.
+/// - The host's sign-in form must refuse cross-site posts (check `Origin`, or use a CSRF token),
+///   or an attacker can sign a victim in as the attacker.
+///
+/// ```
+/// use appgrant::http::{SignIn, SignedIn};
+/// use appgrant::model::UserId;
+/// use appgrant::token::Secret;
+/// use axum::http::request::Parts;
+///
+/// /// Signed in if the request carries the host's session cookie (a real host looks the
+/// /// session up; this one trusts a header, for the example only).
+/// struct HostSession;
+///
+/// impl SignIn for HostSession {
+///     async fn signed_in(&self, request: &Parts) -> Option<SignedIn> {
+///         let session = request.headers.get("x-session")?.to_str().ok()?;
+///         let (user, _) = session.split_once(':')?;
+///         Some(SignedIn {
+///             user: UserId::new(user),
+///             company: None,
+///             session: Secret::new(session),
+///         })
+///     }
+///
+///     fn sign_in_url(&self, return_to: &str) -> String {
+///         let query: String = url::form_urlencoded::Serializer::new(String::new())
+///             .append_pair("return_to", return_to)
+///             .finish();
+///         format!("/login?{query}")
+///     }
+/// }
+/// # let _ = HostSession.sign_in_url("/oauth/authorize?x=1");
+/// ```
 pub trait SignIn: Send + Sync + 'static {
     /// Who is signed in on this request, if anyone (read the host's session cookie, say).
     fn signed_in(&self, request: &Parts) -> impl Future<Output = Option<SignedIn>> + Send;
-    /// Where to send the browser to sign in, coming back to `return_to` afterwards.
+    /// Where to send the browser to sign in, coming back to `return_to` (a path on this
+    /// server) afterwards.
     fn sign_in_url(&self, return_to: &str) -> String;
 }
 
@@ -96,6 +142,35 @@ impl<S, A> Clone for HttpState<S, A> {
 /// `status` and `latency_ms`, and is timed in the
 /// [`HTTP_REQUEST_DURATION_SECONDS`](crate::server::telemetry::HTTP_REQUEST_DURATION_SECONDS)
 /// histogram.
+///
+/// Serve it with a header-read timeout, request and body timeouts, a lifetime per connection
+/// and a cap on connections (the README's "Mounting the router safely" shows how).
+///
+/// ```
+/// use appgrant::http::{HttpOptions, SignIn, SignedIn, router};
+/// use appgrant::{AuthorizationServer, Config, MemoryStore};
+/// use axum::http::request::Parts;
+///
+/// struct NobodySignedIn;
+/// impl SignIn for NobodySignedIn {
+///     async fn signed_in(&self, _: &Parts) -> Option<SignedIn> {
+///         None
+///     }
+///     fn sign_in_url(&self, return_to: &str) -> String {
+///         format!("/login?return_to={}", url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>())
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
+///     .build()?;
+/// // The OAuth endpoints, merged with the host's own routes.
+/// let app: axum::Router = router(server, NobodySignedIn, HttpOptions::default())
+///     .route("/", axum::routing::get(|| async { "the platform" }));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn router<S: Store, A: SignIn>(
     server: AuthorizationServer<S>,
     sign_in: A,

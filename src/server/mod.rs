@@ -279,6 +279,35 @@ fn open_keys(
 
 impl<S: Store> AuthorizationServer<S> {
     /// Starts building a server over `store` with `config`.
+    ///
+    /// One process with keys of its own:
+    ///
+    /// ```
+    /// # use appgrant::{AuthorizationServer, Config, MemoryStore};
+    /// let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
+    ///     .build()?;
+    /// # Ok::<(), appgrant::server::ServerError>(())
+    /// ```
+    ///
+    /// One of several instances of a deployment: the same store, issuer and deployment secret,
+    /// the signing keys kept in the store.
+    ///
+    /// ```
+    /// # use appgrant::{AuthorizationServer, Config, MemoryStore};
+    /// use appgrant::token::{DeploymentSecret, KeyPolicy};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let store = MemoryStore::new();
+    /// # let text = DeploymentSecret::generate(&mut rand::thread_rng()).encode();
+    /// // `text` comes from a secret file or an environment variable.
+    /// let secret = DeploymentSecret::parse(&text)?;
+    /// let server = AuthorizationServer::builder(store, Config::new("https://auth.example.com"))
+    ///     .deployment_secret(&secret)
+    ///     .build_with_stored_keys(KeyPolicy::default())
+    ///     .await?;
+    /// assert_eq!(server.jwks().keys.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn builder(store: S, config: Config) -> ServerBuilder<S> {
         ServerBuilder {
             store,
