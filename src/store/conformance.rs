@@ -71,11 +71,13 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
-const REDIRECT: &str = "https://app.example.com/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9NSaT3r8cqOJn2mFzRCLFbwGk0123456789";
+/// The redirect URI of the apps the properties register.
+pub const REDIRECT: &str = "https://app.example.com/callback";
+/// The PKCE verifier of the codes the properties store.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9NSaT3r8cqOJn2mFzRCLFbwGk0123456789";
 
 /// How many tasks race for one code or one refresh family.
-const RACERS: usize = 100;
+pub const RACERS: usize = 100;
 
 /// Opens handles on one store's data: a clone for the memory store, a new connection pool for
 /// a database (as another process would open it).
@@ -112,14 +114,15 @@ impl<T> Must<T> for StoreResult<T> {
 }
 
 /// When every property's story starts: a whole second, so no backend has to round it.
-fn start() -> DateTime<Utc> {
+pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0)
         .single()
         .expect("a valid time")
 }
 
-/// Runs `make(i)` for `count` tokio tasks released together, and collects the results.
-async fn race<F, Fut>(count: usize, make: F) -> Vec<Fut::Output>
+/// Runs `make(i)` for `count` tokio tasks released together, and collects the results; a
+/// task's panic is the caller's.
+pub async fn race<F, Fut>(count: usize, make: F) -> Vec<Fut::Output>
 where
     F: Fn(usize) -> Fut,
     Fut: Future + Send + 'static,

@@ -23,47 +23,14 @@ use appgrant::server::{ManualClock, RegisteredApp};
 use appgrant::store::Store;
 use appgrant::token::{Algorithm, KeySet, RefreshTokenKey, Secret, SigningKey, ValidationError};
 use appgrant::{AuthorizationServer, Config, Decision, DenyReason};
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::Barrier;
 
 pub const ISSUER: &str = "https://auth.example.com";
-pub const REDIRECT: &str = "https://app.example.com/callback";
-pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9NSaT3r8cqOJn2mFzRCLFbwGk0123456789";
-
-/// How many tasks race for one code or one refresh family.
-pub const RACERS: usize = 100;
-
-/// When every test's story starts: a whole second, so no backend has to round it.
-pub fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
-}
-
-/// Runs `make(i)` for `count` tokio tasks released together, and collects the results.
-pub async fn race<F, Fut>(count: usize, make: F) -> Vec<Fut::Output>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
-{
-    let gate = Arc::new(Barrier::new(count));
-    let tasks: Vec<_> = (0..count)
-        .map(|i| {
-            let (gate, work) = (gate.clone(), make(i));
-            tokio::spawn(async move {
-                gate.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(count);
-    for task in tasks {
-        results.push(task.await.expect("a racing task panicked"));
-    }
-    results
-}
+// Not every test binary that includes this module uses each of them.
+#[allow(unused_imports)]
+pub use appgrant::store::conformance::{RACERS, REDIRECT, VERIFIER, race, start};
 
 // ---------------------------------------------------------------------------------------------
 // Records
