@@ -94,7 +94,11 @@ impl World {
         let (company, jane) = (CompanyId::new(COMPANY), UserId::new("jane"));
         let tower = ProjectId::new(PROJECT);
         server
-            .save_company(Company::new(COMPANY, "Acme Construction"))
+            .save_company(
+                Company::new(COMPANY, "Acme Construction")
+                    .with_project("tower", "Tower")
+                    .with_project("depot", "Depot"),
+            )
             .await
             .unwrap();
         server
@@ -585,7 +589,11 @@ async fn populate(size: usize) -> Populated {
             status: UserStatus::Active,
         };
         store
-            .save_company(Company::new(company.clone(), "Company"))
+            .save_company(
+                Company::new(company.clone(), "Company")
+                    .with_project("tower", "Tower")
+                    .with_project("depot", "Depot"),
+            )
             .await
             .unwrap();
         store.save_user(user).await.unwrap();

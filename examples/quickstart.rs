@@ -35,7 +35,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let tower = ProjectId::new("tower");
 
     chapter("Acme Construction and its people");
-    let mut company = Company::new("acme", "Acme Construction");
+    let mut company = Company::new("acme", "Acme Construction")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     // People may let an app act as themselves; the app's own service account needs an admin.
     company.settings.consent_install = ConsentInstall::ForUserAccess;
     server.save_company(company).await?;

@@ -133,7 +133,13 @@ async fn company_with_admin(
 ) -> Result<CompanyId, Box<dyn Error>> {
     let company = CompanyId::new(id);
     server
-        .save_company(Company::new(id, id.to_uppercase()))
+        .save_company(
+            // Each company's own projects, which admins choose from.
+            Company::new(id, id.to_uppercase())
+                .with_project("tower", "Tower")
+                .with_project("depot", "Depot")
+                .with_project("bridge", "Bridge"),
+        )
         .await?;
     server.save_user(User::person(admin, admin)).await?;
     let holds = Permissions::none().with(Scope::Company, "directory", Level::Admin);

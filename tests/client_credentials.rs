@@ -32,7 +32,7 @@ async fn globex(world: &World) -> Globex {
     };
     let server = &world.server;
     server
-        .save_company(Company::new("globex", "Globex"))
+        .save_company(Company::new("globex", "Globex").with_project("plant", "Plant"))
         .await
         .unwrap();
     server

@@ -645,7 +645,9 @@ async fn tokens_through_app_with_ceiling(
 }
 
 async fn add_company(world: &World, id: &str, consent: ConsentInstall) -> CompanyId {
-    let mut company = Company::new(id, id);
+    let mut company = Company::new(id, id)
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     company.settings.consent_install = consent;
     world.server.save_company(company).await.unwrap();
     CompanyId::new(id)

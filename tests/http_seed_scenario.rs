@@ -160,7 +160,7 @@ async fn the_service_account_works_only_on_the_projects_the_admin_permits() {
     assert_eq!(installed["status"], "active");
     assert_eq!(
         installed["service_account"]["permitted_projects"],
-        json!(["tower"])
+        json!([{ "id": "tower", "name": "Riverside Tower" }])
     );
     let token = service_account_token(&running).await;
 
@@ -227,7 +227,7 @@ async fn only_directory_admins_may_use_the_admin_routes() {
     assert_eq!(status["installation"]["status"], "active");
     assert_eq!(
         status["installation"]["service_account"]["permitted_projects"],
-        json!(["tower"])
+        json!([{ "id": "tower", "name": "Riverside Tower" }])
     );
 }
 
@@ -414,4 +414,27 @@ async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
         .await
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_admin_sees_the_companys_projects_by_name_and_cannot_permit_one_it_lacks() {
+    let running = start().await;
+    let jane = signed_in(&running, "jane").await;
+    let page = jane
+        .open(&running.url(&format!("/admin/apps/{}", running.fieldsync().client_id)))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Riverside Tower") && page.contains("North Depot"),
+        "{page}"
+    );
+
+    let refused = admin_json(&running, &jane.http, "install", &["tower", "moonbase"]).await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("moonbase"), "{body}");
+    // Nothing was installed by the refused request.
+    let installed = admin_json(&running, &jane.http, "install", &["tower"]).await;
+    assert_eq!(installed.status(), StatusCode::OK);
 }

@@ -172,7 +172,9 @@ async fn directory_entry(world: &World, user: &UserId) -> Option<(User, Permissi
 }
 
 async fn set_consent_install(world: &World, setting: ConsentInstall) {
-    let mut company = Company::new("acme", "Acme Construction");
+    let mut company = Company::new("acme", "Acme Construction")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     company.settings.consent_install = setting;
     world.server.save_company(company).await.unwrap();
 }
@@ -423,7 +425,11 @@ async fn a_non_member_may_not_approve_even_if_a_directory_admin_elsewhere() {
     let outsider = add_user(&world, "olga", None).await;
     world
         .server
-        .save_company(Company::new("globex", "Globex"))
+        .save_company(
+            Company::new("globex", "Globex")
+                .with_project("tower", "Tower")
+                .with_project("depot", "Depot"),
+        )
         .await
         .unwrap();
     let admin = Permissions::none().with(Scope::Company, "directory", Level::Admin);
@@ -1191,7 +1197,9 @@ fn model_approving_an_update_with_none_pending_gives_no_pending_update() {
 #[test]
 fn model_consent_install_is_refused_where_only_admins_install() {
     let app = app();
-    let company = Company::new("acme", "Acme");
+    let company = Company::new("acme", "Acme")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     assert_eq!(
         Installation::by_user_consent(&app, &company, &UserId::new("john"), t0()),
         Err(InstallationError::ConsentInstallNotAllowed {
@@ -1431,4 +1439,71 @@ fn the_default_audit_sink_keeps_only_the_most_recent_events() {
     }
     assert_eq!(sink.events(), [event("b"), event("c")]);
     assert_eq!(MemoryAuditSink::DEFAULT_CAPACITY, 10_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projects are known
+// ---------------------------------------------------------------------------------------------
+
+fn unknown_projects(result: &Result<Installation, ServerError>) -> Option<Vec<ProjectId>> {
+    match result {
+        Err(ServerError::Installation(InstallationError::UnknownProjects { projects, .. })) => {
+            Some(projects.clone())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn approving_a_project_the_company_does_not_have_is_refused_and_changes_nothing() {
+    let world = support::world().await;
+    request(&world, &world.john).await;
+    let before = installation(&world).await;
+    let typo = ProjectId::new("towr");
+    let refused = approve(&world, &world.jane, &[&world.tower, &typo]).await;
+    assert_eq!(unknown_projects(&refused), Some(vec![typo.clone()]));
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("towr") && message.contains("acme"),
+        "{message}"
+    );
+    assert_eq!(installation(&world).await, before);
+    assert!(approve(&world, &world.jane, &[&world.tower]).await.is_ok());
+}
+
+#[tokio::test]
+async fn permitting_a_project_the_company_does_not_have_is_refused_and_changes_nothing() {
+    let world = support::world().await;
+    request(&world, &world.john).await;
+    approve(&world, &world.jane, &[&world.tower]).await.unwrap();
+    let before = installation(&world).await;
+    let unknown = ProjectId::new("moonbase");
+    let refused = set_projects(&world, &world.jane, &[&world.depot, &unknown]).await;
+    assert_eq!(unknown_projects(&refused), Some(vec![unknown]));
+    assert_eq!(installation(&world).await, before);
+}
+
+#[tokio::test]
+async fn a_non_admin_is_refused_as_such_before_learning_which_projects_exist() {
+    let world = support::world().await;
+    request(&world, &world.john).await;
+    let refused = approve(&world, &world.john, &[&ProjectId::new("secret-project")]).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| is_not_directory_admin(error, &world.john)),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_company_lists_its_projects_by_id_with_their_names() {
+    let company = Company::new("acme", "Acme").with_project("tower", "Riverside Tower");
+    let tower = ProjectId::new("tower");
+    assert_eq!(
+        company.project(&tower).map(|project| project.name.as_str()),
+        Some("Riverside Tower")
+    );
+    assert!(company.project(&ProjectId::new("depot")).is_none());
+    assert!(company.check_projects(&BTreeSet::from([tower])).is_ok());
 }

@@ -465,7 +465,11 @@ async fn install_in_beta(world: &World, user: &UserId) -> CompanyId {
     let beta = CompanyId::new("beta");
     let server = &world.server;
     server
-        .save_company(Company::new("beta", "Beta Builders"))
+        .save_company(
+            Company::new("beta", "Beta Builders")
+                .with_project("tower", "Tower")
+                .with_project("depot", "Depot"),
+        )
         .await
         .unwrap();
     server.save_user(User::person("bea", "Bea")).await.unwrap();

@@ -81,7 +81,9 @@ impl<S: Store> Seeded<S> {
         let acme = CompanyId::new("acme");
         let jane = UserId::new("jane");
         let tower = ProjectId::new("tower");
-        let mut company = Company::new("acme", "Acme Construction");
+        let mut company = Company::new("acme", "Acme Construction")
+            .with_project("tower", "Tower")
+            .with_project("depot", "Depot");
         company.settings.consent_install = ConsentInstall::ForUserAccess;
         server.save_company(company).await.unwrap();
         server
@@ -700,7 +702,9 @@ mod http {
     async fn consent_given_in_one_company_does_not_silently_install_in_another() {
         let world = support::world().await;
         let globex = CompanyId::new("globex");
-        let mut company = Company::new("globex", "Globex");
+        let mut company = Company::new("globex", "Globex")
+            .with_project("tower", "Tower")
+            .with_project("depot", "Depot");
         company.settings.consent_install = ConsentInstall::ForUserAccess;
         world.server.save_company(company).await.unwrap();
         world

@@ -446,7 +446,9 @@ async fn held_world(
         .build()
         .unwrap();
     let (acme, john) = (CompanyId::new("acme"), UserId::new("john"));
-    let mut company = Company::new("acme", "Acme Construction");
+    let mut company = Company::new("acme", "Acme Construction")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
     server.save_company(company).await.unwrap();
     server

@@ -293,7 +293,9 @@ pub async fn build<S: Store>(
         (None, None) => builder.build()?,
     };
     let acme = CompanyId::new(COMPANY);
-    let mut company = Company::new(COMPANY, "Acme Construction");
+    let mut company = Company::new(COMPANY, "Acme Construction")
+        .with_project("tower", "Riverside Tower")
+        .with_project("depot", "North Depot");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
     server.save_company(company).await?;
     let mut users = Vec::new();
@@ -756,12 +758,34 @@ async fn admin_json<S: Store>(
     };
     let projects = body.map(|Json(action)| action.projects).unwrap_or_default();
     match run_admin_action(&state, &admin, &ClientId::new(client_id), &action, projects).await {
-        Ok(installation) => Json(installation_json(&installation)).into_response(),
+        Ok(installation) => {
+            let company = company(&state).await;
+            Json(installation_json(&installation, company.as_ref())).into_response()
+        }
         Err(error) => error.into_response(),
     }
 }
 
-fn installation_json(installation: &Installation) -> serde_json::Value {
+/// The demo company's record, for its projects' names.
+async fn company<S: Store>(state: &DemoState<S>) -> Option<Company> {
+    state
+        .server
+        .store()
+        .company(&CompanyId::new(COMPANY))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A project as pages and JSON show it: its id and its name in the company's directory.
+fn project_json(company: Option<&Company>, project: &ProjectId) -> serde_json::Value {
+    let name = company
+        .and_then(|company| company.project(project))
+        .map_or(project.as_str(), |known| known.name.as_str());
+    json!({ "id": project, "name": name })
+}
+
+fn installation_json(installation: &Installation, company: Option<&Company>) -> serde_json::Value {
     json!({
         "status": installation.status,
         "decided_by": installation.decided_by,
@@ -770,7 +794,11 @@ fn installation_json(installation: &Installation) -> serde_json::Value {
         "service_account": installation.service_account.as_ref().map(|account| json!({
             "user": account.user,
             "manifest_version": account.approved.version,
-            "permitted_projects": account.permitted_projects,
+            "permitted_projects": account
+                .permitted_projects
+                .iter()
+                .map(|project| project_json(company, project))
+                .collect::<Vec<_>>(),
         })),
     })
 }
@@ -793,9 +821,13 @@ async fn admin_status<S: Store>(
         .installation(&CompanyId::new(COMPANY), &client_id)
         .await
         .ok();
+    let company = company(&state).await;
+    let shown = installation
+        .as_ref()
+        .map(|installation| installation_json(installation, company.as_ref()));
     Json(json!({
         "app": { "name": app.name, "client_id": app.client_id, "manifest": app.manifest() },
-        "installation": installation.as_ref().map(installation_json),
+        "installation": shown,
     }))
     .into_response()
 }
@@ -862,11 +894,20 @@ async fn admin_page<S: Store>(
                 .collect()
         })
         .unwrap_or_default();
-    let boxes: String = PROJECTS
+    // The company's own projects, by name; the form sends their ids.
+    let projects = company(&state)
+        .await
+        .map(|company| company.projects)
+        .unwrap_or_default();
+    let boxes: String = projects
         .iter()
         .map(|project| {
-            let checked = if permitted.contains(*project) { " checked" } else { "" };
-            format!("<label><input type=\"checkbox\" name=\"projects\" value=\"{project}\"{checked}> {project}</label> ")
+            let id = escape(project.id.as_str());
+            let checked = if permitted.contains(project.id.as_str()) { " checked" } else { "" };
+            format!(
+                "<label><input type=\"checkbox\" name=\"projects\" value=\"{id}\"{checked}> {}</label> ",
+                escape(&project.name)
+            )
         })
         .collect();
     let base = format!("/admin/apps/{}", escape(client_id.as_str()));

@@ -1,8 +1,19 @@
 //! Companies and their directories: who the users are and what each holds in each company.
 
-use super::ids::{ClientId, CompanyId, UserId};
+use super::ids::{ClientId, CompanyId, ProjectId, UserId};
+use super::installation::InstallationError;
 use super::permission::Permissions;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// A project of a company, as its directory lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Its id, as requirements and permitted projects name it.
+    pub id: ProjectId,
+    /// Its name, as pages show it.
+    pub name: String,
+}
 
 /// Whether a person's consent to an app may install it in their company.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +43,9 @@ pub struct Company {
     pub name: String,
     /// Its settings.
     pub settings: CompanySettings,
+    /// Its projects: the only ones an admin may permit an app's service account on.
+    #[serde(default)]
+    pub projects: Vec<Project>,
 }
 
 impl Company {
@@ -41,6 +55,38 @@ impl Company {
             id: id.into(),
             name: name.into(),
             settings: CompanySettings::default(),
+            projects: Vec::new(),
+        }
+    }
+
+    /// The company with one more project.
+    pub fn with_project(mut self, id: impl Into<ProjectId>, name: impl Into<String>) -> Self {
+        self.projects.push(Project {
+            id: id.into(),
+            name: name.into(),
+        });
+        self
+    }
+
+    /// The project with this id, if the company has it.
+    pub fn project(&self, id: &ProjectId) -> Option<&Project> {
+        self.projects.iter().find(|project| project.id == *id)
+    }
+
+    /// Refuses any of `projects` the company does not list, naming them.
+    pub fn check_projects(&self, projects: &BTreeSet<ProjectId>) -> Result<(), InstallationError> {
+        let unknown: Vec<ProjectId> = projects
+            .iter()
+            .filter(|project| self.project(project).is_none())
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(InstallationError::UnknownProjects {
+                company: self.id.clone(),
+                projects: unknown,
+            })
         }
     }
 }

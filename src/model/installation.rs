@@ -116,6 +116,22 @@ pub enum InstallationError {
     /// No manifest update is waiting for approval.
     #[error("no manifest update is pending")]
     NoPendingUpdate,
+    /// Projects the company's directory does not list.
+    #[error("company {company} has no project {}", join(projects))]
+    UnknownProjects {
+        /// The company.
+        company: CompanyId,
+        /// The projects it does not have.
+        projects: Vec<ProjectId>,
+    },
+}
+
+fn join(projects: &[ProjectId]) -> String {
+    projects
+        .iter()
+        .map(ProjectId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An app's installation in one company.
@@ -150,7 +166,8 @@ pub struct Installation {
     pub revision: u64,
 }
 
-fn require_directory_admin(actor: &Actor<'_>) -> Result<(), InstallationError> {
+/// Refuses anyone but an active admin of the company's directory.
+pub fn require_directory_admin(actor: &Actor<'_>) -> Result<(), InstallationError> {
     let is_admin = actor.user.is_active()
         && actor
             .permissions

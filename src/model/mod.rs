@@ -12,11 +12,12 @@ pub mod permission;
 pub use app::{App, AppFlows, ClientType, Manifest, OUT_OF_BAND};
 pub use digest::SecretDigest;
 pub use directory::{
-    Actor, Company, CompanySettings, ConsentInstall, Membership, User, UserKind, UserStatus,
+    Actor, Company, CompanySettings, ConsentInstall, Membership, Project, User, UserKind,
+    UserStatus,
 };
 pub use ids::{ClientId, CompanyId, GrantId, ProjectId, TokenId, UserId};
 pub use installation::{
     Installation, InstallationError, InstallationStatus, ManifestUpdate, ServiceAccountChange,
-    ServiceAccountGrant,
+    ServiceAccountGrant, require_directory_admin,
 };
 pub use permission::{Level, Permissions, Requirement, Scope, Tool, ToolLevels};

@@ -6,6 +6,7 @@ use crate::grant::AppRegistration;
 use crate::model::{
     Actor, App, ClientId, CompanyId, Installation, InstallationStatus, Manifest, ManifestUpdate,
     Permissions, ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
+    require_directory_admin,
 };
 use crate::store::Store;
 use crate::token::Secret;
@@ -264,6 +265,11 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Installation, ServerError> {
         let app = self.find_app(app).await?;
         let acting = self.acting(company, approver).await?;
+        // Only an admin learns which projects the company has.
+        require_directory_admin(&acting.actor())?;
+        self.require_company(company)
+            .await?
+            .check_projects(&permitted_projects)?;
         let new_account = UserId::generate(&mut rand::thread_rng());
         let now = self.now();
         let (installation, change) = self
@@ -381,6 +387,11 @@ impl<S: Store> AuthorizationServer<S> {
         projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
         let acting = self.acting(company, approver).await?;
+        // Only an admin learns which projects the company has.
+        require_directory_admin(&acting.actor())?;
+        self.require_company(company)
+            .await?
+            .check_projects(&projects)?;
         let now = self.now();
         let (installation, change) = self
             .change_installation(company, app, |installation| {

@@ -148,7 +148,9 @@ pub async fn seed<S: Store>(server: AuthorizationServer<S>, clock: Arc<ManualClo
         UserId::new("john"),
     );
     let (tower, depot) = (ProjectId::new("tower"), ProjectId::new("depot"));
-    let mut company = Company::new("acme", "Acme Construction");
+    let mut company = Company::new("acme", "Acme Construction")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
     server.save_company(company).await.unwrap();
     server

@@ -67,7 +67,9 @@ pub async fn world_with(config: Config) -> World {
         UserId::new("john"),
     );
     let (tower, depot) = (ProjectId::new("tower"), ProjectId::new("depot"));
-    let mut company = Company::new("acme", "Acme Construction");
+    let mut company = Company::new("acme", "Acme Construction")
+        .with_project("tower", "Tower")
+        .with_project("depot", "Depot");
     company.settings.consent_install = ConsentInstall::ForUserAccess;
     server.save_company(company).await.unwrap();
     server
