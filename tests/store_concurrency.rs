@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{Barrier, Notify};
+use tokio::sync::Notify;
 
 const TASKS: usize = 64;
 
@@ -38,21 +38,7 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    let gate = Arc::new(Barrier::new(TASKS));
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let (gate, work) = (gate.clone(), make(i));
-            tokio::spawn(async move {
-                gate.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(TASKS);
-    for task in tasks {
-        results.push(task.await.unwrap());
-    }
-    results
+    appgrant::store::conformance::race(TASKS, make).await
 }
 
 /// Splits token-endpoint results into the successes, asserting every failure is invalid_grant.
