@@ -154,7 +154,8 @@ where
 // Records
 // ---------------------------------------------------------------------------------------------
 
-fn registration(name: &str) -> AppRegistration {
+/// The registration of the confidential app, using both flows, that the properties store.
+pub fn registration(name: &str) -> AppRegistration {
     AppRegistration {
         name: name.into(),
         client_type: ClientType::Confidential,

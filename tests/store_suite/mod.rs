@@ -15,8 +15,8 @@ pub mod fixtures;
 pub use appgrant::store::conformance::Handles;
 
 use appgrant::grant::{
-    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientCredentials, ErrorCode,
-    FamilyStatus, RefreshFamily, TokenError, TokenRequest, TokenResponse, pkce,
+    AuthorizationRequest, AuthorizationResponse, ClientCredentials, ErrorCode, FamilyStatus,
+    RefreshFamily, TokenError, TokenRequest, TokenResponse, pkce,
 };
 use appgrant::model::*;
 use appgrant::server::{ManualClock, RegisteredApp};
@@ -30,26 +30,11 @@ use std::sync::Arc;
 pub const ISSUER: &str = "https://auth.example.com";
 // Not every test binary that includes this module uses each of them.
 #[allow(unused_imports)]
-pub use appgrant::store::conformance::{RACERS, REDIRECT, VERIFIER, race, start};
+pub use appgrant::store::conformance::{RACERS, REDIRECT, VERIFIER, race, registration, start};
 
 // ---------------------------------------------------------------------------------------------
 // Records
 // ---------------------------------------------------------------------------------------------
-
-fn registration(name: &str) -> AppRegistration {
-    AppRegistration {
-        name: name.into(),
-        client_type: ClientType::Confidential,
-        redirect_uris: vec![REDIRECT.into(), OUT_OF_BAND.into()],
-        flows: AppFlows::Both,
-        manifest: Some(
-            Manifest::new(1)
-                .company_tool("directory", Level::ReadOnly)
-                .project_tool("rfis", Level::Standard),
-        ),
-        ceiling: None,
-    }
-}
 
 /// An active family of `grant` whose current refresh token is `current`, made at [`start`].
 pub fn family(grant: &str, current: &str) -> RefreshFamily {
