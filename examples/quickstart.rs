@@ -144,7 +144,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     server
         .approve_installation(&acme, &client_id, &jane, BTreeSet::from([tower.clone()]))
         .await?;
-    for (member, _) in server.directory(&acme).await? {
+    for (member, _) in server.members(&acme).await? {
         say(&format!("directory: {}", member.name));
     }
 

@@ -164,7 +164,7 @@ fn service_account_of(installation: &Installation) -> UserId {
 async fn directory_entry(world: &World, user: &UserId) -> Option<(User, Permissions)> {
     world
         .server
-        .directory(&world.acme)
+        .members(&world.acme)
         .await
         .unwrap()
         .into_iter()
@@ -306,7 +306,7 @@ async fn approving_an_app_that_only_acts_as_its_users_creates_no_service_account
         .unwrap();
     assert_eq!(approved.status, InstallationStatus::Active);
     assert_eq!(approved.service_account, None);
-    assert_eq!(server.directory(&world.acme).await.unwrap().len(), 2);
+    assert_eq!(server.members(&world.acme).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -319,7 +319,7 @@ async fn denial_records_the_admin_and_the_time_and_creates_no_service_account() 
     assert_eq!(denied.decided_by.as_ref(), Some(&world.jane));
     assert_eq!(denied.decided_at, Some(now));
     assert_eq!(denied.service_account, None);
-    assert_eq!(world.server.directory(&world.acme).await.unwrap().len(), 2);
+    assert_eq!(world.server.members(&world.acme).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

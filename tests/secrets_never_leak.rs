@@ -14,7 +14,7 @@ use appgrant::grant::{
 };
 use appgrant::model::{ClientId, CompanyId, OUT_OF_BAND, SecretDigest};
 use appgrant::server::ServerError;
-use appgrant::store::{CodeStore, DirectoryStore, RefreshStore};
+use appgrant::store::{CodeStore, Directory, RefreshStore};
 use appgrant::token::{Algorithm, KeySet, Secret, SigningKey, validate};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use base64::Engine;

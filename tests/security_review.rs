@@ -12,7 +12,7 @@ mod http_support;
 use appgrant::grant::{AuthorizationResponse, ClientCredentials, TokenRequest, TokenResponse};
 use appgrant::model::*;
 use appgrant::server::ManualClock;
-use appgrant::store::Store;
+use appgrant::store::{DirectoryStore, Store};
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, DenyReason};
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -69,7 +69,7 @@ struct Seeded<S> {
     secret: Secret,
 }
 
-impl<S: Store> Seeded<S> {
+impl<S: Store + DirectoryStore + Clone> Seeded<S> {
     async fn on(store: S) -> Self {
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
@@ -180,7 +180,7 @@ mod gated {
         }
     }
 
-    impl DirectoryStore for GatedStore {
+    impl Directory for GatedStore {
         async fn memberships_of(
             &self,
             user: &UserId,
@@ -190,14 +190,8 @@ mod gated {
         async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
             self.inner.company(id).await
         }
-        async fn save_company(&self, company: Company) -> StoreResult<()> {
-            self.inner.save_company(company).await
-        }
         async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
             self.inner.user(id).await
-        }
-        async fn save_user(&self, user: User) -> StoreResult<()> {
-            self.inner.save_user(user).await
         }
         async fn membership(
             &self,
@@ -205,6 +199,25 @@ mod gated {
             user: &UserId,
         ) -> StoreResult<Option<Permissions>> {
             self.inner.membership(company, user).await
+        }
+        async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+            self.inner.save_service_account(account).await
+        }
+        async fn deactivate_service_account(
+            &self,
+            company: &CompanyId,
+            user: &UserId,
+        ) -> StoreResult<()> {
+            self.inner.deactivate_service_account(company, user).await
+        }
+    }
+
+    impl DirectoryStore for GatedStore {
+        async fn save_company(&self, company: Company) -> StoreResult<()> {
+            self.inner.save_company(company).await
+        }
+        async fn save_user(&self, user: User) -> StoreResult<()> {
+            self.inner.save_user(user).await
         }
         async fn save_membership(
             &self,

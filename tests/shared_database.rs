@@ -11,13 +11,14 @@ mod store_suite;
 use appgrant::grant::{ErrorCode, TokenRequest, TokenResponse};
 use appgrant::model::*;
 use appgrant::store::SqlStore;
+use appgrant::store::conformance::Handles as _;
 use appgrant::token::Secret;
 use appgrant::{Config, DenyReason};
 use sqlx::Row;
 use store_suite::fixtures::Database;
 use store_suite::{
-    Handles, ISSUER, RACERS, World, assert_invalid_grant, new_clock, new_keys, race, read_tower,
-    seed, server_on, write_tower,
+    ISSUER, RACERS, World, assert_invalid_grant, new_clock, new_keys, race, read_tower, seed,
+    server_on, write_tower,
 };
 
 /// Two servers on `database`, each with its own pool, signing with the same keys and reading
@@ -183,7 +184,7 @@ async fn an_uninstall_through_one_server_is_seen_by_the_next_decision_through_th
     }
     let refused = a.service_token().await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::UnauthorizedClient, "{refused}");
-    let directory = a.server.directory(&a.acme).await.unwrap();
+    let directory = a.server.members(&a.acme).await.unwrap();
     let (user, _) = directory
         .iter()
         .find(|(user, _)| user.id == account)
@@ -232,7 +233,7 @@ async fn data_survives_a_restart(database: &Database) {
     let from_pending = after.exchange(&pending).await.unwrap();
     assert!(after.allowed(&from_pending, &read_tower()).await);
     assert!(after.service_token().await.is_ok());
-    let directory = after.server.directory(&after.acme).await.unwrap();
+    let directory = after.server.members(&after.acme).await.unwrap();
     assert_eq!(directory.len(), 3, "jane, john and the service account");
 }
 

@@ -11,6 +11,8 @@ mod store_suite;
 use appgrant::store::conformance;
 
 /// Every suite test, once: `conformance::name: store` for properties that take a store,
+/// `conformance::name: directory` for properties of any directory (given the store, with a
+/// company saved in it),
 /// `conformance::name: handles` for properties that open several handles on the same data,
 /// `store_suite::name: store` for the stories through an authorization server. A test failing
 /// on a backend because of a known bug carries `sql_bug = "…"` (both SQL backends) or
@@ -19,9 +21,6 @@ macro_rules! suite {
     ($backend:ident) => {
         suite!(@tests $backend;
             conformance::apps_round_trip_and_are_replaced: store;
-            conformance::companies_and_users_round_trip_and_are_replaced: store;
-            conformance::memberships_round_trip_per_company_and_are_replaced: store;
-            conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
             conformance::installations_round_trip_are_replaced_and_listed_per_app: store;
             conformance::an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
             conformance::many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
@@ -44,6 +43,12 @@ macro_rules! suite {
             conformance::purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
             conformance::two_handles_see_each_others_writes_and_race_fairly: handles;
             conformance::two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
+            conformance::companies_and_users_round_trip_and_are_replaced: store;
+            conformance::memberships_round_trip_per_company_and_are_replaced: store;
+            conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
+            conformance::unknown_ids_read_as_nothing: directory;
+            conformance::a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it: directory;
+            conformance::a_deactivated_service_account_reads_as_deactivated_or_absent: directory;
             store_suite::the_whole_story_through_an_authorization_server: store;
             store_suite::the_servers_purge_never_removes_anything_still_valid: store;
             store_suite::any_earlier_refresh_token_replayed_after_any_number_of_rotations_revokes_the_family: store;
@@ -85,6 +90,18 @@ macro_rules! suite {
         async fn $name() {
             let Some(fixture) = fixture().await else { return };
             $module::$name(conformance::Handles::open(&fixture).await).await;
+        }
+    };
+    (@fn $module:ident $name:ident directory $( #[$attribute:meta] )*) => {
+        $( #[$attribute] )*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            use appgrant::store::DirectoryStore;
+            let Some(fixture) = fixture().await else { return };
+            let store = conformance::Handles::open(&fixture).await;
+            let acme = appgrant::model::Company::new("acme", "Acme Construction");
+            store.save_company(acme).await.expect("the company is saved");
+            $module::$name(store, appgrant::model::CompanyId::new("acme")).await;
         }
     };
     (@fn $module:ident $name:ident handles $( #[$attribute:meta] )*) => {

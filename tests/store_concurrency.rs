@@ -10,8 +10,8 @@ use appgrant::grant::{
 use appgrant::model::*;
 use appgrant::server::ManualClock;
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
-    RevocationStore, StoreResult,
+    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
+    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
 };
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, DenyReason, MemoryStore};
@@ -285,21 +285,15 @@ impl AppStore for HeldFamilies {
     }
 }
 
-impl DirectoryStore for HeldFamilies {
+impl Directory for HeldFamilies {
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         self.inner.memberships_of(user).await
     }
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         self.inner.company(id).await
     }
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.inner.save_company(company).await
-    }
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.inner.user(id).await
-    }
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.inner.save_user(user).await
     }
     async fn membership(
         &self,
@@ -307,6 +301,25 @@ impl DirectoryStore for HeldFamilies {
         user: &UserId,
     ) -> StoreResult<Option<Permissions>> {
         self.inner.membership(company, user).await
+    }
+    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+        self.inner.save_service_account(account).await
+    }
+    async fn deactivate_service_account(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<()> {
+        self.inner.deactivate_service_account(company, user).await
+    }
+}
+
+impl DirectoryStore for HeldFamilies {
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.inner.save_company(company).await
+    }
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.inner.save_user(user).await
     }
     async fn save_membership(
         &self,

@@ -8,8 +8,8 @@ use appgrant::grant::{CodeRecord, Redemption, RefreshFamily};
 use appgrant::model::*;
 use appgrant::store::conformance::{self, Handles, PROPERTIES};
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
-    RevocationStore, StoreResult,
+    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
+    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
 };
 use appgrant::token::StoredKey;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use failing_store::FailingStore;
 use std::collections::BTreeSet;
 
 /// Runs the whole suite on the stores `fresh` makes, and returns the report it panicked with.
-fn report_of<H: Handles>(fresh: impl AsyncFnMut() -> H) -> String {
+fn report_of<H: Handles<Store: DirectoryStore>>(fresh: impl AsyncFnMut() -> H) -> String {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .build()
@@ -159,21 +159,15 @@ impl AppStore for NeverSpent {
     }
 }
 
-impl DirectoryStore for NeverSpent {
+impl Directory for NeverSpent {
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         self.inner.memberships_of(user).await
     }
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         self.inner.company(id).await
     }
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.inner.save_company(company).await
-    }
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.inner.user(id).await
-    }
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.inner.save_user(user).await
     }
     async fn membership(
         &self,
@@ -181,6 +175,25 @@ impl DirectoryStore for NeverSpent {
         user: &UserId,
     ) -> StoreResult<Option<Permissions>> {
         self.inner.membership(company, user).await
+    }
+    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+        self.inner.save_service_account(account).await
+    }
+    async fn deactivate_service_account(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<()> {
+        self.inner.deactivate_service_account(company, user).await
+    }
+}
+
+impl DirectoryStore for NeverSpent {
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.inner.save_company(company).await
+    }
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.inner.save_user(user).await
     }
     async fn save_membership(
         &self,

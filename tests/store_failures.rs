@@ -216,7 +216,7 @@ mod over_http {
     }
 
     /// A resource route of the host's, guarded by the `Access` extractor.
-    async fn list_rfis(access: Access<SqlStore>) -> Result<&'static str, AccessRejection> {
+    async fn list_rfis(access: Access) -> Result<&'static str, AccessRejection> {
         let tower = ProjectId::new("tower");
         access
             .require(Some(&tower), "rfis", Level::ReadOnly)

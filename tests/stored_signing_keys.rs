@@ -6,7 +6,7 @@
 mod store_suite;
 
 use appgrant::server::{ManualClock, ServerError};
-use appgrant::store::{KeyStore, Store};
+use appgrant::store::{DirectoryStore, KeyStore, Store};
 use appgrant::token::{DeploymentSecret, KeyError, KeyPolicy, validate};
 use appgrant::{AuthorizationServer, Config};
 use chrono::TimeDelta;
@@ -22,7 +22,7 @@ fn policy() -> KeyPolicy {
     }
 }
 
-async fn instance<S: Store>(
+async fn instance<S: Store + DirectoryStore + Clone>(
     store: S,
     secret: &DeploymentSecret,
     clock: &Arc<ManualClock>,
@@ -63,7 +63,9 @@ fn kid_of(token: &str) -> String {
     header["kid"].as_str().unwrap().to_owned()
 }
 
-async fn published<S: Store>(server: &AuthorizationServer<S>) -> Vec<String> {
+async fn published<S: Store + DirectoryStore + Clone>(
+    server: &AuthorizationServer<S>,
+) -> Vec<String> {
     server
         .current_jwks()
         .await
@@ -73,7 +75,10 @@ async fn published<S: Store>(server: &AuthorizationServer<S>) -> Vec<String> {
         .collect()
 }
 
-async fn accepts<S: Store>(server: &AuthorizationServer<S>, token: &str) -> bool {
+async fn accepts<S: Store + DirectoryStore + Clone>(
+    server: &AuthorizationServer<S>,
+    token: &str,
+) -> bool {
     server.refresh_keys().await.unwrap();
     validate(
         token,

@@ -12,7 +12,7 @@ use appgrant::model::{
     UserId,
 };
 use appgrant::server::ServerError;
-use appgrant::store::Store;
+use appgrant::store::{DirectoryStore, Store};
 use appgrant::token::{DeploymentSecret, KeySet, Secret};
 use appgrant::{AuthorizationServer, Config, MemoryStore};
 use axum::extract::{FromRef, Path, State};
@@ -164,7 +164,7 @@ pub struct Rfi {
 /// The demo platform's state.
 pub struct DemoState<S> {
     server: AuthorizationServer<S>,
-    guard: ResourceGuard<S>,
+    guard: ResourceGuard,
     sign_in: DemoSignIn,
     passwords: Arc<HashMap<String, String>>,
     rfis: Arc<Mutex<Vec<Rfi>>>,
@@ -185,7 +185,7 @@ impl<S> Clone for DemoState<S> {
     }
 }
 
-impl<S: Store> FromRef<DemoState<S>> for ResourceGuard<S> {
+impl<S: Store + DirectoryStore + Clone> FromRef<DemoState<S>> for ResourceGuard {
     fn from_ref(state: &DemoState<S>) -> Self {
         state.guard.clone()
     }
@@ -268,7 +268,7 @@ async fn metrics_text() -> Response {
 /// Seeds `store` and builds the demo on it. Seeding is idempotent for the company and people;
 /// the apps are registered afresh on every start (a persistent store keeps the earlier ones,
 /// and their tokens, working).
-pub async fn build<S: Store>(
+pub async fn build<S: Store + DirectoryStore + Clone>(
     deployment: Deployment,
     store: S,
 ) -> Result<(Router, SeedInfo, AuthorizationServer<S>), ServerError> {
@@ -398,7 +398,7 @@ pub async fn build<S: Store>(
     Ok((router, seed, server))
 }
 
-fn demo_routes<S: Store>(state: DemoState<S>) -> Router {
+fn demo_routes<S: Store + DirectoryStore + Clone>(state: DemoState<S>) -> Router {
     let sign_in_and_api = Router::new()
         .route("/login", get(login_page).post(login::<S>))
         .route(
@@ -504,7 +504,7 @@ fn local_path(return_to: Option<&str>) -> &str {
     }
 }
 
-async fn login<S: Store>(
+async fn login<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -540,10 +540,10 @@ async fn login<S: Store>(
     response
 }
 
-async fn list_rfis<S: Store>(
+async fn list_rfis<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access<S>,
+    access: Access,
 ) -> Result<Json<Vec<Rfi>>, AccessRejection> {
     access
         .require(
@@ -569,10 +569,10 @@ struct NewRfi {
     title: String,
 }
 
-async fn create_rfi<S: Store>(
+async fn create_rfi<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access<S>,
+    access: Access,
     Json(new): Json<NewRfi>,
 ) -> Result<(StatusCode, Json<Rfi>), AccessRejection> {
     let granted = access
@@ -640,7 +640,7 @@ impl IntoResponse for AdminError {
     }
 }
 
-async fn run_admin_action<S: Store>(
+async fn run_admin_action<S: Store + DirectoryStore + Clone>(
     state: &DemoState<S>,
     admin: &UserId,
     client_id: &ClientId,
@@ -716,7 +716,7 @@ fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), Admin
 }
 
 /// The signed-in user, if they hold Admin on Acme's directory.
-async fn directory_admin<S: Store>(
+async fn directory_admin<S: Store + DirectoryStore + Clone>(
     state: &DemoState<S>,
     headers: &HeaderMap,
 ) -> Result<UserId, AdminError> {
@@ -727,7 +727,7 @@ async fn directory_admin<S: Store>(
 
 /// Refuses `user` unless they hold Admin on Acme's directory (checked here for reads and
 /// before every admin action; the core checks it again for each decision).
-async fn require_directory_admin<S: Store>(
+async fn require_directory_admin<S: Store + DirectoryStore + Clone>(
     state: &DemoState<S>,
     user: &UserId,
 ) -> Result<(), AdminError> {
@@ -745,7 +745,7 @@ async fn require_directory_admin<S: Store>(
     }
 }
 
-async fn admin_json<S: Store>(
+async fn admin_json<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path((client_id, action)): Path<(String, String)>,
     headers: HeaderMap,
@@ -767,7 +767,7 @@ async fn admin_json<S: Store>(
 }
 
 /// The demo company's record, for its projects' names.
-async fn company<S: Store>(state: &DemoState<S>) -> Option<Company> {
+async fn company<S: Store + DirectoryStore + Clone>(state: &DemoState<S>) -> Option<Company> {
     state
         .server
         .store()
@@ -803,7 +803,7 @@ fn installation_json(installation: &Installation, company: Option<&Company>) -> 
     })
 }
 
-async fn admin_status<S: Store>(
+async fn admin_status<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
@@ -832,7 +832,7 @@ async fn admin_status<S: Store>(
     .into_response()
 }
 
-async fn admin_page<S: Store>(
+async fn admin_page<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
@@ -937,7 +937,7 @@ async fn admin_page<S: Store>(
     Html(format!("<!doctype html><html><body>{body}</body></html>")).into_response()
 }
 
-async fn admin_form<S: Store>(
+async fn admin_form<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path((client_id, action)): Path<(String, String)>,
     headers: HeaderMap,

@@ -22,7 +22,7 @@ mod demo;
 mod key_file;
 mod serve;
 
-use appgrant::store::Store;
+use appgrant::store::{DirectoryStore, Store};
 use appgrant::token::{DeploymentSecret, KeySet};
 use std::error::Error;
 use std::time::Duration;
@@ -217,7 +217,7 @@ fn without_password(url: &str) -> String {
 }
 
 /// Binds, and serves the demo on `store` until the process ends.
-async fn run<S: Store>(
+async fn run<S: Store + DirectoryStore + Clone>(
     options: &Options,
     keys: Option<KeySet>,
     secret: Option<DeploymentSecret>,
@@ -237,7 +237,7 @@ async fn run<S: Store>(
     serve(listener, deployment, store, options.limits.clone()).await
 }
 
-async fn serve<S: Store>(
+async fn serve<S: Store + DirectoryStore + Clone>(
     listener: tokio::net::TcpListener,
     deployment: demo::Deployment,
     store: S,

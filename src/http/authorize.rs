@@ -9,7 +9,7 @@ use crate::grant::{
 };
 use crate::model::ClientType;
 use crate::server::ConsentPrompt;
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -73,8 +73,8 @@ fn authorized(response: AuthorizationResponse) -> Response {
 }
 
 /// `GET /oauth/authorize`.
-pub(crate) async fn show<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
@@ -139,8 +139,8 @@ fn mac_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
     mac.update(bytes);
 }
 
-fn csrf_mac<S: Store, A>(
-    state: &HttpState<S, A>,
+fn csrf_mac<S: Store, D: Directory, A>(
+    state: &HttpState<S, D, A>,
     user: &SignedIn,
     issued_at: i64,
     params: &Params,
@@ -174,7 +174,11 @@ fn csrf_mac<S: Store, A>(
 
 /// A token binding the consent form to this user, this sign-in session and company, this
 /// exact request and the time it was shown: `base64url(issued_at ‖ HMAC)`.
-fn csrf_token<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> String {
+fn csrf_token<S: Store, D: Directory, A>(
+    state: &HttpState<S, D, A>,
+    user: &SignedIn,
+    params: &Params,
+) -> String {
     let issued_at = state.shared.server.now().timestamp();
     let tag = csrf_mac(state, user, issued_at, params)
         .finalize()
@@ -188,7 +192,11 @@ fn csrf_token<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Pa
 /// differ a little.
 const CLOCK_SKEW_SECONDS: i64 = 60;
 
-fn csrf_valid<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Params) -> bool {
+fn csrf_valid<S: Store, D: Directory, A>(
+    state: &HttpState<S, D, A>,
+    user: &SignedIn,
+    params: &Params,
+) -> bool {
     let Some(presented) = params
         .get("csrf_token")
         .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
@@ -214,8 +222,8 @@ fn csrf_valid<S: Store, A>(state: &HttpState<S, A>, user: &SignedIn, params: &Pa
             .is_ok()
 }
 
-fn consent_page<S: Store, A>(
-    state: &HttpState<S, A>,
+fn consent_page<S: Store, D: Directory, A>(
+    state: &HttpState<S, D, A>,
     prompt: &ConsentPrompt,
     params: &Params,
     user: &SignedIn,
@@ -261,8 +269,8 @@ fn consent_page<S: Store, A>(
 }
 
 /// `POST /oauth/authorize`: the consent form's answer.
-pub(crate) async fn decide<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn decide<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     request: Request,
 ) -> Response {
     let (parts, body): (_, Body) = request.into_parts();

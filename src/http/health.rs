@@ -3,7 +3,7 @@
 
 use super::render::json_no_store;
 use super::{HttpState, SignIn};
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,7 +16,9 @@ pub(crate) async fn alive() -> Response {
 
 /// `GET /readyz`: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable","failed":…}` naming
 /// what failed (`store` or `signing_key`; the error itself goes to the log, not to the caller).
-pub(crate) async fn ready<S: Store, A: SignIn>(State(state): State<HttpState<S, A>>) -> Response {
+pub(crate) async fn ready<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
+) -> Response {
     match state.shared.server.readiness().await {
         Ok(()) => json_no_store(StatusCode::OK, &json!({ "status": "ok" })),
         Err(not_ready) => json_no_store(

@@ -4,7 +4,7 @@ use super::render::json_no_store;
 use super::resource::{AccessRejection, bearer_token};
 use super::{HttpState, SignIn};
 use crate::server::ServerError;
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
-pub(crate) async fn authorization_server<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn authorization_server<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
 ) -> Response {
     let issuer = state
         .shared
@@ -41,13 +41,15 @@ pub(crate) async fn authorization_server<S: Store, A: SignIn>(
 }
 
 /// `GET /.well-known/jwks.json`.
-pub(crate) async fn jwks<S: Store, A: SignIn>(State(state): State<HttpState<S, A>>) -> Response {
+pub(crate) async fn jwks<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
+) -> Response {
     Json(state.shared.server.current_jwks().await).into_response()
 }
 
 /// `GET /oauth/token/info`: whose the bearer token is and for how long.
-pub(crate) async fn token_info<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn token_info<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     headers: HeaderMap,
 ) -> Response {
     let token = match bearer_token(&headers) {

@@ -16,7 +16,7 @@ pub use resource::{Access, AccessRejection, Granted, ResourceGuard};
 
 use crate::model::{CompanyId, UserId};
 use crate::server::AuthorizationServer;
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use crate::token::Secret;
 use axum::Router;
 use axum::http::HeaderName;
@@ -114,18 +114,18 @@ impl Default for HttpOptions {
     }
 }
 
-struct Shared<S, A> {
-    server: AuthorizationServer<S>,
+struct Shared<S, D, A> {
+    server: AuthorizationServer<S, D>,
     sign_in: A,
     options: HttpOptions,
 }
 
 /// The router's state.
-pub(crate) struct HttpState<S, A> {
-    shared: Arc<Shared<S, A>>,
+pub(crate) struct HttpState<S, D, A> {
+    shared: Arc<Shared<S, D, A>>,
 }
 
-impl<S, A> Clone for HttpState<S, A> {
+impl<S, D, A> Clone for HttpState<S, D, A> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
@@ -171,8 +171,8 @@ impl<S, A> Clone for HttpState<S, A> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub fn router<S: Store, A: SignIn>(
-    server: AuthorizationServer<S>,
+pub fn router<S: Store, D: Directory, A: SignIn>(
+    server: AuthorizationServer<S, D>,
     sign_in: A,
     options: HttpOptions,
 ) -> Router {
@@ -186,36 +186,36 @@ pub fn router<S: Store, A: SignIn>(
     Router::new()
         .route(
             "/oauth/authorize",
-            observed("authorize", get(authorize::show::<S, A>)).merge(observed(
+            observed("authorize", get(authorize::show::<S, D, A>)).merge(observed(
                 "authorize_decision",
-                post(authorize::decide::<S, A>),
+                post(authorize::decide::<S, D, A>),
             )),
         )
         .route(
             "/oauth/token",
-            observed("token", post(token::token::<S, A>)),
+            observed("token", post(token::token::<S, D, A>)),
         )
         .route(
             "/oauth/revoke",
-            observed("revoke", post(token::revoke::<S, A>)),
+            observed("revoke", post(token::revoke::<S, D, A>)),
         )
         .route(
             "/oauth/introspect",
-            observed("introspect", post(token::introspect::<S, A>)),
+            observed("introspect", post(token::introspect::<S, D, A>)),
         )
         .route(
             "/oauth/token/info",
-            observed("token_info", get(metadata::token_info::<S, A>)),
+            observed("token_info", get(metadata::token_info::<S, D, A>)),
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            observed("metadata", get(metadata::authorization_server::<S, A>)),
+            observed("metadata", get(metadata::authorization_server::<S, D, A>)),
         )
         .route(
             "/.well-known/jwks.json",
-            observed("jwks", get(metadata::jwks::<S, A>)),
+            observed("jwks", get(metadata::jwks::<S, D, A>)),
         )
         .route("/healthz", observed("healthz", get(health::alive)))
-        .route("/readyz", observed("readyz", get(health::ready::<S, A>)))
+        .route("/readyz", observed("readyz", get(health::ready::<S, D, A>)))
         .with_state(state)
 }

@@ -5,38 +5,62 @@ use super::HttpOptions;
 use crate::Decision;
 use crate::access::{DenyKind, DenyReason};
 use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Tool, UserId};
+use crate::server::AccessCheck;
 use crate::server::AuthorizationServer;
-use crate::store::Store;
+use crate::store::{Directory, Store, StoreError};
 use crate::token::GrantKind;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 /// What resource routes share: the server that decides, and the company header's name.
 /// Put one in the host's router state (with [`FromRef`]) to use the [`Access`] extractor.
-pub struct ResourceGuard<S> {
-    server: AuthorizationServer<S>,
+///
+/// It holds the server behind a trait object, so neither it nor [`Access`] names the store or
+/// directory type: handlers stay the same whichever store a deployment picks.
+#[derive(Clone)]
+pub struct ResourceGuard {
+    decider: Arc<dyn Decider>,
     company_header: HeaderName,
 }
 
-impl<S> Clone for ResourceGuard<S> {
-    fn clone(&self) -> Self {
+impl std::fmt::Debug for ResourceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceGuard")
+            .field("company_header", &self.company_header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceGuard {
+    /// A guard deciding with `server`, reading the company from `options.company_header`.
+    pub fn new<S: Store, D: Directory>(
+        server: AuthorizationServer<S, D>,
+        options: &HttpOptions,
+    ) -> Self {
         Self {
-            server: self.server.clone(),
-            company_header: self.company_header.clone(),
+            decider: Arc::new(server),
+            company_header: options.company_header.clone(),
         }
     }
 }
 
-impl<S: Store> ResourceGuard<S> {
-    /// A guard deciding with `server`, reading the company from `options.company_header`.
-    pub fn new(server: AuthorizationServer<S>, options: &HttpOptions) -> Self {
-        Self {
-            server,
-            company_header: options.company_header.clone(),
-        }
+type Checked<'a> = Pin<Box<dyn Future<Output = Result<AccessCheck, StoreError>> + Send + 'a>>;
+
+/// A server as the extractor sees it: something that decides. Boxing the future (one small
+/// allocation per decision) is what lets the guard forget the store's type.
+trait Decider: Send + Sync {
+    fn check<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a>;
+}
+
+impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
+    fn check<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a> {
+        Box::pin(AuthorizationServer::check(self, token, requirement))
     }
 }
 
@@ -152,17 +176,16 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessRejection>
 
 /// A resource request: its bearer token and the company it is for. Call
 /// [`Access::require`] with what the route needs.
-pub struct Access<S> {
-    guard: ResourceGuard<S>,
+pub struct Access {
+    guard: ResourceGuard,
     token: String,
     company: CompanyId,
 }
 
-impl<S, St> FromRequestParts<St> for Access<S>
+impl<St> FromRequestParts<St> for Access
 where
-    S: Store,
     St: Send + Sync,
-    ResourceGuard<S>: FromRef<St>,
+    ResourceGuard: FromRef<St>,
 {
     type Rejection = AccessRejection;
 
@@ -198,7 +221,7 @@ pub struct Granted {
     pub grant_kind: GrantKind,
 }
 
-impl<S: Store> Access<S> {
+impl Access {
     /// The company the request is for.
     pub fn company(&self) -> &CompanyId {
         &self.company
@@ -220,7 +243,7 @@ impl<S: Store> Access<S> {
         };
         let check = self
             .guard
-            .server
+            .decider
             .check(&self.token, &requirement)
             .await
             .map_err(|_| AccessRejection::Unavailable)?;

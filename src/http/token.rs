@@ -5,15 +5,15 @@ use super::render::{json_no_store, oauth_error, token_error};
 use super::{HttpState, SignIn};
 use crate::grant::{ClientCredentials, ErrorCode, Params, TokenError, TokenRequest};
 use crate::server::telemetry;
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 /// Reads a client-authenticated POST: its parameters and the client's credentials.
-async fn read_client_request<S, A>(
-    state: &HttpState<S, A>,
+async fn read_client_request<S, D, A>(
+    state: &HttpState<S, D, A>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Params, ClientCredentials), Response> {
@@ -56,8 +56,8 @@ fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials
 }
 
 /// `POST /oauth/token`.
-pub(crate) async fn token<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn token<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -80,8 +80,8 @@ pub(crate) async fn token<S: Store, A: SignIn>(
 }
 
 /// Reads a client-authenticated request about one token (revocation, introspection).
-async fn read_token_question<S, A>(
-    state: &HttpState<S, A>,
+async fn read_token_question<S, D, A>(
+    state: &HttpState<S, D, A>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, ClientCredentials), Response> {
@@ -93,8 +93,8 @@ async fn read_token_question<S, A>(
 }
 
 /// `POST /oauth/revoke`: 200 with an empty JSON object, for unknown tokens too.
-pub(crate) async fn revoke<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn revoke<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -109,8 +109,8 @@ pub(crate) async fn revoke<S: Store, A: SignIn>(
 }
 
 /// `POST /oauth/introspect`.
-pub(crate) async fn introspect<S: Store, A: SignIn>(
-    State(state): State<HttpState<S, A>>,
+pub(crate) async fn introspect<S: Store, D: Directory, A: SignIn>(
+    State(state): State<HttpState<S, D, A>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

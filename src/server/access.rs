@@ -6,7 +6,7 @@ use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError, acces
 use crate::model::{
     App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Directory, Store, StoreError};
 use crate::token::{AccessClaims, GrantKind, validate};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub struct AccessCheck {
     pub acting_user: Option<UserId>,
 }
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Decides whether the bearer of `token` may meet `requirement` now.
     pub async fn check_access(
         &self,
@@ -187,7 +187,7 @@ impl<S: Store> AuthorizationServer<S> {
         installation: Option<Installation>,
         company: &CompanyId,
     ) -> Result<DirectoryView, StoreError> {
-        let store = &self.inner.store;
+        let directory = &self.inner.directory;
         let acting = match claims.grant_kind {
             GrantKind::User => Some(UserId::new(claims.sub.as_str())),
             GrantKind::ServiceAccount => installation
@@ -196,7 +196,10 @@ impl<S: Store> AuthorizationServer<S> {
                 .map(|account| account.user.clone()),
         };
         let (user, permissions) = match &acting {
-            Some(id) => (store.user(id).await?, store.membership(company, id).await?),
+            Some(id) => (
+                directory.user(id).await?,
+                directory.membership(company, id).await?,
+            ),
             None => (None, None),
         };
         Ok(DirectoryView {
@@ -233,14 +236,14 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<Result<(), DenyReason>, StoreError> {
         let store = &self.inner.store;
         let user_id = UserId::new(claims.sub.as_str());
-        let Some(user) = store.user(&user_id).await? else {
+        let Some(user) = self.inner.directory.user(&user_id).await? else {
             return Ok(Err(DenyReason::NotAMember));
         };
         if !user.is_active() {
             return Ok(Err(DenyReason::UserDeactivated));
         }
         let mut refusal = DenyReason::AppNotInstalled;
-        for (company, permissions) in store.memberships_of(&user_id).await? {
+        for (company, permissions) in self.inner.directory.memberships_of(&user_id).await? {
             let view = DirectoryView {
                 installation: store.installation(&claims.client_id, &company).await?,
                 user: Some(user.clone()),

@@ -9,7 +9,7 @@ use crate::grant::{
     ValidAuthorization, validate_request,
 };
 use crate::model::{App, ClientId, CompanyId, Installation, UserId};
-use crate::store::{Store, StoreError};
+use crate::store::{Directory, Store, StoreError};
 use std::time::Instant;
 
 /// What to show the user on the consent page.
@@ -21,7 +21,7 @@ pub struct ConsentPrompt {
     pub app: App,
 }
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Validates an authorization request and returns what the consent page shows.
     #[tracing::instrument(
         name = "begin_authorization",
@@ -113,7 +113,12 @@ impl<S: Store> AuthorizationServer<S> {
             telemetry::store_failed("authorize", &error);
             AuthorizeError::Unavailable
         };
-        let signed_in = store.user(user).await.map_err(server_error)?;
+        let signed_in = self
+            .inner
+            .directory
+            .user(user)
+            .await
+            .map_err(server_error)?;
         if !signed_in.is_some_and(|record| record.is_active()) {
             return Err(AuthorizeError::Redirect(prompt.request.error(
                 ErrorCode::AccessDenied,
@@ -197,10 +202,16 @@ impl<S: Store> AuthorizationServer<S> {
         if store.installation(&app.client_id, company).await?.is_some() {
             return Ok(());
         }
-        let Some(record) = store.company(company).await? else {
+        let Some(record) = self.inner.directory.company(company).await? else {
             return Ok(());
         };
-        if store.membership(company, user).await?.is_none() {
+        if self
+            .inner
+            .directory
+            .membership(company, user)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         // A company that does not allow it simply gets no installation: the user's token works

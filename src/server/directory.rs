@@ -1,19 +1,20 @@
-//! Keeping the server's copy of the host's directory: companies, users, memberships.
+//! Keeping appgrant's own directory tables (companies, users, memberships), for a host whose
+//! directory lives in appgrant; and the lookups every directory answers.
 
 use super::{AuthorizationServer, ServerError, telemetry};
 use crate::model::{Company, CompanyId, Level, Permissions, Scope, Tool, User, UserId, UserStatus};
-use crate::store::Store;
+use crate::store::{Directory, DirectoryStore, Store};
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: DirectoryStore> AuthorizationServer<S, D> {
     /// Adds or replaces a company.
     pub async fn save_company(&self, company: Company) -> Result<(), ServerError> {
-        let saved = self.inner.store.save_company(company).await;
+        let saved = self.inner.directory.save_company(company).await;
         Ok(telemetry::observe_store("save_company", saved)?)
     }
 
     /// Adds or replaces a user.
     pub async fn save_user(&self, user: User) -> Result<(), ServerError> {
-        let saved = self.inner.store.save_user(user).await;
+        let saved = self.inner.directory.save_user(user).await;
         Ok(telemetry::observe_store("save_user", saved)?)
     }
 
@@ -38,7 +39,7 @@ impl<S: Store> AuthorizationServer<S> {
         self.require_user(user).await?;
         Ok(self
             .inner
-            .store
+            .directory
             .save_membership(company, user, permissions)
             .await?)
     }
@@ -66,7 +67,7 @@ impl<S: Store> AuthorizationServer<S> {
     ) -> Result<(), ServerError> {
         let mut permissions = self
             .inner
-            .store
+            .directory
             .membership(company, user)
             .await?
             .unwrap_or_default();
@@ -79,26 +80,28 @@ impl<S: Store> AuthorizationServer<S> {
         let deactivated = async {
             let mut record = self.require_user(user).await?;
             record.status = UserStatus::Deactivated;
-            Ok(self.inner.store.save_user(record).await?)
+            Ok(self.inner.directory.save_user(record).await?)
         };
         telemetry::observe_store("deactivate_user", deactivated.await)
     }
 
     /// The company's directory: every member with their permissions.
-    pub async fn directory(
+    pub async fn members(
         &self,
         company: &CompanyId,
     ) -> Result<Vec<(User, Permissions)>, ServerError> {
-        let members = self.inner.store.members(company).await;
-        Ok(telemetry::observe_store("directory", members)?)
+        let members = self.inner.directory.members(company).await;
+        Ok(telemetry::observe_store("members", members)?)
     }
+}
 
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     pub(super) async fn require_company(
         &self,
         company: &CompanyId,
     ) -> Result<Company, ServerError> {
         self.inner
-            .store
+            .directory
             .company(company)
             .await?
             .ok_or_else(|| ServerError::UnknownCompany(company.clone()))
@@ -106,7 +109,7 @@ impl<S: Store> AuthorizationServer<S> {
 
     pub(super) async fn require_user(&self, user: &UserId) -> Result<User, ServerError> {
         self.inner
-            .store
+            .directory
             .user(user)
             .await?
             .ok_or_else(|| ServerError::UnknownUser(user.clone()))

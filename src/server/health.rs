@@ -2,7 +2,7 @@
 
 use super::{AuthorizationServer, telemetry};
 use crate::model::ClientId;
-use crate::store::{Store, StoreError};
+use crate::store::{Directory, Store, StoreError};
 
 /// A client id no registration makes (registered ids are UUIDs): looking it up reads the
 /// store without finding anything.
@@ -32,7 +32,7 @@ impl NotReady {
     }
 }
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Whether this instance can serve now: its current signing key signs (and the signature
     /// verifies), and its store answers a cheap read (an app that does not exist). For a load
     /// balancer's readiness probe; the router serves it as `GET /readyz`.

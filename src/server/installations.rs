@@ -8,7 +8,7 @@ use crate::model::{
     Permissions, ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
     require_directory_admin,
 };
-use crate::store::Store;
+use crate::store::{Directory, ServiceAccount, Store};
 use crate::token::Secret;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -57,7 +57,7 @@ pub struct RegisteredApp {
     pub client_secret: Option<Secret>,
 }
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Registers an app.
     pub async fn register_app(
         &self,
@@ -158,7 +158,7 @@ impl<S: Store> AuthorizationServer<S> {
                 ManifestUpdate::NotApplicable => continue,
                 ManifestUpdate::Pending => AuditAction::ManifestUpdatePending { version },
                 ManifestUpdate::Applied(change) => {
-                    self.apply(&company, change).await?;
+                    self.apply(&app, &company, change).await?;
                     AuditAction::ManifestUpdated { version }
                 }
             };
@@ -196,7 +196,8 @@ impl<S: Store> AuthorizationServer<S> {
         self.require_company(company).await?;
         self.require_user(requested_by).await?;
         let store = &self.inner.store;
-        if store.membership(company, requested_by).await?.is_none() {
+        let directory = &self.inner.directory;
+        if directory.membership(company, requested_by).await?.is_none() {
             return Err(ServerError::NotAMember {
                 user: requested_by.clone(),
                 company: company.clone(),
@@ -280,7 +281,7 @@ impl<S: Store> AuthorizationServer<S> {
             })
             .await?;
         if let Some(change) = change {
-            self.create_service_account(&app, company, change).await?;
+            self.apply(&app, company, change).await?;
         }
         Ok(self.decided(installation, approver, AuditAction::InstallApproved))
     }
@@ -351,7 +352,7 @@ impl<S: Store> AuthorizationServer<S> {
                 Ok(installation.approve_update(&app, &acting.actor(), now)?)
             })
             .await?;
-        self.apply(company, change).await?;
+        self.apply(&app, company, change).await?;
         let version = installation
             .service_account
             .as_ref()
@@ -392,13 +393,14 @@ impl<S: Store> AuthorizationServer<S> {
         self.require_company(company)
             .await?
             .check_projects(&projects)?;
+        let app = self.find_app(app).await?;
         let now = self.now();
         let (installation, change) = self
-            .change_installation(company, app, |installation| {
+            .change_installation(company, &app.client_id, |installation| {
                 Ok(installation.set_permitted_projects(&acting.actor(), projects.clone(), now)?)
             })
             .await?;
-        self.apply(company, change).await?;
+        self.apply(&app, company, change).await?;
         let action = AuditAction::PermittedProjectsChanged;
         Ok(self.decided(installation, approver, action))
     }
@@ -436,10 +438,10 @@ impl<S: Store> AuthorizationServer<S> {
             })
             .await?;
         if let Some(account) = account {
-            if let Some(mut account) = self.inner.store.user(&account).await? {
-                account.status = UserStatus::Deactivated;
-                self.inner.store.save_user(account).await?;
-            }
+            let directory = &self.inner.directory;
+            directory
+                .deactivate_service_account(company, &account)
+                .await?;
         }
         Ok(self.decided(installation, approver, AuditAction::Uninstalled))
     }
@@ -472,38 +474,31 @@ impl<S: Store> AuthorizationServer<S> {
     async fn acting(&self, company: &CompanyId, user: &UserId) -> Result<Acting, ServerError> {
         Ok(Acting {
             user: self.require_user(user).await?,
-            permissions: self.inner.store.membership(company, user).await?,
+            permissions: self.inner.directory.membership(company, user).await?,
         })
     }
 
-    async fn create_service_account(
+    /// Asks the directory to hold the installation's service account with what `change` says:
+    /// created on approval, updated whenever what it holds changes.
+    async fn apply(
         &self,
         app: &App,
         company: &CompanyId,
         change: ServiceAccountChange,
     ) -> Result<(), ServerError> {
-        let account = User {
-            id: change.user.clone(),
-            name: format!("{} (service account)", app.name),
-            kind: UserKind::ServiceAccount {
-                app: app.client_id.clone(),
+        let account = ServiceAccount {
+            company: company.clone(),
+            user: User {
+                id: change.user,
+                name: format!("{} (service account)", app.name),
+                kind: UserKind::ServiceAccount {
+                    app: app.client_id.clone(),
+                },
+                status: UserStatus::Active,
             },
-            status: UserStatus::Active,
+            permissions: change.permissions,
         };
-        self.inner.store.save_user(account).await?;
-        self.apply(company, change).await
-    }
-
-    async fn apply(
-        &self,
-        company: &CompanyId,
-        change: ServiceAccountChange,
-    ) -> Result<(), ServerError> {
-        Ok(self
-            .inner
-            .store
-            .save_membership(company, &change.user, change.permissions)
-            .await?)
+        Ok(self.inner.directory.save_service_account(&account).await?)
     }
 
     /// Records an admin's decision in the audit log.

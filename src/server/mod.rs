@@ -22,7 +22,7 @@ pub use installations::RegisteredApp;
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use crate::token::{
     Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
     RefreshTokenKey, SigningKey, StoredKey, key_schedule,
@@ -31,8 +31,9 @@ use chrono::DateTime;
 use chrono::Utc;
 use std::sync::{Arc, PoisonError, RwLock};
 
-struct Inner<S> {
+struct Inner<S, D> {
     store: S,
+    directory: D,
     config: Config,
     keys: RwLock<KeySet>,
     refresh_key: RefreshTokenKey,
@@ -49,12 +50,14 @@ struct StoredKeys {
     next_reload: RwLock<DateTime<Utc>>,
 }
 
-/// An embeddable OAuth 2.0 authorization server over a store `S`.
-pub struct AuthorizationServer<S> {
-    inner: Arc<Inner<S>>,
+/// An embeddable OAuth 2.0 authorization server keeping its OAuth state in a store `S` and
+/// reading who is who from a directory `D`: the store's own directory tables by default, or
+/// the host's (see [`Directory`]).
+pub struct AuthorizationServer<S, D = S> {
+    inner: Arc<Inner<S, D>>,
 }
 
-impl<S> Clone for AuthorizationServer<S> {
+impl<S, D> Clone for AuthorizationServer<S, D> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -62,7 +65,7 @@ impl<S> Clone for AuthorizationServer<S> {
     }
 }
 
-impl<S> std::fmt::Debug for AuthorizationServer<S> {
+impl<S, D> std::fmt::Debug for AuthorizationServer<S, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthorizationServer")
             .field("issuer", &self.inner.config.issuer)
@@ -84,8 +87,9 @@ pub struct PurgeReport {
 }
 
 /// Builds an [`AuthorizationServer`].
-pub struct ServerBuilder<S> {
+pub struct ServerBuilder<S, D = S> {
     store: S,
+    directory: D,
     config: Config,
     keys: Option<KeySet>,
     refresh_key: Option<RefreshTokenKey>,
@@ -95,7 +99,24 @@ pub struct ServerBuilder<S> {
     clock: Arc<dyn Clock>,
 }
 
-impl<S: Store> ServerBuilder<S> {
+impl<S: Store, D> ServerBuilder<S, D> {
+    /// Reads companies, users and permissions from `directory` (the host's own, say) instead of
+    /// the store's directory tables: decisions read it at every decision, and service accounts
+    /// are written to it.
+    pub fn directory<D2: Directory>(self, directory: D2) -> ServerBuilder<S, D2> {
+        ServerBuilder {
+            store: self.store,
+            directory,
+            config: self.config,
+            keys: self.keys,
+            refresh_key: self.refresh_key,
+            consent_form_key: self.consent_form_key,
+            key_encryption_key: self.key_encryption_key,
+            audit: self.audit,
+            clock: self.clock,
+        }
+    }
+
     /// Derives the keys instances must share (refresh tokens, consent forms) from the
     /// deployment's secret: instances with the same store, issuer and secret are one server.
     pub fn deployment_secret(mut self, secret: &DeploymentSecret) -> Self {
@@ -130,9 +151,11 @@ impl<S: Store> ServerBuilder<S> {
         self.clock = clock;
         self
     }
+}
 
+impl<S: Store, D: Directory> ServerBuilder<S, D> {
     /// The server.
-    pub fn build(mut self) -> Result<AuthorizationServer<S>, ServerError> {
+    pub fn build(mut self) -> Result<AuthorizationServer<S, D>, ServerError> {
         let keys = match self.keys.take() {
             Some(keys) => keys,
             None => KeySet::new(SigningKey::generate(
@@ -152,7 +175,7 @@ impl<S: Store> ServerBuilder<S> {
     pub async fn build_with_stored_keys(
         mut self,
         policy: KeyPolicy,
-    ) -> Result<AuthorizationServer<S>, ServerError> {
+    ) -> Result<AuthorizationServer<S, D>, ServerError> {
         let kek = self
             .key_encryption_key
             .take()
@@ -181,10 +204,11 @@ impl<S: Store> ServerBuilder<S> {
         Ok(self.assemble(keys, Some(stored)))
     }
 
-    fn assemble(self, keys: KeySet, stored_keys: Option<StoredKeys>) -> AuthorizationServer<S> {
+    fn assemble(self, keys: KeySet, stored_keys: Option<StoredKeys>) -> AuthorizationServer<S, D> {
         AuthorizationServer {
             inner: Arc::new(Inner {
                 store: self.store,
+                directory: self.directory,
                 config: self.config,
                 keys: RwLock::new(keys),
                 refresh_key: self
@@ -277,8 +301,11 @@ fn open_keys(
     Ok(opened)
 }
 
-impl<S: Store> AuthorizationServer<S> {
-    /// Starts building a server over `store` with `config`.
+impl<S: Store + Clone> AuthorizationServer<S, S> {
+    /// Starts building a server over `store` with `config`, reading the directory from the
+    /// store too (its directory tables), unless [`ServerBuilder::directory`] names the host's.
+    /// A store is cloned to be its own directory: appgrant's stores are handles, whose clones
+    /// share their data (wrap another store in an `Arc`).
     ///
     /// One process with keys of its own:
     ///
@@ -310,6 +337,7 @@ impl<S: Store> AuthorizationServer<S> {
     /// ```
     pub fn builder(store: S, config: Config) -> ServerBuilder<S> {
         ServerBuilder {
+            directory: store.clone(),
             store,
             config,
             keys: None,
@@ -320,10 +348,17 @@ impl<S: Store> AuthorizationServer<S> {
             clock: Arc::new(SystemClock),
         }
     }
+}
 
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// The store, for host code that manages records directly.
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// The directory decisions read.
+    pub fn directory(&self) -> &D {
+        &self.inner.directory
     }
 
     /// The configuration.

@@ -8,7 +8,7 @@ use crate::grant::{
     rotate,
 };
 use crate::model::{App, ClientId, CompanyId, GrantId};
-use crate::store::Store;
+use crate::store::{Directory, Store};
 use crate::token::{Secret, validate};
 use std::time::Instant;
 use tracing::Level;
@@ -16,7 +16,7 @@ use tracing::Level;
 /// How many times a refresh that lost a race is re-examined before giving up.
 const ROTATION_ATTEMPTS: usize = 3;
 
-impl<S: Store> AuthorizationServer<S> {
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Handles a token request from a client presenting `credentials`.
     #[tracing::instrument(
         name = "token",
@@ -100,7 +100,7 @@ impl<S: Store> AuthorizationServer<S> {
         if let Err(refused) = check_presenter(app, &peeked) {
             return Err(self.refused(app, refused));
         }
-        let user = store.user(&peeked.user).await?;
+        let user = self.inner.directory.user(&peeked.user).await?;
         let redemption = store.redeem_code(&digest).await?;
         let now = self.now();
         let input = ExchangeInput {
@@ -173,7 +173,7 @@ impl<S: Store> AuthorizationServer<S> {
                 .family(&claims.grant)
                 .await?
                 .ok_or(TokenError::InvalidGrant("unknown refresh token"))?;
-            let user = store.user(&family.user).await?;
+            let user = self.inner.directory.user(&family.user).await?;
             let input = RefreshInput {
                 app,
                 family: &family,

@@ -61,8 +61,8 @@ use crate::model::{
     ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
 };
 use crate::store::{
-    AppStore, CodeStore, InstallationStore, KeyStore, MemoryStore, RefreshStore, RevocationStore,
-    Store, StoreResult,
+    AppStore, CodeStore, Directory, DirectoryStore, InstallationStore, KeyStore, MemoryStore,
+    RefreshStore, RevocationStore, ServiceAccount, Store, StoreResult,
 };
 use crate::token::{Algorithm, Secret, StoredKey};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -248,7 +248,7 @@ pub async fn apps_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
 
 /// Companies and users (people and service accounts) read back exactly as saved, and a later
 /// save replaces them.
-pub async fn companies_and_users_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
+pub async fn companies_and_users_round_trip_and_are_replaced<S: DirectoryStore + Clone>(store: S) {
     let acme = CompanyId::new("acme");
     assert_eq!(store.company(&acme).await.must(), None);
     let mut company = Company::new("acme", "Acme Construction");
@@ -283,7 +283,9 @@ pub async fn companies_and_users_round_trip_and_are_replaced<S: Store + Clone>(s
 
 /// A user's permissions are kept per company, read back exactly as saved (an empty set
 /// included, which is not the same as no membership), and a later save replaces them.
-pub async fn memberships_round_trip_per_company_and_are_replaced<S: Store + Clone>(store: S) {
+pub async fn memberships_round_trip_per_company_and_are_replaced<S: DirectoryStore + Clone>(
+    store: S,
+) {
     let (acme, globex, john) = (
         CompanyId::new("acme"),
         CompanyId::new("globex"),
@@ -336,7 +338,9 @@ pub async fn memberships_round_trip_per_company_and_are_replaced<S: Store + Clon
 /// A company's members are listed once each, with what they hold now, sorted by user id as Rust
 /// sorts strings (bytewise, whatever a database's collation says); members of other companies
 /// and memberships without a user record are not listed.
-pub async fn members_are_listed_sorted_by_user_id_with_their_permissions<S: Store + Clone>(
+pub async fn members_are_listed_sorted_by_user_id_with_their_permissions<
+    S: DirectoryStore + Clone,
+>(
     store: S,
 ) {
     let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
@@ -1597,29 +1601,244 @@ pub async fn two_handles_insert_update_and_add_keys_exactly_once_between_them<H:
 }
 
 // ---------------------------------------------------------------------------------------------
+// Any directory: what the server asks of the host's
+// ---------------------------------------------------------------------------------------------
+
+/// A service-account user of `app` named by a fresh id, as the server makes them.
+fn service_account(company: &CompanyId, app: &str, permissions: Permissions) -> ServiceAccount {
+    let id = UserId::generate(&mut rand::thread_rng());
+    ServiceAccount {
+        company: company.clone(),
+        user: User {
+            name: format!("{id} (service account)"),
+            id,
+            kind: UserKind::ServiceAccount {
+                app: ClientId::new(app),
+            },
+            status: UserStatus::Active,
+        },
+        permissions,
+    }
+}
+
+/// A company, user or membership the directory never heard of reads as nothing (the server
+/// denies on that), not as an error.
+pub async fn unknown_ids_read_as_nothing<D: Directory>(directory: D, company: CompanyId) {
+    let nobody = UserId::new("appgrant-conformance-nobody");
+    let nowhere = CompanyId::new("appgrant-conformance-nowhere");
+    assert_eq!(directory.company(&nowhere).await.must(), None);
+    assert_eq!(directory.user(&nobody).await.must(), None);
+    assert_eq!(directory.membership(&company, &nobody).await.must(), None);
+    assert_eq!(directory.memberships_of(&nobody).await.must(), Vec::new());
+    assert!(
+        directory.company(&company).await.must().is_some(),
+        "the company the suite was given, {company}, is not in the directory"
+    );
+}
+
+/// A saved service account is an active user of its kind, a member of its company holding
+/// exactly what was saved (and of no other), and a later save replaces what it holds: what
+/// decisions read is what the admin approved last.
+pub async fn a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it<
+    D: Directory,
+>(
+    directory: D,
+    company: CompanyId,
+) {
+    let approved = tower_rfis(Level::Standard).with(Scope::Company, "directory", Level::ReadOnly);
+    let account = service_account(&company, "fieldsync", approved.clone());
+    let id = account.user.id.clone();
+    directory.save_service_account(&account).await.must();
+
+    let user = directory.user(&id).await.must();
+    let user = user.expect("a saved service account reads back as a user");
+    assert_eq!(user.id, id);
+    assert_eq!(user.kind, account.user.kind, "the kind names the app");
+    assert!(user.is_active(), "a saved service account is active");
+    assert_eq!(
+        directory.membership(&company, &id).await.must(),
+        Some(approved.clone())
+    );
+    assert_eq!(
+        directory.memberships_of(&id).await.must(),
+        vec![(company.clone(), approved)],
+        "a service account belongs to its own company only"
+    );
+
+    // An update approved, then projects narrowed: each save replaces what it held.
+    let raised = tower_rfis(Level::Admin).with(
+        Scope::Project(ProjectId::new("depot")),
+        "rfis",
+        Level::ReadOnly,
+    );
+    let narrowed = tower_rfis(Level::ReadOnly);
+    for holds in [raised, narrowed] {
+        let again = ServiceAccount {
+            permissions: holds.clone(),
+            ..account.clone()
+        };
+        directory.save_service_account(&again).await.must();
+        assert_eq!(
+            directory.membership(&company, &id).await.must(),
+            Some(holds.clone())
+        );
+        assert_eq!(
+            directory.memberships_of(&id).await.must(),
+            vec![(company.clone(), holds)]
+        );
+    }
+    // Saving it again unchanged (a retried approval) changes nothing.
+    let last = ServiceAccount {
+        permissions: tower_rfis(Level::ReadOnly),
+        ..account
+    };
+    directory.save_service_account(&last).await.must();
+    assert_eq!(
+        directory.membership(&company, &id).await.must(),
+        Some(last.permissions)
+    );
+    assert!(
+        directory
+            .user(&id)
+            .await
+            .must()
+            .is_some_and(|user| user.is_active())
+    );
+}
+
+/// After an uninstall deactivates a service account, the directory answers it deactivated or
+/// not at all (either makes every decision for it deny), and other accounts are untouched.
+pub async fn a_deactivated_service_account_reads_as_deactivated_or_absent<D: Directory>(
+    directory: D,
+    company: CompanyId,
+) {
+    let gone = service_account(&company, "fieldsync", tower_rfis(Level::Standard));
+    let stays = service_account(&company, "other-app", tower_rfis(Level::ReadOnly));
+    for account in [&gone, &stays] {
+        directory.save_service_account(account).await.must();
+    }
+    directory
+        .deactivate_service_account(&company, &gone.user.id)
+        .await
+        .must();
+    let after = directory.user(&gone.user.id).await.must();
+    assert!(
+        after.as_ref().is_none_or(|user| !user.is_active()),
+        "a deactivated service account still reads as active: {after:?}"
+    );
+    let other = directory.user(&stays.user.id).await.must();
+    assert!(
+        other.is_some_and(|user| user.is_active()),
+        "deactivating one service account deactivated another"
+    );
+    assert_eq!(
+        directory.membership(&company, &stays.user.id).await.must(),
+        Some(stays.permissions.clone())
+    );
+    // Deactivating again, or an account it never heard of, is not an error.
+    directory
+        .deactivate_service_account(&company, &gone.user.id)
+        .await
+        .must();
+    directory
+        .deactivate_service_account(&company, &UserId::new("appgrant-conformance-nobody"))
+        .await
+        .must();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every property, in one call
 // ---------------------------------------------------------------------------------------------
 
-/// Declares every property once: [`PROPERTIES`] names them and [`run_all`] runs them, in this
-/// order. `store` properties take a store, `handles` properties the handles.
+/// Declares every property once, in three groups: the OAuth state (`store` properties take a
+/// store, `handles` properties the handles), appgrant's directory tables, and any directory.
+/// The lists of names and the runners come from these lists, in this order.
 macro_rules! properties {
-    ($( $name:ident : $takes:ident ; )*) => {
+    (
+        oauth_state { $( $state:ident : $takes:ident ; )* }
+        directory_tables { $( $table:ident ; )* }
+        directory { $( $directory:ident ; )* }
+    ) => {
         /// The name of every property, in the order [`run_all`] runs them; each is also a
         /// function of this module.
-        pub const PROPERTIES: &[&str] = &[$( stringify!($name) ),*];
+        pub const PROPERTIES: &[&str] = &[
+            $( stringify!($state), )* $( stringify!($table), )* $( stringify!($directory), )*
+        ];
 
-        /// Runs every property, each on a fresh data set that `fresh` makes (an empty store,
-        /// for a database a new database or schema, whose [`Handles::open`] connects to it),
-        /// then panics with a report naming every property that failed and what it said, or
-        /// returns if all passed. Run it in a tokio runtime, the multi-threaded one for races
-        /// that run in parallel.
-        pub async fn run_all<H: Handles>(mut fresh: impl AsyncFnMut() -> H) {
+        /// The properties of the OAuth state, in the order [`run_oauth_state`] runs them.
+        pub const OAUTH_STATE_PROPERTIES: &[&str] = &[$( stringify!($state) ),*];
+
+        /// The properties of any [`Directory`], in the order [`run_directory`] runs them.
+        pub const DIRECTORY_PROPERTIES: &[&str] = &[$( stringify!($directory) ),*];
+
+        /// Runs every property on a store that keeps the directory too (as appgrant's do), each
+        /// on a fresh data set that `fresh` makes (an empty store, for a database a new
+        /// database or schema, whose [`Handles::open`] connects to it), then panics with a
+        /// report naming every property that failed and what it said, or returns if all
+        /// passed. Run it in a tokio runtime, the multi-threaded one for races that run in
+        /// parallel.
+        pub async fn run_all<H>(mut fresh: impl AsyncFnMut() -> H)
+        where
+            H: Handles,
+            H::Store: DirectoryStore,
+        {
             let mut report = Report::default();
             $(
                 let handles = fresh().await;
-                let outcome = Unwinding(Box::pin(properties!(@run $name $takes handles))).await;
-                report.record(stringify!($name), outcome);
+                let outcome = Unwinding(Box::pin(properties!(@run $state $takes handles))).await;
+                report.record(stringify!($state), outcome);
                 drop(handles);
+            )*
+            $(
+                let handles = fresh().await;
+                let outcome = Unwinding(Box::pin(async {
+                    $table(handles.open().await).await
+                }))
+                .await;
+                report.record(stringify!($table), outcome);
+                drop(handles);
+            )*
+            $(
+                let handles = fresh().await;
+                let outcome = Unwinding(Box::pin(async {
+                    let store = handles.open().await;
+                    let acme = Company::new("acme", "Acme Construction");
+                    store.save_company(acme).await.must();
+                    $directory(store, CompanyId::new("acme")).await
+                }))
+                .await;
+                report.record(stringify!($directory), outcome);
+                drop(handles);
+            )*
+            report.conclude();
+        }
+
+        /// Runs the OAuth-state properties only, for a store used with a directory of the
+        /// host's own (see [`run_all`] for `fresh` and the report).
+        pub async fn run_oauth_state<H: Handles>(mut fresh: impl AsyncFnMut() -> H) {
+            let mut report = Report::default();
+            $(
+                let handles = fresh().await;
+                let outcome = Unwinding(Box::pin(properties!(@run $state $takes handles))).await;
+                report.record(stringify!($state), outcome);
+                drop(handles);
+            )*
+            report.conclude();
+        }
+
+        /// Runs the properties every [`Directory`] must have, for a host's own directory:
+        /// `fresh` opens it, and names a company of the host's in which the suite may create,
+        /// change and deactivate service accounts (it leaves them behind, deactivated: point
+        /// it at a test database). Panics with a report, as [`run_all`] does.
+        pub async fn run_directory<D: Directory>(
+            mut fresh: impl AsyncFnMut() -> (D, CompanyId),
+        ) {
+            let mut report = Report::default();
+            $(
+                let (directory, company) = fresh().await;
+                let outcome =
+                    Unwinding(Box::pin(async { $directory(directory, company).await })).await;
+                report.record(stringify!($directory), outcome);
             )*
             report.conclude();
         }
@@ -1633,32 +1852,41 @@ macro_rules! properties {
 }
 
 properties! {
-    apps_round_trip_and_are_replaced: store;
-    companies_and_users_round_trip_and_are_replaced: store;
-    memberships_round_trip_per_company_and_are_replaced: store;
-    members_are_listed_sorted_by_user_id_with_their_permissions: store;
-    installations_round_trip_are_replaced_and_listed_per_app: store;
-    an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
-    many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
-    consents_round_trip_and_are_replaced: store;
-    a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
-    a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
-    a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;
-    a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen: store;
-    a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
-    rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
-    many_concurrent_rotations_of_one_family_commit_exactly_once: store;
-    revoking_a_grant_revokes_its_family_and_stops_its_rotation: store;
-    a_family_saved_after_its_grant_was_revoked_is_stored_revoked: store;
-    purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
-    purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
-    purge_forgets_only_revocations_older_than_the_cutoff: store;
-    signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
-    many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
-    times_read_back_exactly_as_saved: store;
-    purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
-    two_handles_see_each_others_writes_and_race_fairly: handles;
-    two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
+    oauth_state {
+        apps_round_trip_and_are_replaced: store;
+        installations_round_trip_are_replaced_and_listed_per_app: store;
+        an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
+        many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
+        consents_round_trip_and_are_replaced: store;
+        a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
+        a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
+        a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;
+        a_code_raced_by_peeks_and_redemptions_is_first_for_exactly_one_and_always_seen: store;
+        a_family_round_trips_and_each_rotation_replaces_its_one_record: store;
+        rotation_is_a_compare_and_swap_that_a_stale_expectation_loses: store;
+        many_concurrent_rotations_of_one_family_commit_exactly_once: store;
+        revoking_a_grant_revokes_its_family_and_stops_its_rotation: store;
+        a_family_saved_after_its_grant_was_revoked_is_stored_revoked: store;
+        purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
+        purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
+        purge_forgets_only_revocations_older_than_the_cutoff: store;
+        signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
+        many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
+        times_read_back_exactly_as_saved: store;
+        purge_keeps_a_family_that_expires_a_fraction_of_a_millisecond_later: store;
+        two_handles_see_each_others_writes_and_race_fairly: handles;
+        two_handles_insert_update_and_add_keys_exactly_once_between_them: handles;
+    }
+    directory_tables {
+        companies_and_users_round_trip_and_are_replaced;
+        memberships_round_trip_per_company_and_are_replaced;
+        members_are_listed_sorted_by_user_id_with_their_permissions;
+    }
+    directory {
+        unknown_ids_read_as_nothing;
+        a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it;
+        a_deactivated_service_account_reads_as_deactivated_or_absent;
+    }
 }
 
 /// What each property did, for the report [`run_all`] ends with.

@@ -1,13 +1,13 @@
 //! The in-memory store: everything in one process, behind one lock per call.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
-    RevocationStore, StoreResult,
+    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
+    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId,
+    UserId, UserStatus,
 };
 use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
@@ -66,23 +66,13 @@ impl AppStore for MemoryStore {
     }
 }
 
-impl DirectoryStore for MemoryStore {
+impl Directory for MemoryStore {
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         Ok(self.state().companies.get(id).cloned())
     }
 
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.state().companies.insert(company.id.clone(), company);
-        Ok(())
-    }
-
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         Ok(self.state().users.get(id).cloned())
-    }
-
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.state().users.insert(user.id.clone(), user);
-        Ok(())
     }
 
     async fn membership(
@@ -96,6 +86,58 @@ impl DirectoryStore for MemoryStore {
             .get(company)
             .and_then(|members| members.get(user))
             .cloned())
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
+        let state = self.state();
+        let Some(companies) = state.companies_of.get(user) else {
+            return Ok(Vec::new());
+        };
+        Ok(companies
+            .iter()
+            .filter_map(|company| {
+                let permissions = state.memberships.get(company)?.get(user)?;
+                Some((company.clone(), permissions.clone()))
+            })
+            .collect())
+    }
+
+    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+        // One lock: nobody sees the account without what it holds.
+        let mut state = self.state();
+        state
+            .users
+            .insert(account.user.id.clone(), account.user.clone());
+        state
+            .memberships
+            .entry(account.company.clone())
+            .or_default()
+            .insert(account.user.id.clone(), account.permissions.clone());
+        state
+            .companies_of
+            .entry(account.user.id.clone())
+            .or_default()
+            .insert(account.company.clone());
+        Ok(())
+    }
+
+    async fn deactivate_service_account(&self, _: &CompanyId, user: &UserId) -> StoreResult<()> {
+        if let Some(account) = self.state().users.get_mut(user) {
+            account.status = UserStatus::Deactivated;
+        }
+        Ok(())
+    }
+}
+
+impl DirectoryStore for MemoryStore {
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.state().companies.insert(company.id.clone(), company);
+        Ok(())
+    }
+
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.state().users.insert(user.id.clone(), user);
+        Ok(())
     }
 
     async fn save_membership(
@@ -116,20 +158,6 @@ impl DirectoryStore for MemoryStore {
             .or_default()
             .insert(company.clone());
         Ok(())
-    }
-
-    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
-        let state = self.state();
-        let Some(companies) = state.companies_of.get(user) else {
-            return Ok(Vec::new());
-        };
-        Ok(companies
-            .iter()
-            .filter_map(|company| {
-                let permissions = state.memberships.get(company)?.get(user)?;
-                Some((company.clone(), permissions.clone()))
-            })
-            .collect())
     }
 
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {

@@ -1,23 +1,27 @@
 //! Storage: one small trait per concern, and [`MemoryStore`], the embedded default.
 //!
+//! Two parts, composed: the OAuth state ([`Store`]) and who is who ([`Directory`]), appgrant's
+//! own tables ([`DirectoryStore`]) or the host's. Every trait is implemented for `Arc<T>` too,
+//! so a host can share one store between a server and its own code.
+//!
 //! Operations that must be atomic (redeem a code once, rotate a refresh token, revoke a grant)
 //! are single calls, so a backend can make each one statement or transaction.
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+mod directory;
+mod forwarding;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
+pub use directory::{Directory, DirectoryStore, ServiceAccount};
 pub use memory::MemoryStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlOptions, SqlStore};
 
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
-use crate::model::{
-    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId,
-};
+use crate::model::{App, ClientId, CompanyId, GrantId, Installation, SecretDigest, UserId};
 use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -54,41 +58,6 @@ pub trait AppStore: Send + Sync {
     fn app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<Option<App>>> + Send;
     /// Inserts or replaces an app.
     fn save_app(&self, app: App) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
-/// Companies, users and memberships.
-pub trait DirectoryStore: Send + Sync {
-    /// A company.
-    fn company(&self, id: &CompanyId) -> impl Future<Output = StoreResult<Option<Company>>> + Send;
-    /// Inserts or replaces a company.
-    fn save_company(&self, company: Company) -> impl Future<Output = StoreResult<()>> + Send;
-    /// A user.
-    fn user(&self, id: &UserId) -> impl Future<Output = StoreResult<Option<User>>> + Send;
-    /// Inserts or replaces a user.
-    fn save_user(&self, user: User) -> impl Future<Output = StoreResult<()>> + Send;
-    /// A user's permissions in a company, or `None` if not a member.
-    fn membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> impl Future<Output = StoreResult<Option<Permissions>>> + Send;
-    /// Makes `user` a member of `company` with `permissions`, replacing what it held.
-    fn save_membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-        permissions: Permissions,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Every company `user` is a member of, with their permissions there.
-    fn memberships_of(
-        &self,
-        user: &UserId,
-    ) -> impl Future<Output = StoreResult<Vec<(CompanyId, Permissions)>>> + Send;
-    /// Every member of a company with their permissions.
-    fn members(
-        &self,
-        company: &CompanyId,
-    ) -> impl Future<Output = StoreResult<Vec<(User, Permissions)>>> + Send;
 }
 
 /// Installations of apps in companies.
@@ -217,10 +186,11 @@ pub trait KeyStore: Send + Sync {
     fn delete_signing_key(&self, kid: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Everything the server stores.
+/// Everything the server keeps of OAuth state: apps, installations, codes, refresh families,
+/// revocations, consents and signing keys. Who is who (companies, users, permissions) is the
+/// [`Directory`], a part of its own.
 pub trait Store:
     AppStore
-    + DirectoryStore
     + InstallationStore
     + CodeStore
     + RefreshStore
@@ -233,7 +203,6 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AppStore
-        + DirectoryStore
         + InstallationStore
         + CodeStore
         + RefreshStore

@@ -7,13 +7,13 @@
 //! decides races between instances. Secrets appear only as SHA-256 digests in hex.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
-    RevocationStore, StoreError, StoreResult,
+    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
+    RefreshStore, RevocationStore, ServiceAccount, StoreError, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId,
+    UserId, UserStatus,
 };
 use crate::token::{Algorithm, StoredKey};
 use chrono::{DateTime, Utc};
@@ -432,7 +432,7 @@ impl AppStore for SqlStore {
     }
 }
 
-impl DirectoryStore for SqlStore {
+impl Directory for SqlStore {
     async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
         self.record(
             "SELECT record FROM appgrant_companies WHERE id = $1",
@@ -441,30 +441,10 @@ impl DirectoryStore for SqlStore {
         .await
     }
 
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.upsert(
-            "INSERT INTO appgrant_companies (id, record) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
-            &[company.id.as_str()],
-            to_json(&company)?,
-        )
-        .await
-    }
-
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.record(
             "SELECT record FROM appgrant_users WHERE id = $1",
             id.as_str(),
-        )
-        .await
-    }
-
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.upsert(
-            "INSERT INTO appgrant_users (id, record) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
-            &[user.id.as_str()],
-            to_json(&user)?,
         )
         .await
     }
@@ -484,21 +464,6 @@ impl DirectoryStore for SqlStore {
         .map_err(backend)?;
         row.map(|row| from_json(&text(&row, "permissions")?))
             .transpose()
-    }
-
-    async fn save_membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-        permissions: Permissions,
-    ) -> StoreResult<()> {
-        self.upsert(
-            "INSERT INTO appgrant_memberships (company_id, user_id, permissions) VALUES ($1, $2, $3) \
-             ON CONFLICT (company_id, user_id) DO UPDATE SET permissions = excluded.permissions",
-            &[company.as_str(), user.as_str()],
-            to_json(&permissions)?,
-        )
-        .await
     }
 
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
@@ -521,6 +486,63 @@ impl DirectoryStore for SqlStore {
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         memberships.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(memberships)
+    }
+
+    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+        // The user first: a membership without its user allows nothing, and a retried
+        // approval saves both again.
+        self.save_user(account.user.clone()).await?;
+        self.save_membership(
+            &account.company,
+            &account.user.id,
+            account.permissions.clone(),
+        )
+        .await
+    }
+
+    async fn deactivate_service_account(&self, _: &CompanyId, user: &UserId) -> StoreResult<()> {
+        if let Some(mut account) = self.user(user).await? {
+            account.status = UserStatus::Deactivated;
+            self.save_user(account).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DirectoryStore for SqlStore {
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_companies (id, record) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+            &[company.id.as_str()],
+            to_json(&company)?,
+        )
+        .await
+    }
+
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_users (id, record) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+            &[user.id.as_str()],
+            to_json(&user)?,
+        )
+        .await
+    }
+
+    async fn save_membership(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+        permissions: Permissions,
+    ) -> StoreResult<()> {
+        self.upsert(
+            "INSERT INTO appgrant_memberships (company_id, user_id, permissions) VALUES ($1, $2, $3) \
+             ON CONFLICT (company_id, user_id) DO UPDATE SET permissions = excluded.permissions",
+            &[company.as_str(), user.as_str()],
+            to_json(&permissions)?,
+        )
+        .await
     }
 
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {

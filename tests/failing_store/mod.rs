@@ -6,8 +6,8 @@ use appgrant::MemoryStore;
 use appgrant::grant::{CodeRecord, Redemption, RefreshFamily};
 use appgrant::model::*;
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, DirectoryStore, InstallationStore, KeyStore, RefreshStore,
-    RevocationStore, StoreError, StoreResult,
+    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
+    RefreshStore, RevocationStore, ServiceAccount, StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl AppStore for FailingStore {
     }
 }
 
-impl DirectoryStore for FailingStore {
+impl Directory for FailingStore {
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         self.up()?;
         self.inner.memberships_of(user).await
@@ -68,17 +68,9 @@ impl DirectoryStore for FailingStore {
         self.up()?;
         self.inner.company(id).await
     }
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.up()?;
-        self.inner.save_company(company).await
-    }
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.up()?;
         self.inner.user(id).await
-    }
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.up()?;
-        self.inner.save_user(user).await
     }
     async fn membership(
         &self,
@@ -87,6 +79,29 @@ impl DirectoryStore for FailingStore {
     ) -> StoreResult<Option<Permissions>> {
         self.up()?;
         self.inner.membership(company, user).await
+    }
+    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_service_account(account).await
+    }
+    async fn deactivate_service_account(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<()> {
+        self.up()?;
+        self.inner.deactivate_service_account(company, user).await
+    }
+}
+
+impl DirectoryStore for FailingStore {
+    async fn save_company(&self, company: Company) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_company(company).await
+    }
+    async fn save_user(&self, user: User) -> StoreResult<()> {
+        self.up()?;
+        self.inner.save_user(user).await
     }
     async fn save_membership(
         &self,

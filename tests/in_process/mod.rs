@@ -5,7 +5,7 @@
 use appgrant::AuthorizationServer;
 use appgrant::http::{HttpOptions, SignIn, SignedIn, router};
 use appgrant::model::{CompanyId, UserId};
-use appgrant::store::Store;
+use appgrant::store::{Directory, Store};
 use appgrant::token::Secret;
 use axum::Router;
 use axum::body::Body;
@@ -36,7 +36,10 @@ impl SignIn for SignedInAs {
 }
 
 /// The library's router over `server`, with `sign_in`.
-pub fn app<S: Store, A: SignIn>(server: AuthorizationServer<S>, sign_in: A) -> Router {
+pub fn app<S: Store, D: Directory, A: SignIn>(
+    server: AuthorizationServer<S, D>,
+    sign_in: A,
+) -> Router {
     router(server, sign_in, HttpOptions::default())
 }
 

@@ -12,7 +12,11 @@
 pub mod fixtures;
 
 #[allow(unused_imports)] // Not every test binary that shares this module opens handles.
-pub use appgrant::store::conformance::Handles;
+/// Handles on a store that keeps the directory too (the suite's stories seed people and
+/// companies in it).
+pub trait Handles: appgrant::store::conformance::Handles<Store: DirectoryStore> {}
+
+impl<H: appgrant::store::conformance::Handles<Store: DirectoryStore>> Handles for H {}
 
 use appgrant::grant::{
     AuthorizationRequest, AuthorizationResponse, ClientCredentials, ErrorCode, FamilyStatus,
@@ -20,7 +24,7 @@ use appgrant::grant::{
 };
 use appgrant::model::*;
 use appgrant::server::{ManualClock, RegisteredApp};
-use appgrant::store::Store;
+use appgrant::store::{DirectoryStore, Store};
 use appgrant::token::{Algorithm, KeySet, RefreshTokenKey, Secret, SigningKey, ValidationError};
 use appgrant::{AuthorizationServer, Config, Decision, DenyReason};
 use chrono::TimeDelta;
@@ -74,7 +78,7 @@ pub fn refresh_key() -> RefreshTokenKey {
 
 /// An authorization server on `store` signing with `keys`, authenticating refresh tokens with
 /// [`refresh_key`] and reading `clock`.
-pub fn server_on<S: Store>(
+pub fn server_on<S: Store + DirectoryStore + Clone>(
     store: S,
     config: Config,
     keys: KeySet,
@@ -115,18 +119,21 @@ pub fn write_depot() -> Requirement {
 }
 
 /// The world on `store` with default configuration, fresh keys and a clock at [`start`].
-pub async fn world<S: Store>(store: S) -> World<S> {
+pub async fn world<S: Store + DirectoryStore + Clone>(store: S) -> World<S> {
     world_with(store, Config::new(ISSUER)).await
 }
 
 /// The world on `store` with `config`, fresh keys and a clock at [`start`].
-pub async fn world_with<S: Store>(store: S, config: Config) -> World<S> {
+pub async fn world_with<S: Store + DirectoryStore + Clone>(store: S, config: Config) -> World<S> {
     let clock = new_clock();
     seed(server_on(store, config, new_keys(), clock.clone()), clock).await
 }
 
 /// Seeds the world through `server`, which must read `clock`.
-pub async fn seed<S: Store>(server: AuthorizationServer<S>, clock: Arc<ManualClock>) -> World<S> {
+pub async fn seed<S: Store + DirectoryStore + Clone>(
+    server: AuthorizationServer<S>,
+    clock: Arc<ManualClock>,
+) -> World<S> {
     let (acme, jane, john) = (
         CompanyId::new("acme"),
         UserId::new("jane"),
@@ -177,7 +184,7 @@ pub async fn seed<S: Store>(server: AuthorizationServer<S>, clock: Arc<ManualClo
     }
 }
 
-impl<S: Store> World<S> {
+impl<S: Store + DirectoryStore + Clone> World<S> {
     /// The same world served by another server (another instance on the same data).
     pub fn served_by<T: Store>(&self, server: AuthorizationServer<T>) -> World<T> {
         World {
@@ -335,10 +342,12 @@ pub fn assert_invalid_grant<T: std::fmt::Debug>(result: Result<T, TokenError>) {
 // Through an authorization server
 // ---------------------------------------------------------------------------------------------
 
-pub async fn the_whole_story_through_an_authorization_server<S: Store + Clone>(store: S) {
+pub async fn the_whole_story_through_an_authorization_server<S: Store + DirectoryStore + Clone>(
+    store: S,
+) {
     let world = world(store).await;
     let server = &world.server;
-    let directory = server.directory(&world.acme).await.unwrap();
+    let directory = server.members(&world.acme).await.unwrap();
     let members: Vec<&str> = directory.iter().map(|(user, _)| user.id.as_str()).collect();
     assert_eq!(members, ["jane", "john"]);
 
@@ -414,7 +423,7 @@ pub async fn the_whole_story_through_an_authorization_server<S: Store + Clone>(s
             .unwrap(),
         installed
     );
-    let directory = server.directory(&world.acme).await.unwrap();
+    let directory = server.members(&world.acme).await.unwrap();
     let (user, _) = directory
         .iter()
         .find(|(user, _)| user.id == account)
@@ -447,7 +456,11 @@ pub async fn the_whole_story_through_an_authorization_server<S: Store + Clone>(s
     }
 }
 
-pub async fn the_servers_purge_never_removes_anything_still_valid<S: Store + Clone>(store: S) {
+pub async fn the_servers_purge_never_removes_anything_still_valid<
+    S: Store + DirectoryStore + Clone,
+>(
+    store: S,
+) {
     let mut config = Config::new(ISSUER);
     config.refresh_ttl = Some(TimeDelta::days(1));
     let world = world_with(store, config).await;
@@ -531,7 +544,7 @@ pub async fn the_servers_purge_never_removes_anything_still_valid<S: Store + Clo
 }
 
 /// Rotates `tokens`' family `rotations` times, a second apart; returns the newest tokens.
-async fn rotate_times<S: Store>(
+async fn rotate_times<S: Store + DirectoryStore + Clone>(
     world: &World<S>,
     tokens: &TokenResponse,
     rotations: usize,
@@ -547,7 +560,7 @@ async fn rotate_times<S: Store>(
 /// The refresh-token rule: presenting any earlier refresh token of a live family, however many
 /// rotations ago, is reuse and revokes the family, every refresh and access token of it.
 pub async fn any_earlier_refresh_token_replayed_after_any_number_of_rotations_revokes_the_family<
-    S: Store + Clone,
+    S: Store + DirectoryStore + Clone,
 >(
     store: S,
 ) {
