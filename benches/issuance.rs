@@ -8,8 +8,8 @@
 use appgrant::access::{DirectoryView, decide};
 use appgrant::audit::{AuditEvent, AuditSink};
 use appgrant::grant::{
-    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientCredentials, TokenRequest,
-    pkce,
+    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientAuthentication,
+    TokenRequest, pkce,
 };
 use appgrant::model::{
     App, AppFlows, ClientId, ClientType, Company, CompanyId, Installation, InstallationStatus,
@@ -142,8 +142,8 @@ impl World {
         }
     }
 
-    fn client(&self) -> ClientCredentials {
-        ClientCredentials::Basic {
+    fn client(&self) -> ClientAuthentication {
+        ClientAuthentication::Basic {
             client_id: self.app.client_id.clone(),
             secret: self.secret.clone(),
         }
@@ -178,7 +178,7 @@ impl World {
         };
         let response = self
             .server
-            .authorize(&request, &self.jane, None)
+            .approve_authorization(&request, &self.jane, None)
             .await
             .unwrap();
         let AuthorizationResponse::Redirect(location) = response else {
@@ -277,7 +277,7 @@ fn primitives(c: &mut Criterion) {
     let view: DirectoryView = rt
         .block_on(world.server.directory_view(&claims, &world.company))
         .unwrap();
-    let requirement = Requirement::project(COMPANY, PROJECT, "rfis", Level::ReadOnly);
+    let requirement = Requirement::new(COMPANY, "rfis", Level::ReadOnly).on_project(PROJECT);
     let now = Utc::now();
     assert!(decide(&claims, &view, &requirement, now).is_allowed());
     let mut validating = c.benchmark_group("validate");
@@ -530,7 +530,7 @@ fn peers(c: &mut Criterion) {
 struct Populated {
     server: AuthorizationServer<MemoryStore>,
     /// Credentials and company of a spread of apps, cycled through by the benchmark.
-    clients: Vec<(ClientCredentials, CompanyId)>,
+    clients: Vec<(ClientAuthentication, CompanyId)>,
 }
 
 const SAMPLED_APPS: usize = 1024;
@@ -604,7 +604,7 @@ async fn populate(size: usize) -> Populated {
         store.save_installation(installation).await.unwrap();
         store.save_app(app).await.unwrap();
         if index % stride == 0 && clients.len() < SAMPLED_APPS {
-            let credentials = ClientCredentials::Basic { client_id, secret };
+            let credentials = ClientAuthentication::Basic { client_id, secret };
             clients.push((credentials, company));
         }
     }

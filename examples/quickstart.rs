@@ -7,8 +7,8 @@
 //! Run with `cargo run --example quickstart`.
 
 use appgrant::grant::{
-    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientCredentials, TokenRequest,
-    TokenResponse, pkce,
+    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientAuthentication,
+    TokenRequest, TokenResponse, pkce,
 };
 use appgrant::model::{
     AppFlows, ClientType, Company, CompanyId, ConsentInstall, Level, Manifest, Permissions,
@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await?;
     let client_id = registered.app.client_id.clone();
-    let client = ClientCredentials::Basic {
+    let client = ClientAuthentication::Basic {
         client_id: client_id.clone(),
         secret: registered
             .client_secret
@@ -83,9 +83,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     chapter("Jane and John each sign in and authorize FieldSync");
     let jane_tokens = sign_in_and_authorize(&server, &client, &jane, &acme).await?;
     let john_tokens = sign_in_and_authorize(&server, &client, &john, &acme).await?;
-    let read_tower = Requirement::project("acme", "tower", "rfis", Level::ReadOnly);
-    let write_tower = Requirement::project("acme", "tower", "rfis", Level::Standard);
-    let read_depot = Requirement::project("acme", "depot", "rfis", Level::ReadOnly);
+    let read_tower = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    let write_tower = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
+    let read_depot = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("depot");
     for (who, tokens) in [("Jane", &jane_tokens), ("John", &john_tokens)] {
         report(
             &server,
@@ -181,7 +181,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// What a host does around the library: its own sign-in, then the consent page's "Allow".
 async fn sign_in_and_authorize(
     server: &Server,
-    client: &ClientCredentials,
+    client: &ClientAuthentication,
     user: &UserId,
     company: &CompanyId,
 ) -> Result<TokenResponse, Box<dyn Error>> {
@@ -195,13 +195,14 @@ async fn sign_in_and_authorize(
         code_challenge_method: Some("S256".into()),
         scope: None,
     };
-    let prompt = server.begin_authorization(&request).await?;
+    let prompt = server.consent_prompt(&request).await?;
     say(&format!(
         "{user} sees the consent page for {}",
         prompt.app.name
     ));
-    let AuthorizationResponse::Redirect(location) =
-        server.authorize(&request, user, Some(company)).await?
+    let AuthorizationResponse::Redirect(location) = server
+        .approve_authorization(&request, user, Some(company))
+        .await?
     else {
         return Err("expected a redirect".into());
     };
@@ -225,8 +226,9 @@ async fn report(
     requirement: &Requirement,
 ) -> Result<(), Box<dyn Error>> {
     let decision = server
-        .check_access(tokens.access_token.expose(), requirement)
-        .await?;
+        .decide(tokens.access_token.expose(), requirement)
+        .await?
+        .decision;
     match decision {
         Decision::Allow { level } => say(&format!("{label:<28} allowed (level {level})")),
         Decision::Deny(reason) => say(&format!("{label:<28} denied: {reason}")),

@@ -7,7 +7,7 @@
 //!
 //! Run with `cargo run --example service_account_sync`.
 
-use appgrant::grant::{AppRegistration, ClientCredentials, TokenRequest};
+use appgrant::grant::{AppRegistration, ClientAuthentication, TokenRequest};
 use appgrant::model::{
     AppFlows, ClientId, ClientType, Company, CompanyId, Level, Manifest, Permissions, ProjectId,
     Requirement, Scope, User, UserId,
@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await?;
     let app = registered.app.client_id.clone();
-    let client = ClientCredentials::Basic {
+    let client = ClientAuthentication::Basic {
         client_id: app.clone(),
         secret: registered
             .client_secret
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ("bolt", "bridge"),
         ("bolt", "depot"),
     ] {
-        let read = Requirement::project(company, project, "rfis", Level::ReadOnly);
+        let read = Requirement::new(company, "rfis", Level::ReadOnly).on_project(project);
         show(&server, &format!("read {company}/{project}"), token, &read).await?;
     }
 
@@ -81,14 +81,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         &server,
         "read bolt/bridge",
         bound,
-        &Requirement::project("bolt", "bridge", "rfis", Level::ReadOnly),
+        &Requirement::new("bolt", "rfis", Level::ReadOnly).on_project("bridge"),
     )
     .await?;
     show(
         &server,
         "read acme/tower",
         bound,
-        &Requirement::project("acme", "tower", "rfis", Level::ReadOnly),
+        &Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower"),
     )
     .await?;
 
@@ -97,7 +97,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .publish_manifest(&app, Manifest::new(2).project_tool("rfis", Level::Standard))
         .await?;
     let write = |company: &str, project: &str| {
-        Requirement::project(company, project, "rfis", Level::Standard)
+        Requirement::new(company, "rfis", Level::Standard).on_project(project)
     };
     show(
         &server,
@@ -172,7 +172,7 @@ async fn show(
     token: &str,
     requirement: &Requirement,
 ) -> Result<(), Box<dyn Error>> {
-    match server.check_access(token, requirement).await? {
+    match server.decide(token, requirement).await?.decision {
         Decision::Allow { level } => println!("   {label:<30} allowed ({level})"),
         Decision::Deny(reason) => println!("   {label:<30} denied: {reason}"),
     }

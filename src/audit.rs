@@ -20,6 +20,7 @@ pub enum AuditActor {
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
+#[non_exhaustive]
 pub enum AuditAction {
     /// Someone asked to install the app.
     InstallRequested,
@@ -74,6 +75,7 @@ pub enum AuditAction {
 /// Why a token request naming a grant was refused (see [`AuditAction::TokensRefused`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RefusalReason {
     /// The user who authorized the app is deactivated.
     UserDeactivated,

@@ -5,12 +5,12 @@
 mod support;
 
 use appgrant::Config;
-use appgrant::grant::{AccessGrant, mint_access_token};
+use appgrant::grant::{TokenGrant, mint_access_token};
 use appgrant::model::{ClientId, GrantId};
 use appgrant::server::ServerError;
 use appgrant::token::{
-    AccessClaims, Algorithm, GrantKind, Jwk, KeyError, KeySet, SigningKey, ValidationError, issue,
-    validate,
+    AccessClaims, Algorithm, Jwk, KeyError, KeySet, SigningKey, SubjectKind, ValidationError,
+    issue, validate,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -44,11 +44,11 @@ fn keyset(algorithm: Algorithm) -> KeySet {
     KeySet::new(key(algorithm))
 }
 
-fn user_grant() -> AccessGrant {
-    AccessGrant {
+fn user_grant() -> TokenGrant {
+    TokenGrant {
         subject: "john".into(),
         client_id: ClientId::new("field-sync"),
-        kind: GrantKind::User,
+        kind: SubjectKind::User,
         company: None,
         grant: GrantId::new("grant-1"),
         granted_at: t0(),

@@ -7,7 +7,7 @@ use appgrant::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use appgrant::config::PkcePolicy;
 use appgrant::grant::{
     AppRegistration, AuthorizationRequest, AuthorizationResponse, AuthorizeError,
-    ClientCredentials, ErrorCode, ErrorPage, TokenError, TokenRequest, TokenResponse,
+    ClientAuthentication, ErrorCode, ErrorPage, TokenError, TokenRequest, TokenResponse,
 };
 use appgrant::model::{
     App, AppFlows, ClientId, ClientType, GrantId, Level, OUT_OF_BAND, Requirement, SecretDigest,
@@ -32,7 +32,7 @@ async fn authorize(
 ) -> Result<AuthorizationResponse, AuthorizeError> {
     world
         .server
-        .authorize(request, &world.jane, Some(&world.acme))
+        .approve_authorization(request, &world.jane, Some(&world.acme))
         .await
 }
 
@@ -114,13 +114,13 @@ fn revocations(world: &World) -> Vec<(GrantId, RevocationReason)> {
 }
 
 /// Another confidential app using the same redirect URIs, and its credentials.
-async fn other_app(world: &World) -> ClientCredentials {
+async fn other_app(world: &World) -> ClientAuthentication {
     let registered = world
         .server
         .register_app(support::both_flows_app())
         .await
         .unwrap();
-    ClientCredentials::Basic {
+    ClientAuthentication::Basic {
         client_id: registered.app.client_id,
         secret: registered.client_secret.unwrap(),
     }
@@ -140,7 +140,7 @@ async fn public_app(world: &World) -> App {
 }
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ async fn deactivated_user_is_refused_with_access_denied() {
     world.server.deactivate_user(&world.john).await.unwrap();
     let result = world
         .server
-        .authorize(
+        .approve_authorization(
             &world.authorization_request(),
             &world.john,
             Some(&world.acme),
@@ -428,6 +428,61 @@ async fn consent_is_recorded_per_user_and_app() {
 }
 
 #[tokio::test]
+async fn a_remembered_consent_stands_in_for_the_page_only_for_a_confidential_client() {
+    let world = support::world().await;
+    let confidential = world.server.app(&world.app.client_id).await.unwrap();
+    let public = public_app(&world).await;
+    for app in [&confidential, &public] {
+        assert!(
+            !world
+                .server
+                .consent_remembered(&world.jane, app)
+                .await
+                .unwrap()
+        );
+    }
+    authorize(&world, &world.authorization_request())
+        .await
+        .unwrap();
+    let public_request = AuthorizationRequest {
+        client_id: Some(public.client_id.to_string()),
+        ..world.authorization_request()
+    };
+    authorize(&world, &public_request).await.unwrap();
+    // Both consents are recorded; only the confidential client's skips the page.
+    for app in [&confidential, &public] {
+        assert!(
+            world
+                .server
+                .has_consent(&world.jane, &app.client_id)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        world
+            .server
+            .consent_remembered(&world.jane, &confidential)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !world
+            .server
+            .consent_remembered(&world.jane, &public)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !world
+            .server
+            .consent_remembered(&world.john, &confidential)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
 async fn user_denial_redirects_access_denied_with_state_and_issuer() {
     let world = support::world().await;
     let denial = world
@@ -483,10 +538,10 @@ async fn client_secret_basic_credentials_are_form_urlencoded() {
     let (id, secret) = (encode(ID), encode(SECRET));
     let header = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
 
-    let credentials = ClientCredentials::from_request(Some(&header), None, None).unwrap();
+    let credentials = ClientAuthentication::from_request(Some(&header), None, None).unwrap();
     assert_eq!(
         credentials,
-        ClientCredentials::Basic {
+        ClientAuthentication::Basic {
             client_id: ClientId::new(ID),
             secret: Secret::new(SECRET),
         }
@@ -505,13 +560,13 @@ async fn client_secret_basic_credentials_are_form_urlencoded() {
 async fn client_secret_post_authenticates_the_client() {
     let world = support::world().await;
     let code = world.code_for(&world.jane).await;
-    let credentials = ClientCredentials::from_request(
+    let credentials = ClientAuthentication::from_request(
         None,
         Some(world.app.client_id.as_str()),
         Some(world.secret.expose()),
     )
     .unwrap();
-    assert!(matches!(credentials, ClientCredentials::Post { .. }));
+    assert!(matches!(credentials, ClientAuthentication::Post { .. }));
     let tokens = world
         .server
         .token(world.exchange_request(code), &credentials)
@@ -526,7 +581,7 @@ async fn using_basic_and_post_at_once_is_an_invalid_request() {
         "Basic {}",
         STANDARD.encode(format!("{}:{}", world.app.client_id, world.secret.expose()))
     );
-    let both = ClientCredentials::from_request(
+    let both = ClientAuthentication::from_request(
         Some(&basic),
         Some(world.app.client_id.as_str()),
         Some(world.secret.expose()),
@@ -538,7 +593,7 @@ async fn using_basic_and_post_at_once_is_an_invalid_request() {
 async fn wrong_client_secret_is_invalid_client() {
     let world = support::world().await;
     let code = world.code_for(&world.jane).await;
-    let wrong = ClientCredentials::Basic {
+    let wrong = ClientAuthentication::Basic {
         client_id: world.app.client_id.clone(),
         secret: Secret::new("not-the-secret"),
     };
@@ -559,7 +614,7 @@ async fn wrong_client_secret_is_invalid_client() {
 async fn confidential_client_without_its_secret_is_invalid_client() {
     let world = support::world().await;
     let code = world.code_for(&world.jane).await;
-    let no_secret = ClientCredentials::Public {
+    let no_secret = ClientAuthentication::Public {
         client_id: world.app.client_id.clone(),
     };
     let result = world
@@ -576,7 +631,8 @@ async fn public_client_exchanges_its_code_with_pkce_alone() {
     let mut request = world.authorization_request();
     request.client_id = Some(app.client_id.to_string());
     let code = code_of(authorize(&world, &request).await.unwrap());
-    let public = ClientCredentials::from_request(None, Some(app.client_id.as_str()), None).unwrap();
+    let public =
+        ClientAuthentication::from_request(None, Some(app.client_id.as_str()), None).unwrap();
     let tokens = world
         .server
         .token(world.exchange_request(code), &public)
@@ -719,7 +775,7 @@ async fn reused_code_is_refused_and_revokes_the_tokens_it_issued() {
 
     let decision = world
         .server
-        .check_access(tokens.access_token.expose(), &read_tower())
+        .decide(tokens.access_token.expose(), &read_tower())
         .await
         .unwrap();
     assert_eq!(decision.deny_reason(), Some(&DenyReason::Revoked));

@@ -5,7 +5,7 @@ mod support;
 
 use appgrant::DenyReason;
 use appgrant::grant::{
-    AppRegistration, ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse,
+    AppRegistration, ClientAuthentication, ErrorCode, TokenError, TokenRequest, TokenResponse,
 };
 use appgrant::model::*;
 use appgrant::token::Secret;
@@ -68,25 +68,25 @@ impl Globex {
     }
 
     fn write_plant(&self) -> Requirement {
-        Requirement::project(self.id.clone(), self.plant.clone(), "rfis", Level::Standard)
+        Requirement::new(self.id.clone(), "rfis", Level::Standard).on_project(self.plant.clone())
     }
 }
 
 fn write_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("tower")
 }
 
 fn write_depot() -> Requirement {
-    Requirement::project("acme", "depot", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("depot")
 }
 
 fn admin_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::Admin)
+    Requirement::new("acme", "rfis", Level::Admin).on_project("tower")
 }
 
 async fn client_credentials(
     world: &World,
-    credentials: &ClientCredentials,
+    credentials: &ClientAuthentication,
     company: Option<&CompanyId>,
 ) -> Result<TokenResponse, TokenError> {
     let request = TokenRequest::ClientCredentials {
@@ -102,7 +102,7 @@ async fn denied_because(
 ) -> Option<DenyReason> {
     world
         .server
-        .check_access(token.access_token.expose(), requirement)
+        .decide(token.access_token.expose(), requirement)
         .await
         .unwrap()
         .deny_reason()
@@ -140,7 +140,7 @@ async fn a_confidential_service_account_app_gets_a_bearer_token_and_no_refresh_t
 async fn the_secret_may_also_be_sent_in_the_request_body() {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    let post = ClientCredentials::Post {
+    let post = ClientAuthentication::Post {
         client_id: world.app.client_id.clone(),
         secret: world.secret.clone(),
     };
@@ -164,7 +164,7 @@ async fn a_public_client_is_refused_unauthorized_client() {
     )
     .await;
     assert!(secret.is_none());
-    let public = ClientCredentials::Public {
+    let public = ClientAuthentication::Public {
         client_id: app.client_id,
     };
     let error = client_credentials(&world, &public, None).await.unwrap_err();
@@ -183,7 +183,7 @@ async fn a_user_delegated_only_app_is_refused_unauthorized_client() {
         },
     )
     .await;
-    let credentials = ClientCredentials::Basic {
+    let credentials = ClientAuthentication::Basic {
         client_id: app.client_id,
         secret: secret.unwrap(),
     };
@@ -199,7 +199,7 @@ async fn a_user_delegated_only_app_is_refused_unauthorized_client() {
 async fn a_wrong_secret_is_invalid_client() {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    let wrong = ClientCredentials::Basic {
+    let wrong = ClientAuthentication::Basic {
         client_id: world.app.client_id.clone(),
         secret: Secret::new("not-the-secret"),
     };
@@ -212,7 +212,7 @@ async fn another_apps_secret_is_invalid_client() {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
     let (_, other_secret) = register(&world, support::both_flows_app()).await;
-    let borrowed = ClientCredentials::Basic {
+    let borrowed = ClientAuthentication::Basic {
         client_id: world.app.client_id.clone(),
         secret: other_secret.unwrap(),
     };
@@ -226,7 +226,7 @@ async fn another_apps_secret_is_invalid_client() {
 async fn a_confidential_client_without_its_secret_is_invalid_client() {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    let bare = ClientCredentials::Public {
+    let bare = ClientAuthentication::Public {
         client_id: world.app.client_id.clone(),
     };
     let error = client_credentials(&world, &bare, None).await.unwrap_err();
@@ -236,7 +236,7 @@ async fn a_confidential_client_without_its_secret_is_invalid_client() {
 #[tokio::test]
 async fn an_unknown_client_is_invalid_client() {
     let world = support::world().await;
-    let stranger = ClientCredentials::Basic {
+    let stranger = ClientAuthentication::Basic {
         client_id: ClientId::new("no-such-app"),
         secret: world.secret.clone(),
     };
@@ -485,7 +485,7 @@ async fn a_service_token_never_exceeds_the_approved_manifest() {
             need: Level::Admin
         })
     );
-    let write_directory = Requirement::company("acme", "directory", Level::Standard);
+    let write_directory = Requirement::new("acme", "directory", Level::Standard);
     assert_eq!(
         denied_because(&world, &token, &write_directory).await,
         Some(DenyReason::InsufficientLevel {
@@ -493,7 +493,7 @@ async fn a_service_token_never_exceeds_the_approved_manifest() {
             need: Level::Standard
         })
     );
-    let budget = Requirement::company("acme", "budget", Level::ReadOnly);
+    let budget = Requirement::new("acme", "budget", Level::ReadOnly);
     assert_eq!(
         denied_because(&world, &token, &budget).await,
         Some(DenyReason::InsufficientLevel {
@@ -529,7 +529,7 @@ async fn raising_the_service_accounts_directory_permissions_by_hand_does_not_rai
         denied_because(&world, &token, &write_depot()).await,
         Some(DenyReason::ProjectNotPermitted)
     );
-    let admin_directory = Requirement::company("acme", "directory", Level::Admin);
+    let admin_directory = Requirement::new("acme", "directory", Level::Admin);
     assert_eq!(
         denied_because(&world, &token, &admin_directory).await,
         Some(DenyReason::InsufficientLevel {
@@ -537,7 +537,7 @@ async fn raising_the_service_accounts_directory_permissions_by_hand_does_not_rai
             need: Level::Admin
         })
     );
-    let budget = Requirement::company("acme", "budget", Level::ReadOnly);
+    let budget = Requirement::new("acme", "budget", Level::ReadOnly);
     assert_eq!(
         denied_because(&world, &token, &budget).await,
         Some(DenyReason::InsufficientLevel {

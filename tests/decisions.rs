@@ -5,10 +5,11 @@ mod support;
 
 use appgrant::access::{DenyKind, DirectoryView};
 use appgrant::grant::{
-    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientCredentials, TokenResponse,
+    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientAuthentication,
+    TokenResponse,
 };
 use appgrant::model::*;
-use appgrant::token::{AccessClaims, GrantKind, Secret, ValidationError};
+use appgrant::token::{AccessClaims, Secret, SubjectKind, ValidationError};
 use appgrant::{Config, Decision, DenyReason, decide};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
@@ -41,7 +42,7 @@ fn user_claims() -> AccessClaims {
         nbf: None,
         jti: TokenId::new("jti-1"),
         client_id: ClientId::new("fieldsync"),
-        grant_kind: GrantKind::User,
+        grant_kind: SubjectKind::User,
         company_id: None,
         grant_id: GrantId::new("grant-1"),
     }
@@ -51,7 +52,7 @@ fn user_claims() -> AccessClaims {
 fn service_claims() -> AccessClaims {
     AccessClaims {
         sub: "fieldsync".into(),
-        grant_kind: GrantKind::ServiceAccount,
+        grant_kind: SubjectKind::ServiceAccount,
         ..user_claims()
     }
 }
@@ -114,11 +115,11 @@ fn rfis_manifest(level: Level) -> Manifest {
 }
 
 fn tower(level: Level) -> Requirement {
-    Requirement::project("acme", "tower", "rfis", level)
+    Requirement::new("acme", "rfis", level).on_project("tower")
 }
 
 fn depot(level: Level) -> Requirement {
-    Requirement::project("acme", "depot", "rfis", level)
+    Requirement::new("acme", "rfis", level).on_project("depot")
 }
 
 fn denied(reason: DenyReason) -> Decision {
@@ -160,7 +161,7 @@ fn user_token_gets_each_users_own_permission_through_the_same_app() {
 fn user_token_answers_from_the_grant_of_the_requirements_own_scope() {
     let company_wide = Permissions::none().with(Scope::Company, "rfis", Level::Admin);
     let view = john_view(company_wide);
-    let company = Requirement::company("acme", "rfis", Level::Admin);
+    let company = Requirement::new("acme", "rfis", Level::Admin);
     assert!(decide(&user_claims(), &view, &company, now()).is_allowed());
     assert_eq!(
         decide(&user_claims(), &view, &tower(Level::ReadOnly), now()),
@@ -452,8 +453,8 @@ fn a_service_accounts_company_level_access_is_capped_by_the_manifests_company_to
     let held = Permissions::none().with(Scope::Company, "directory", Level::Admin);
     let view = service_view(manifest, &[], held);
     let claims = service_claims();
-    let read = Requirement::company("acme", "directory", Level::ReadOnly);
-    let admin = Requirement::company("acme", "directory", Level::Admin);
+    let read = Requirement::new("acme", "directory", Level::ReadOnly);
+    let admin = Requirement::new("acme", "directory", Level::Admin);
     assert!(decide(&claims, &view, &read, now()).is_allowed());
     assert_eq!(
         decide(&claims, &view, &admin, now()),
@@ -518,6 +519,9 @@ fn every_reason_is_covered_by_the_kind_and_display_tests() {
             DenyReason::NotAMember => "not_a_member",
             DenyReason::ProjectNotPermitted => "project_not_permitted",
             DenyReason::InsufficientLevel { .. } => "insufficient_level",
+            // DenyReason is non-exhaustive; the crate's own unit test
+            // `every_deny_reason_is_listed` fails to compile on a new variant and holds the count.
+            other => panic!("every_reason lists a reason this match does not know: {other:?}"),
         })
         .collect();
     assert_eq!(names.len(), 13);
@@ -570,9 +574,10 @@ fn every_deny_reason_displays_as_a_distinct_human_readable_sentence() {
 async fn decision(world: &World, token: &TokenResponse, requirement: &Requirement) -> Decision {
     world
         .server
-        .check_access(token.access_token.expose(), requirement)
+        .decide(token.access_token.expose(), requirement)
         .await
         .unwrap()
+        .decision
 }
 
 fn deny_of(decision: Decision) -> DenyReason {
@@ -621,7 +626,7 @@ async fn tokens_through_app_with_ceiling(
     };
     let AuthorizationResponse::Redirect(location) = world
         .server
-        .authorize(&request, user, Some(&world.acme))
+        .approve_authorization(&request, user, Some(&world.acme))
         .await
         .unwrap()
     else {
@@ -633,7 +638,7 @@ async fn tokens_through_app_with_ceiling(
         .find(|(name, _)| name == "code")
         .map(|(_, value)| value.into_owned())
         .unwrap();
-    let credentials = ClientCredentials::Basic {
+    let credentials = ClientAuthentication::Basic {
         client_id,
         secret: registered.client_secret.unwrap(),
     };
@@ -798,7 +803,7 @@ async fn server_a_token_bound_to_acme_is_denied_in_another_company() {
     world.install_service_account(&[&world.tower]).await;
     let sync = world.service_token(Some(&world.acme)).await;
     assert!(world.allowed(&sync, &tower(Level::ReadOnly)).await);
-    let elsewhere = Requirement::project("globex", "tower", "rfis", Level::ReadOnly);
+    let elsewhere = Requirement::new("globex", "rfis", Level::ReadOnly).on_project("tower");
     assert_eq!(
         decision(&world, &sync, &elsewhere).await,
         denied(DenyReason::WrongCompany)
@@ -819,7 +824,7 @@ async fn server_a_user_token_is_denied_in_a_company_that_never_installed_the_app
         .await
         .unwrap();
     let jane = world.tokens_for(&world.jane).await;
-    let globex_tower = Requirement::project("globex", "tower", "rfis", Level::ReadOnly);
+    let globex_tower = Requirement::new("globex", "rfis", Level::ReadOnly).on_project("tower");
     assert_eq!(
         decision(&world, &jane, &globex_tower).await,
         denied(DenyReason::AppNotInstalled)
@@ -908,11 +913,11 @@ async fn server_a_user_token_is_denied_in_a_company_the_user_is_not_a_member_of(
     // Gary's consent installs the app in Globex, where Jane is not a member.
     world
         .server
-        .authorize(&world.authorization_request(), &gary, Some(&globex))
+        .approve_authorization(&world.authorization_request(), &gary, Some(&globex))
         .await
         .unwrap();
     let jane = world.tokens_for(&world.jane).await;
-    let globex_tower = Requirement::project("globex", "tower", "rfis", Level::ReadOnly);
+    let globex_tower = Requirement::new("globex", "rfis", Level::ReadOnly).on_project("tower");
     assert_eq!(
         decision(&world, &jane, &globex_tower).await,
         denied(DenyReason::NotAMember)
@@ -985,9 +990,10 @@ async fn server_garbage_is_an_invalid_token() {
     for garbage in ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
         let decision = world
             .server
-            .check_access(garbage, &tower(Level::ReadOnly))
+            .decide(garbage, &tower(Level::ReadOnly))
             .await
-            .unwrap();
+            .unwrap()
+            .decision;
         let reason = deny_of(decision);
         assert!(
             matches!(reason, DenyReason::InvalidToken { .. }),

@@ -354,10 +354,10 @@ async fn basic_credentials_are_form_url_decoded() {
 
 #[test]
 fn basic_credentials_decode_percent_escapes_and_plus_per_rfc_6749_2_3_1() {
-    use appgrant::grant::ClientCredentials;
+    use appgrant::grant::ClientAuthentication;
     let header = basic("my%20app%3A1", "s%3Ac+r%25t%26");
-    let credentials = ClientCredentials::from_request(Some(&header), None, None).unwrap();
-    let ClientCredentials::Basic { client_id, secret } = credentials else {
+    let credentials = ClientAuthentication::from_request(Some(&header), None, None).unwrap();
+    let ClientAuthentication::Basic { client_id, secret } = credentials else {
         panic!("not Basic: {credentials:?}");
     };
     assert_eq!(client_id.as_str(), "my app:1");

@@ -23,23 +23,23 @@ fn projects(list: &[&ProjectId]) -> BTreeSet<ProjectId> {
 }
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 fn write_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("tower")
 }
 
 fn admin_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::Admin)
+    Requirement::new("acme", "rfis", Level::Admin).on_project("tower")
 }
 
 fn write_depot() -> Requirement {
-    Requirement::project("acme", "depot", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("depot")
 }
 
 fn read_directory() -> Requirement {
-    Requirement::company("acme", "directory", Level::ReadOnly)
+    Requirement::new("acme", "directory", Level::ReadOnly)
 }
 
 /// The permissions manifest v1 (directory ReadOnly, rfis Standard) gives on `projects`.
@@ -55,9 +55,10 @@ fn manifest_v1_on(list: &[&ProjectId]) -> Permissions {
 async fn decide(world: &World, token: &TokenResponse, requirement: &Requirement) -> Decision {
     world
         .server
-        .check_access(token.access_token.expose(), requirement)
+        .decide(token.access_token.expose(), requirement)
         .await
         .unwrap()
+        .decision
 }
 
 async fn denied_because(

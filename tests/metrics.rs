@@ -9,7 +9,7 @@ mod failing_store;
 mod in_process;
 mod support;
 
-use appgrant::grant::{ClientCredentials, TokenRequest};
+use appgrant::grant::{ClientAuthentication, TokenRequest};
 use appgrant::model::{CompanyId, Level, ProjectId, Requirement, UserId};
 use appgrant::server::telemetry::{
     DECISIONS_TOTAL, GRANTS_TOTAL, HTTP_REQUEST_DURATION_SECONDS, INSTALLATION_CHANGES_TOTAL,
@@ -142,7 +142,7 @@ fn a_refresh_token_reuse_counts_as_an_invalid_grant_of_the_refresh_token_grant()
 fn refused_client_authentication_counts_as_invalid_client() {
     let recorded = counted(async {
         let world = world().await;
-        let wrong = ClientCredentials::Basic {
+        let wrong = ClientAuthentication::Basic {
             client_id: world.app.client_id.clone(),
             secret: appgrant::token::Secret::new("not the secret"),
         };
@@ -159,16 +159,12 @@ fn decisions_are_counted_by_outcome_and_deny_reason() {
         let world = world().await;
         world.install_service_account(&[&world.tower]).await;
         let token = world.service_token(Some(&world.acme)).await;
-        let tower = Requirement::project("acme", "tower", "rfis", Level::ReadOnly);
-        let depot = Requirement::project("acme", "depot", "rfis", Level::ReadOnly);
+        let tower = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+        let depot = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("depot");
         assert!(world.allowed(&token, &tower).await);
         assert!(world.allowed(&token, &tower).await);
         assert!(!world.allowed(&token, &depot).await);
-        let decision = world
-            .server
-            .check_access("not.a.token", &tower)
-            .await
-            .unwrap();
+        let decision = world.server.decide("not.a.token", &tower).await.unwrap();
         assert!(!decision.is_allowed());
     });
     let decisions = |outcome, reason| {
@@ -224,7 +220,7 @@ fn store_failures_are_counted_by_the_operation_that_met_them() {
             .register_app(support::both_flows_app())
             .await
             .unwrap();
-        let credentials = ClientCredentials::Basic {
+        let credentials = ClientAuthentication::Basic {
             client_id: registered.app.client_id.clone(),
             secret: registered.client_secret.unwrap(),
         };

@@ -12,7 +12,7 @@ mod failing_store;
 mod in_process;
 mod support;
 
-use appgrant::grant::{ClientCredentials, TokenRequest};
+use appgrant::grant::{ClientAuthentication, TokenRequest};
 use appgrant::model::{ClientType, CompanyId, Level, ProjectId, Requirement, SecretDigest, UserId};
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config};
@@ -355,38 +355,32 @@ async fn scenario() -> Secrets {
 
     // Decisions: allowed on the tower, denied on the depot, denied for revoked and forged
     // tokens.
-    let tower = Requirement::project("acme", "tower", "rfis", Level::ReadOnly);
-    let depot = Requirement::project("acme", "depot", "rfis", Level::ReadOnly);
+    let tower = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    let depot = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("depot");
     assert!(
         server
-            .check_access(&service_token, &tower)
+            .decide(&service_token, &tower)
             .await
             .unwrap()
             .is_allowed()
     );
     assert!(
         !server
-            .check_access(&service_token, &depot)
+            .decide(&service_token, &depot)
             .await
             .unwrap()
             .is_allowed()
     );
     assert!(
         !server
-            .check_access(&rotated_access, &tower)
+            .decide(&rotated_access, &tower)
             .await
             .unwrap()
             .is_allowed()
     );
     let forged = format!("{}{}", &service_token[..service_token.len() - 4], "AAAA");
     secrets.token("forged token", &forged);
-    assert!(
-        !server
-            .check_access(&forged, &tower)
-            .await
-            .unwrap()
-            .is_allowed()
-    );
+    assert!(!server.decide(&forged, &tower).await.unwrap().is_allowed());
 
     // Discovery and probes.
     for path in [
@@ -411,7 +405,11 @@ async fn scenario() -> Secrets {
         .uninstall(&world.acme, &world.app.client_id, &world.jane)
         .await
         .unwrap();
-    let after = server.check_access(&service_token, &tower).await.unwrap();
+    let after = server
+        .decide(&service_token, &tower)
+        .await
+        .unwrap()
+        .decision;
     assert!(!after.is_allowed());
     secrets
 }
@@ -572,7 +570,7 @@ fn the_log_names_every_endpoint_grant_decision_and_installation_change() {
 async fn failing_world() -> (
     AuthorizationServer<FailingStore>,
     FailingStore,
-    ClientCredentials,
+    ClientAuthentication,
 ) {
     let store = FailingStore::default();
     let server = AuthorizationServer::builder(store.clone(), Config::new(support::ISSUER))
@@ -583,7 +581,7 @@ async fn failing_world() -> (
         .await
         .unwrap();
     assert_eq!(registered.app.client_type, ClientType::Confidential);
-    let credentials = ClientCredentials::Basic {
+    let credentials = ClientAuthentication::Basic {
         client_id: registered.app.client_id,
         secret: registered.client_secret.unwrap(),
     };
@@ -598,9 +596,9 @@ fn a_store_failure_is_logged_as_an_error_with_its_operation_and_cause() {
         let token = server.token(request.clone(), &credentials).await.unwrap();
         store.fail(true);
         server.token(request, &credentials).await.unwrap_err();
-        let requirement = Requirement::company("acme", "rfis", Level::ReadOnly);
+        let requirement = Requirement::new("acme", "rfis", Level::ReadOnly);
         server
-            .check_access(token.access_token.expose(), &requirement)
+            .decide(token.access_token.expose(), &requirement)
             .await
             .unwrap_err();
         server

@@ -5,7 +5,7 @@
 use appgrant::access::DirectoryView;
 use appgrant::model::*;
 use appgrant::token::{
-    AccessClaims, Algorithm, Expectations, GrantKind, KeySet, SigningKey, issue, validate,
+    AccessClaims, Algorithm, Expectations, KeySet, SigningKey, SubjectKind, issue, validate,
 };
 use appgrant::{Decision, DenyReason, decide};
 use base64::Engine;
@@ -88,11 +88,11 @@ fn status() -> impl Strategy<Value = InstallationStatus> {
 // Building claims and views.
 // ---------------------------------------------------------------------------------------------
 
-fn claims(kind: GrantKind, bound: bool) -> AccessClaims {
+fn claims(kind: SubjectKind, bound: bool) -> AccessClaims {
     let sub = match (kind, bound) {
-        (GrantKind::User, _) => "john",
-        (GrantKind::ServiceAccount, true) => ACCOUNT,
-        (GrantKind::ServiceAccount, false) => "fieldsync",
+        (SubjectKind::User, _) => "john",
+        (SubjectKind::ServiceAccount, true) => ACCOUNT,
+        (SubjectKind::ServiceAccount, false) => "fieldsync",
     };
     AccessClaims {
         iss: ISSUER.into(),
@@ -198,7 +198,7 @@ proptest! {
         let users = held.level(requirement.project.as_ref(), &requirement.tool);
         let cap = ceiling.as_ref().map_or(Level::Admin, |c| level_in(c, &requirement.tool));
         let view = user_view(held, ceiling);
-        match decide(&claims(GrantKind::User, false), &view, &requirement, now()) {
+        match decide(&claims(SubjectKind::User, false), &view, &requirement, now()) {
             Decision::Allow { level } => {
                 prop_assert!(level <= users, "{level:?} above the user's {users:?}");
                 prop_assert!(level <= cap, "{level:?} above the ceiling {cap:?}");
@@ -245,7 +245,7 @@ proptest! {
         };
         let permitted_here = requirement.project.as_ref().is_none_or(|p| permitted.contains(p));
         let view = service_view(grant, held);
-        let claims = claims(GrantKind::ServiceAccount, bound);
+        let claims = claims(SubjectKind::ServiceAccount, bound);
         match decide(&claims, &view, &requirement, now()) {
             Decision::Allow { level } => {
                 prop_assert!(permitted_here, "allowed on an unpermitted project");
@@ -293,19 +293,19 @@ proptest! {
     #[test]
     fn no_decision_allows_access_in_a_company_without_an_active_installation_of_the_app(
         found in not_installed_in_acme(),
-        kind in select(vec![GrantKind::User, GrantKind::ServiceAccount]),
+        kind in select(vec![SubjectKind::User, SubjectKind::ServiceAccount]),
         bound in any::<bool>(),
         requirement in requirement(),
     ) {
-        let bound = bound && kind == GrantKind::ServiceAccount;
+        let bound = bound && kind == SubjectKind::ServiceAccount;
         let account = ServiceAccountGrant {
             user: UserId::new(ACCOUNT),
             approved: Manifest { version: 1, company: everything().company, project: everything().company },
             permitted_projects: PROJECTS.iter().map(|p| ProjectId::new(*p)).collect(),
         };
         let acting = match kind {
-            GrantKind::User => User::person("john", "John"),
-            GrantKind::ServiceAccount => User::person(ACCOUNT, "FieldSync (service account)"),
+            SubjectKind::User => User::person("john", "John"),
+            SubjectKind::ServiceAccount => User::person(ACCOUNT, "FieldSync (service account)"),
         };
         let view = DirectoryView {
             installation: found.map(|(app, company, status)| {
@@ -349,7 +349,7 @@ fn expectations() -> Expectations {
 /// A trusted key set, and a token it signed that validates now.
 fn signed(algorithm: Algorithm, rng: &mut StdRng, sub: &str) -> (KeySet, String) {
     let keys = KeySet::new(SigningKey::generate(algorithm, rng).unwrap());
-    let mut claims = claims(GrantKind::User, false);
+    let mut claims = claims(SubjectKind::User, false);
     claims.sub = sub.to_owned();
     let token = issue(&claims, keys.signing_key());
     assert_eq!(
@@ -410,7 +410,7 @@ proptest! {
         } else {
             SigningKey::generate(forger_algorithm, &mut rng).unwrap()
         };
-        let forged = issue(&claims(GrantKind::User, false), &forger);
+        let forged = issue(&claims(SubjectKind::User, false), &forger);
         prop_assert!(!valid(&forged, &keys));
     }
 

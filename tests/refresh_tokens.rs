@@ -5,7 +5,7 @@ mod support;
 
 use appgrant::audit::{AuditAction, RefusalReason, RevocationReason};
 use appgrant::config::RefreshReuse;
-use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
+use appgrant::grant::{ClientAuthentication, ErrorCode, TokenError, TokenRequest, TokenResponse};
 use appgrant::model::{GrantId, Level, Requirement};
 use appgrant::store::RefreshStore;
 use appgrant::token::{RefreshTokenKey, Secret, validate};
@@ -24,7 +24,7 @@ use tokio::sync::Barrier;
 /// Presents `tokens`' refresh token as `client`.
 async fn refresh_as(
     world: &World,
-    client: &ClientCredentials,
+    client: &ClientAuthentication,
     tokens: &TokenResponse,
 ) -> Result<TokenResponse, TokenError> {
     let refresh_token = tokens.refresh_token.clone().expect("a refresh token");
@@ -44,13 +44,13 @@ fn error_code<T: std::fmt::Debug>(result: Result<T, TokenError>) -> ErrorCode {
 }
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 async fn deny_reason(world: &World, tokens: &TokenResponse) -> Option<DenyReason> {
     world
         .server
-        .check_access(tokens.access_token.expose(), &read_tower())
+        .decide(tokens.access_token.expose(), &read_tower())
         .await
         .unwrap()
         .deny_reason()
@@ -88,13 +88,13 @@ async fn world_with_grace(window: TimeDelta) -> World {
 }
 
 /// Another confidential app and its credentials.
-async fn other_client(world: &World) -> ClientCredentials {
+async fn other_client(world: &World) -> ClientAuthentication {
     let registered = world
         .server
         .register_app(support::both_flows_app())
         .await
         .unwrap();
-    ClientCredentials::Basic {
+    ClientAuthentication::Basic {
         client_id: registered.app.client_id,
         secret: registered.client_secret.unwrap(),
     }
@@ -139,7 +139,7 @@ async fn refreshed_tokens_keep_acting_as_the_user_who_authorized() {
         .unwrap();
     assert_eq!(info.resource_owner_id.as_deref(), Some("john"));
     assert_eq!(grant_of(&world, &refreshed), grant_of(&world, &john));
-    let write_tower = Requirement::project("acme", "tower", "rfis", Level::Standard);
+    let write_tower = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
     assert!(world.allowed(&refreshed, &read_tower()).await);
     assert!(!world.allowed(&refreshed, &write_tower).await);
 }

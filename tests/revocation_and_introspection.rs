@@ -6,12 +6,12 @@ mod support;
 
 use appgrant::DenyReason;
 use appgrant::audit::{AuditAction, RevocationReason};
-use appgrant::grant::{ClientCredentials, ErrorCode, TokenError, TokenRequest, TokenResponse};
+use appgrant::grant::{ClientAuthentication, ErrorCode, TokenError, TokenRequest, TokenResponse};
 use appgrant::model::{
     Company, CompanyId, GrantId, Level, Permissions, Requirement, Scope, User, UserId,
 };
 use appgrant::server::ServerError;
-use appgrant::token::{GrantKind, Secret, ValidationError, validate};
+use appgrant::token::{Secret, SubjectKind, ValidationError, validate};
 use chrono::TimeDelta;
 use serde_json::json;
 use support::{ISSUER, World};
@@ -40,13 +40,13 @@ async fn refresh(world: &World, tokens: &TokenResponse) -> Result<TokenResponse,
 }
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 async fn deny_reason(world: &World, tokens: &TokenResponse) -> Option<DenyReason> {
     world
         .server
-        .check_access(access(tokens), &read_tower())
+        .decide(access(tokens), &read_tower())
         .await
         .unwrap()
         .deny_reason()
@@ -78,7 +78,7 @@ fn revocations(world: &World) -> Vec<(GrantId, RevocationReason)> {
 }
 
 /// Another confidential app, with tokens Jane gave it, and its credentials.
-async fn other_app_with_tokens(world: &World) -> (ClientCredentials, TokenResponse) {
+async fn other_app_with_tokens(world: &World) -> (ClientAuthentication, TokenResponse) {
     let registered = world
         .server
         .register_app(support::both_flows_app())
@@ -88,7 +88,7 @@ async fn other_app_with_tokens(world: &World) -> (ClientCredentials, TokenRespon
     request.client_id = Some(registered.app.client_id.to_string());
     let response = world
         .server
-        .authorize(&request, &world.jane, Some(&world.acme))
+        .approve_authorization(&request, &world.jane, Some(&world.acme))
         .await
         .unwrap();
     let appgrant::grant::AuthorizationResponse::Redirect(location) = response else {
@@ -100,7 +100,7 @@ async fn other_app_with_tokens(world: &World) -> (ClientCredentials, TokenRespon
         .find(|(name, _)| name == "code")
         .map(|(_, code)| Secret::new(code.into_owned()))
         .unwrap();
-    let credentials = ClientCredentials::Basic {
+    let credentials = ClientAuthentication::Basic {
         client_id: registered.app.client_id,
         secret: registered.client_secret.unwrap(),
     };
@@ -112,8 +112,8 @@ async fn other_app_with_tokens(world: &World) -> (ClientCredentials, TokenRespon
     (credentials, tokens)
 }
 
-fn wrong_secret(world: &World) -> ClientCredentials {
-    ClientCredentials::Basic {
+fn wrong_secret(world: &World) -> ClientAuthentication {
+    ClientAuthentication::Basic {
         client_id: world.app.client_id.clone(),
         secret: Secret::new("not-the-secret"),
     }
@@ -368,7 +368,7 @@ async fn introspection_requires_client_authentication() {
         .introspect(&wrong_secret(&world), access(&tokens))
         .await;
     assert_eq!(wrong.unwrap_err().code(), ErrorCode::InvalidClient);
-    let unknown = ClientCredentials::Basic {
+    let unknown = ClientAuthentication::Basic {
         client_id: "no-such-app".into(),
         secret: world.secret.clone(),
     };
@@ -390,7 +390,7 @@ async fn a_public_client_may_not_introspect() {
         })
         .await
         .unwrap();
-    let credentials = ClientCredentials::Public {
+    let credentials = ClientAuthentication::Public {
         client_id: public.app.client_id,
     };
     let refused = world.server.introspect(&credentials, access(&tokens)).await;
@@ -411,7 +411,7 @@ async fn token_info_names_the_resource_owner_app_and_lifetime() {
     assert_eq!(info.application.uid, world.app.client_id.as_str());
     assert_eq!(info.expires_in_seconds, tokens.expires_in - 100);
     assert_eq!(info.created_at, tokens.created_at);
-    assert_eq!(info.grant_kind, GrantKind::User);
+    assert_eq!(info.grant_kind, SubjectKind::User);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 mod support;
 
 use appgrant::grant::{
-    AuthorizationRequest, AuthorizationResponse, ClientCredentials, CodeExchange, Redemption,
+    AuthorizationRequest, AuthorizationResponse, ClientAuthentication, CodeExchange, Redemption,
     TokenError, TokenRequest, parse_basic,
 };
 use appgrant::model::{ClientId, CompanyId, OUT_OF_BAND, SecretDigest};
@@ -174,11 +174,11 @@ async fn authorization_code_flow_never_shows_a_secret() {
     let client_id = world.app.client_id.clone();
 
     let prompt = server
-        .begin_authorization(&world.authorization_request())
+        .consent_prompt(&world.authorization_request())
         .await
         .unwrap();
     let authorization = server
-        .authorize(
+        .approve_authorization(
             &world.authorization_request(),
             &world.john,
             Some(&world.acme),
@@ -188,7 +188,7 @@ async fn authorization_code_flow_never_shows_a_secret() {
     let code = code_in(&authorization);
     check.secret("code", code.expose());
 
-    let basic = ClientCredentials::from_request(
+    let basic = ClientAuthentication::from_request(
         Some(&basic_header(&client_id, world.secret.expose())),
         None,
         None,
@@ -215,7 +215,7 @@ async fn authorization_code_flow_never_shows_a_secret() {
     check.debug("code", &code);
     check.debug("ConsentPrompt", &prompt);
     check.debug("AuthorizationResponse", &authorization);
-    check.debug("ClientCredentials::Basic", &basic);
+    check.debug("ClientAuthentication::Basic", &basic);
     check.debug("TokenRequest", &request);
     check.debug("TokenResponse", &tokens);
     check.debug("Redemption", &redemption);
@@ -242,7 +242,7 @@ async fn out_of_band_code_is_not_shown_by_debug() {
     };
     let response = world
         .server
-        .authorize(&request, &world.john, None)
+        .approve_authorization(&request, &world.john, None)
         .await
         .unwrap();
     let AuthorizationResponse::ShowCode(code) = &response else {
@@ -298,7 +298,7 @@ async fn refresh_flow_and_its_failures_never_show_a_secret() {
     check.token("first access token", first.access_token.expose());
     check.secret("first refresh token", first_refresh.expose());
 
-    let post = ClientCredentials::from_request(
+    let post = ClientAuthentication::from_request(
         None,
         Some(world.app.client_id.as_str()),
         Some(world.secret.expose()),
@@ -346,7 +346,7 @@ async fn refresh_flow_and_its_failures_never_show_a_secret() {
         .unwrap()
         .unwrap();
 
-    check.debug("ClientCredentials::Post", &post);
+    check.debug("ClientAuthentication::Post", &post);
     check.debug("refresh TokenRequest", &refresh(&first_refresh));
     check.debug("rotated TokenResponse", &rotated);
     check.debug("RefreshFamily after rotation", &family);
@@ -377,11 +377,11 @@ async fn client_credentials_flow_and_its_failures_never_show_a_secret() {
     let wrong_secret = Secret::generate(&mut OsRng);
     check.secret("wrong client secret", wrong_secret.expose());
     let client_id = world.app.client_id.clone();
-    let wrong_basic = ClientCredentials::Basic {
+    let wrong_basic = ClientAuthentication::Basic {
         client_id: client_id.clone(),
         secret: wrong_secret.clone(),
     };
-    let wrong_post = ClientCredentials::Post {
+    let wrong_post = ClientAuthentication::Post {
         client_id: client_id.clone(),
         secret: wrong_secret.clone(),
     };
@@ -400,7 +400,7 @@ async fn client_credentials_flow_and_its_failures_never_show_a_secret() {
             server
                 .token(
                     service_request(None),
-                    &ClientCredentials::Public {
+                    &ClientAuthentication::Public {
                         client_id: client_id.clone(),
                     },
                 )
@@ -416,8 +416,8 @@ async fn client_credentials_flow_and_its_failures_never_show_a_secret() {
 
     check.debug("bound TokenResponse", &bound);
     check.debug("unbound TokenResponse", &unbound);
-    check.debug("ClientCredentials::Basic", &wrong_basic);
-    check.debug("ClientCredentials::Post", &wrong_post);
+    check.debug("ClientAuthentication::Basic", &wrong_basic);
+    check.debug("ClientAuthentication::Post", &wrong_post);
     check.debug(
         "client credentials TokenRequest",
         &service_request(Some("acme")),
@@ -518,7 +518,7 @@ async fn authorization_and_server_errors_never_show_a_secret() {
         ..world.authorization_request()
     };
     let page = server
-        .authorize(&unregistered, &world.john, None)
+        .approve_authorization(&unregistered, &world.john, None)
         .await
         .unwrap_err();
     let implicit = AuthorizationRequest {
@@ -526,7 +526,7 @@ async fn authorization_and_server_errors_never_show_a_secret() {
         ..world.authorization_request()
     };
     let redirect = server
-        .authorize(&implicit, &world.john, None)
+        .approve_authorization(&implicit, &world.john, None)
         .await
         .unwrap_err();
     let denied = server
@@ -549,7 +549,7 @@ async fn authorization_and_server_errors_never_show_a_secret() {
     .unwrap_err();
     let introspect_wrong_client = server
         .introspect(
-            &ClientCredentials::Basic {
+            &ClientAuthentication::Basic {
                 client_id: world.app.client_id.clone(),
                 secret: Secret::new(access.clone()),
             },
@@ -786,7 +786,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
     let code = code_in(
         &world
             .server
-            .authorize(&world.authorization_request(), &world.jane, None)
+            .approve_authorization(&world.authorization_request(), &world.jane, None)
             .await
             .unwrap(),
     );

@@ -9,7 +9,7 @@ mod header_sign_in;
 #[cfg(feature = "axum")]
 mod http_support;
 
-use appgrant::grant::{AuthorizationResponse, ClientCredentials, TokenRequest, TokenResponse};
+use appgrant::grant::{AuthorizationResponse, ClientAuthentication, TokenRequest, TokenResponse};
 use appgrant::model::*;
 use appgrant::server::ManualClock;
 use appgrant::store::{DirectoryStore, Store};
@@ -25,7 +25,7 @@ use support::{ISSUER, REDIRECT, VERIFIER, World};
 // ---------------------------------------------------------------------------------------------
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 fn projects(list: &[&ProjectId]) -> BTreeSet<ProjectId> {
@@ -39,7 +39,7 @@ async fn deny_reason(
 ) -> Option<DenyReason> {
     world
         .server
-        .check_access(token.access_token.expose(), req)
+        .decide(token.access_token.expose(), req)
         .await
         .unwrap()
         .deny_reason()
@@ -109,8 +109,8 @@ impl<S: Store + DirectoryStore + Clone> Seeded<S> {
         }
     }
 
-    fn client(&self) -> ClientCredentials {
-        ClientCredentials::Basic {
+    fn client(&self) -> ClientAuthentication {
+        ClientAuthentication::Basic {
             client_id: self.app.client_id.clone(),
             secret: self.secret.clone(),
         }
@@ -129,7 +129,7 @@ impl<S: Store + DirectoryStore + Clone> Seeded<S> {
         };
         let code = code_of(
             self.server
-                .authorize(&request, &self.jane, Some(&self.acme))
+                .approve_authorization(&request, &self.jane, Some(&self.acme))
                 .await
                 .unwrap(),
         );
@@ -361,7 +361,7 @@ async fn a_manifest_published_during_an_uninstall_does_not_undo_it() {
     assert!(
         world
             .server
-            .check_access(tokens.access_token.expose(), &read_tower())
+            .decide(tokens.access_token.expose(), &read_tower())
             .await
             .unwrap()
             .is_allowed()
@@ -403,7 +403,7 @@ async fn a_manifest_published_during_an_uninstall_does_not_undo_it() {
     assert!(
         !world
             .server
-            .check_access(tokens.access_token.expose(), &read_tower())
+            .decide(tokens.access_token.expose(), &read_tower())
             .await
             .unwrap()
             .is_allowed(),
@@ -464,10 +464,7 @@ async fn approval_grants_only_the_manifest_the_request_is_waiting_on() {
         let token = world.service_token(Some(&world.acme)).await;
         assert!(
             !world
-                .allowed(
-                    &token,
-                    &Requirement::company("acme", "directory", Level::Admin)
-                )
+                .allowed(&token, &Requirement::new("acme", "directory", Level::Admin))
                 .await,
             "the service account is a directory admin nobody approved"
         );
@@ -557,7 +554,7 @@ async fn an_app_cannot_introspect_another_apps_tokens() {
         .register_app(support::both_flows_app())
         .await
         .unwrap();
-    let other = ClientCredentials::Basic {
+    let other = ClientAuthentication::Basic {
         client_id: other.app.client_id,
         secret: other.client_secret.unwrap(),
     };

@@ -10,9 +10,9 @@ use appgrant::model::{Level, Requirement, Scope};
 #[tokio::test]
 async fn the_seed_story() {
     let world = support::world().await;
-    let read_tower = Requirement::project("acme", "tower", "rfis", Level::ReadOnly);
-    let write_tower = Requirement::project("acme", "tower", "rfis", Level::Standard);
-    let read_depot = Requirement::project("acme", "depot", "rfis", Level::ReadOnly);
+    let read_tower = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    let write_tower = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
+    let read_depot = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("depot");
 
     // Jane and John each authorize the same app; it acts as each of them.
     let jane = world.tokens_for(&world.jane).await;
@@ -47,7 +47,7 @@ async fn the_seed_story() {
     assert!(world.allowed(&sync, &write_tower).await);
     let depot = world
         .server
-        .check_access(sync.access_token.expose(), &read_depot)
+        .decide(sync.access_token.expose(), &read_depot)
         .await
         .unwrap();
     assert_eq!(depot.deny_reason(), Some(&DenyReason::ProjectNotPermitted));
@@ -61,7 +61,7 @@ async fn the_seed_story() {
     for token in [&jane, &john, &sync] {
         let decision = world
             .server
-            .check_access(token.access_token.expose(), &read_tower)
+            .decide(token.access_token.expose(), &read_tower)
             .await
             .unwrap();
         assert_eq!(decision.deny_reason(), Some(&DenyReason::AppUninstalled));

@@ -4,7 +4,7 @@
 mod support;
 
 use appgrant::grant::{
-    AuthorizationResponse, ClientCredentials, CodeRecord, ErrorCode, FamilyStatus, Redemption,
+    AuthorizationResponse, ClientAuthentication, CodeRecord, ErrorCode, FamilyStatus, Redemption,
     RefreshFamily, TokenError, TokenRequest, TokenResponse,
 };
 use appgrant::model::*;
@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 const TASKS: usize = 64;
 
 fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 fn start() -> DateTime<Utc> {
@@ -69,7 +69,7 @@ async fn a_code_raced_by_many_requests_gives_tokens_to_exactly_one_and_the_reuse
     assert_eq!(winners.len(), 1);
     let decision = world
         .server
-        .check_access(winners[0].access_token.expose(), &read_tower())
+        .decide(winners[0].access_token.expose(), &read_tower())
         .await
         .unwrap();
     assert_eq!(decision.deny_reason(), Some(&DenyReason::Revoked));
@@ -196,7 +196,11 @@ async fn the_facades_futures_are_send_and_run_as_tokio_tasks() {
     let request = world.authorization_request();
     let response = spawned({
         let (server, john, acme) = (server.clone(), john.clone(), acme.clone());
-        async move { server.authorize(&request, &john, Some(&acme)).await }
+        async move {
+            server
+                .approve_authorization(&request, &john, Some(&acme))
+                .await
+        }
     })
     .await
     .unwrap();
@@ -206,7 +210,7 @@ async fn the_facades_futures_are_send_and_run_as_tokio_tasks() {
     let access = tokens.access_token.expose().to_owned();
     let decision = spawned({
         let (server, access) = (server.clone(), access.clone());
-        async move { server.check_access(&access, &read_tower()).await }
+        async move { server.decide(&access, &read_tower()).await }
     })
     .await
     .unwrap();
@@ -439,7 +443,11 @@ impl ConsentStore for HeldFamilies {
 /// Acme with John (read-only on the tower), the both-flows app, and a code John authorized.
 async fn held_world(
     store: HeldFamilies,
-) -> (AuthorizationServer<HeldFamilies>, ClientCredentials, Secret) {
+) -> (
+    AuthorizationServer<HeldFamilies>,
+    ClientAuthentication,
+    Secret,
+) {
     let server = AuthorizationServer::builder(store, Config::new(support::ISSUER))
         .clock(Arc::new(ManualClock::new(start())))
         .build()
@@ -469,7 +477,7 @@ async fn held_world(
         ..Default::default()
     };
     let AuthorizationResponse::Redirect(location) = server
-        .authorize(&request, &john, Some(&acme))
+        .approve_authorization(&request, &john, Some(&acme))
         .await
         .unwrap()
     else {
@@ -481,7 +489,7 @@ async fn held_world(
         .find(|(name, _)| name == "code")
         .map(|(_, value)| Secret::new(value.into_owned()))
         .unwrap();
-    let client = ClientCredentials::Basic {
+    let client = ClientAuthentication::Basic {
         client_id: registered.app.client_id,
         secret: registered.client_secret.unwrap(),
     };
@@ -512,7 +520,7 @@ async fn a_reuse_that_lands_before_the_winners_family_is_saved_still_revokes_the
     let tokens = first.await.unwrap().unwrap();
 
     let access = server
-        .check_access(tokens.access_token.expose(), &read_tower())
+        .decide(tokens.access_token.expose(), &read_tower())
         .await
         .unwrap();
     assert_eq!(access.deny_reason(), Some(&DenyReason::Revoked));

@@ -170,7 +170,7 @@ async fn sqlite_keeps_every_acknowledged_write_through_a_full_disk_and_recovers_
 mod over_http {
     use super::header_sign_in::HeaderSignIn;
     use super::{store_suite, temp_file};
-    use appgrant::http::{Access, AccessRejection, HttpOptions, ResourceGuard};
+    use appgrant::http::{Access, HttpOptions, ResourceGuard, ResourceRejection};
     use appgrant::model::{Level, ProjectId};
     use appgrant::store::SqlStore;
     use appgrant::token::Secret;
@@ -216,7 +216,7 @@ mod over_http {
     }
 
     /// A resource route of the host's, guarded by the `Access` extractor.
-    async fn list_rfis(access: Access) -> Result<&'static str, AccessRejection> {
+    async fn list_rfis(access: Access) -> Result<&'static str, ResourceRejection> {
         let tower = ProjectId::new("tower");
         access
             .require(Some(&tower), "rfis", Level::ReadOnly)
@@ -349,7 +349,7 @@ mod over_http {
         assert_unavailable(&api().send().await.unwrap(), "a resource decision");
         let failed = world
             .server
-            .check_access(
+            .decide(
                 tokens.service.access_token.expose(),
                 &store_suite::read_tower(),
             )
@@ -444,7 +444,7 @@ async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_kille
         attempts += 1;
         let authorized = world
             .server
-            .authorize(
+            .approve_authorization(
                 &world.authorization_request(),
                 &world.jane,
                 Some(&world.acme),

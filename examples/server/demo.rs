@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 use appgrant::grant::AppRegistration;
-use appgrant::http::{self, Access, AccessRejection, HttpOptions, ResourceGuard, SignIn, SignedIn};
+use appgrant::http::{
+    self, Access, HttpOptions, ResourceGuard, ResourceRejection, SignIn, SignedIn,
+};
 use appgrant::model::{
     AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
     InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, Tool, User,
@@ -544,7 +546,7 @@ async fn list_rfis<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(project): Path<String>,
     access: Access,
-) -> Result<Json<Vec<Rfi>>, AccessRejection> {
+) -> Result<Json<Vec<Rfi>>, ResourceRejection> {
     access
         .require(
             Some(&ProjectId::new(project.as_str())),
@@ -574,7 +576,7 @@ async fn create_rfi<S: Store + DirectoryStore + Clone>(
     Path(project): Path<String>,
     access: Access,
     Json(new): Json<NewRfi>,
-) -> Result<(StatusCode, Json<Rfi>), AccessRejection> {
+) -> Result<(StatusCode, Json<Rfi>), ResourceRejection> {
     let granted = access
         .require(
             Some(&ProjectId::new(project.as_str())),
@@ -585,7 +587,7 @@ async fn create_rfi<S: Store + DirectoryStore + Clone>(
     let mut rfis = state
         .rfis
         .lock()
-        .map_err(|_| AccessRejection::Unavailable)?;
+        .map_err(|_| ResourceRejection::Unavailable)?;
     let rfi = Rfi {
         id: rfis.len() + 1,
         project,

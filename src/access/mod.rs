@@ -8,7 +8,7 @@ use crate::model::{
     CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement,
     ToolLevels, User,
 };
-use crate::token::{AccessClaims, GrantKind, ValidationError};
+use crate::token::{AccessClaims, SubjectKind, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -40,6 +40,7 @@ pub enum DenyKind {
 /// Why a decision denied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DenyReason {
     /// The token failed validation (signature, key, type, issuer, audience or times).
     InvalidToken {
@@ -190,8 +191,8 @@ fn effective_level(
     }
     let installation = active_installation(claims, view, &requirement.company)?;
     match claims.grant_kind {
-        GrantKind::User => user_level(claims, view, requirement),
-        GrantKind::ServiceAccount => service_account_level(installation, view, requirement),
+        SubjectKind::User => user_level(claims, view, requirement),
+        SubjectKind::ServiceAccount => service_account_level(installation, view, requirement),
     }
 }
 
@@ -246,8 +247,8 @@ pub fn standing(
     }
     let installation = active_installation(claims, view, company)?;
     let acting = match claims.grant_kind {
-        GrantKind::User => claims.sub.as_str(),
-        GrantKind::ServiceAccount => installation
+        SubjectKind::User => claims.sub.as_str(),
+        SubjectKind::ServiceAccount => installation
             .service_account
             .as_ref()
             .ok_or(DenyReason::ServiceAccountNotApproved)?
@@ -303,4 +304,31 @@ fn service_account_level(
     let project: Option<&ProjectId> = requirement.project.as_ref();
     let held = permissions.level(project, &requirement.tool);
     Ok(held.min(account.approved_level(project, &requirement.tool)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DenyReason;
+
+    /// A new reason must be added to tests/decisions.rs's `every_reason` (the kind and display
+    /// tests run over it): this match stops compiling, and the count there is this one.
+    #[test]
+    fn every_deny_reason_is_listed() {
+        let count = |reason: &DenyReason| match reason {
+            DenyReason::InvalidToken { .. }
+            | DenyReason::Expired
+            | DenyReason::Revoked
+            | DenyReason::GrantedBeforeUninstall
+            | DenyReason::WrongCompany
+            | DenyReason::AppNotInstalled
+            | DenyReason::AppUninstalled
+            | DenyReason::InstallationNotApproved
+            | DenyReason::ServiceAccountNotApproved
+            | DenyReason::UserDeactivated
+            | DenyReason::NotAMember
+            | DenyReason::ProjectNotPermitted
+            | DenyReason::InsufficientLevel { .. } => 13,
+        };
+        assert_eq!(count(&DenyReason::Expired), 13);
+    }
 }

@@ -46,6 +46,7 @@ pub struct ValidAuthorization {
 /// Why an authorization request failed where the user must be shown an error page, because
 /// redirecting would send them to an unverified place.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ErrorPage {
     /// No `client_id`.
     #[error("the request names no client")]
@@ -93,6 +94,7 @@ impl ErrorRedirect {
 
 /// Why an authorization request failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthorizeError {
     /// Show an error page; never redirect.
     #[error("{0}")]
@@ -114,6 +116,14 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> 
     let mut url = Url::parse(redirect_uri).ok()?;
     url.query_pairs_mut().extend_pairs(params);
     Some(url.into())
+}
+
+/// Whether a consent the user gave `app` before may stand in for the consent page. Only a
+/// confidential client's: anyone who can receive a public client's redirect (another app on
+/// the device claiming its scheme, say) could otherwise collect codes without the user seeing
+/// a thing (RFC 8252 §8.6, RFC 9700 §4.2). Skipping the page never installs the app anywhere.
+pub fn remembered_consent_applies(app: &App) -> bool {
+    app.client_type == ClientType::Confidential
 }
 
 /// Validates an authorization request against the registered `app` (`None` if unknown).

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 /// What the client presented to identify itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientCredentials {
+pub enum ClientAuthentication {
     /// HTTP Basic: client id and secret.
     Basic {
         /// Client id.
@@ -31,13 +31,13 @@ pub enum ClientCredentials {
     },
 }
 
-impl ClientCredentials {
+impl ClientAuthentication {
     /// The client id presented.
     pub fn client_id(&self) -> &ClientId {
         match self {
-            ClientCredentials::Basic { client_id, .. }
-            | ClientCredentials::Post { client_id, .. }
-            | ClientCredentials::Public { client_id } => client_id,
+            ClientAuthentication::Basic { client_id, .. }
+            | ClientAuthentication::Post { client_id, .. }
+            | ClientAuthentication::Public { client_id } => client_id,
         }
     }
 
@@ -59,13 +59,13 @@ impl ClientCredentials {
                         "client_id in the body differs from the authenticated client",
                     ));
                 }
-                Ok(ClientCredentials::Basic { client_id, secret })
+                Ok(ClientAuthentication::Basic { client_id, secret })
             }
-            (None, Some(id), Some(secret)) => Ok(ClientCredentials::Post {
+            (None, Some(id), Some(secret)) => Ok(ClientAuthentication::Post {
                 client_id: ClientId::new(id),
                 secret: Secret::new(secret),
             }),
-            (None, Some(id), None) => Ok(ClientCredentials::Public {
+            (None, Some(id), None) => Ok(ClientAuthentication::Public {
                 client_id: ClientId::new(id),
             }),
             (None, None, _) => Err(TokenError::InvalidClient("no client authentication")),
@@ -108,20 +108,20 @@ pub fn decode_component(raw: &[u8]) -> Option<String> {
 /// Secrets are compared by digest in constant time.
 pub fn authenticate<'a>(
     app: Option<&'a App>,
-    credentials: &ClientCredentials,
+    credentials: &ClientAuthentication,
 ) -> Result<&'a App, TokenError> {
     let app = app.ok_or(TokenError::InvalidClient("unknown client"))?;
     match (app.client_type, credentials) {
-        (ClientType::Public, ClientCredentials::Public { .. }) => Ok(app),
+        (ClientType::Public, ClientAuthentication::Public { .. }) => Ok(app),
         (ClientType::Public, _) => Err(TokenError::InvalidClient(
             "public clients have no secret to present",
         )),
-        (ClientType::Confidential, ClientCredentials::Public { .. }) => {
+        (ClientType::Confidential, ClientAuthentication::Public { .. }) => {
             Err(TokenError::InvalidClient("client secret required"))
         }
         (
             ClientType::Confidential,
-            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
+            ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
         ) => match &app.secret_digest {
             Some(digest) if digest.matches(secret.expose()) => Ok(app),
             _ => Err(TokenError::InvalidClient("wrong client secret")),

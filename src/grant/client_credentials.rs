@@ -3,10 +3,10 @@
 
 use super::error::TokenError;
 use super::exchange::Issued;
-use super::issue::{AccessGrant, TokenResponse, mint_access_token};
+use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use crate::config::Config;
 use crate::model::{App, ClientType, CompanyId, GrantId, Installation};
-use crate::token::{GrantKind, KeySet};
+use crate::token::{KeySet, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 
@@ -58,10 +58,10 @@ pub fn client_credentials(
             (account.user.to_string(), Some(company.clone()))
         }
     };
-    let grant = AccessGrant {
+    let grant = TokenGrant {
         subject,
         client_id: app.client_id.clone(),
-        kind: GrantKind::ServiceAccount,
+        kind: SubjectKind::ServiceAccount,
         company,
         grant: GrantId::generate(rng),
         granted_at: now,

@@ -8,6 +8,7 @@ use std::fmt;
 /// An OAuth 2.0 error code (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The request is missing a parameter, repeats one, or is otherwise malformed.
     InvalidRequest,
@@ -80,6 +81,7 @@ impl fmt::Display for ErrorCode {
 ///
 /// Descriptions name what was wrong, never the secret, code or token presented.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// Malformed request.
     #[error("invalid request: {0}")]

@@ -3,12 +3,12 @@
 
 use super::authorize::CodeRecord;
 use super::error::TokenError;
-use super::issue::{AccessGrant, TokenResponse, mint_access_token};
+use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use super::pkce;
 use super::refresh::RefreshFamily;
 use crate::config::Config;
 use crate::model::{App, User};
-use crate::token::{AccessClaims, GrantKind, KeySet, RefreshTokenKey, Secret};
+use crate::token::{AccessClaims, KeySet, RefreshTokenKey, Secret, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 
@@ -103,10 +103,10 @@ pub fn exchange_code(
             grant: record.grant.clone(),
         });
     }
-    let grant = AccessGrant {
+    let grant = TokenGrant {
         subject: record.user.to_string(),
         client_id: app.client_id.clone(),
-        kind: GrantKind::User,
+        kind: SubjectKind::User,
         company: None,
         grant: record.grant.clone(),
         // The grant dates from the user's authorization, so a code issued before an uninstall

@@ -2,20 +2,20 @@
 
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId, GrantId, TokenId};
-use crate::token::{AccessClaims, GrantKind, KeySet, Secret, issue};
+use crate::token::{AccessClaims, KeySet, Secret, SubjectKind, issue};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Serialize, Serializer};
 
 /// Who an access token is for.
 #[derive(Clone, Debug)]
-pub struct AccessGrant {
+pub struct TokenGrant {
     /// The `sub` claim.
     pub subject: String,
     /// The app.
     pub client_id: ClientId,
     /// User or service account.
-    pub kind: GrantKind,
+    pub kind: SubjectKind,
     /// The company it is bound to, if any.
     pub company: Option<CompanyId>,
     /// The grant it belongs to.
@@ -26,7 +26,7 @@ pub struct AccessGrant {
 
 /// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
 pub fn mint_access_token(
-    grant: AccessGrant,
+    grant: TokenGrant,
     config: &Config,
     keys: &KeySet,
     now: DateTime<Utc>,
@@ -39,7 +39,7 @@ pub fn mint_access_token(
 
 /// The claims of a fresh access token for `grant` issued at `now`.
 pub fn access_claims(
-    grant: AccessGrant,
+    grant: TokenGrant,
     config: &Config,
     now: DateTime<Utc>,
     rng: &mut dyn RngCore,

@@ -16,15 +16,15 @@ pub mod request;
 
 pub use authorize::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, CodeRecord, ErrorPage,
-    ErrorRedirect, ValidAuthorization, validate_request,
+    ErrorRedirect, ValidAuthorization, remembered_consent_applies, validate_request,
 };
-pub use client_auth::{ClientCredentials, authenticate, parse_basic};
+pub use client_auth::{ClientAuthentication, authenticate, parse_basic};
 pub use client_credentials::{Binding, client_credentials};
 pub use error::{ErrorCode, TokenError};
 pub use exchange::{
     CodeExchange, ExchangeInput, Issued, Redemption, check_presenter, exchange_code,
 };
-pub use issue::{AccessGrant, TokenResponse, access_claims, mint_access_token};
+pub use issue::{TokenGrant, TokenResponse, access_claims, mint_access_token};
 pub use refresh::{FamilyStatus, Presented, RefreshFamily, RefreshInput, Rotation, rotate};
 pub use registration::{AppRegistration, RegistrationError};
 pub use request::{Params, TokenRequest};

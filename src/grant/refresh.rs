@@ -7,10 +7,10 @@
 use super::authorize::CodeRecord;
 use super::error::TokenError;
 use super::exchange::Issued;
-use super::issue::{AccessGrant, TokenResponse, mint_access_token};
+use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use crate::config::{Config, RefreshReuse};
 use crate::model::{App, ClientId, GrantId, SecretDigest, User, UserId};
-use crate::token::{GrantKind, KeySet, RefreshTokenClaims, RefreshTokenKey, Secret};
+use crate::token::{KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -108,11 +108,11 @@ impl RefreshFamily {
     }
 
     /// What each access token of the family is issued for: its user, from its grant's time.
-    pub fn access_grant(&self) -> AccessGrant {
-        AccessGrant {
+    pub fn access_grant(&self) -> TokenGrant {
+        TokenGrant {
             subject: self.user.to_string(),
             client_id: self.client_id.clone(),
-            kind: GrantKind::User,
+            kind: SubjectKind::User,
             company: None,
             grant: self.grant.clone(),
             granted_at: self.created_at,

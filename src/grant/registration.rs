@@ -23,6 +23,7 @@ pub struct AppRegistration {
 
 /// Why a registration was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistrationError {
     /// A redirect URI is not an absolute URI, has a fragment, or is plain http off loopback.
     #[error("invalid redirect URI: {0}")]

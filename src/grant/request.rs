@@ -15,6 +15,7 @@ impl<'de> Deserialize<'de> for Secret {
 /// A token request (client authentication travels separately).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "grant_type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TokenRequest {
     /// Exchange an authorization code.
     AuthorizationCode {

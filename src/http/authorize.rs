@@ -7,7 +7,6 @@ use super::{HttpState, SignIn, SignedIn};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
 };
-use crate::model::ClientType;
 use crate::server::ConsentPrompt;
 use crate::store::{Directory, Store};
 use axum::body::Body;
@@ -94,7 +93,7 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
     }
     let server = &state.shared.server;
     let request = authorization_request(&params);
-    let prompt = match server.begin_authorization(&request).await {
+    let prompt = match server.consent_prompt(&request).await {
         Ok(prompt) => prompt,
         Err(error) => return authorize_error(error),
     };
@@ -110,20 +109,16 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
         let return_to = format!("{}?{}", parts.uri.path(), query);
         return redirect(&state.shared.sign_in.sign_in_url(&return_to));
     };
-    // Remembered consent skips the page only for confidential clients: anyone who can receive
-    // a public client's redirect could otherwise collect codes without the user seeing a thing
-    // (RFC 8252 §8.6). The skip never installs the app anywhere (no company is passed): only a
-    // consent the user gives on the page does.
-    let remembered = match prompt.app.client_type {
-        ClientType::Confidential => {
-            server
-                .has_consent(&signed_in.user, &prompt.app.client_id)
-                .await
-        }
-        ClientType::Public => Ok(false),
-    };
+    // The skip never installs the app anywhere (no company is passed): only a consent the user
+    // gives on the page does.
+    let remembered = server
+        .consent_remembered(&signed_in.user, &prompt.app)
+        .await;
     match remembered {
-        Ok(true) => match server.authorize(&request, &signed_in.user, None).await {
+        Ok(true) => match server
+            .approve_authorization(&request, &signed_in.user, None)
+            .await
+        {
             Ok(response) => authorized(response),
             Err(error) => authorize_error(error),
         },
@@ -294,7 +289,7 @@ pub(crate) async fn decide<S: Store, D: Directory, A: SignIn>(
     let request = authorization_request(&params);
     let result = match params.get("decision").map(String::as_str) {
         Some("allow") => server
-            .authorize(&request, &signed_in.user, signed_in.company.as_ref())
+            .approve_authorization(&request, &signed_in.user, signed_in.company.as_ref())
             .await
             .map(authorized),
         Some("deny") => server

@@ -1,7 +1,7 @@
 //! Discovery and token information: RFC 8414 metadata, the JWKS, and `GET /oauth/token/info`.
 
 use super::render::json_no_store;
-use super::resource::{AccessRejection, bearer_token};
+use super::resource::{ResourceRejection, bearer_token};
 use super::{HttpState, SignIn};
 use crate::server::ServerError;
 use crate::store::{Directory, Store};
@@ -58,7 +58,7 @@ pub(crate) async fn token_info<S: Store, D: Directory, A: SignIn>(
     };
     match state.shared.server.token_info(token).await {
         Ok(info) => json_no_store(StatusCode::OK, &info),
-        Err(ServerError::Store(_)) => AccessRejection::Unavailable.into_response(),
-        Err(error) => AccessRejection::InvalidToken(error.to_string()).into_response(),
+        Err(ServerError::Store(_)) => ResourceRejection::Unavailable.into_response(),
+        Err(error) => ResourceRejection::InvalidToken(error.to_string()).into_response(),
     }
 }

@@ -5,10 +5,10 @@ use super::HttpOptions;
 use crate::Decision;
 use crate::access::{DenyKind, DenyReason};
 use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Tool, UserId};
-use crate::server::AccessCheck;
+use crate::server::AccessDecision;
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store, StoreError};
-use crate::token::GrantKind;
+use crate::token::SubjectKind;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -50,23 +50,24 @@ impl ResourceGuard {
     }
 }
 
-type Checked<'a> = Pin<Box<dyn Future<Output = Result<AccessCheck, StoreError>> + Send + 'a>>;
+type Checked<'a> = Pin<Box<dyn Future<Output = Result<AccessDecision, StoreError>> + Send + 'a>>;
 
 /// A server as the extractor sees it: something that decides. Boxing the future (one small
 /// allocation per decision) is what lets the guard forget the store's type.
 trait Decider: Send + Sync {
-    fn check<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a>;
+    fn decide<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a>;
 }
 
 impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
-    fn check<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a> {
-        Box::pin(AuthorizationServer::check(self, token, requirement))
+    fn decide<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a> {
+        Box::pin(AuthorizationServer::decide(self, token, requirement))
     }
 }
 
 /// Why a resource request was turned away.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AccessRejection {
+#[non_exhaustive]
+pub enum ResourceRejection {
     /// No bearer token: 401 with a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
     MissingToken,
     /// The `Authorization` header is not one Bearer credential: 400 `invalid_request`.
@@ -97,40 +98,40 @@ fn bearer_challenge(error: Option<&str>, description: Option<&str>) -> HeaderVal
     HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer realm=\"api\""))
 }
 
-impl IntoResponse for AccessRejection {
+impl IntoResponse for ResourceRejection {
     fn into_response(self) -> Response {
         let (status, error, description, reason) = match &self {
-            AccessRejection::MissingToken => (
+            ResourceRejection::MissingToken => (
                 StatusCode::UNAUTHORIZED,
                 None,
                 "a bearer token is required".to_owned(),
                 None,
             ),
-            AccessRejection::MalformedAuthorization => (
+            ResourceRejection::MalformedAuthorization => (
                 StatusCode::BAD_REQUEST,
                 Some("invalid_request"),
                 "send exactly one Authorization: Bearer header".to_owned(),
                 None,
             ),
-            AccessRejection::InvalidToken(why) => (
+            ResourceRejection::InvalidToken(why) => (
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 why.clone(),
                 None,
             ),
-            AccessRejection::Forbidden(reason) => (
+            ResourceRejection::Forbidden(reason) => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
                 reason.to_string(),
                 Some(reason),
             ),
-            AccessRejection::MissingCompany(header) => (
+            ResourceRejection::MissingCompany(header) => (
                 StatusCode::BAD_REQUEST,
                 Some("invalid_request"),
                 format!("the {header} header must name the company this request is for"),
                 None,
             ),
-            AccessRejection::Unavailable => (
+            ResourceRejection::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some("temporarily_unavailable"),
                 "try again later".to_owned(),
@@ -153,24 +154,24 @@ impl IntoResponse for AccessRejection {
 }
 
 /// The bearer token of a request (RFC 6750 §2.1).
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessRejection> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Err(AccessRejection::MissingToken);
+        return Err(ResourceRejection::MissingToken);
     };
     if values.next().is_some() {
-        return Err(AccessRejection::MalformedAuthorization);
+        return Err(ResourceRejection::MalformedAuthorization);
     }
     let value = value
         .to_str()
-        .map_err(|_| AccessRejection::MalformedAuthorization)?;
+        .map_err(|_| ResourceRejection::MalformedAuthorization)?;
     match value.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             Ok(token.trim())
         }
-        _ => Err(AccessRejection::MalformedAuthorization),
+        _ => Err(ResourceRejection::MalformedAuthorization),
     }
 }
 
@@ -187,7 +188,7 @@ where
     St: Send + Sync,
     ResourceGuard: FromRef<St>,
 {
-    type Rejection = AccessRejection;
+    type Rejection = ResourceRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let guard = ResourceGuard::from_ref(state);
@@ -199,7 +200,7 @@ where
             .and_then(|value| value.to_str().ok())
             .map(str::trim)
             .filter(|value| !value.is_empty())
-            .ok_or_else(|| AccessRejection::MissingCompany(header_name.to_string()))?;
+            .ok_or_else(|| ResourceRejection::MissingCompany(header_name.to_string()))?;
         Ok(Self {
             company: CompanyId::new(company),
             guard,
@@ -210,7 +211,7 @@ where
 
 /// An allowed access, and who is acting.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Granted {
+pub struct Allowed {
     /// The effective level the token has for the tool there.
     pub level: Level,
     /// The user acting: the person who authorized the app, or the app's service account.
@@ -218,7 +219,7 @@ pub struct Granted {
     /// The app.
     pub client_id: ClientId,
     /// Whether the app acts as a person or as its service account.
-    pub grant_kind: GrantKind,
+    pub grant_kind: SubjectKind,
 }
 
 impl Access {
@@ -234,7 +235,7 @@ impl Access {
         project: Option<&ProjectId>,
         tool: impl Into<Tool>,
         level: Level,
-    ) -> Result<Granted, AccessRejection> {
+    ) -> Result<Allowed, ResourceRejection> {
         let requirement = Requirement {
             company: self.company.clone(),
             project: project.cloned(),
@@ -244,22 +245,22 @@ impl Access {
         let check = self
             .guard
             .decider
-            .check(&self.token, &requirement)
+            .decide(&self.token, &requirement)
             .await
-            .map_err(|_| AccessRejection::Unavailable)?;
+            .map_err(|_| ResourceRejection::Unavailable)?;
         match (check.decision, check.claims, check.acting_user) {
-            (Decision::Allow { level }, Some(claims), Some(user)) => Ok(Granted {
+            (Decision::Allow { level }, Some(claims), Some(user)) => Ok(Allowed {
                 level,
                 user,
                 client_id: claims.client_id,
                 grant_kind: claims.grant_kind,
             }),
             (Decision::Deny(reason), _, _) => Err(match reason.kind() {
-                DenyKind::InvalidToken => AccessRejection::InvalidToken(reason.to_string()),
-                DenyKind::Forbidden => AccessRejection::Forbidden(reason),
+                DenyKind::InvalidToken => ResourceRejection::InvalidToken(reason.to_string()),
+                DenyKind::Forbidden => ResourceRejection::Forbidden(reason),
             }),
             // decide allows only a validated token with an acting member.
-            (Decision::Allow { .. }, _, _) => Err(AccessRejection::Unavailable),
+            (Decision::Allow { .. }, _, _) => Err(ResourceRejection::Unavailable),
         }
     }
 }

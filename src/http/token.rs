@@ -3,7 +3,7 @@
 use super::params::{ParamsError, parse_body};
 use super::render::{json_no_store, oauth_error, token_error};
 use super::{HttpState, SignIn};
-use crate::grant::{ClientCredentials, ErrorCode, Params, TokenError, TokenRequest};
+use crate::grant::{ClientAuthentication, ErrorCode, Params, TokenError, TokenRequest};
 use crate::server::telemetry;
 use crate::store::{Directory, Store};
 use axum::body::Body;
@@ -16,7 +16,7 @@ async fn read_client_request<S, D, A>(
     state: &HttpState<S, D, A>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Params, ClientCredentials), Response> {
+) -> Result<(Params, ClientAuthentication), Response> {
     let limit = state.shared.options.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         let mut response = oauth_error(ErrorCode::InvalidRequest, "request body too large");
@@ -35,7 +35,7 @@ fn params_error(error: &ParamsError) -> Response {
     oauth_error(ErrorCode::InvalidRequest, &error.to_string())
 }
 
-fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials, TokenError> {
+fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientAuthentication, TokenError> {
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let first = authorization.next();
     if authorization.next().is_some() {
@@ -48,7 +48,7 @@ fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientCredentials
                 .map_err(|_| TokenError::InvalidClient("malformed Basic authorization header"))
         })
         .transpose()?;
-    ClientCredentials::from_request(
+    ClientAuthentication::from_request(
         basic,
         params.get("client_id").map(String::as_str),
         params.get("client_secret").map(String::as_str),
@@ -84,7 +84,7 @@ async fn read_token_question<S, D, A>(
     state: &HttpState<S, D, A>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(String, ClientCredentials), Response> {
+) -> Result<(String, ClientAuthentication), Response> {
     let (mut params, credentials) = read_client_request(state, headers, body).await?;
     let token = params
         .remove("token")

@@ -86,6 +86,7 @@ pub enum ManifestUpdate {
 
 /// Why an installation transition was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InstallationError {
     /// The actor lacks Admin on the company's `directory` tool (or is deactivated).
     #[error("user {user} is not an admin of the company directory")]

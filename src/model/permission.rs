@@ -148,8 +148,15 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// A company-level requirement.
-    pub fn company(company: impl Into<CompanyId>, tool: impl Into<Tool>, level: Level) -> Self {
+    /// A company-wide requirement: `tool` at `level` or above in `company`; add
+    /// [`on_project`](Self::on_project) for a project's.
+    ///
+    /// ```
+    /// use appgrant::model::{Level, Requirement};
+    /// let write_tower_rfis = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
+    /// assert_eq!(write_tower_rfis.project.as_ref().map(|p| p.as_str()), Some("tower"));
+    /// ```
+    pub fn new(company: impl Into<CompanyId>, tool: impl Into<Tool>, level: Level) -> Self {
         Self {
             company: company.into(),
             project: None,
@@ -158,18 +165,9 @@ impl Requirement {
         }
     }
 
-    /// A project-level requirement.
-    pub fn project(
-        company: impl Into<CompanyId>,
-        project: impl Into<ProjectId>,
-        tool: impl Into<Tool>,
-        level: Level,
-    ) -> Self {
-        Self {
-            company: company.into(),
-            project: Some(project.into()),
-            tool: tool.into(),
-            level,
-        }
+    /// The same requirement on one project of the company.
+    pub fn on_project(mut self, project: impl Into<ProjectId>) -> Self {
+        self.project = Some(project.into());
+        self
     }
 }

@@ -2,12 +2,12 @@
 
 use super::{AuthorizationServer, ServerError, telemetry};
 use crate::access::{Decision, DenyReason, DirectoryView, decide, standing};
-use crate::grant::{ClientCredentials, FamilyStatus, Presented, TokenError, access_claims};
+use crate::grant::{ClientAuthentication, FamilyStatus, Presented, TokenError, access_claims};
 use crate::model::{
     App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
 };
 use crate::store::{Directory, Store, StoreError};
-use crate::token::{AccessClaims, GrantKind, validate};
+use crate::token::{AccessClaims, SubjectKind, validate};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
@@ -26,7 +26,7 @@ pub struct TokenInfo {
     /// Issued at, seconds since the epoch.
     pub created_at: i64,
     /// User-delegated or service account.
-    pub grant_kind: GrantKind,
+    pub grant_kind: SubjectKind,
     /// The company the token is bound to, if any.
     pub company_id: Option<CompanyId>,
 }
@@ -69,7 +69,7 @@ pub struct Introspection {
     pub jti: Option<String>,
     /// User-delegated or service account.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub grant_kind: Option<GrantKind>,
+    pub grant_kind: Option<SubjectKind>,
     /// The company the token is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_id: Option<CompanyId>,
@@ -77,7 +77,8 @@ pub struct Introspection {
 
 /// An access decision with what the resource server may want to know about the token.
 #[derive(Clone, Debug)]
-pub struct AccessCheck {
+#[non_exhaustive]
+pub struct AccessDecision {
     /// The decision.
     pub decision: Decision,
     /// The token's claims, if it validated.
@@ -87,17 +88,25 @@ pub struct AccessCheck {
     pub acting_user: Option<UserId>,
 }
 
-impl<S: Store, D: Directory> AuthorizationServer<S, D> {
-    /// Decides whether the bearer of `token` may meet `requirement` now.
-    pub async fn check_access(
-        &self,
-        token: &str,
-        requirement: &Requirement,
-    ) -> Result<Decision, StoreError> {
-        Ok(self.check(token, requirement).await?.decision)
+impl AccessDecision {
+    /// Whether it allows.
+    pub fn is_allowed(&self) -> bool {
+        self.decision.is_allowed()
     }
 
-    /// Like [`check_access`](Self::check_access), also saying whose token it is.
+    /// Why it denies, if it does.
+    pub fn deny_reason(&self) -> Option<&DenyReason> {
+        self.decision.deny_reason()
+    }
+}
+
+impl<S: Store, D: Directory> AuthorizationServer<S, D> {
+    /// Decides whether the bearer of `token` may meet `requirement` now, reading the app's
+    /// installation, the acting user and their permissions fresh; says whose token it is.
+    ///
+    /// This is the resource server's question. [`introspect`](Self::introspect) (RFC 7662)
+    /// and [`token_info`](Self::token_info) answer a different one: is this token good at all,
+    /// and whose is it, with no requirement.
     #[tracing::instrument(
         name = "check_access",
         target = "appgrant::access",
@@ -105,25 +114,25 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         skip_all,
         fields(company = %requirement.company, tool = %requirement.tool)
     )]
-    pub async fn check(
+    pub async fn decide(
         &self,
         token: &str,
         requirement: &Requirement,
-    ) -> Result<AccessCheck, StoreError> {
+    ) -> Result<AccessDecision, StoreError> {
         let started = Instant::now();
         let result =
-            telemetry::observe_store("check_access", self.decide(token, requirement).await);
+            telemetry::observe_store("check_access", self.decide_now(token, requirement).await);
         if let Ok(check) = &result {
             telemetry::decision(&check.decision, check.claims.as_ref(), requirement, started);
         }
         result
     }
 
-    async fn decide(
+    async fn decide_now(
         &self,
         token: &str,
         requirement: &Requirement,
-    ) -> Result<AccessCheck, StoreError> {
+    ) -> Result<AccessDecision, StoreError> {
         let now = self.now();
         let claims = match validate(
             token,
@@ -133,7 +142,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         ) {
             Ok(claims) => claims,
             Err(problem) => {
-                return Ok(AccessCheck {
+                return Ok(AccessDecision {
                     decision: Decision::Deny(DenyReason::InvalidToken { problem }),
                     claims: None,
                     acting_user: None,
@@ -141,7 +150,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             }
         };
         let view = self.view_of(&claims, &requirement.company).await?;
-        Ok(AccessCheck {
+        Ok(AccessDecision {
             decision: decide(&claims, &view, requirement, now),
             acting_user: view.user.map(|user| user.id),
             claims: Some(claims),
@@ -167,11 +176,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         let installation = store.installation(&claims.client_id, company).await?;
         let revoked = store.is_revoked(&claims.grant_id).await?;
         let ceiling = match claims.grant_kind {
-            GrantKind::User => store
+            SubjectKind::User => store
                 .app(&claims.client_id)
                 .await?
                 .and_then(|app| app.ceiling),
-            GrantKind::ServiceAccount => None,
+            SubjectKind::ServiceAccount => None,
         };
         let mut view = self.subject_view(claims, installation, company).await?;
         view.revoked = revoked;
@@ -189,8 +198,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ) -> Result<DirectoryView, StoreError> {
         let directory = &self.inner.directory;
         let acting = match claims.grant_kind {
-            GrantKind::User => Some(UserId::new(claims.sub.as_str())),
-            GrantKind::ServiceAccount => installation
+            SubjectKind::User => Some(UserId::new(claims.sub.as_str())),
+            SubjectKind::ServiceAccount => installation
                 .as_ref()
                 .and_then(|installation| installation.service_account.as_ref())
                 .map(|account| account.user.clone()),
@@ -222,8 +231,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             return Ok(Err(DenyReason::Revoked));
         }
         match claims.grant_kind {
-            GrantKind::User => self.user_standing_anywhere(claims).await,
-            GrantKind::ServiceAccount => self.service_account_standing_anywhere(claims).await,
+            SubjectKind::User => self.user_standing_anywhere(claims).await,
+            SubjectKind::ServiceAccount => self.service_account_standing_anywhere(claims).await,
         }
     }
 
@@ -325,7 +334,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             Err(reason) => return Err(ServerError::Inactive(reason)),
         }
         Ok(TokenInfo {
-            resource_owner_id: (claims.grant_kind == GrantKind::User).then(|| claims.sub.clone()),
+            resource_owner_id: (claims.grant_kind == SubjectKind::User).then(|| claims.sub.clone()),
             application: TokenApplication {
                 uid: claims.client_id.to_string(),
             },
@@ -349,7 +358,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     )]
     pub async fn introspect(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
         token: &str,
     ) -> Result<Introspection, TokenError> {
         let result = self.look_into(credentials, token).await;
@@ -378,7 +387,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
 
     async fn look_into(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
         token: &str,
     ) -> Result<Introspection, TokenError> {
         let caller = self.authenticate(credentials).await?;
@@ -451,7 +460,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             exp: family.expires_at.map(|expiry| expiry.timestamp()),
             iat: Some(family.rotated_at.timestamp()),
             iss: Some(self.inner.config.issuer.clone()),
-            grant_kind: Some(GrantKind::User),
+            grant_kind: Some(SubjectKind::User),
             ..Introspection::default()
         })
     }

@@ -24,13 +24,13 @@ pub struct ConsentPrompt {
 impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Validates an authorization request and returns what the consent page shows.
     #[tracing::instrument(
-        name = "begin_authorization",
+        name = "consent_prompt",
         target = "appgrant::authorize",
         level = "debug",
         skip_all,
         fields(client_id = request.client_id.as_deref())
     )]
-    pub async fn begin_authorization(
+    pub async fn consent_prompt(
         &self,
         request: &AuthorizationRequest,
     ) -> Result<ConsentPrompt, AuthorizeError> {
@@ -55,7 +55,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         })
     }
 
-    /// Whether `user` has already authorized `app` (so the consent page may be skipped).
+    /// Whether `user`'s earlier consent to `app` stands in for the consent page: they gave
+    /// one, and the app is one for which a remembered consent counts
+    /// ([`remembered_consent_applies`](crate::grant::remembered_consent_applies)).
+    pub async fn consent_remembered(&self, user: &UserId, app: &App) -> Result<bool, StoreError> {
+        if !crate::grant::remembered_consent_applies(app) {
+            return Ok(false);
+        }
+        self.has_consent(user, &app.client_id).await
+    }
+
+    /// Whether `user` has authorized `app` before (whatever kind of client it is).
     pub async fn has_consent(&self, user: &UserId, app: &ClientId) -> Result<bool, StoreError> {
         let consent = self.inner.store.consent(user, app).await;
         Ok(telemetry::observe_store("has_consent", consent)?.is_some())
@@ -76,14 +86,14 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             company = company.map(CompanyId::as_str),
         )
     )]
-    pub async fn authorize(
+    pub async fn approve_authorization(
         &self,
         request: &AuthorizationRequest,
         user: &UserId,
         company: Option<&CompanyId>,
     ) -> Result<AuthorizationResponse, AuthorizeError> {
         let started = Instant::now();
-        let prompt = self.begin_authorization(request).await?;
+        let prompt = self.consent_prompt(request).await?;
         let result = self.issue_code(&prompt, user, company).await;
         match &result {
             Ok(_) => tracing::info!(
@@ -162,7 +172,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         &self,
         request: &AuthorizationRequest,
     ) -> Result<ErrorRedirect, AuthorizeError> {
-        let prompt = self.begin_authorization(request).await?;
+        let prompt = self.consent_prompt(request).await?;
         tracing::info!(
             target: telemetry::AUTHORIZE,
             client_id = %prompt.app.client_id,
@@ -185,7 +195,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             .await
             // The store failed, which says nothing about the client: an honest 503.
             .map_err(|error| {
-                telemetry::store_failed("begin_authorization", &error);
+                telemetry::store_failed("consent_prompt", &error);
                 AuthorizeError::Unavailable
             })
     }

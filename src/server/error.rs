@@ -8,6 +8,7 @@ use crate::token::{KeyError, ValidationError};
 
 /// Why a server call failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// No app with that client id.
     #[error("unknown app {0}")]

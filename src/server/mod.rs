@@ -12,7 +12,7 @@ mod installations;
 pub mod telemetry;
 mod tokens;
 
-pub use access::{AccessCheck, Introspection, TokenInfo};
+pub use access::{AccessDecision, Introspection, TokenInfo};
 pub use authorization::ConsentPrompt;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;

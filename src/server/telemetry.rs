@@ -25,7 +25,7 @@ use crate::access::{Decision, DenyReason};
 use crate::grant::{AuthorizationRequest, AuthorizeError, TokenError, TokenRequest};
 use crate::model::{ClientId, CompanyId, Installation, ProjectId, Requirement, UserId};
 use crate::store::StoreError;
-use crate::token::{AccessClaims, GrantKind};
+use crate::token::{AccessClaims, SubjectKind};
 use std::time::Instant;
 
 /// The log target of token-endpoint grants, revocation and introspection.
@@ -131,10 +131,10 @@ pub(crate) fn deny_reason(reason: &DenyReason) -> &'static str {
 }
 
 /// A grant kind's name, as in token JSON.
-pub(crate) fn grant_kind(kind: GrantKind) -> &'static str {
+pub(crate) fn grant_kind(kind: SubjectKind) -> &'static str {
     match kind {
-        GrantKind::User => "user",
-        GrantKind::ServiceAccount => "service_account",
+        SubjectKind::User => "user",
+        SubjectKind::ServiceAccount => "service_account",
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{AuthorizationServer, telemetry};
 use crate::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use crate::grant::{
-    Binding, ClientCredentials, CodeExchange, ExchangeInput, Issued, RefreshInput, TokenError,
+    Binding, ClientAuthentication, CodeExchange, ExchangeInput, Issued, RefreshInput, TokenError,
     TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials, exchange_code,
     rotate,
 };
@@ -31,7 +31,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     pub async fn token(
         &self,
         request: TokenRequest,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
     ) -> Result<TokenResponse, TokenError> {
         let started = Instant::now();
         let grant_type = telemetry::grant_type(&request);
@@ -52,7 +52,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     async fn grant(
         &self,
         request: TokenRequest,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
     ) -> Result<TokenResponse, TokenError> {
         let app = self.authenticate(credentials).await?;
         let issued = match request {
@@ -81,7 +81,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
 
     pub(super) async fn authenticate(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
     ) -> Result<App, TokenError> {
         let app = self.inner.store.app(credentials.client_id()).await?;
         authenticate(app.as_ref(), credentials)?;
@@ -311,7 +311,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     )]
     pub async fn revoke(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
         token: &str,
     ) -> Result<(), TokenError> {
         let started = Instant::now();
@@ -342,7 +342,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// `revoked`, or `ignored` for a token that is unknown or not the client's.
     async fn revoke_token(
         &self,
-        credentials: &ClientCredentials,
+        credentials: &ClientAuthentication,
         token: &str,
     ) -> Result<&'static str, TokenError> {
         let app = self.authenticate(credentials).await?;

@@ -28,6 +28,7 @@ use std::future::Future;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The backend failed (unreachable, timed out, full, or refused a statement).
     #[error("storage backend failed: {0}")]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Whose access a token carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum GrantKind {
+pub enum SubjectKind {
     /// A person authorized the app (authorization code): it acts as that person.
     User,
     /// The app acts as its own service account (client credentials).
@@ -48,7 +48,7 @@ pub struct AccessClaims {
     /// The app the token was issued to.
     pub client_id: ClientId,
     /// User-delegated or service account.
-    pub grant_kind: GrantKind,
+    pub grant_kind: SubjectKind,
     /// The company the token is bound to, if any; unbound tokens name the company at each access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_id: Option<CompanyId>,
@@ -91,6 +91,7 @@ pub struct Expectations {
 /// Why a token did not validate. Never contains the token.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ValidationError {
     /// Not three base64url parts with JSON header and claims.
     #[error("malformed token")]

@@ -44,6 +44,7 @@ impl Algorithm {
 
 /// Why a key could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The PEM did not hold a PKCS#8 private key of the named algorithm.
     #[error("not a PKCS#8 {0:?} private key")]

@@ -19,7 +19,7 @@ pub trait Handles: appgrant::store::conformance::Handles<Store: DirectoryStore> 
 impl<H: appgrant::store::conformance::Handles<Store: DirectoryStore>> Handles for H {}
 
 use appgrant::grant::{
-    AuthorizationRequest, AuthorizationResponse, ClientCredentials, ErrorCode, FamilyStatus,
+    AuthorizationRequest, AuthorizationResponse, ClientAuthentication, ErrorCode, FamilyStatus,
     RefreshFamily, TokenError, TokenRequest, TokenResponse, pkce,
 };
 use appgrant::model::*;
@@ -107,15 +107,15 @@ pub struct World<S> {
 }
 
 pub fn read_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::ReadOnly)
+    Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower")
 }
 
 pub fn write_tower() -> Requirement {
-    Requirement::project("acme", "tower", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("tower")
 }
 
 pub fn write_depot() -> Requirement {
-    Requirement::project("acme", "depot", "rfis", Level::Standard)
+    Requirement::new("acme", "rfis", Level::Standard).on_project("depot")
 }
 
 /// The world on `store` with default configuration, fresh keys and a clock at [`start`].
@@ -200,8 +200,8 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
         }
     }
 
-    pub fn client(&self) -> ClientCredentials {
-        ClientCredentials::Basic {
+    pub fn client(&self) -> ClientAuthentication {
+        ClientAuthentication::Basic {
             client_id: self.app.client_id.clone(),
             secret: self.secret.clone(),
         }
@@ -223,7 +223,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
     pub async fn code_for(&self, user: &UserId) -> Secret {
         let response = self
             .server
-            .authorize(&self.authorization_request(), user, Some(&self.acme))
+            .approve_authorization(&self.authorization_request(), user, Some(&self.acme))
             .await
             .unwrap();
         code_in(&response)
@@ -295,9 +295,10 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
 
     pub async fn decide(&self, tokens: &TokenResponse, requirement: &Requirement) -> Decision {
         self.server
-            .check_access(tokens.access_token.expose(), requirement)
+            .decide(tokens.access_token.expose(), requirement)
             .await
             .unwrap()
+            .decision
     }
 
     pub async fn allowed(&self, tokens: &TokenResponse, requirement: &Requirement) -> bool {

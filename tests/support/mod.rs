@@ -4,8 +4,8 @@
 
 use appgrant::audit::MemoryAuditSink;
 use appgrant::grant::{
-    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientCredentials, TokenRequest,
-    TokenResponse, pkce,
+    AppRegistration, AuthorizationRequest, AuthorizationResponse, ClientAuthentication,
+    TokenRequest, TokenResponse, pkce,
 };
 use appgrant::model::*;
 use appgrant::server::{ManualClock, RegisteredApp};
@@ -114,8 +114,8 @@ pub fn challenge() -> String {
 }
 
 impl World {
-    pub fn client(&self) -> ClientCredentials {
-        ClientCredentials::Basic {
+    pub fn client(&self) -> ClientAuthentication {
+        ClientAuthentication::Basic {
             client_id: self.app.client_id.clone(),
             secret: self.secret.clone(),
         }
@@ -137,7 +137,7 @@ impl World {
     pub async fn code_for(&self, user: &UserId) -> Secret {
         let response = self
             .server
-            .authorize(&self.authorization_request(), user, Some(&self.acme))
+            .approve_authorization(&self.authorization_request(), user, Some(&self.acme))
             .await
             .unwrap();
         let AuthorizationResponse::Redirect(location) = response else {
@@ -197,7 +197,7 @@ impl World {
 
     pub async fn allowed(&self, token: &TokenResponse, requirement: &Requirement) -> bool {
         self.server
-            .check_access(token.access_token.expose(), requirement)
+            .decide(token.access_token.expose(), requirement)
             .await
             .unwrap()
             .is_allowed()
