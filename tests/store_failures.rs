@@ -170,7 +170,7 @@ async fn sqlite_keeps_every_acknowledged_write_through_a_full_disk_and_recovers_
 mod over_http {
     use super::header_sign_in::HeaderSignIn;
     use super::{store_suite, temp_file};
-    use appgrant::http::{Access, HttpOptions, ResourceGuard, ResourceRejection};
+    use appgrant::http::{ResourceRequest, HttpOptions, ResourceGuard, ResourceRejection};
     use appgrant::model::{Level, ProjectId};
     use appgrant::store::SqlStore;
     use appgrant::token::Secret;
@@ -215,8 +215,8 @@ mod over_http {
         (world, base, pool, tokens)
     }
 
-    /// A resource route of the host's, guarded by the `Access` extractor.
-    async fn list_rfis(access: Access) -> Result<&'static str, ResourceRejection> {
+    /// A resource route of the host's, guarded by the `ResourceRequest` extractor.
+    async fn list_rfis(access: ResourceRequest) -> Result<&'static str, ResourceRejection> {
         let tower = ProjectId::new("tower");
         access
             .require(Some(&tower), "rfis", Level::ReadOnly)

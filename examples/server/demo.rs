@@ -6,7 +6,7 @@
 
 use appgrant::grant::AppRegistration;
 use appgrant::http::{
-    self, Access, HttpOptions, ResourceGuard, ResourceRejection, SignIn, SignedIn,
+    self, ResourceRequest, HttpOptions, ResourceGuard, ResourceRejection, SignIn, SignedIn,
 };
 use appgrant::model::{
     AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
@@ -545,7 +545,7 @@ async fn login<S: Store + DirectoryStore + Clone>(
 async fn list_rfis<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access,
+    access: ResourceRequest,
 ) -> Result<Json<Vec<Rfi>>, ResourceRejection> {
     access
         .require(
@@ -574,7 +574,7 @@ struct NewRfi {
 async fn create_rfi<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
     Path(project): Path<String>,
-    access: Access,
+    access: ResourceRequest,
     Json(new): Json<NewRfi>,
 ) -> Result<(StatusCode, Json<Rfi>), ResourceRejection> {
     let granted = access

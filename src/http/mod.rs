@@ -12,7 +12,7 @@ mod render;
 mod resource;
 mod token;
 
-pub use resource::{Access, Allowed, ResourceGuard, ResourceRejection};
+pub use resource::{ResourceRequest, Allowed, ResourceGuard, ResourceRejection};
 
 use crate::model::{CompanyId, UserId};
 use crate::server::AuthorizationServer;

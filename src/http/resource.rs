@@ -19,9 +19,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// What resource routes share: the server that decides, and the company header's name.
-/// Put one in the host's router state (with [`FromRef`]) to use the [`Access`] extractor.
+/// Put one in the host's router state (with [`FromRef`]) to use the [`ResourceRequest`] extractor.
 ///
-/// It holds the server behind a trait object, so neither it nor [`Access`] names the store or
+/// It holds the server behind a trait object, so neither it nor [`ResourceRequest`] names the store or
 /// directory type: handlers stay the same whichever store a deployment picks.
 #[derive(Clone)]
 pub struct ResourceGuard {
@@ -176,14 +176,14 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejectio
 }
 
 /// A resource request: its bearer token and the company it is for. Call
-/// [`Access::require`] with what the route needs.
-pub struct Access {
+/// [`ResourceRequest::require`] with what the route needs.
+pub struct ResourceRequest {
     guard: ResourceGuard,
     token: String,
     company: CompanyId,
 }
 
-impl<St> FromRequestParts<St> for Access
+impl<St> FromRequestParts<St> for ResourceRequest
 where
     St: Send + Sync,
     ResourceGuard: FromRef<St>,
@@ -222,7 +222,7 @@ pub struct Allowed {
     pub grant_kind: SubjectKind,
 }
 
-impl Access {
+impl ResourceRequest {
     /// The company the request is for.
     pub fn company(&self) -> &CompanyId {
         &self.company
