@@ -170,7 +170,7 @@ async fn sqlite_keeps_every_acknowledged_write_through_a_full_disk_and_recovers_
 mod over_http {
     use super::header_sign_in::HeaderSignIn;
     use super::{store_suite, temp_file};
-    use appgrant::http::{ResourceRequest, HttpOptions, ResourceGuard, ResourceRejection};
+    use appgrant::http::{HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest};
     use appgrant::model::{Level, ProjectId};
     use appgrant::store::SqlStore;
     use appgrant::token::Secret;

@@ -6,7 +6,7 @@
 
 use appgrant::grant::AppRegistration;
 use appgrant::http::{
-    self, ResourceRequest, HttpOptions, ResourceGuard, ResourceRejection, SignIn, SignedIn,
+    self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
 };
 use appgrant::model::{
     AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,

@@ -12,7 +12,7 @@ mod render;
 mod resource;
 mod token;
 
-pub use resource::{ResourceRequest, Allowed, ResourceGuard, ResourceRejection};
+pub use resource::{Allowed, ResourceGuard, ResourceRejection, ResourceRequest};
 
 use crate::model::{CompanyId, UserId};
 use crate::server::AuthorizationServer;
