@@ -17,11 +17,38 @@
 //! - [`token`]: JWT access tokens (RFC 9068), signing keys and JWKS, opaque secrets.
 //! - [`grant`]: the flows as pure functions of their inputs, the config, `now` and a random source.
 //! - [`access`]: [`access::decide`], the pure access decision with its reason.
-//! - [`store`]: storage traits and the in-memory store.
+//! - [`store`]: storage traits for the OAuth state and the directory, and the stores.
 //! - [`server`]: [`AuthorizationServer`], the async façade that ties them together.
 //! - [`audit`]: audit events and sinks.
 //! - `http` (feature `axum`): the OAuth endpoints as an axum router, and an extractor for
 //!   resource servers.
+//!
+//! ## Where to start
+//! - [`AuthorizationServer::builder`]: a server over a store (memory, SQLite, PostgreSQL),
+//!   one process or many instances sharing a deployment secret.
+//! - [`AuthorizationServer::approve_authorization`]: the authorization-code flow, end to end.
+//! - [`AuthorizationServer::token`]: the service-account flow (client credentials).
+//! - [`AuthorizationServer::decide`]: the resource server's question, and `http::ResourceRequest`
+//!   (feature `axum`), the extractor that asks it for a route; `http::router`, the OAuth
+//!   endpoints.
+//! - [`store::Directory`]: the platform's own directory, read live; [`store::Store`]: a store
+//!   of the host's own; `store::conformance` (feature `test-util`): the suite both must pass.
+//!
+//! Every decision reads who is who now, and says why when it denies:
+//!
+//! ```
+//! use appgrant::model::{Level, Requirement};
+//! use appgrant::{AuthorizationServer, Config, DenyReason, MemoryStore};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
+//!     .build()?;
+//! let read_tower_rfis = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+//! let decision = server.decide("not-a-token", &read_tower_rfis).await?;
+//! assert!(matches!(decision.deny_reason(), Some(DenyReason::InvalidToken { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 //!
 //! The repository's README shows a complete service-account example; it is
 //! compiled and run as a doc test.

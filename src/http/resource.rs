@@ -177,6 +177,45 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejectio
 
 /// A resource request: its bearer token and the company it is for. Call
 /// [`ResourceRequest::require`] with what the route needs.
+///
+/// An extractor for the host's own API routes; the router state only has to give a
+/// [`ResourceGuard`] (with [`FromRef`]), and no handler names the store type:
+///
+/// ```
+/// use appgrant::http::{HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest};
+/// use appgrant::model::{Level, ProjectId};
+/// use appgrant::{AuthorizationServer, Config, MemoryStore};
+/// use axum::extract::Path;
+/// use axum::http::{Request, StatusCode, header};
+/// use tower::ServiceExt;
+///
+/// async fn list_rfis(
+///     Path(project): Path<String>,
+///     access: ResourceRequest,
+/// ) -> Result<String, ResourceRejection> {
+///     let allowed = access
+///         .require(Some(&ProjectId::new(project.as_str())), "rfis", Level::ReadOnly)
+///         .await?;
+///     Ok(format!("the RFIs of {project} in {}, for {}", access.company(), allowed.user))
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
+///     .build()?;
+/// let api = axum::Router::new()
+///     .route("/api/projects/{project}/rfis", axum::routing::get(list_rfis))
+///     .with_state(ResourceGuard::new(server, &HttpOptions::default()));
+///
+/// // No token: 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
+/// let request = Request::get("/api/projects/tower/rfis")
+///     .header("company-id", "acme")
+///     .body(axum::body::Body::empty())?;
+/// let response = api.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct ResourceRequest {
     guard: ResourceGuard,
     token: String,

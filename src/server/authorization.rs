@@ -75,6 +75,70 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///
     /// `company` is the company the user is working in; if the app is not installed there and
     /// the company lets a user's consent install apps, it is installed for user-level access.
+    ///
+    /// The authorization-code flow, as a host runs it around its own sign-in:
+    ///
+    /// ```
+    /// use appgrant::grant::{AppRegistration, AuthorizationRequest, AuthorizationResponse};
+    /// use appgrant::grant::{ClientAuthentication, TokenRequest, pkce};
+    /// use appgrant::model::*;
+    /// use appgrant::token::Secret;
+    /// use appgrant::{AuthorizationServer, Config, MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com")).build()?;
+    /// # let mut company = Company::new("acme", "Acme").with_project("tower", "Riverside Tower");
+    /// # company.settings.consent_install = ConsentInstall::ForUserAccess;
+    /// # server.save_company(company).await?;
+    /// # server.save_user(User::person("john", "John")).await?;
+    /// # let john_holds = Permissions::none().with(Scope::Project("tower".into()), "rfis", Level::ReadOnly);
+    /// # server.set_membership(&CompanyId::new("acme"), &UserId::new("john"), john_holds).await?;
+    /// # let registered = server.register_app(AppRegistration {
+    /// #     name: "FieldSync".into(), client_type: ClientType::Confidential,
+    /// #     redirect_uris: vec!["https://fieldsync.example.com/callback".into()],
+    /// #     flows: AppFlows::UserDelegated, manifest: None, ceiling: None,
+    /// # }).await?;
+    /// # let client = ClientAuthentication::Basic {
+    /// #     client_id: registered.app.client_id.clone(),
+    /// #     secret: registered.client_secret.unwrap(),
+    /// # };
+    /// // The app sends the browser here (GET /oauth/authorize parses this for you).
+    /// let verifier = Secret::generate(&mut rand::thread_rng());
+    /// let request = AuthorizationRequest {
+    ///     client_id: Some(client.client_id().to_string()),
+    ///     redirect_uri: Some("https://fieldsync.example.com/callback".into()),
+    ///     response_type: Some("code".into()),
+    ///     state: Some("af0ifjsldkj".into()),
+    ///     code_challenge: Some(pkce::challenge_of(verifier.expose())),
+    ///     code_challenge_method: Some("S256".into()),
+    ///     scope: None,
+    /// };
+    /// // 1. Validate it, and show the consent page.
+    /// let prompt = server.consent_prompt(&request).await?;
+    /// assert_eq!(prompt.app.name, "FieldSync");
+    /// // 2. John, signed in to the host in Acme, clicks Allow: a code goes to the redirect URI.
+    /// let (john, acme) = (UserId::new("john"), CompanyId::new("acme"));
+    /// let AuthorizationResponse::Redirect(location) =
+    ///     server.approve_authorization(&request, &john, Some(&acme)).await?
+    /// else { unreachable!("a web redirect URI") };
+    /// let code = url::Url::parse(location.expose())?
+    ///     .query_pairs()
+    ///     .find_map(|(name, value)| (name == "code").then(|| Secret::new(value.into_owned())))
+    ///     .expect("a code");
+    /// // 3. The app exchanges it, proving it holds the PKCE verifier.
+    /// let exchange = TokenRequest::AuthorizationCode {
+    ///     code,
+    ///     redirect_uri: request.redirect_uri.clone(),
+    ///     code_verifier: Some(verifier),
+    /// };
+    /// let tokens = server.token(exchange, &client).await?;
+    /// // 4. The app now reads what John may read, no more.
+    /// let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    /// let write = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
+    /// assert!(server.decide(tokens.access_token.expose(), &read).await?.is_allowed());
+    /// assert!(!server.decide(tokens.access_token.expose(), &write).await?.is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     #[tracing::instrument(
         name = "authorize",
         target = "appgrant::authorize",

@@ -17,7 +17,51 @@ use tracing::Level;
 const ROTATION_ATTEMPTS: usize = 3;
 
 impl<S: Store, D: Directory> AuthorizationServer<S, D> {
-    /// Handles a token request from a client presenting `credentials`.
+    /// Handles a token request from a client presenting `credentials`: an authorization code
+    /// exchange (see [`approve_authorization`](Self::approve_authorization)), a refresh, or
+    /// the client-credentials grant.
+    ///
+    /// The service-account flow: an admin approves the app's manifest on some projects, and
+    /// the app gets tokens for its service account.
+    ///
+    /// ```
+    /// use appgrant::grant::{AppRegistration, ClientAuthentication, TokenRequest};
+    /// use appgrant::model::*;
+    /// use appgrant::{AuthorizationServer, Config, MemoryStore};
+    /// use std::collections::BTreeSet;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com")).build()?;
+    /// # server.save_company(Company::new("acme", "Acme").with_project("tower", "Riverside Tower")).await?;
+    /// # server.save_user(User::person("jane", "Jane")).await?;
+    /// # let admin = Permissions::none().with(Scope::Company, "directory", Level::Admin);
+    /// # server.set_membership(&CompanyId::new("acme"), &UserId::new("jane"), admin).await?;
+    /// let registered = server
+    ///     .register_app(AppRegistration {
+    ///         name: "Nightly sync".into(),
+    ///         client_type: ClientType::Confidential,
+    ///         redirect_uris: vec![],
+    ///         flows: AppFlows::ServiceAccount,
+    ///         manifest: Some(Manifest::new(1).project_tool("rfis", Level::Standard)),
+    ///         ceiling: None,
+    ///     })
+    ///     .await?;
+    /// let app = registered.app.client_id.clone();
+    /// let (acme, jane) = (CompanyId::new("acme"), UserId::new("jane"));
+    /// server.request_installation(&acme, &app, &jane).await?;
+    /// let tower = BTreeSet::from([ProjectId::new("tower")]);
+    /// server.approve_installation(&acme, &app, &jane, tower).await?;
+    ///
+    /// let client = ClientAuthentication::Basic {
+    ///     client_id: app,
+    ///     secret: registered.client_secret.expect("a confidential app's secret, shown once"),
+    /// };
+    /// let grant = TokenRequest::ClientCredentials { company_id: Some(acme) };
+    /// let tokens = server.token(grant, &client).await?;
+    /// let write = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
+    /// assert!(server.decide(tokens.access_token.expose(), &write).await?.is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     #[tracing::instrument(
         name = "token",
         target = "appgrant::token",

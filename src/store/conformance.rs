@@ -18,13 +18,17 @@
 //! ```
 //!
 //! [`run_all`] runs every property, each on data of its own, and then panics with a report
-//! naming every property that failed and why (or returns, if all passed). Each property is
+//! naming every property that failed and why (or returns, if all passed). A store of the OAuth
+//! state only, used with a directory of the host's, runs [`run_oauth_state`]; the host's
+//! [`Directory`] itself runs [`run_directory`], given one of its companies. Each property is
 //! also a function of its own (listed in [`PROPERTIES`], in the order `run_all` runs them),
 //! so a test can run one at a time; its name states the rule it checks.
 //!
 //! The properties cover:
 //! - round trips of apps, companies, users, memberships (and the member list), installations
 //!   and consents, each record replaced by a later save;
+//! - any directory: unknown ids read as nothing, a service account holds exactly what was
+//!   saved (a later save replaces it), a deactivated one reads as deactivated or absent;
 //! - authorization codes: peeked at without being spent, redeemed first exactly once however
 //!   many tasks race for one (peeking or redeeming), then known as reused;
 //! - refresh families: one record replaced at each rotation, rotation a compare-and-swap that a

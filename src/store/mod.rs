@@ -190,6 +190,88 @@ pub trait KeyStore: Send + Sync {
 /// Everything the server keeps of OAuth state: apps, installations, codes, refresh families,
 /// revocations, consents and signing keys. Who is who (companies, users, permissions) is the
 /// [`Directory`], a part of its own.
+///
+/// A host's own store implements the seven traits over its database. Here, one that wraps the
+/// memory store and counts code redemptions (the other six traits forward the same way, hidden
+/// here), used with the memory store's directory tables as the directory: the store itself
+/// implements no directory trait at all.
+///
+/// ```
+/// use appgrant::grant::{CodeRecord, Redemption};
+/// use appgrant::model::SecretDigest;
+/// use appgrant::store::{CodeStore, StoreResult};
+/// use appgrant::{AuthorizationServer, Config, MemoryStore};
+/// use chrono::{DateTime, Utc};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// # use appgrant::grant::RefreshFamily;
+/// # use appgrant::model::{App, ClientId, CompanyId, GrantId, Installation, UserId};
+/// # use appgrant::store::{AppStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, RevocationStore};
+/// # use appgrant::token::StoredKey;
+///
+/// #[derive(Clone, Default)]
+/// struct CountingStore {
+///     inner: MemoryStore,
+///     redeemed: Arc<AtomicU64>,
+/// }
+///
+/// impl CodeStore for CountingStore {
+///     async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
+///         self.inner.save_code(record).await
+///     }
+///     async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
+///         self.inner.code(digest).await
+///     }
+///     async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+///         self.redeemed.fetch_add(1, Ordering::Relaxed);
+///         // Must stay atomic: exactly one caller ever gets `Redemption::First`.
+///         self.inner.redeem_code(digest).await
+///     }
+///     async fn purge_codes(&self, expired_before: DateTime<Utc>) -> StoreResult<u64> {
+///         self.inner.purge_codes(expired_before).await
+///     }
+/// }
+/// # impl AppStore for CountingStore {
+/// #     async fn app(&self, id: &ClientId) -> StoreResult<Option<App>> { self.inner.app(id).await }
+/// #     async fn save_app(&self, app: App) -> StoreResult<()> { self.inner.save_app(app).await }
+/// # }
+/// # impl InstallationStore for CountingStore {
+/// #     async fn installation(&self, app: &ClientId, company: &CompanyId) -> StoreResult<Option<Installation>> { self.inner.installation(app, company).await }
+/// #     async fn save_installation(&self, i: Installation) -> StoreResult<()> { self.inner.save_installation(i).await }
+/// #     async fn insert_installation(&self, i: Installation) -> StoreResult<bool> { self.inner.insert_installation(i).await }
+/// #     async fn update_installation(&self, revision: u64, i: Installation) -> StoreResult<bool> { self.inner.update_installation(revision, i).await }
+/// #     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> { self.inner.installations_of(app).await }
+/// # }
+/// # impl RefreshStore for CountingStore {
+/// #     async fn save_family(&self, f: RefreshFamily) -> StoreResult<()> { self.inner.save_family(f).await }
+/// #     async fn family(&self, g: &GrantId) -> StoreResult<Option<RefreshFamily>> { self.inner.family(g).await }
+/// #     async fn commit_rotation(&self, e: &SecretDigest, f: RefreshFamily) -> StoreResult<bool> { self.inner.commit_rotation(e, f).await }
+/// #     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> { self.inner.purge_families(now).await }
+/// # }
+/// # impl RevocationStore for CountingStore {
+/// #     async fn revoke_grant(&self, g: &GrantId, at: DateTime<Utc>) -> StoreResult<()> { self.inner.revoke_grant(g, at).await }
+/// #     async fn is_revoked(&self, g: &GrantId) -> StoreResult<bool> { self.inner.is_revoked(g).await }
+/// #     async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> { self.inner.purge_revocations(before).await }
+/// # }
+/// # impl ConsentStore for CountingStore {
+/// #     async fn save_consent(&self, u: &UserId, a: &ClientId, at: DateTime<Utc>) -> StoreResult<()> { self.inner.save_consent(u, a, at).await }
+/// #     async fn consent(&self, u: &UserId, a: &ClientId) -> StoreResult<Option<DateTime<Utc>>> { self.inner.consent(u, a).await }
+/// # }
+/// # impl KeyStore for CountingStore {
+/// #     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> { self.inner.signing_keys().await }
+/// #     async fn add_signing_key(&self, k: StoredKey) -> StoreResult<bool> { self.inner.add_signing_key(k).await }
+/// #     async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> { self.inner.delete_signing_key(kid).await }
+/// # }
+///
+/// let server = AuthorizationServer::builder(CountingStore::default(), Config::new("https://auth.example.com"))
+///     .directory(MemoryStore::new())
+///     .build()?;
+/// # let _ = server;
+/// # Ok::<(), appgrant::server::ServerError>(())
+/// ```
+///
+/// `conformance::run_oauth_state` (feature `test-util`) checks such a store against
+/// everything the server relies on.
 pub trait Store:
     AppStore
     + InstallationStore
