@@ -128,6 +128,24 @@ mod memory {
     async fn the_whole_conformance_suite_passes_in_one_call() {
         conformance::run_all(async || MemoryStore::new()).await;
     }
+
+    /// Handles on one memory store shared through `Arc`, as a host holding one for its own
+    /// code would hand it to the server.
+    struct Shared(std::sync::Arc<MemoryStore>);
+
+    impl conformance::Handles for Shared {
+        type Store = std::sync::Arc<MemoryStore>;
+
+        async fn open(&self) -> Self::Store {
+            self.0.clone()
+        }
+    }
+
+    /// Every store trait forwards through `Arc` to the store it holds, call for call.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_store_in_an_arc_passes_the_whole_suite() {
+        conformance::run_all(async || Shared(std::sync::Arc::new(MemoryStore::new()))).await;
+    }
 }
 
 #[cfg(feature = "sqlite")]
