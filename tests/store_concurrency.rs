@@ -10,8 +10,8 @@ use appgrant::grant::{
 use appgrant::model::*;
 use appgrant::server::ManualClock;
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
+    AppStore, CodeStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, RevocationStore,
+    StoreResult,
 };
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, DenyReason, MemoryStore};
@@ -289,55 +289,6 @@ impl AppStore for HeldFamilies {
     }
 }
 
-impl Directory for HeldFamilies {
-    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
-        self.inner.memberships_of(user).await
-    }
-    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
-        self.inner.company(id).await
-    }
-    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
-        self.inner.user(id).await
-    }
-    async fn membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> StoreResult<Option<Permissions>> {
-        self.inner.membership(company, user).await
-    }
-    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
-        self.inner.save_service_account(account).await
-    }
-    async fn deactivate_service_account(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> StoreResult<()> {
-        self.inner.deactivate_service_account(company, user).await
-    }
-}
-
-impl DirectoryStore for HeldFamilies {
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.inner.save_company(company).await
-    }
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.inner.save_user(user).await
-    }
-    async fn save_membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-        permissions: Permissions,
-    ) -> StoreResult<()> {
-        self.inner.save_membership(company, user, permissions).await
-    }
-    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
-        self.inner.members(company).await
-    }
-}
-
 impl InstallationStore for HeldFamilies {
     async fn installation(
         &self,
@@ -444,11 +395,14 @@ impl ConsentStore for HeldFamilies {
 async fn held_world(
     store: HeldFamilies,
 ) -> (
-    AuthorizationServer<HeldFamilies>,
+    AuthorizationServer<HeldFamilies, MemoryStore>,
     ClientAuthentication,
     Secret,
 ) {
+    // Only the OAuth state is held; the directory is the memory store's own.
+    let directory = store.inner.clone();
     let server = AuthorizationServer::builder(store, Config::new(support::ISSUER))
+        .directory(directory)
         .clock(Arc::new(ManualClock::new(start())))
         .build()
         .unwrap();
