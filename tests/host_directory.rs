@@ -245,3 +245,13 @@ async fn a_failing_host_directory_is_a_store_error_not_a_decision() {
     );
     assert!(server.directory().user(&UserId::new("jane")).await.is_err());
 }
+
+#[tokio::test]
+async fn an_instance_whose_directory_does_not_answer_is_not_ready_and_says_so() {
+    let scratch = Scratch::new();
+    let (server, pool, _) = installed(&scratch, &["tower"]).await;
+    server.readiness().await.unwrap();
+    pool.close().await;
+    let not_ready = server.readiness().await.unwrap_err();
+    assert_eq!(not_ready.component(), "directory", "{not_ready}");
+}
