@@ -199,24 +199,33 @@ impl Directory for PlatformDirectory {
 
     /// The service account becomes a row of the platform's `users` (marked with its app), a
     /// member of the company, holding exactly the approved roles: one transaction, so nobody
-    /// reads it half-written.
+    /// reads it half-written. Saving it again replaces its roles and keeps its status.
     async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
-        let (company, user) = (account.company.as_str(), account.user.id.as_str());
-        let app = match &account.user.kind {
-            UserKind::ServiceAccount { app } => Some(app.as_str()),
-            _ => None,
-        };
+        let (company, user) = (account.company.as_str(), account.id.as_str());
         let mut transaction = self.pool.begin().await.map_err(failed)?;
         sqlx::query(
+            // New: active. Existing: renamed, its status kept (a deactivated account stays so),
+            // and a person's row is never touched.
             "INSERT INTO users (id, display_name, active, integration_app) VALUES (?1, ?2, 1, ?3) \
-             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, active = 1",
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name \
+             WHERE users.integration_app IS NOT NULL",
         )
         .bind(user)
-        .bind(&account.user.name)
-        .bind(app)
+        .bind(&account.name)
+        .bind(account.app.as_str())
         .execute(&mut *transaction)
         .await
         .map_err(failed)?;
+        let owner: Option<String> = sqlx::query("SELECT integration_app FROM users WHERE id = ?1")
+            .bind(user)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(failed)?
+            .get("integration_app");
+        if owner.as_deref() != Some(account.app.as_str()) {
+            // The id names a person (or another app's account): give it nothing.
+            return transaction.rollback().await.map_err(failed);
+        }
         sqlx::query("INSERT OR IGNORE INTO members (company_id, user_id) VALUES (?1, ?2)")
             .bind(company)
             .bind(user)

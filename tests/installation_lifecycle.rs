@@ -691,18 +691,27 @@ async fn uninstall_makes_every_service_token_of_the_app_in_the_company_fail_at_t
 }
 
 #[tokio::test]
-async fn uninstalling_twice_is_an_invalid_state() {
+async fn uninstalling_again_changes_nothing_and_still_needs_a_directory_admin() {
+    // A second uninstall only repeats the directory's part (an uninstall whose deactivation
+    // failed is finished so): the installation, its decision and the audit log stay as the
+    // first left them.
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    uninstall(&world, &world.jane).await.unwrap();
-    let error = uninstall(&world, &world.jane).await.unwrap_err();
+    let first = uninstall(&world, &world.jane).await.unwrap();
+    let events = world.audit.events().len();
+    later(&world);
+    let again = uninstall(&world, &world.jane).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        world.audit.events().len(),
+        events,
+        "no second uninstall is audited"
+    );
+    let error = uninstall(&world, &world.john).await.unwrap_err();
     assert!(
         matches!(
             error,
-            ServerError::Installation(InstallationError::InvalidState {
-                status: InstallationStatus::Uninstalled,
-                ..
-            })
+            ServerError::Installation(InstallationError::NotDirectoryAdmin { .. })
         ),
         "{error:?}"
     );

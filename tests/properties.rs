@@ -148,6 +148,18 @@ fn user_view(held: Permissions, ceiling: Option<ToolLevels>) -> DirectoryView {
     }
 }
 
+/// FieldSync's service account, as the directory holds it.
+fn service_account_user() -> User {
+    User {
+        id: UserId::new(ACCOUNT),
+        name: "FieldSync (service account)".into(),
+        kind: UserKind::ServiceAccount {
+            app: ClientId::new("fieldsync"),
+        },
+        status: UserStatus::Active,
+    }
+}
+
 fn service_view(grant: ServiceAccountGrant, held: Permissions) -> DirectoryView {
     DirectoryView {
         installation: Some(installation(
@@ -156,7 +168,7 @@ fn service_view(grant: ServiceAccountGrant, held: Permissions) -> DirectoryView 
             InstallationStatus::Active,
             Some(grant),
         )),
-        user: Some(User::person(ACCOUNT, "FieldSync (service account)")),
+        user: Some(service_account_user()),
         permissions: Some(held),
         ceiling: None,
         revoked: false,
@@ -305,7 +317,7 @@ proptest! {
         };
         let acting = match kind {
             SubjectKind::User => User::person("john", "John"),
-            SubjectKind::ServiceAccount => User::person(ACCOUNT, "FieldSync (service account)"),
+            SubjectKind::ServiceAccount => service_account_user(),
         };
         let view = DirectoryView {
             installation: found.map(|(app, company, status)| {

@@ -46,6 +46,7 @@ macro_rules! suite {
             conformance::companies_and_users_round_trip_and_are_replaced: store;
             conformance::memberships_round_trip_per_company_and_are_replaced: store;
             conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
+            conformance::a_service_account_saved_over_a_persons_id_gives_the_person_nothing: store;
             conformance::unknown_ids_read_as_nothing: directory;
             conformance::a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it: directory;
             conformance::a_deactivated_service_account_reads_as_deactivated_or_absent: directory;
@@ -99,7 +100,9 @@ macro_rules! suite {
             use appgrant::store::DirectoryStore;
             let Some(fixture) = fixture().await else { return };
             let store = conformance::Handles::open(&fixture).await;
-            let acme = appgrant::model::Company::new("acme", "Acme Construction");
+            let acme = appgrant::model::Company::new("acme", "Acme Construction")
+                .with_project("tower", "Riverside Tower")
+                .with_project("depot", "North Depot");
             store.save_company(acme).await.expect("the company is saved");
             $module::$name(store, appgrant::model::CompanyId::new("acme")).await;
         }

@@ -6,7 +6,7 @@
 
 use crate::model::{
     CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement,
-    ToolLevels, User,
+    ToolLevels, User, UserKind,
 };
 use crate::token::{AccessClaims, SubjectKind, ValidationError};
 use chrono::{DateTime, Utc};
@@ -246,26 +246,38 @@ pub fn standing(
         return Err(DenyReason::WrongCompany);
     }
     let installation = active_installation(claims, view, company)?;
-    let acting = match claims.grant_kind {
-        SubjectKind::User => claims.sub.as_str(),
-        SubjectKind::ServiceAccount => installation
-            .service_account
-            .as_ref()
-            .ok_or(DenyReason::ServiceAccountNotApproved)?
-            .user
-            .as_str(),
+    let (acting, kind) = match claims.grant_kind {
+        SubjectKind::User => (claims.sub.as_str(), UserKind::Person),
+        SubjectKind::ServiceAccount => {
+            let account = installation
+                .service_account
+                .as_ref()
+                .ok_or(DenyReason::ServiceAccountNotApproved)?;
+            (account.user.as_str(), account_kind(installation))
+        }
     };
-    acting_member(view, acting).map(|_| ())
+    acting_member(view, acting, &kind).map(|_| ())
 }
 
+/// The kind of user an installation's service account must be: one of its own app.
+fn account_kind(installation: &Installation) -> UserKind {
+    UserKind::ServiceAccount {
+        app: installation.app.clone(),
+    }
+}
+
+/// The acting user's permissions, if the view's user is the one expected, of the kind expected
+/// (a person for a user token; for a service-account token the app's own service account, so
+/// a person's record can never act as an account, nor an account as a person), and active.
 fn acting_member<'a>(
     view: &'a DirectoryView,
     expected: &str,
+    kind: &UserKind,
 ) -> Result<&'a Permissions, DenyReason> {
     let user = view
         .user
         .as_ref()
-        .filter(|user| user.id.as_str() == expected)
+        .filter(|user| user.id.as_str() == expected && user.kind == *kind)
         .ok_or(DenyReason::NotAMember)?;
     if !user.is_active() {
         return Err(DenyReason::UserDeactivated);
@@ -278,7 +290,7 @@ fn user_level(
     view: &DirectoryView,
     requirement: &Requirement,
 ) -> Result<Level, DenyReason> {
-    let permissions = acting_member(view, &claims.sub)?;
+    let permissions = acting_member(view, &claims.sub, &UserKind::Person)?;
     let held = permissions.level(requirement.project.as_ref(), &requirement.tool);
     let ceiling = view.ceiling.as_ref().map_or(Level::Admin, |ceiling| {
         ceiling.get(&requirement.tool).copied().unwrap_or_default()
@@ -295,7 +307,7 @@ fn service_account_level(
         .service_account
         .as_ref()
         .ok_or(DenyReason::ServiceAccountNotApproved)?;
-    let permissions = acting_member(view, account.user.as_str())?;
+    let permissions = acting_member(view, account.user.as_str(), &account_kind(installation))?;
     if let Some(project) = &requirement.project {
         if !account.permitted_projects.contains(project) {
             return Err(DenyReason::ProjectNotPermitted);

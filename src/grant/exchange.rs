@@ -98,7 +98,7 @@ pub fn exchange_code(
         Redemption::Unknown => return Err(TokenError::InvalidGrant("unknown authorization code")),
     };
     check_binding(app, record, request, now)?;
-    if !user.is_some_and(|user| user.id == record.user && user.is_active()) {
+    if !user.is_some_and(|user| user.id == record.user && user.is_active_person()) {
         return Err(TokenError::UserInactive {
             grant: record.grant.clone(),
         });

@@ -209,7 +209,7 @@ pub fn rotate(
     if family.is_expired(config, now) {
         return Err(TokenError::InvalidGrant("refresh token expired"));
     }
-    if !user.is_some_and(|user| user.id == family.user && user.is_active()) {
+    if !user.is_some_and(|user| user.id == family.user && user.is_active_person()) {
         return Err(TokenError::UserInactive {
             grant: family.grant.clone(),
         });

@@ -15,7 +15,7 @@ pub(crate) async fn alive() -> Response {
 }
 
 /// `GET /readyz`: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable","failed":…}` naming
-/// what failed (`store` or `signing_key`; the error itself goes to the log, not to the caller).
+/// what failed (`store`, `directory` or `signing_key`; the error itself goes to the log, not to the caller).
 pub(crate) async fn ready<S: Store, D: Directory, A: SignIn>(
     State(state): State<HttpState<S, D, A>>,
 ) -> Response {

@@ -142,6 +142,12 @@ impl User {
     pub fn is_active(&self) -> bool {
         self.status == UserStatus::Active
     }
+
+    /// Whether the user is an active person: the only kind that may authorize an app and act
+    /// through it (a service account acts only through its own app's client credentials).
+    pub fn is_active_person(&self) -> bool {
+        self.is_active() && self.kind == UserKind::Person
+    }
 }
 
 /// A user's membership of one company, with what they hold there.

@@ -193,10 +193,10 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             .user(user)
             .await
             .map_err(server_error)?;
-        if !signed_in.is_some_and(|record| record.is_active()) {
+        if !signed_in.is_some_and(|record| record.is_active_person()) {
             return Err(AuthorizeError::Redirect(prompt.request.error(
                 ErrorCode::AccessDenied,
-                "the signed-in user is unknown or deactivated",
+                "the signed-in user is unknown, deactivated or not a person",
                 &self.inner.config,
             )));
         }

@@ -5,8 +5,7 @@ use crate::audit::{AuditAction, AuditActor};
 use crate::grant::AppRegistration;
 use crate::model::{
     Actor, App, ClientId, CompanyId, Installation, InstallationStatus, Manifest, ManifestUpdate,
-    Permissions, ProjectId, ServiceAccountChange, User, UserId, UserKind, UserStatus,
-    require_directory_admin,
+    Permissions, ProjectId, ServiceAccountChange, User, UserId, require_directory_admin,
 };
 use crate::store::{Directory, ServiceAccount, Store};
 use crate::token::Secret;
@@ -273,14 +272,38 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             .check_projects(&permitted_projects)?;
         let new_account = UserId::generate(&mut rand::thread_rng());
         let now = self.now();
-        let (installation, change) = self
-            .change_installation(company, &app.client_id, |installation| {
-                let projects = permitted_projects.clone();
-                let account = new_account.clone();
-                Ok(installation.approve(&app, &acting.actor(), projects, account, now)?)
-            })
-            .await?;
-        if let Some(change) = change {
+        let approve = |installation: &mut Installation| {
+            let projects = permitted_projects.clone();
+            let account = new_account.clone();
+            Ok(installation.approve(&app, &acting.actor(), projects, account, now)?)
+        };
+        // The service account goes into the directory before the installation says it exists:
+        // if the directory fails, nothing changed and the admin can simply approve again.
+        let mut preview = self.find_installation(company, &app.client_id).await?;
+        let previewed = approve(&mut preview)?;
+        if let Some(change) = previewed.clone() {
+            self.apply(&app, company, change).await?;
+        }
+        let approved = self
+            .change_installation(company, &app.client_id, approve)
+            .await;
+        let (installation, change) = match approved {
+            Ok(approved) => approved,
+            Err(error) => {
+                // Someone else changed the installation first: the account saved above is
+                // referenced by nothing, so it allows nothing; deactivate it anyway.
+                if let Some(change) = previewed {
+                    let directory = &self.inner.directory;
+                    let _ = directory
+                        .deactivate_service_account(company, &change.user)
+                        .await;
+                }
+                return Err(error);
+            }
+        };
+        // A concurrent change between the preview and the save (a manifest published, say)
+        // can change what the account holds: write what was saved.
+        if let Some(change) = change.filter(|change| Some(change) != previewed.as_ref()) {
             self.apply(&app, company, change).await?;
         }
         Ok(self.decided(installation, approver, AuditAction::InstallApproved))
@@ -431,19 +454,63 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
         let acting = self.acting(company, approver).await?;
+        let current = self.find_installation(company, app).await?;
+        if current.status == InstallationStatus::Uninstalled {
+            // Uninstalling again repeats only the directory's part, so an uninstall whose
+            // deactivation failed (the tokens stopped already) can be finished by retrying.
+            require_directory_admin(&acting.actor())?;
+            self.deactivate_account_of(&current).await?;
+            return Ok(current);
+        }
         let now = self.now();
-        let (installation, account) = self
+        let (installation, _) = self
             .change_installation(company, app, |installation| {
                 Ok(installation.uninstall(&acting.actor(), now)?)
             })
             .await?;
-        if let Some(account) = account {
+        self.deactivate_account_of(&installation).await?;
+        Ok(self.decided(installation, approver, AuditAction::Uninstalled))
+    }
+
+    async fn deactivate_account_of(&self, installation: &Installation) -> Result<(), ServerError> {
+        if let Some(account) = &installation.service_account {
             let directory = &self.inner.directory;
+            let company = &installation.company;
             directory
-                .deactivate_service_account(company, &account)
+                .deactivate_service_account(company, &account.user)
                 .await?;
         }
-        Ok(self.decided(installation, approver, AuditAction::Uninstalled))
+        Ok(())
+    }
+
+    /// Writes the installation's service account into the directory as the installation says
+    /// it is: holding what was approved on the permitted projects if the installation is
+    /// active, deactivated if it was uninstalled. Idempotent: the repair for a directory write
+    /// that failed after the installation changed (an approved update, changed projects), and
+    /// for a host that moves its service accounts to a directory of its own.
+    pub async fn sync_service_account(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+    ) -> Result<(), ServerError> {
+        let synced = async {
+            let app = self.find_app(app).await?;
+            let installation = self.find_installation(company, &app.client_id).await?;
+            match (&installation.status, &installation.service_account) {
+                (InstallationStatus::Active, Some(account)) => {
+                    let change = ServiceAccountChange {
+                        user: account.user.clone(),
+                        permissions: account.permissions(),
+                    };
+                    self.apply(&app, company, change).await
+                }
+                (InstallationStatus::Uninstalled, Some(_)) => {
+                    self.deactivate_account_of(&installation).await
+                }
+                _ => Ok(()),
+            }
+        };
+        telemetry::observe_store("sync_service_account", synced.await)
     }
 
     /// Applies `change` to the installation of `app` in `company` and saves the result only
@@ -488,14 +555,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ) -> Result<(), ServerError> {
         let account = ServiceAccount {
             company: company.clone(),
-            user: User {
-                id: change.user,
-                name: format!("{} (service account)", app.name),
-                kind: UserKind::ServiceAccount {
-                    app: app.client_id.clone(),
-                },
-                status: UserStatus::Active,
-            },
+            id: change.user,
+            name: format!("{} (service account)", app.name),
+            app: app.client_id.clone(),
             permissions: change.permissions,
         };
         Ok(self.inner.directory.save_service_account(&account).await?)

@@ -1608,21 +1608,37 @@ pub async fn two_handles_insert_update_and_add_keys_exactly_once_between_them<H:
 // Any directory: what the server asks of the host's
 // ---------------------------------------------------------------------------------------------
 
-/// A service-account user of `app` named by a fresh id, as the server makes them.
+/// A service account of `app` named by a fresh id, as the server makes them.
 fn service_account(company: &CompanyId, app: &str, permissions: Permissions) -> ServiceAccount {
     let id = UserId::generate(&mut rand::thread_rng());
     ServiceAccount {
         company: company.clone(),
-        user: User {
-            name: format!("{id} (service account)"),
-            id,
-            kind: UserKind::ServiceAccount {
-                app: ClientId::new(app),
-            },
-            status: UserStatus::Active,
-        },
+        name: format!("{id} (service account)"),
+        id,
+        app: ClientId::new(app),
         permissions,
     }
+}
+
+/// Up to two projects the directory lists for `company` (a host's project ids are its own),
+/// and permissions on them.
+async fn listed_projects<D: Directory>(directory: &D, company: &CompanyId) -> Vec<ProjectId> {
+    let listed = directory.company(company).await.must();
+    let listed = listed.unwrap_or_else(|| {
+        panic!("the company the suite was given, {company}, is not in the directory")
+    });
+    listed
+        .projects
+        .iter()
+        .take(2)
+        .map(|project| project.id.clone())
+        .collect()
+}
+
+fn on_projects(projects: &[ProjectId], level: Level) -> Permissions {
+    projects.iter().fold(Permissions::none(), |held, project| {
+        held.with(Scope::Project(project.clone()), "rfis", level)
+    })
 }
 
 /// A company, user or membership the directory never heard of reads as nothing (the server
@@ -1640,28 +1656,40 @@ pub async fn unknown_ids_read_as_nothing<D: Directory>(directory: D, company: Co
     );
 }
 
-/// A saved service account is an active user of its kind, a member of its company holding
-/// exactly what was saved (and of no other), and a later save replaces what it holds: what
-/// decisions read is what the admin approved last.
+/// A saved service account is an active user of its app, a member of its company holding
+/// exactly what was saved (and of no other company: asked about another, it is not a member),
+/// and a later save replaces what it holds: what decisions read is what the admin approved
+/// last.
 pub async fn a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it<
     D: Directory,
 >(
     directory: D,
     company: CompanyId,
 ) {
-    let approved = tower_rfis(Level::Standard).with(Scope::Company, "directory", Level::ReadOnly);
+    let projects = listed_projects(&directory, &company).await;
+    let approved = on_projects(&projects[..projects.len().min(1)], Level::Standard);
     let account = service_account(&company, "fieldsync", approved.clone());
-    let id = account.user.id.clone();
+    let id = account.id.clone();
     directory.save_service_account(&account).await.must();
 
     let user = directory.user(&id).await.must();
     let user = user.expect("a saved service account reads back as a user");
     assert_eq!(user.id, id);
-    assert_eq!(user.kind, account.user.kind, "the kind names the app");
-    assert!(user.is_active(), "a saved service account is active");
     assert_eq!(
-        directory.membership(&company, &id).await.must(),
-        Some(approved.clone())
+        user.kind,
+        UserKind::ServiceAccount {
+            app: account.app.clone()
+        },
+        "the kind names the app"
+    );
+    assert!(user.is_active(), "a saved service account is active");
+    let held = directory.membership(&company, &id).await.must();
+    assert_eq!(held, Some(approved.clone()));
+    let elsewhere = CompanyId::new("appgrant-conformance-nowhere");
+    assert_eq!(
+        directory.membership(&elsewhere, &id).await.must(),
+        None,
+        "a service account is a member of its own company only"
     );
     assert_eq!(
         directory.memberships_of(&id).await.must(),
@@ -1669,23 +1697,17 @@ pub async fn a_service_account_holds_exactly_what_was_saved_and_a_later_save_rep
         "a service account belongs to its own company only"
     );
 
-    // An update approved, then projects narrowed: each save replaces what it held.
-    let raised = tower_rfis(Level::Admin).with(
-        Scope::Project(ProjectId::new("depot")),
-        "rfis",
-        Level::ReadOnly,
-    );
-    let narrowed = tower_rfis(Level::ReadOnly);
+    // An update approved, then projects changed: each save replaces what it held.
+    let raised = on_projects(&projects, Level::Admin);
+    let narrowed = on_projects(&projects[..projects.len().min(1)], Level::ReadOnly);
     for holds in [raised, narrowed] {
         let again = ServiceAccount {
             permissions: holds.clone(),
             ..account.clone()
         };
         directory.save_service_account(&again).await.must();
-        assert_eq!(
-            directory.membership(&company, &id).await.must(),
-            Some(holds.clone())
-        );
+        let held = directory.membership(&company, &id).await.must();
+        assert_eq!(held, Some(holds.clone()));
         assert_eq!(
             directory.memberships_of(&id).await.must(),
             vec![(company.clone(), holds)]
@@ -1693,61 +1715,104 @@ pub async fn a_service_account_holds_exactly_what_was_saved_and_a_later_save_rep
     }
     // Saving it again unchanged (a retried approval) changes nothing.
     let last = ServiceAccount {
-        permissions: tower_rfis(Level::ReadOnly),
-        ..account
+        permissions: on_projects(&projects[..projects.len().min(1)], Level::ReadOnly),
+        ..account.clone()
     };
     directory.save_service_account(&last).await.must();
-    assert_eq!(
-        directory.membership(&company, &id).await.must(),
-        Some(last.permissions)
-    );
-    assert!(
-        directory
-            .user(&id)
-            .await
-            .must()
-            .is_some_and(|user| user.is_active())
-    );
+    let held = directory.membership(&company, &id).await.must();
+    assert_eq!(held, Some(last.permissions));
+    let user = directory.user(&id).await.must();
+    assert!(user.is_some_and(|user| user.is_active()));
+    // Left deactivated, as every property leaves its accounts.
+    directory
+        .deactivate_service_account(&company, &id)
+        .await
+        .must();
 }
 
 /// After an uninstall deactivates a service account, the directory answers it deactivated or
-/// not at all (either makes every decision for it deny), and other accounts are untouched.
+/// not at all (either makes every decision for it deny), a later save of what it holds (a
+/// change that raced the uninstall) leaves it so, and other accounts are untouched.
 pub async fn a_deactivated_service_account_reads_as_deactivated_or_absent<D: Directory>(
     directory: D,
     company: CompanyId,
 ) {
-    let gone = service_account(&company, "fieldsync", tower_rfis(Level::Standard));
-    let stays = service_account(&company, "other-app", tower_rfis(Level::ReadOnly));
+    let projects = listed_projects(&directory, &company).await;
+    let gone = service_account(
+        &company,
+        "fieldsync",
+        on_projects(&projects, Level::Standard),
+    );
+    let stays = service_account(
+        &company,
+        "other-app",
+        on_projects(&projects, Level::ReadOnly),
+    );
     for account in [&gone, &stays] {
         directory.save_service_account(account).await.must();
     }
     directory
-        .deactivate_service_account(&company, &gone.user.id)
+        .deactivate_service_account(&company, &gone.id)
         .await
         .must();
-    let after = directory.user(&gone.user.id).await.must();
-    assert!(
-        after.as_ref().is_none_or(|user| !user.is_active()),
-        "a deactivated service account still reads as active: {after:?}"
-    );
-    let other = directory.user(&stays.user.id).await.must();
+    let deactivated = async |directory: &D| {
+        let after = directory.user(&gone.id).await.must();
+        assert!(
+            after.as_ref().is_none_or(|user| !user.is_active()),
+            "a deactivated service account reads as active: {after:?}"
+        );
+    };
+    deactivated(&directory).await;
+    directory.save_service_account(&gone).await.must();
+    deactivated(&directory).await;
+
+    let other = directory.user(&stays.id).await.must();
     assert!(
         other.is_some_and(|user| user.is_active()),
         "deactivating one service account deactivated another"
     );
     assert_eq!(
-        directory.membership(&company, &stays.user.id).await.must(),
+        directory.membership(&company, &stays.id).await.must(),
         Some(stays.permissions.clone())
     );
     // Deactivating again, or an account it never heard of, is not an error.
     directory
-        .deactivate_service_account(&company, &gone.user.id)
+        .deactivate_service_account(&company, &gone.id)
+        .await
+        .must();
+    let nobody = UserId::new("appgrant-conformance-nobody");
+    directory
+        .deactivate_service_account(&company, &nobody)
         .await
         .must();
     directory
-        .deactivate_service_account(&company, &UserId::new("appgrant-conformance-nobody"))
+        .deactivate_service_account(&company, &stays.id)
         .await
         .must();
+}
+
+/// A service account saved under a person's id (a host's collision: the server mints fresh
+/// ids) gives the person nothing: neither the account's permissions nor another kind.
+pub async fn a_service_account_saved_over_a_persons_id_gives_the_person_nothing<
+    S: DirectoryStore + Clone,
+>(
+    store: S,
+) {
+    let acme = CompanyId::new("acme");
+    let john = User::person("john", "John");
+    store.save_user(john.clone()).await.must();
+    let holds = tower_rfis(Level::ReadOnly);
+    store
+        .save_membership(&acme, &john.id, holds.clone())
+        .await
+        .must();
+    let collision = ServiceAccount {
+        id: john.id.clone(),
+        ..service_account(&acme, "fieldsync", tower_rfis(Level::Admin))
+    };
+    store.save_service_account(&collision).await.must();
+    assert_eq!(store.user(&john.id).await.must(), Some(john.clone()));
+    assert_eq!(store.membership(&acme, &john.id).await.must(), Some(holds));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1806,7 +1871,9 @@ macro_rules! properties {
                 let handles = fresh().await;
                 let outcome = Unwinding(Box::pin(async {
                     let store = handles.open().await;
-                    let acme = Company::new("acme", "Acme Construction");
+                    let acme = Company::new("acme", "Acme Construction")
+                        .with_project("tower", "Riverside Tower")
+                        .with_project("depot", "North Depot");
                     store.save_company(acme).await.must();
                     $directory(store, CompanyId::new("acme")).await
                 }))
@@ -1831,9 +1898,10 @@ macro_rules! properties {
         }
 
         /// Runs the properties every [`Directory`] must have, for a host's own directory:
-        /// `fresh` opens it, and names a company of the host's in which the suite may create,
-        /// change and deactivate service accounts (it leaves them behind, deactivated: point
-        /// it at a test database). Panics with a report, as [`run_all`] does.
+        /// `fresh` opens it, and names a company of the host's, listing at least one project, in
+        /// which the suite may create, change and deactivate service accounts (it leaves them
+        /// behind, deactivated: point it at a test database). Panics with a report, as
+        /// [`run_all`] does.
         pub async fn run_directory<D: Directory>(
             mut fresh: impl AsyncFnMut() -> (D, CompanyId),
         ) {
@@ -1885,6 +1953,7 @@ properties! {
         companies_and_users_round_trip_and_are_replaced;
         memberships_round_trip_per_company_and_are_replaced;
         members_are_listed_sorted_by_user_id_with_their_permissions;
+        a_service_account_saved_over_a_persons_id_gives_the_person_nothing;
     }
     directory {
         unknown_ids_read_as_nothing;

@@ -8,7 +8,7 @@
 //! a permission the host changes is what the very next decision reads.
 
 use super::StoreResult;
-use crate::model::{Company, CompanyId, Permissions, User, UserId};
+use crate::model::{ClientId, Company, CompanyId, Permissions, User, UserId, UserKind, UserStatus};
 use std::future::Future;
 
 /// The service-account user of an installation, as the server asks the directory to hold it:
@@ -18,10 +18,28 @@ use std::future::Future;
 pub struct ServiceAccount {
     /// The company whose directory it belongs to.
     pub company: CompanyId,
-    /// The user record (its kind names the app).
-    pub user: User,
+    /// Its user id (fresh at each approval, so never a person's).
+    pub id: UserId,
+    /// Its display name.
+    pub name: String,
+    /// The app it acts for.
+    pub app: ClientId,
     /// What it holds in the company.
     pub permissions: Permissions,
+}
+
+impl ServiceAccount {
+    /// The user record of a new service account: active, of its app.
+    pub fn new_user(&self) -> User {
+        User {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: UserKind::ServiceAccount {
+                app: self.app.clone(),
+            },
+            status: UserStatus::Active,
+        }
+    }
 }
 
 /// The directory decisions read: companies (with their projects), users, a user's permissions
@@ -66,8 +84,9 @@ pub struct ServiceAccount {
 ///             .map(|((company, _), held)| (company.clone(), held.clone())).collect())
 ///     }
 ///     async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
-///         self.users.lock().unwrap().insert(account.user.id.clone(), account.user.clone());
-///         let key = (account.company.clone(), account.user.id.clone());
+///         // New accounts start active; an existing one keeps its status.
+///         self.users.lock().unwrap().entry(account.id.clone()).or_insert_with(|| account.new_user());
+///         let key = (account.company.clone(), account.id.clone());
 ///         self.roles.lock().unwrap().insert(key, account.permissions.clone());
 ///         Ok(())
 ///     }
@@ -106,8 +125,11 @@ pub trait Directory: Send + Sync + 'static {
         &self,
         user: &UserId,
     ) -> impl Future<Output = StoreResult<Vec<(CompanyId, Permissions)>>> + Send;
-    /// Creates the service account, or updates it to hold exactly `account.permissions`.
-    /// Called again with the same account whenever what it holds changes; must be idempotent.
+    /// Creates the service account (active), or, if it exists, updates its name and what it
+    /// holds to exactly `account.permissions`, keeping its status: an account deactivated (by
+    /// an uninstall, or by the host) stays deactivated. Called again with the same account
+    /// whenever what it holds changes, and when an approval is retried; must be idempotent.
+    /// Never turn a person's record into a service account: refuse an id that names one.
     fn save_service_account(
         &self,
         account: &ServiceAccount,

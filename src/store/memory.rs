@@ -7,7 +7,7 @@ use super::{
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId, UserStatus,
+    UserId, UserKind, UserStatus,
 };
 use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
@@ -105,17 +105,26 @@ impl Directory for MemoryStore {
     async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
         // One lock: nobody sees the account without what it holds.
         let mut state = self.state();
-        state
-            .users
-            .insert(account.user.id.clone(), account.user.clone());
+        match state.users.get_mut(&account.id) {
+            // An existing account keeps its status (a deactivated one stays so).
+            Some(user) if matches!(user.kind, UserKind::ServiceAccount { .. }) => {
+                user.name = account.name.clone();
+            }
+            // A person's id: never given the account's permissions (the server mints fresh
+            // ids, so this is a host's collision; the account then holds nothing).
+            Some(_) => return Ok(()),
+            None => {
+                state.users.insert(account.id.clone(), account.new_user());
+            }
+        }
         state
             .memberships
             .entry(account.company.clone())
             .or_default()
-            .insert(account.user.id.clone(), account.permissions.clone());
+            .insert(account.id.clone(), account.permissions.clone());
         state
             .companies_of
-            .entry(account.user.id.clone())
+            .entry(account.id.clone())
             .or_default()
             .insert(account.company.clone());
         Ok(())

@@ -13,7 +13,7 @@ use super::{
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
     App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId, UserStatus,
+    UserId, UserKind, UserStatus,
 };
 use crate::token::{Algorithm, StoredKey};
 use chrono::{DateTime, Utc};
@@ -489,15 +489,23 @@ impl Directory for SqlStore {
     }
 
     async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
-        // The user first: a membership without its user allows nothing, and a retried
-        // approval saves both again.
-        self.save_user(account.user.clone()).await?;
-        self.save_membership(
-            &account.company,
-            &account.user.id,
-            account.permissions.clone(),
-        )
-        .await
+        // The user first: a membership without its user allows nothing. An existing account
+        // keeps its status (a deactivated one stays so).
+        let user = match self.user(&account.id).await? {
+            // A person's id: never given the account's permissions (the server mints fresh
+            // ids, so this is a host's collision; the account then holds nothing).
+            Some(existing) if !matches!(existing.kind, UserKind::ServiceAccount { .. }) => {
+                return Ok(());
+            }
+            Some(existing) => User {
+                name: account.name.clone(),
+                ..existing
+            },
+            None => account.new_user(),
+        };
+        self.save_user(user).await?;
+        self.save_membership(&account.company, &account.id, account.permissions.clone())
+            .await
     }
 
     async fn deactivate_service_account(&self, _: &CompanyId, user: &UserId) -> StoreResult<()> {
