@@ -105,13 +105,13 @@ async fn installed(
 ) -> (Server, SqlitePool, ClientAuthentication) {
     let pool = seeded_platform(scratch).await;
     let url = format!("sqlite://{}", scratch.0.join("appgrant.db").display());
-    let server = AuthorizationServer::builder(
-        SqlStore::connect(&url).await.unwrap(),
-        Config::new("https://auth.example.com"),
-    )
-    .directory(PlatformDirectory::new(pool.clone()))
-    .build()
-    .unwrap();
+    let store = SqlStore::connect(&url).await.unwrap();
+    let directory = PlatformDirectory::new(pool.clone());
+    let config = Config::new("https://auth.example.com");
+    // A store and a directory of its own: no clone of the store needed.
+    let server = AuthorizationServer::builder_with_directory(store, directory, config)
+        .build()
+        .unwrap();
     let registered = server
         .register_app(AppRegistration {
             name: "FieldSync".into(),

@@ -301,6 +301,25 @@ fn open_keys(
     Ok(opened)
 }
 
+impl<S: Store, D> AuthorizationServer<S, D> {
+    /// Starts building a server keeping its OAuth state in `store` and reading who is who
+    /// from `directory` (the host's own, say: see [`Directory`]). Unlike
+    /// [`builder`](AuthorizationServer::builder) it needs no clone of the store.
+    pub fn builder_with_directory(store: S, directory: D, config: Config) -> ServerBuilder<S, D> {
+        ServerBuilder {
+            store,
+            directory,
+            config,
+            keys: None,
+            refresh_key: None,
+            consent_form_key: None,
+            key_encryption_key: None,
+            audit: Arc::new(MemoryAuditSink::new()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
 impl<S: Store + Clone> AuthorizationServer<S, S> {
     /// Starts building a server over `store` with `config`, reading the directory from the
     /// store too (its directory tables), unless [`ServerBuilder::directory`] names the host's.
@@ -336,17 +355,7 @@ impl<S: Store + Clone> AuthorizationServer<S, S> {
     /// # }).unwrap();
     /// ```
     pub fn builder(store: S, config: Config) -> ServerBuilder<S> {
-        ServerBuilder {
-            directory: store.clone(),
-            store,
-            config,
-            keys: None,
-            refresh_key: None,
-            consent_form_key: None,
-            key_encryption_key: None,
-            audit: Arc::new(MemoryAuditSink::new()),
-            clock: Arc::new(SystemClock),
-        }
+        AuthorizationServer::builder_with_directory(store.clone(), store, config)
     }
 }
 
