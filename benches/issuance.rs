@@ -121,6 +121,8 @@ impl World {
                         .project_tool("rfis", Level::Standard),
                 ),
                 ceiling: None,
+                profile: Default::default(),
+                owner: None,
             })
             .await
             .unwrap();
@@ -559,6 +561,8 @@ async fn populate(size: usize) -> Populated {
             flows: AppFlows::ServiceAccount,
             manifests: vec![manifest.clone()],
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         };
         let grant = ServiceAccountGrant {
             user: account.clone(),

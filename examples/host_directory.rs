@@ -422,6 +422,8 @@ pub async fn run(dir: &Path) -> Result<Shown, Box<dyn Error>> {
             flows: AppFlows::Both,
             manifest: Some(Manifest::new(1).project_tool("rfis", Level::Standard)),
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         })
         .await?;
     let client = ClientAuthentication::Basic {

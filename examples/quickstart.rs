@@ -67,6 +67,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             flows: AppFlows::Both,
             manifest: Some(Manifest::new(1).project_tool("rfis", Level::Standard)),
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         })
         .await?;
     let client_id = registered.app.client_id.clone();

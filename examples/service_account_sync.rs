@@ -33,6 +33,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             flows: AppFlows::ServiceAccount,
             manifest: Some(Manifest::new(1).project_tool("rfis", Level::ReadOnly)),
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         })
         .await?;
     let app = registered.app.client_id.clone();

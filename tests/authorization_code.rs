@@ -135,6 +135,8 @@ async fn public_app(world: &World) -> App {
         flows: AppFlows::UserDelegated,
         manifest: None,
         ceiling: None,
+        profile: Default::default(),
+        owner: None,
     };
     world.server.register_app(registration).await.unwrap().app
 }

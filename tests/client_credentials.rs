@@ -160,6 +160,8 @@ async fn a_public_client_is_refused_unauthorized_client() {
             flows: AppFlows::UserDelegated,
             manifest: None,
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         },
     )
     .await;

@@ -616,6 +616,8 @@ async fn tokens_through_app_with_ceiling(
             flows: AppFlows::UserDelegated,
             manifest: None,
             ceiling,
+            profile: Default::default(),
+            owner: None,
         })
         .await
         .unwrap();

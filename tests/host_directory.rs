@@ -120,6 +120,8 @@ async fn installed(
             flows: AppFlows::ServiceAccount,
             manifest: Some(Manifest::new(1).project_tool("rfis", Level::ReadOnly)),
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         })
         .await
         .unwrap();

@@ -362,6 +362,8 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             flows,
             manifest,
             ceiling: None,
+            profile: Default::default(),
+            owner: None,
         }
         .register(&mut seeded)
         .map_err(ServerError::from)?;

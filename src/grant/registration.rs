@@ -1,6 +1,8 @@
 //! Registering an app: a client id, a secret shown once, and redirect URIs checked up front.
 
-use crate::model::{App, AppFlows, ClientId, ClientType, Manifest, OUT_OF_BAND, ToolLevels};
+use crate::model::{
+    App, AppFlows, AppProfile, ClientId, ClientType, CompanyId, Manifest, OUT_OF_BAND, ToolLevels,
+};
 use crate::token::Secret;
 use rand::RngCore;
 
@@ -19,6 +21,10 @@ pub struct AppRegistration {
     pub manifest: Option<Manifest>,
     /// Optional ceiling on user-delegated access.
     pub ceiling: Option<ToolLevels>,
+    /// Publisher, description, homepage and logo, for the consent and install pages.
+    pub profile: AppProfile,
+    /// For a custom app: the one company that may install it.
+    pub owner: Option<CompanyId>,
 }
 
 /// Why a registration was refused.
@@ -37,6 +43,30 @@ pub enum RegistrationError {
     /// The service-account flow needs a manifest.
     #[error("an app using a service account needs a manifest")]
     NoManifest,
+    /// A homepage or logo URL that is not an `https` URL (pages link to it).
+    #[error("invalid {field} URL: it must be an https URL")]
+    InvalidProfileUrl {
+        /// `homepage` or `logo_url`.
+        field: &'static str,
+    },
+}
+
+/// A homepage or logo is linked from pages people trust: `https` only, so no `javascript:`
+/// link and no mixed content.
+fn check_profile(profile: &AppProfile) -> Result<(), RegistrationError> {
+    let fields = [
+        ("homepage", &profile.homepage),
+        ("logo_url", &profile.logo_url),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            let parsed = url::Url::parse(value);
+            if !parsed.is_ok_and(|url| url.scheme() == "https" && url.host_str().is_some()) {
+                return Err(RegistrationError::InvalidProfileUrl { field });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_redirect_uri(uri: &str) -> Result<(), RegistrationError> {
@@ -68,6 +98,7 @@ impl AppRegistration {
         for uri in &self.redirect_uris {
             check_redirect_uri(uri)?;
         }
+        check_profile(&self.profile)?;
         if self.flows.user_delegated() && self.redirect_uris.is_empty() {
             return Err(RegistrationError::NoRedirectUri);
         }
@@ -89,6 +120,8 @@ impl AppRegistration {
             flows: self.flows,
             manifests: Vec::new(),
             ceiling: self.ceiling,
+            profile: self.profile,
+            owner: self.owner,
         };
         if let Some(manifest) = self.manifest {
             app.publish_manifest(manifest);

@@ -1,7 +1,7 @@
 //! Apps: client registrations with their redirect URIs, flows and permission manifests.
 
 use super::digest::SecretDigest;
-use super::ids::ClientId;
+use super::ids::{ClientId, CompanyId};
 use super::permission::{Level, Tool, ToolLevels};
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,26 @@ fn exceeds(wanted: &ToolLevels, granted: &ToolLevels) -> bool {
         .any(|(tool, level)| *level > granted.get(tool).copied().unwrap_or_default())
 }
 
-/// A registered app (OAuth client). One registration serves every company that installs it.
+/// What pages say about an app, besides its name: who publishes it, what it does, where to
+/// learn more. Shown on the consent and install pages, always escaped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppProfile {
+    /// Who publishes it (a company or a person), as the developer says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    /// What it does, in a sentence or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its home page (an `https` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    /// Its logo (an `https` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+}
+
+/// A registered app (OAuth client). One registration serves every company that installs it,
+/// unless it is a custom app, private to the one company that owns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct App {
     /// The client id.
@@ -105,9 +124,20 @@ pub struct App {
     pub manifests: Vec<Manifest>,
     /// Optional most the app may do through any user, per tool (absent tool: nothing).
     pub ceiling: Option<ToolLevels>,
+    /// Publisher, description, homepage and logo.
+    #[serde(default)]
+    pub profile: AppProfile,
+    /// The company that owns a custom app: it can be installed there and nowhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<CompanyId>,
 }
 
 impl App {
+    /// Whether `company` may install it: any company, or only its owner for a custom app.
+    pub fn installable_in(&self, company: &CompanyId) -> bool {
+        self.owner.as_ref().is_none_or(|owner| owner == company)
+    }
+
     /// The current manifest, if the app has published one.
     pub fn manifest(&self) -> Option<&Manifest> {
         self.manifests.last()

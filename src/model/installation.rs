@@ -117,6 +117,14 @@ pub enum InstallationError {
     /// No manifest update is waiting for approval.
     #[error("no manifest update is pending")]
     NoPendingUpdate,
+    /// A custom app, private to another company.
+    #[error("app {app} is a custom app of another company; it cannot be installed in {company}")]
+    PrivateApp {
+        /// The app.
+        app: ClientId,
+        /// Where installing it was attempted.
+        company: CompanyId,
+    },
     /// Projects the company's directory does not list.
     #[error("company {company} has no project {}", join(projects))]
     UnknownProjects {
@@ -133,6 +141,17 @@ fn join(projects: &[ProjectId]) -> String {
         .map(ProjectId::as_str)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Refuses a custom app anywhere but in the company that owns it.
+pub fn require_installable(app: &App, company: &CompanyId) -> Result<(), InstallationError> {
+    if app.installable_in(company) {
+        return Ok(());
+    }
+    Err(InstallationError::PrivateApp {
+        app: app.client_id.clone(),
+        company: company.clone(),
+    })
 }
 
 /// An app's installation in one company.
@@ -232,6 +251,7 @@ impl Installation {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<Self, InstallationError> {
+        require_installable(app, &company.id)?;
         if company.settings.consent_install != ConsentInstall::ForUserAccess {
             return Err(InstallationError::ConsentInstallNotAllowed {
                 company: company.id.clone(),

@@ -9,7 +9,7 @@ pub mod ids;
 pub mod installation;
 pub mod permission;
 
-pub use app::{App, AppFlows, ClientType, Manifest, OUT_OF_BAND};
+pub use app::{App, AppFlows, AppProfile, ClientType, Manifest, OUT_OF_BAND};
 pub use digest::SecretDigest;
 pub use directory::{
     Actor, Company, CompanySettings, ConsentInstall, Membership, Project, User, UserKind,
@@ -18,6 +18,6 @@ pub use directory::{
 pub use ids::{ClientId, CompanyId, GrantId, ProjectId, TokenId, UserId};
 pub use installation::{
     Installation, InstallationError, InstallationStatus, ManifestUpdate, ServiceAccountChange,
-    ServiceAccountGrant, require_directory_admin,
+    ServiceAccountGrant, require_directory_admin, require_installable,
 };
 pub use permission::{Level, Permissions, Requirement, Scope, Tool, ToolLevels};

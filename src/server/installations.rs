@@ -6,6 +6,7 @@ use crate::grant::AppRegistration;
 use crate::model::{
     Actor, App, ClientId, CompanyId, Installation, InstallationStatus, Manifest, ManifestUpdate,
     Permissions, ProjectId, ServiceAccountChange, User, UserId, require_directory_admin,
+    require_installable,
 };
 use crate::store::{Directory, ServiceAccount, Store};
 use crate::token::Secret;
@@ -203,6 +204,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             });
         }
         let app = self.find_app(app).await?;
+        require_installable(&app, company)?;
         let now = self.now();
         let fresh = Installation::request(&app, company, requested_by, now);
         let requested = if store.insert_installation(fresh.clone()).await? {

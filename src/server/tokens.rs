@@ -43,6 +43,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///         flows: AppFlows::ServiceAccount,
     ///         manifest: Some(Manifest::new(1).project_tool("rfis", Level::Standard)),
     ///         ceiling: None,
+    ///         profile: AppProfile::default(),
+    ///         owner: None,
     ///     })
     ///     .await?;
     /// let app = registered.app.client_id.clone();

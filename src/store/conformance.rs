@@ -171,6 +171,8 @@ pub fn registration(name: &str) -> AppRegistration {
                 .project_tool("rfis", Level::Standard),
         ),
         ceiling: None,
+        profile: Default::default(),
+        owner: None,
     }
 }
 

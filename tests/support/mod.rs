@@ -44,6 +44,8 @@ pub fn both_flows_app() -> AppRegistration {
                 .project_tool("rfis", Level::Standard),
         ),
         ceiling: None,
+        profile: Default::default(),
+        owner: None,
     }
 }
 
