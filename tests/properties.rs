@@ -523,3 +523,29 @@ fn an_impostor_key_claims_the_trusted_kid_but_is_a_different_key() {
     assert_eq!(forger.kid(), keys.signing_key().kid());
     assert_ne!(forger.public_jwk(), keys.signing_key().public_jwk());
 }
+
+// ---------------------------------------------------------------------------------------------
+// (e) What the consent page shows is what decisions allow.
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_consent_pages_capabilities_are_exactly_what_user_decisions_allow(
+        held in permissions(),
+        ceiling in prop::option::of(tool_levels()),
+        requirement in requirement(),
+    ) {
+        let shown = appgrant::access::delegated_permissions(&held, ceiling.as_ref());
+        let shown_level = shown.level(requirement.project.as_ref(), &requirement.tool);
+        let view = user_view(held, ceiling);
+        match decide(&claims(SubjectKind::User, false), &view, &requirement, now()) {
+            Decision::Allow { level } => prop_assert_eq!(level, shown_level),
+            Decision::Deny(DenyReason::InsufficientLevel { have, .. }) => {
+                prop_assert_eq!(have, shown_level)
+            }
+            Decision::Deny(other) => prop_assert!(false, "unexpected deny {other:?}"),
+        }
+    }
+}

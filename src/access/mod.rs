@@ -5,7 +5,7 @@
 //! uninstalls and revocations take effect at the very next decision.
 
 use crate::model::{
-    CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement,
+    CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement, Tool,
     ToolLevels, User, UserKind,
 };
 use crate::token::{AccessClaims, SubjectKind, ValidationError};
@@ -223,6 +223,34 @@ fn active_installation<'a>(
         return Err(DenyReason::GrantedBeforeUninstall);
     }
     Ok(installation)
+}
+
+/// What an app may do through a person who holds `held`: each of their levels, capped by the
+/// app's `ceiling` if it declares one (a tool absent from the ceiling: nothing). The same rule
+/// every user-delegated decision applies, for the consent page to show before the person
+/// agrees; tools left at [`Level::None`] are dropped.
+pub fn delegated_permissions(held: &Permissions, ceiling: Option<&ToolLevels>) -> Permissions {
+    let cap = |tool: &Tool, level: Level| {
+        ceiling.map_or(level, |ceiling| {
+            level.min(ceiling.get(tool).copied().unwrap_or_default())
+        })
+    };
+    let capped = |levels: &ToolLevels| -> ToolLevels {
+        levels
+            .iter()
+            .map(|(tool, level)| (tool.clone(), cap(tool, *level)))
+            .filter(|(_, level)| *level > Level::None)
+            .collect()
+    };
+    Permissions {
+        company: capped(&held.company),
+        projects: held
+            .projects
+            .iter()
+            .map(|(project, levels)| (project.clone(), capped(levels)))
+            .filter(|(_, levels)| !levels.is_empty())
+            .collect(),
+    }
 }
 
 /// Whether a token could be allowed something in `company` now: unrevoked, the app installed

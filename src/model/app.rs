@@ -80,6 +80,68 @@ impl Manifest {
     }
 }
 
+/// Where a manifest's tool applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// Company-wide.
+    Company,
+    /// On each project the admin permits.
+    EachPermittedProject,
+}
+
+/// One tool whose level differs between two manifest versions: what an update review shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ManifestChange {
+    /// Company-wide or on each permitted project.
+    pub reach: Reach,
+    /// The tool.
+    pub tool: Tool,
+    /// Its level in the approved version ([`Level::None`] if it was not asked for).
+    pub from: Level,
+    /// Its level in the new version ([`Level::None`] if it is no longer asked for).
+    pub to: Level,
+}
+
+impl ManifestChange {
+    /// Whether the new version asks for more here (a new tool, or a higher level): what an
+    /// admin must approve before it takes effect.
+    pub fn asks_more(&self) -> bool {
+        self.to > self.from
+    }
+}
+
+impl Manifest {
+    /// Every tool whose level differs from `approved`, company-wide tools first, each list in
+    /// tool order: added or raised ones ask for more, lowered or dropped ones ask for less.
+    pub fn changes_from(&self, approved: &Manifest) -> Vec<ManifestChange> {
+        let mut changes = differences(Reach::Company, &approved.company, &self.company);
+        changes.extend(differences(
+            Reach::EachPermittedProject,
+            &approved.project,
+            &self.project,
+        ));
+        changes
+    }
+}
+
+fn differences(reach: Reach, before: &ToolLevels, after: &ToolLevels) -> Vec<ManifestChange> {
+    let tools: std::collections::BTreeSet<&Tool> = before.keys().chain(after.keys()).collect();
+    tools
+        .into_iter()
+        .filter_map(|tool| {
+            let from = before.get(tool).copied().unwrap_or_default();
+            let to = after.get(tool).copied().unwrap_or_default();
+            (from != to).then(|| ManifestChange {
+                reach,
+                tool: tool.clone(),
+                from,
+                to,
+            })
+        })
+        .collect()
+}
+
 fn exceeds(wanted: &ToolLevels, granted: &ToolLevels) -> bool {
     wanted
         .iter()
