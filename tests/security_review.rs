@@ -220,6 +220,9 @@ mod gated {
             }
             read
         }
+        async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+            self.inner.installations_in(company).await
+        }
     }
 
     impl CodeStore for GatedStore {

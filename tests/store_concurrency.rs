@@ -315,6 +315,9 @@ impl InstallationStore for HeldFamilies {
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
         self.inner.installations_of(app).await
     }
+    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+        self.inner.installations_in(company).await
+    }
 }
 
 impl CodeStore for HeldFamilies {

@@ -26,7 +26,7 @@
 //!
 //! The properties cover:
 //! - round trips of apps, companies, users, memberships (and the member list), installations
-//!   and consents, each record replaced by a later save;
+//!   (listed per app and per company) and consents, each record replaced by a later save;
 //! - any directory: unknown ids read as nothing, a service account holds exactly what was
 //!   saved (a later save replaces it), a deactivated one reads as deactivated or absent;
 //! - authorization codes: peeked at without being spent, redeemed first exactly once however
@@ -481,6 +481,45 @@ pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store +
         store.installation(&app.client_id, &acme).await.must(),
         Some(in_acme)
     );
+}
+
+/// A company's installations are listed once each, as saved now, sorted by client id as Rust
+/// sorts strings, without other companies' (its admin page lists them).
+pub async fn a_companys_installations_are_listed_sorted_by_client_id<S: Store + Clone>(store: S) {
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let jane = UserId::new("jane");
+    assert!(store.installations_in(&acme).await.must().is_empty());
+    // Client ids as hosts may bring them (mixed case), each installed in both companies.
+    let apps: Vec<App> = ["zeta", "Alpha", "beta"]
+        .iter()
+        .map(|name| App {
+            client_id: ClientId::new(*name),
+            ..new_app(name)
+        })
+        .collect();
+    for app in &apps {
+        for company in [&globex, &acme] {
+            let installation = Installation::request(app, company, &jane, start());
+            store.save_installation(installation).await.must();
+        }
+    }
+    // One of them changed since: listed as it is now, once.
+    let mut changed = Installation::request(&apps[2], &acme, &jane, start());
+    changed.status = InstallationStatus::Denied;
+    store.save_installation(changed.clone()).await.must();
+
+    let listed = store.installations_in(&acme).await.must();
+    let ids: Vec<&str> = listed.iter().map(|i| i.app.as_str()).collect();
+    assert_eq!(ids, ["Alpha", "beta", "zeta"]);
+    assert!(
+        listed
+            .iter()
+            .all(|installation| installation.company == acme)
+    );
+    assert_eq!(listed[1], changed);
+    assert_eq!(store.installations_in(&globex).await.must().len(), 3);
+    let initech = CompanyId::new("initech");
+    assert!(store.installations_in(&initech).await.must().is_empty());
 }
 
 /// An installation is inserted only if none exists for its app and company, and updated only if
@@ -1929,6 +1968,7 @@ properties! {
     oauth_state {
         apps_round_trip_and_are_replaced: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
+        a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
         many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
         consents_round_trip_and_are_replaced: store;

@@ -52,6 +52,10 @@ impl<T: InstallationStore> InstallationStore for Arc<T> {
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
         T::installations_of(self, app).await
     }
+
+    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+        T::installations_in(self, company).await
+    }
 }
 
 impl<T: CodeStore> CodeStore for Arc<T> {

@@ -244,6 +244,18 @@ impl InstallationStore for MemoryStore {
         found.sort_by(|a, b| a.company.cmp(&b.company));
         Ok(found)
     }
+
+    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+        let state = self.state();
+        let mut found: Vec<Installation> = state
+            .installations
+            .values()
+            .filter(|installation| installation.company == *company)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.app.cmp(&b.app));
+        Ok(found)
+    }
 }
 
 impl CodeStore for MemoryStore {

@@ -88,10 +88,16 @@ pub trait InstallationStore: Send + Sync {
         expected_revision: u64,
         installation: Installation,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Every installation of `app`.
+    /// Every installation of `app`, sorted by company id as Rust sorts strings.
     fn installations_of(
         &self,
         app: &ClientId,
+    ) -> impl Future<Output = StoreResult<Vec<Installation>>> + Send;
+    /// Every installation in `company` (its admin page), sorted by client id as Rust sorts
+    /// strings.
+    fn installations_in(
+        &self,
+        company: &CompanyId,
     ) -> impl Future<Output = StoreResult<Vec<Installation>>> + Send;
 }
 
@@ -241,6 +247,7 @@ pub trait KeyStore: Send + Sync {
 /// #     async fn insert_installation(&self, i: Installation) -> StoreResult<bool> { self.inner.insert_installation(i).await }
 /// #     async fn update_installation(&self, revision: u64, i: Installation) -> StoreResult<bool> { self.inner.update_installation(revision, i).await }
 /// #     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> { self.inner.installations_of(app).await }
+/// #     async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> { self.inner.installations_in(company).await }
 /// # }
 /// # impl RefreshStore for CountingStore {
 /// #     async fn save_family(&self, f: RefreshFamily) -> StoreResult<()> { self.inner.save_family(f).await }

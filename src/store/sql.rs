@@ -73,6 +73,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         4,
         &["CREATE INDEX IF NOT EXISTS appgrant_memberships_user ON appgrant_memberships (user_id)"],
     ),
+    // A company's installations, listed on its admin page.
+    (
+        5,
+        &["CREATE INDEX IF NOT EXISTS appgrant_installations_company \
+             ON appgrant_installations (company_id)"],
+    ),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -658,6 +664,21 @@ impl InstallationStore for SqlStore {
             .collect::<StoreResult<Vec<Installation>>>()?;
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         installations.sort_by(|a, b| a.company.cmp(&b.company));
+        Ok(installations)
+    }
+
+    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+        let rows = sqlx::query("SELECT record FROM appgrant_installations WHERE company_id = $1")
+            .bind(company.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut installations = rows
+            .iter()
+            .map(|row| from_json(&text(row, "record")?))
+            .collect::<StoreResult<Vec<Installation>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        installations.sort_by(|a, b| a.app.cmp(&b.app));
         Ok(installations)
     }
 }

@@ -149,6 +149,10 @@ impl InstallationStore for FailingStore {
         self.up()?;
         self.inner.installations_of(app).await
     }
+    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
+        self.up()?;
+        self.inner.installations_in(company).await
+    }
 }
 
 impl CodeStore for FailingStore {
