@@ -34,13 +34,13 @@ async fn observe_change(
 }
 
 /// A user about to act on a company's installation, with what they hold there.
-struct Acting {
+pub(super) struct Acting {
     user: User,
     permissions: Option<Permissions>,
 }
 
 impl Acting {
-    fn actor(&self) -> Actor<'_> {
+    pub(super) fn actor(&self) -> Actor<'_> {
         Actor {
             user: &self.user,
             permissions: self.permissions.as_ref(),
@@ -80,7 +80,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         telemetry::observe_store("app", self.find_app(client_id).await)
     }
 
-    async fn find_app(&self, client_id: &ClientId) -> Result<App, ServerError> {
+    pub(super) async fn find_app(&self, client_id: &ClientId) -> Result<App, ServerError> {
         self.inner
             .store
             .app(client_id)
@@ -98,7 +98,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         telemetry::observe_store("installation", result)
     }
 
-    async fn find_installation(
+    pub(super) async fn find_installation(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -540,7 +540,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         Err(ServerError::Busy)
     }
 
-    async fn acting(&self, company: &CompanyId, user: &UserId) -> Result<Acting, ServerError> {
+    pub(super) async fn acting(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> Result<Acting, ServerError> {
         Ok(Acting {
             user: self.require_user(user).await?,
             permissions: self.inner.directory.membership(company, user).await?,

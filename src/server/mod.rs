@@ -9,6 +9,7 @@ mod directory;
 mod error;
 mod health;
 mod installations;
+mod review;
 pub mod telemetry;
 mod tokens;
 
@@ -18,6 +19,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServerError;
 pub use health::NotReady;
 pub use installations::RegisteredApp;
+pub use review::{ConsentDetails, InstallationReview, ReviewStage};
 
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
 use crate::config::Config;
