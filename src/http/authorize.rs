@@ -13,10 +13,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use super::form_token::{self, FormBinding};
 
 const REQUEST_FIELDS: [&str; 7] = [
     "client_id",
@@ -127,94 +124,51 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
     }
 }
 
-/// Length-prefixes `bytes`, so no choice of field values can make two different forms feed
-/// the MAC the same input.
-fn mac_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
-    mac.update(&(bytes.len() as u64).to_be_bytes());
-    mac.update(bytes);
-}
-
-fn csrf_mac<S: Store, D: Directory, A>(
-    state: &HttpState<S, D, A>,
-    user: &SignedIn,
-    issued_at: i64,
-    params: &Params,
-) -> Hmac<Sha256> {
-    // Infallible: HMAC takes keys of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.shared.server.consent_form_key().bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    mac.update(b"appgrant consent form v2\0");
-    mac_field(&mut mac, user.user.as_str().as_bytes());
-    mac_field(&mut mac, user.session.expose().as_bytes());
-    // The company the consent may install the app in, as the page was shown.
-    match &user.company {
-        Some(company) => {
-            mac.update(&[1]);
-            mac_field(&mut mac, company.as_str().as_bytes());
-        }
-        None => mac.update(&[0]),
-    }
-    mac.update(&issued_at.to_be_bytes());
+/// What a consent form is bound to: this user, this sign-in session, the company the consent
+/// may install the app in (as the page was shown), and this exact request.
+fn consent_binding<'a>(
+    user: &'a SignedIn,
+    params: &'a Params,
+    fields: &'a mut Vec<Option<&'a [u8]>>,
+) -> FormBinding<'a> {
+    fields.push(Some(user.user.as_str().as_bytes()));
+    fields.push(Some(user.session.expose().as_bytes()));
+    fields.push(user.company.as_ref().map(|company| company.as_str().as_bytes()));
     for name in REQUEST_FIELDS {
-        match params.get(name) {
-            Some(value) => {
-                mac.update(&[1]);
-                mac_field(&mut mac, value.as_bytes());
-            }
-            None => mac.update(&[0]),
-        }
+        fields.push(params.get(name).map(String::as_bytes));
     }
-    mac
+    FormBinding {
+        purpose: b"appgrant consent form v3",
+        fields,
+    }
 }
 
-/// A token binding the consent form to this user, this sign-in session and company, this
-/// exact request and the time it was shown: `base64url(issued_at ‖ HMAC)`.
+/// A token binding the consent form to the user, session, company, request and time shown.
 fn csrf_token<S: Store, D: Directory, A>(
     state: &HttpState<S, D, A>,
     user: &SignedIn,
     params: &Params,
 ) -> String {
-    let issued_at = state.shared.server.now().timestamp();
-    let tag = csrf_mac(state, user, issued_at, params)
-        .finalize()
-        .into_bytes();
-    let mut token = issued_at.to_be_bytes().to_vec();
-    token.extend_from_slice(&tag);
-    URL_SAFE_NO_PAD.encode(token)
+    let server = &state.shared.server;
+    let mut fields = Vec::new();
+    let binding = consent_binding(user, params, &mut fields);
+    form_token::issue(server.consent_form_key(), &binding, server.now().timestamp())
 }
-
-/// How far in the future a form's time may be: instances sharing the key have clocks that
-/// differ a little.
-const CLOCK_SKEW_SECONDS: i64 = 60;
 
 fn csrf_valid<S: Store, D: Directory, A>(
     state: &HttpState<S, D, A>,
     user: &SignedIn,
     params: &Params,
 ) -> bool {
-    let Some(presented) = params
-        .get("csrf_token")
-        .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
-    else {
+    let Some(presented) = params.get("csrf_token") else {
         return false;
     };
-    let Some((issued_at, tag)) = presented.split_first_chunk::<8>() else {
-        return false;
-    };
-    let issued_at = i64::from_be_bytes(*issued_at);
-    let age = state
-        .shared
-        .server
-        .now()
-        .timestamp()
-        .saturating_sub(issued_at);
+    let server = &state.shared.server;
+    let mut fields = Vec::new();
+    let binding = consent_binding(user, params, &mut fields);
     let lifetime = state.shared.options.consent_form_lifetime.as_secs();
-    let fresh = u64::try_from(age).is_ok_and(|age| age < lifetime)
-        || (-CLOCK_SKEW_SECONDS..0).contains(&age);
-    fresh
-        && csrf_mac(state, user, issued_at, params)
-            .verify_slice(tag)
-            .is_ok()
+    let now = server.now().timestamp();
+    form_token::verify(server.consent_form_key(), &binding, now, lifetime, presented)
 }
 
 fn consent_page<S: Store, D: Directory, A>(

@@ -4,6 +4,7 @@
 //! Policy stays in the core: handlers here parse, call [`AuthorizationServer`], and render.
 
 mod authorize;
+mod form_token;
 mod health;
 mod metadata;
 mod observe;
