@@ -753,10 +753,11 @@ async fn the_consent_page_escapes_html_and_cannot_be_framed() {
     assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
     assert_no_store(response.headers());
     let page = response.text().await.unwrap();
-    assert!(page.contains("Authorize FieldSync?"), "{page}");
+    assert!(page.contains("Allow FieldSync to act as you?"), "{page}");
     assert!(!page.contains("<script>"), "{page}");
+    // Escaped as minijinja escapes attribute values (quotes, angle brackets and the slash).
     assert!(
-        page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""),
+        page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;\""),
         "{page}"
     );
     // The escaped value still round-trips to the client intact.

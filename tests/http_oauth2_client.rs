@@ -115,7 +115,10 @@ async fn authorize_in_browser(
         .text()
         .await
         .unwrap();
-    assert!(consent.contains("Authorize FieldSync"), "{consent}");
+    assert!(
+        consent.contains("Allow FieldSync") && consent.contains("to act as you?"),
+        "{consent}"
+    );
     let answer = browser.answer_consent(&consent, "allow").await;
     let callback = redirect_target(&answer).expect("consent redirects to the app");
     let code = code_from(&callback, &authorization.state);
@@ -338,7 +341,7 @@ async fn remembered_consent_skips_the_consent_page() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Authorize FieldSync?"), "{page}");
+    assert!(page.contains("Allow FieldSync to act as you?"), "{page}");
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@ async fn authorize_as(running: &Running, username: &str) -> String {
         running.base, app.client_id, app.redirect_uri
     );
     let consent = browser.open(&authorize).await.text().await.unwrap();
-    assert!(consent.contains("Authorize FieldSync?"), "{consent}");
+    assert!(
+        consent.contains("Allow FieldSync to act as you?"),
+        "{consent}"
+    );
     let answer = browser.answer_consent(&consent, "allow").await;
     let location = redirect_target(&answer).expect("consent redirects to the app");
     assert!(location.starts_with(&app.redirect_uri), "{location}");

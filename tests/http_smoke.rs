@@ -26,7 +26,10 @@ async fn a_person_signs_in_consents_and_the_app_reads_rfis_as_them() {
     let john = running.user("john");
     browser.sign_in(&john.username, &john.password).await;
     let consent = browser.open(&authorize).await.text().await.unwrap();
-    assert!(consent.contains("Authorize FieldSync?"), "{consent}");
+    assert!(
+        consent.contains("Allow FieldSync to act as you?"),
+        "{consent}"
+    );
     let answer = browser.answer_consent(&consent, "allow").await;
     let location = redirect_target(&answer).unwrap();
     assert!(location.starts_with(&app.redirect_uri));

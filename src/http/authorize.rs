@@ -1,8 +1,10 @@
 //! `GET /oauth/authorize` (validate, hand over to sign-in, show consent) and
 //! `POST /oauth/authorize` (the user's decision, CSRF-checked).
 
+use super::form_token::{self, FormBinding};
+use super::pages::view::{AppView, PermissionRow, permission_rows};
 use super::params::{parse_form, parse_form_keeping_first};
-use super::render::{error_page, escape, page, redirect, unavailable_page};
+use super::render::{error_page, escape, page, redirect, rendered_page, unavailable_page};
 use super::{HttpState, SignIn, SignedIn};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
@@ -12,8 +14,9 @@ use crate::store::{Directory, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
-use super::form_token::{self, FormBinding};
+use serde::Serialize;
 
 const REQUEST_FIELDS: [&str; 7] = [
     "client_id",
@@ -119,7 +122,7 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
             Ok(response) => authorized(response),
             Err(error) => authorize_error(error),
         },
-        Ok(false) => consent_page(&state, &prompt, &params, &signed_in),
+        Ok(false) => consent_page(&state, &parts, &prompt, &params, &signed_in).await,
         Err(_) => unavailable_page(),
     }
 }
@@ -133,7 +136,11 @@ fn consent_binding<'a>(
 ) -> FormBinding<'a> {
     fields.push(Some(user.user.as_str().as_bytes()));
     fields.push(Some(user.session.expose().as_bytes()));
-    fields.push(user.company.as_ref().map(|company| company.as_str().as_bytes()));
+    fields.push(
+        user.company
+            .as_ref()
+            .map(|company| company.as_str().as_bytes()),
+    );
     for name in REQUEST_FIELDS {
         fields.push(params.get(name).map(String::as_bytes));
     }
@@ -152,7 +159,11 @@ fn csrf_token<S: Store, D: Directory, A>(
     let server = &state.shared.server;
     let mut fields = Vec::new();
     let binding = consent_binding(user, params, &mut fields);
-    form_token::issue(server.consent_form_key(), &binding, server.now().timestamp())
+    form_token::issue(
+        server.consent_form_key(),
+        &binding,
+        server.now().timestamp(),
+    )
 }
 
 fn csrf_valid<S: Store, D: Directory, A>(
@@ -168,53 +179,96 @@ fn csrf_valid<S: Store, D: Directory, A>(
     let binding = consent_binding(user, params, &mut fields);
     let lifetime = state.shared.options.consent_form_lifetime.as_secs();
     let now = server.now().timestamp();
-    form_token::verify(server.consent_form_key(), &binding, now, lifetime, presented)
+    form_token::verify(
+        server.consent_form_key(),
+        &binding,
+        now,
+        lifetime,
+        presented,
+    )
 }
 
-fn consent_page<S: Store, D: Directory, A>(
+#[derive(Serialize)]
+struct HiddenField<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct ConsentView<'a> {
+    app: AppView<'a>,
+    user_name: String,
+    switch_account_url: Option<String>,
+    company_name: Option<String>,
+    rows: Vec<PermissionRow>,
+    capped: bool,
+    connected_apps_url: Option<&'a str>,
+    action: &'a str,
+    hidden: Vec<HiddenField<'a>>,
+}
+
+async fn consent_page<S: Store, D: Directory, A: SignIn>(
     state: &HttpState<S, D, A>,
+    parts: &Parts,
     prompt: &ConsentPrompt,
     params: &Params,
     user: &SignedIn,
 ) -> Response {
-    let app = escape(&prompt.app.name);
-    let mut body = format!(
-        "<h1>Authorize {app}?</h1>\n<p>Signed in as <strong>{}</strong>.</p>\n\
-         <p>{app} will be able to act as you: to see and do what you can, no more. \
-         If your permissions change, so does what {app} can do through you.</p>\n",
-        escape(user.user.as_str())
+    let server = &state.shared.server;
+    let company = user.company.as_ref();
+    let Ok(details) = server.consent_details(prompt, &user.user, company).await else {
+        return unavailable_page();
+    };
+    let pages = &state.shared.options.pages;
+    let strings = pages.strings();
+    let project_name = |id: &str| {
+        let project = details.company.as_ref().and_then(|company| {
+            company
+                .projects
+                .iter()
+                .find(|project| project.id.as_str() == id)
+        });
+        project.map_or_else(|| id.to_owned(), |project| project.name.clone())
+    };
+    let rows = details.may_do.as_ref().map_or_else(Vec::new, |may_do| {
+        permission_rows(strings, may_do, project_name)
+    });
+    let csrf = csrf_token(state, user, params);
+    let mut hidden: Vec<HiddenField<'_>> = REQUEST_FIELDS
+        .iter()
+        .filter_map(|name| params.get(name).map(|value| HiddenField { name, value }))
+        .collect();
+    hidden.push(HiddenField {
+        name: "csrf_token",
+        value: &csrf,
+    });
+    let return_to = format!(
+        "{}?{}",
+        parts.uri.path(),
+        parts.uri.query().unwrap_or_default()
     );
-    if let Some(ceiling) = &prompt.app.ceiling {
-        body.push_str("<p>It is further limited to:</p>\n<ul>\n");
-        for (tool, level) in ceiling {
-            body.push_str(&format!(
-                "<li>{} up to {}</li>\n",
-                escape(tool.as_str()),
-                level
-            ));
+    let view = ConsentView {
+        app: AppView::of(&prompt.app),
+        user_name: details
+            .user
+            .as_ref()
+            .map_or_else(|| user.user.to_string(), |person| person.name.clone()),
+        switch_account_url: state.shared.sign_in.switch_account_url(&return_to),
+        company_name: details.company.as_ref().map(|company| company.name.clone()),
+        rows,
+        capped: prompt.app.ceiling.is_some(),
+        connected_apps_url: state.shared.options.connected_apps_url.as_deref(),
+        action: "authorize",
+        hidden,
+    };
+    let title = strings.consent_title.replace("{app}", &prompt.app.name);
+    match pages.render("consent.html", &view) {
+        Ok(html) => rendered_page(StatusCode::OK, html),
+        Err(error) => {
+            tracing::error!(target: "appgrant::http", %error, title, "the consent page did not render");
+            unavailable_page()
         }
-        body.push_str("</ul>\n");
     }
-    body.push_str("<form method=\"post\" action=\"authorize\">\n");
-    for name in REQUEST_FIELDS {
-        if let Some(value) = params.get(name) {
-            body.push_str(&format!(
-                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
-                escape(value)
-            ));
-        }
-    }
-    body.push_str(&format!(
-        "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\n\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>",
-        csrf_token(state, user, params)
-    ));
-    page(
-        StatusCode::OK,
-        &format!("Authorize {}", prompt.app.name),
-        &body,
-    )
 }
 
 /// `POST /oauth/authorize`: the consent form's answer.

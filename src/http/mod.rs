@@ -3,16 +3,20 @@
 //!
 //! Policy stays in the core: handlers here parse, call [`AuthorizationServer`], and render.
 
+mod admin;
 mod authorize;
 mod form_token;
 mod health;
 mod metadata;
 mod observe;
+mod pages;
 pub mod params;
 mod render;
 mod resource;
 mod token;
 
+pub use admin::admin_router;
+pub use pages::{PageError, Pages, Strings};
 pub use resource::{Allowed, ResourceGuard, ResourceRejection, ResourceRequest};
 
 use crate::model::{CompanyId, UserId};
@@ -92,6 +96,13 @@ pub trait SignIn: Send + Sync + 'static {
     /// Where to send the browser to sign in, coming back to `return_to` (a path on this
     /// server) afterwards.
     fn sign_in_url(&self, return_to: &str) -> String;
+
+    /// Where the consent page's "Not you? Switch account" link goes (sign out, then sign in
+    /// again coming back to `return_to`), or `None` for no link (the default).
+    fn switch_account_url(&self, return_to: &str) -> Option<String> {
+        let _ = return_to;
+        None
+    }
 }
 
 /// Settings of the HTTP layer.
@@ -103,6 +114,11 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long a consent page may be answered after it was shown (default 10 minutes).
     pub consent_form_lifetime: std::time::Duration,
+    /// The templates and strings of the pages (consent, admin), which a host may replace.
+    pub pages: Pages,
+    /// Where a person manages their connected apps, linked from the consent page (default
+    /// none).
+    pub connected_apps_url: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -111,6 +127,8 @@ impl Default for HttpOptions {
             company_header: HeaderName::from_static("company-id"),
             max_body_bytes: 16 * 1024,
             consent_form_lifetime: std::time::Duration::from_secs(600),
+            pages: Pages::default(),
+            connected_apps_url: None,
         }
     }
 }

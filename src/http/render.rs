@@ -92,13 +92,22 @@ pub(crate) fn escape(text: &str) -> String {
 /// A server-rendered page. `body` must already be escaped. Pages may not be framed
 /// (clickjacking, RFC 6749 §10.13), cached, or leak their URL as a referrer.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
+    rendered_page(status, simple_html(title, body))
+}
+
+fn simple_html(title: &str, body: &str) -> String {
+    format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
          button{{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem}}code{{font-size:1.2rem}}</style>\
          </head><body>\n{body}\n</body></html>\n",
         escape(title)
-    );
+    )
+}
+
+/// A whole HTML page, with the headers every page carries: not framed (clickjacking, RFC 6749
+/// §10.13), not cached, no referrer, nothing loaded but its own inline style and https images.
+pub(crate) fn rendered_page(status: StatusCode, html: String) -> Response {
     let mut response = no_store((status, axum::response::Html(html)).into_response());
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -107,7 +116,7 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
         // No form-action: browsers apply it to the redirect that follows the consent form, which
         // goes to the client.
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https:; frame-ancestors 'none'",
         ),
     );
     headers.insert(

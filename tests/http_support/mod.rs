@@ -165,13 +165,9 @@ pub fn hidden_inputs(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
+#[path = "../html_text/mod.rs"]
+mod html_text;
+use html_text::unescape;
 
 /// A query parameter of a URL.
 pub fn query_param(url: &str, name: &str) -> Option<String> {

@@ -1,6 +1,10 @@
 //! The library's router called in-process (no socket, no HTTP client): a sign-in that says who
 //! is signed in, and requests sent with `tower::ServiceExt::oneshot`.
+
 #![allow(dead_code)]
+
+#[path = "../html_text/mod.rs"]
+mod html_text;
 
 use appgrant::AuthorizationServer;
 use appgrant::http::{HttpOptions, SignIn, SignedIn, router};
@@ -119,12 +123,7 @@ pub fn hidden_inputs(page: &str) -> Vec<(String, String)> {
         .filter_map(|rest| {
             let name = rest.split("name=\"").nth(1)?.split('"').next()?;
             let value = rest.split("value=\"").nth(1)?.split('"').next()?;
-            let value = value
-                .replace("&quot;", "\"")
-                .replace("&#x27;", "'")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&");
+            let value = html_text::unescape(value);
             Some((name.to_owned(), value))
         })
         .collect()
