@@ -26,6 +26,8 @@ macro_rules! suite {
             conformance::an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
             conformance::many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
             conformance::consents_round_trip_and_are_replaced: store;
+            conformance::consents_are_listed_per_user_and_forgotten: store;
+            conformance::a_persons_families_for_one_app_are_listed_without_anyone_elses: store;
             conformance::a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
             conformance::a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
             conformance::a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;

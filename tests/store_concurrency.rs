@@ -354,6 +354,9 @@ impl RefreshStore for HeldFamilies {
     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.inner.purge_families(now).await
     }
+    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
+        self.inner.families_of(user, app).await
+    }
 }
 
 impl RevocationStore for HeldFamilies {
@@ -391,6 +394,12 @@ impl ConsentStore for HeldFamilies {
     }
     async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
         self.inner.consent(user, app).await
+    }
+    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
+        self.inner.consents_of(user).await
+    }
+    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
+        self.inner.forget_consent(user, app).await
     }
 }
 

@@ -745,6 +745,83 @@ pub async fn consents_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
     assert_eq!(store.consent(&john, &app).await.must(), Some(start()));
 }
 
+/// A person's consents are listed per app, sorted by client id as Rust sorts strings, without
+/// other people's, and one forgotten is gone (and forgetting one never given is no error).
+pub async fn consents_are_listed_per_user_and_forgotten<S: Store + Clone>(store: S) {
+    let (jane, john) = (UserId::new("jane"), UserId::new("john"));
+    for (app, minutes) in [("zeta", 1), ("Alpha", 2), ("beta", 3)] {
+        let at = start() + TimeDelta::minutes(minutes);
+        store
+            .save_consent(&jane, &ClientId::new(app), at)
+            .await
+            .must();
+    }
+    store
+        .save_consent(&john, &ClientId::new("beta"), start())
+        .await
+        .must();
+    let listed = store.consents_of(&jane).await.must();
+    let apps: Vec<&str> = listed.iter().map(|(app, _)| app.as_str()).collect();
+    assert_eq!(apps, ["Alpha", "beta", "zeta"]);
+    assert_eq!(listed[0].1, start() + TimeDelta::minutes(2));
+
+    store
+        .forget_consent(&jane, &ClientId::new("beta"))
+        .await
+        .must();
+    assert_eq!(
+        store.consent(&jane, &ClientId::new("beta")).await.must(),
+        None
+    );
+    assert_eq!(store.consents_of(&jane).await.must().len(), 2);
+    assert_eq!(
+        store.consent(&john, &ClientId::new("beta")).await.must(),
+        Some(start()),
+        "forgetting Jane's consent left John's"
+    );
+    store
+        .forget_consent(&jane, &ClientId::new("nothing"))
+        .await
+        .must();
+    assert!(
+        store
+            .consents_of(&UserId::new("nobody"))
+            .await
+            .must()
+            .is_empty()
+    );
+}
+
+/// A person's refresh families for one app are listed, all of them and only them (not another
+/// person's, not another app's), so disconnecting the app can revoke every one.
+pub async fn a_persons_families_for_one_app_are_listed_without_anyone_elses<S: Store + Clone>(
+    store: S,
+) {
+    let mine = [family("grant-1", "one"), family("grant-2", "two")];
+    let other_user = RefreshFamily {
+        user: UserId::new("jane"),
+        ..family("grant-3", "three")
+    };
+    let other_app = RefreshFamily {
+        client_id: ClientId::new("other-app"),
+        ..family("grant-4", "four")
+    };
+    for saved in mine.iter().chain([&other_user, &other_app]) {
+        store.save_family(saved.clone()).await.must();
+    }
+    let mut listed = store
+        .families_of(&UserId::new("john"), &ClientId::new("fieldsync"))
+        .await
+        .must();
+    listed.sort_by(|a, b| a.grant.cmp(&b.grant));
+    assert_eq!(listed, mine.to_vec());
+    let none = store
+        .families_of(&UserId::new("nobody"), &ClientId::new("fieldsync"))
+        .await
+        .must();
+    assert!(none.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Codes
 // ---------------------------------------------------------------------------------------------
@@ -1972,6 +2049,8 @@ properties! {
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
         many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
         consents_round_trip_and_are_replaced: store;
+        consents_are_listed_per_user_and_forgotten: store;
+        a_persons_families_for_one_app_are_listed_without_anyone_elses: store;
         a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown: store;
         a_code_raced_by_many_redemptions_is_first_for_exactly_one: store;
         a_code_is_peeked_without_being_spent_and_still_known_once_spent: store;

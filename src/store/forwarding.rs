@@ -93,6 +93,10 @@ impl<T: RefreshStore> RefreshStore for Arc<T> {
         T::commit_rotation(self, expected_current, family).await
     }
 
+    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
+        T::families_of(self, user, app).await
+    }
+
     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         T::purge_families(self, now).await
     }
@@ -124,6 +128,14 @@ impl<T: ConsentStore> ConsentStore for Arc<T> {
 
     async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
         T::consent(self, user, app).await
+    }
+
+    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
+        T::consents_of(self, user).await
+    }
+
+    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
+        T::forget_consent(self, user, app).await
     }
 }
 

@@ -325,6 +325,16 @@ impl RefreshStore for MemoryStore {
         Ok(true)
     }
 
+    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
+        let state = self.state();
+        Ok(state
+            .families
+            .values()
+            .filter(|family| family.user == *user && family.client_id == *app)
+            .cloned()
+            .collect())
+    }
+
     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut state = self.state();
         let before = state.families.len();
@@ -376,6 +386,23 @@ impl ConsentStore for MemoryStore {
             .consents
             .get(&(user.clone(), app.clone()))
             .copied())
+    }
+
+    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
+        let state = self.state();
+        let mut consents: Vec<(ClientId, DateTime<Utc>)> = state
+            .consents
+            .iter()
+            .filter(|((holder, _), _)| holder == user)
+            .map(|((_, app), at)| (app.clone(), *at))
+            .collect();
+        consents.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(consents)
+    }
+
+    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
+        self.state().consents.remove(&(user.clone(), app.clone()));
+        Ok(())
     }
 }
 

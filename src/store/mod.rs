@@ -141,6 +141,13 @@ pub trait RefreshStore: Send + Sync {
         expected_current: &SecretDigest,
         family: RefreshFamily,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Every family `user` holds for `app` (to revoke them all when the person disconnects
+    /// the app), in any order.
+    fn families_of(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+    ) -> impl Future<Output = StoreResult<Vec<RefreshFamily>>> + Send;
     /// Deletes families that can never refresh again (revoked, or expired at `now`); returns
     /// how many.
     fn purge_families(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
@@ -180,6 +187,17 @@ pub trait ConsentStore: Send + Sync {
         user: &UserId,
         app: &ClientId,
     ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+    /// Every app `user` authorized, with when, sorted by client id as Rust sorts strings.
+    fn consents_of(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<Vec<(ClientId, DateTime<Utc>)>>> + Send;
+    /// Forgets that `user` authorized `app` (they disconnected it); nothing if they had not.
+    fn forget_consent(
+        &self,
+        user: &UserId,
+        app: &ClientId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Signing keys shared by the instances, sealed (see [`crate::token::key_schedule`]).
@@ -253,6 +271,7 @@ pub trait KeyStore: Send + Sync {
 /// #     async fn save_family(&self, f: RefreshFamily) -> StoreResult<()> { self.inner.save_family(f).await }
 /// #     async fn family(&self, g: &GrantId) -> StoreResult<Option<RefreshFamily>> { self.inner.family(g).await }
 /// #     async fn commit_rotation(&self, e: &SecretDigest, f: RefreshFamily) -> StoreResult<bool> { self.inner.commit_rotation(e, f).await }
+/// #     async fn families_of(&self, u: &UserId, a: &ClientId) -> StoreResult<Vec<RefreshFamily>> { self.inner.families_of(u, a).await }
 /// #     async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> { self.inner.purge_families(now).await }
 /// # }
 /// # impl RevocationStore for CountingStore {
@@ -263,6 +282,8 @@ pub trait KeyStore: Send + Sync {
 /// # impl ConsentStore for CountingStore {
 /// #     async fn save_consent(&self, u: &UserId, a: &ClientId, at: DateTime<Utc>) -> StoreResult<()> { self.inner.save_consent(u, a, at).await }
 /// #     async fn consent(&self, u: &UserId, a: &ClientId) -> StoreResult<Option<DateTime<Utc>>> { self.inner.consent(u, a).await }
+/// #     async fn consents_of(&self, u: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> { self.inner.consents_of(u).await }
+/// #     async fn forget_consent(&self, u: &UserId, a: &ClientId) -> StoreResult<()> { self.inner.forget_consent(u, a).await }
 /// # }
 /// # impl KeyStore for CountingStore {
 /// #     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> { self.inner.signing_keys().await }

@@ -79,6 +79,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         &["CREATE INDEX IF NOT EXISTS appgrant_installations_company \
              ON appgrant_installations (company_id)"],
     ),
+    // A person's refresh families for one app, all revoked when they disconnect it.
+    (
+        6,
+        &["CREATE INDEX IF NOT EXISTS appgrant_families_user_app \
+           ON appgrant_families (user_id, client_id)"],
+    ),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -768,6 +774,18 @@ impl RefreshStore for SqlStore {
         row.as_ref().map(family_from).transpose()
     }
 
+    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FAMILY_COLUMNS} FROM appgrant_families WHERE user_id = $1 AND client_id = $2"
+        ))
+        .bind(user.to_string())
+        .bind(app.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(family_from).collect()
+    }
+
     async fn commit_rotation(
         &self,
         expected_current: &SecretDigest,
@@ -883,6 +901,35 @@ impl ConsentStore for SqlStore {
         .map_err(backend)?;
         row.map(|row| time(row.try_get("granted_at").map_err(backend)?))
             .transpose()
+    }
+
+    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
+        let rows =
+            sqlx::query("SELECT app_id, granted_at FROM appgrant_consents WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        let mut consents = rows
+            .iter()
+            .map(|row| {
+                let at = time(row.try_get("granted_at").map_err(backend)?)?;
+                Ok((ClientId::new(text(row, "app_id")?), at))
+            })
+            .collect::<StoreResult<Vec<(ClientId, DateTime<Utc>)>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        consents.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(consents)
+    }
+
+    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM appgrant_consents WHERE user_id = $1 AND app_id = $2")
+            .bind(user.to_string())
+            .bind(app.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 }
 

@@ -195,6 +195,10 @@ impl RefreshStore for FailingStore {
         self.up()?;
         self.inner.purge_families(now).await
     }
+    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
+        self.up()?;
+        self.inner.families_of(user, app).await
+    }
 }
 
 impl RevocationStore for FailingStore {
@@ -225,6 +229,14 @@ impl ConsentStore for FailingStore {
     async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
         self.up()?;
         self.inner.consent(user, app).await
+    }
+    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
+        self.up()?;
+        self.inner.consents_of(user).await
+    }
+    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
+        self.up()?;
+        self.inner.forget_consent(user, app).await
     }
 }
 
