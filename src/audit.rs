@@ -86,6 +86,7 @@ pub enum RefusalReason {
 /// Why a grant was revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RevocationReason {
     /// The client asked (RFC 7009).
     Requested,
@@ -93,6 +94,8 @@ pub enum RevocationReason {
     CodeReused,
     /// A rotated refresh token was presented again.
     RefreshTokenReused,
+    /// The person disconnected the app from their connected apps.
+    UserDisconnected,
 }
 
 /// One audit record.

@@ -5,6 +5,7 @@
 
 mod admin;
 mod authorize;
+mod connections;
 mod form_token;
 mod health;
 mod metadata;
@@ -16,6 +17,7 @@ mod resource;
 mod token;
 
 pub use admin::admin_router;
+pub use connections::{CONNECTED_APPS_PATH, account_router};
 pub use pages::{PageError, Pages, Strings};
 pub use resource::{Allowed, ResourceGuard, ResourceRejection, ResourceRequest};
 

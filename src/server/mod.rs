@@ -5,6 +5,7 @@
 mod access;
 mod authorization;
 mod clock;
+mod connections;
 mod directory;
 mod error;
 mod health;
@@ -16,6 +17,7 @@ mod tokens;
 pub use access::{AccessDecision, Introspection, TokenInfo};
 pub use authorization::ConsentPrompt;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connections::ConnectedApp;
 pub use error::ServerError;
 pub use health::NotReady;
 pub use installations::RegisteredApp;

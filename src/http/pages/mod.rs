@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_uninstall.html",
         include_str!("templates/admin_uninstall.html"),
     ),
+    (
+        "connected_apps.html",
+        include_str!("templates/connected_apps.html"),
+    ),
 ];
 
 /// A template that does not parse, or a page that does not render.
