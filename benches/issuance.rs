@@ -557,6 +557,7 @@ async fn populate(size: usize) -> Populated {
             name: format!("App {index}"),
             client_type: ClientType::Confidential,
             secret_digest: Some(secret.digest()),
+            previous_secret: None,
             redirect_uris: Vec::new(),
             flows: AppFlows::ServiceAccount,
             manifests: vec![manifest.clone()],

@@ -116,6 +116,7 @@ impl AppRegistration {
             name: self.name,
             client_type: self.client_type,
             secret_digest: secret.as_ref().map(Secret::digest),
+            previous_secret: None,
             redirect_uris: self.redirect_uris,
             flows: self.flows,
             manifests: Vec::new(),

@@ -9,7 +9,7 @@ pub mod ids;
 pub mod installation;
 pub mod permission;
 
-pub use app::{App, AppFlows, AppProfile, ClientType, Manifest, OUT_OF_BAND};
+pub use app::{App, AppFlows, AppProfile, ClientType, Manifest, OUT_OF_BAND, PreviousSecret};
 pub use digest::SecretDigest;
 pub use directory::{
     Actor, Company, CompanySettings, ConsentInstall, Membership, Project, User, UserKind,

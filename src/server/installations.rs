@@ -80,7 +80,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         telemetry::observe_store("app", self.find_app(client_id).await)
     }
 
-    async fn find_app(&self, client_id: &ClientId) -> Result<App, ServerError> {
+    pub(super) async fn find_app(&self, client_id: &ClientId) -> Result<App, ServerError> {
         self.inner
             .store
             .app(client_id)

@@ -148,6 +148,7 @@ pub(crate) fn server_error_kind(error: &ServerError) -> &'static str {
         ServerError::NoInstallation { .. } => "no_installation",
         ServerError::Installation(_) => "not_allowed",
         ServerError::Registration(_) => "invalid_registration",
+        ServerError::SecretRotation(_) => "invalid_rotation",
         ServerError::Key(_) => "key_error",
         ServerError::InvalidToken(_) | ServerError::Revoked | ServerError::Inactive(_) => {
             "invalid_token"
@@ -447,6 +448,54 @@ pub(crate) fn installation_change(
     };
     metrics::counter!(INSTALLATION_CHANGES_TOTAL, "change" => change, "outcome" => outcome)
         .increment(1);
+}
+
+/// A developer's change of an app (`update_app`, `rotate_client_secret`, `delete_app`), made
+/// or refused: one event. Only the outcome is logged, never what the change returned (a
+/// rotation returns the new secret).
+pub(crate) fn app_change<T>(
+    change: &'static str,
+    app: &ClientId,
+    result: &Result<T, ServerError>,
+    started: Instant,
+) {
+    let latency_ms = millis_since(started);
+    let client_id = app.as_str();
+    match result {
+        Ok(_) => tracing::info!(
+            target: INSTALLATION,
+            change,
+            client_id,
+            outcome = "ok",
+            latency_ms,
+            "app changed"
+        ),
+        Err(error) => {
+            let outcome = server_error_kind(error);
+            if let ServerError::Store(store) = error {
+                store_failed(change, store);
+                tracing::warn!(
+                    target: INSTALLATION,
+                    change,
+                    client_id,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "app change failed"
+                );
+            } else {
+                tracing::info!(
+                    target: INSTALLATION,
+                    change,
+                    client_id,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "app change refused"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
