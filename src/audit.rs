@@ -48,6 +48,8 @@ pub enum AuditAction {
     PermittedProjectsChanged,
     /// An admin uninstalled the app.
     Uninstalled,
+    /// The developer changed the app's settings (name, profile, redirect URIs, flows).
+    AppUpdated,
     /// The developer rotated the app's client secret.
     ClientSecretRotated {
         /// Until when the replaced secret stays accepted (`None`: it stopped at once).

@@ -15,7 +15,7 @@ pub mod refresh;
 pub mod registration;
 pub mod request;
 
-pub use app_update::{MAX_SECRET_OVERLAP, SecretRotationError, rotate_client_secret};
+pub use app_update::{AppUpdate, MAX_SECRET_OVERLAP, SecretRotationError, rotate_client_secret};
 pub use authorize::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, CodeRecord, ErrorPage,
     ErrorRedirect, ValidAuthorization, remembered_consent_applies, validate_request,
