@@ -581,6 +581,7 @@ async fn populate(size: usize) -> Populated {
             decided_at: Some(registered_at),
             active_since: Some(registered_at),
             uninstalled_at: None,
+            app_deleted_at: None,
             service_account: Some(grant),
             pending_manifest: None,
             revision: 0,

@@ -55,6 +55,10 @@ pub enum AuditAction {
         /// Until when the replaced secret stays accepted (`None`: it stopped at once).
         previous_valid_until: Option<DateTime<Utc>>,
     },
+    /// The developer deleted the app, which uninstalled it from this company.
+    UninstalledWithApp,
+    /// The developer deleted the app (after uninstalling it everywhere).
+    AppDeleted,
     /// A user authorized the app (a code was issued).
     AuthorizationGranted,
     /// Tokens were issued from a grant.
