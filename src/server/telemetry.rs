@@ -51,7 +51,8 @@ pub const DECISIONS_TOTAL: &str = "appgrant_decisions_total";
 
 /// Counter of installation changes, labelled `change` (the server call:
 /// `request_installation`, `approve_installation`, `deny_installation`,
-/// `approve_manifest_update`, `set_permitted_projects`, `uninstall`, `publish_manifest`) and
+/// `approve_manifest_update`, `set_permitted_projects`, `uninstall`, `publish_manifest`,
+/// `install_by_consent`, and `delete_app` for each installation a deleted app leaves) and
 /// `outcome` (`ok`, or why it was refused: `not_allowed`, `unknown_user`, `not_a_member`,
 /// `no_installation`, `busy`, `store_error`…).
 pub const INSTALLATION_CHANGES_TOTAL: &str = "appgrant_installation_changes_total";
@@ -62,7 +63,9 @@ pub const STORE_ERRORS_TOTAL: &str = "appgrant_store_errors_total";
 
 /// Histogram of the library router's request durations in seconds, labelled `endpoint`
 /// (`authorize`, `authorize_decision`, `token`, `revoke`, `introspect`, `token_info`,
-/// `metadata`, `jwks`, `healthz`, `readyz`) and `status` (the HTTP status code).
+/// `metadata`, `jwks`, `healthz`, `readyz`; and the developer routes' `developer_apps`,
+/// `developer_app`, `developer_app_secret`, `developer_app_manifests`,
+/// `developer_app_installations`) and `status` (the HTTP status code).
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "appgrant_http_request_duration_seconds";
 
 /// Describes every metric above to the installed recorder (units and help texts, which a
