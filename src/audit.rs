@@ -10,11 +10,15 @@ use std::sync::{Mutex, PoisonError};
 /// Who acted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "id")]
+#[non_exhaustive]
 pub enum AuditActor {
     /// A user (a person, or an admin acting on an installation).
     User(UserId),
     /// An app, authenticating as itself.
     App(ClientId),
+    /// The app's developer, managing it (through the host's developer portal, which knows
+    /// which developer it was).
+    Developer,
 }
 
 /// What happened.
@@ -44,6 +48,17 @@ pub enum AuditAction {
     PermittedProjectsChanged,
     /// An admin uninstalled the app.
     Uninstalled,
+    /// The developer changed the app's settings (name, profile, redirect URIs, flows).
+    AppUpdated,
+    /// The developer rotated the app's client secret.
+    ClientSecretRotated {
+        /// Until when the replaced secret stays accepted (`None`: it stopped at once).
+        previous_valid_until: Option<DateTime<Utc>>,
+    },
+    /// The developer deleted the app, which uninstalled it from this company.
+    UninstalledWithApp,
+    /// The developer deleted the app (after uninstalling it everywhere).
+    AppDeleted,
     /// A user authorized the app (a code was issued).
     AuthorizationGranted,
     /// Tokens were issued from a grant.

@@ -20,8 +20,8 @@
 //! - [`store`]: storage traits for the OAuth state and the directory, and the stores.
 //! - [`server`]: [`AuthorizationServer`], the async façade that ties them together.
 //! - [`audit`]: audit events and sinks.
-//! - `http` (feature `axum`): the OAuth endpoints as an axum router, and an extractor for
-//!   resource servers.
+//! - `http` (feature `axum`): the OAuth endpoints as an axum router, an extractor for
+//!   resource servers, and a developer portal's routes.
 //!
 //! ## Where to start
 //! - [`AuthorizationServer::builder`]: a server over a store (memory, SQLite, PostgreSQL),
@@ -31,6 +31,9 @@
 //! - [`AuthorizationServer::decide`]: the resource server's question, and `http::ResourceRequest`
 //!   (feature `axum`), the extractor that asks it for a route; `http::router`, the OAuth
 //!   endpoints.
+//! - [`AuthorizationServer::update_app`], [`AuthorizationServer::rotate_client_secret`],
+//!   [`AuthorizationServer::delete_app`]: an app as its developer manages it, and
+//!   `http::developer_router` (feature `axum`), those as a developer portal's JSON routes.
 //! - [`store::Directory`]: the platform's own directory, read live; [`store::Store`]: a store
 //!   of the host's own; `store::conformance` (feature `test-util`): the suite both must pass.
 //!

@@ -171,6 +171,17 @@ fn a_public_client_acting_only_as_its_users_is_accepted() {
 }
 
 #[test]
+fn an_app_needs_a_name_pages_can_show() {
+    for blank in ["", " ", "\t"] {
+        let registration = AppRegistration {
+            name: blank.into(),
+            ..support::both_flows_app()
+        };
+        assert_eq!(register(registration), Err(RegistrationError::BlankName));
+    }
+}
+
+#[test]
 fn a_service_account_needs_a_manifest() {
     let registration = AppRegistration {
         manifest: None,

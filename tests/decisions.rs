@@ -68,6 +68,7 @@ fn installation(status: InstallationStatus) -> Installation {
         decided_at: Some(at(NOW - 7200)),
         active_since: Some(at(NOW - 7200)),
         uninstalled_at: None,
+        app_deleted_at: None,
         revision: 0,
         service_account: None,
         pending_manifest: None,

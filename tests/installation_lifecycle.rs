@@ -1517,3 +1517,33 @@ fn a_company_lists_its_projects_by_id_with_their_names() {
     assert!(company.project(&ProjectId::new("depot")).is_none());
     assert!(company.check_projects(&BTreeSet::from([tower])).is_ok());
 }
+
+#[test]
+fn removing_the_app_uninstalls_it_from_any_state_without_an_admin_and_names_the_account() {
+    let app = app();
+    let later = t0() + TimeDelta::hours(1);
+    for mut installation in [requested(&app), approved(&app), denied(&app)] {
+        let before = installation.clone();
+        let account = installation.remove_app(later);
+        assert_eq!(installation.status, InstallationStatus::Uninstalled);
+        assert_eq!(installation.uninstalled_at, Some(later));
+        assert_eq!(installation.app_deleted_at, Some(later));
+        assert_eq!(installation.pending_manifest, None);
+        // No admin decided it: the last admin decision stays as it was.
+        assert_eq!(installation.decided_by, before.decided_by);
+        assert_eq!(installation.decided_at, before.decided_at);
+        assert_eq!(
+            account,
+            before.service_account.map(|account| account.user),
+            "{:?}",
+            before.status
+        );
+    }
+    // Uninstalled already: it keeps its uninstall, and still names the account (a deletion
+    // that failed to deactivate it can be finished).
+    let mut installation = uninstalled(&app);
+    let account = installation.remove_app(later);
+    assert_eq!(installation.uninstalled_at, Some(t0()));
+    assert_eq!(installation.app_deleted_at, Some(later));
+    assert_eq!(account, Some(UserId::new("svc")));
+}

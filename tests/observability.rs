@@ -632,3 +632,118 @@ fn a_store_failure_is_logged_as_an_error_with_its_operation_and_cause() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The developer portal
+
+/// A host whose every caller is the developer of every app (the log test needs no more).
+struct EveryonesApps;
+
+impl appgrant::http::DeveloperAuth for EveryonesApps {
+    type Developer = ();
+
+    async fn developer(&self, _: &axum::http::request::Parts) -> Option<()> {
+        Some(())
+    }
+
+    fn may_manage(&self, _: &(), _: &appgrant::model::App) -> bool {
+        true
+    }
+}
+
+/// `method path` on the developer router with a JSON body.
+async fn developer_call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Answer {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    in_process::send(router, request).await
+}
+
+#[test]
+fn a_developers_changes_are_logged_and_a_rotated_secret_never_is() {
+    let (secrets, log) = run_logged(async {
+        let world = world().await;
+        world.install_service_account(&[&world.tower]).await;
+        let router = appgrant::http::developer_router(
+            world.server.clone(),
+            EveryonesApps,
+            appgrant::http::HttpOptions::default(),
+        );
+        let app = format!("/developer/apps/{}", world.app.client_id);
+        let rotated = developer_call(
+            &router,
+            "POST",
+            &format!("{app}/secret"),
+            serde_json::json!({"overlap_seconds": 60}),
+        )
+        .await;
+        assert_eq!(rotated.status, 200);
+        let renamed = developer_call(
+            &router,
+            "PATCH",
+            &app,
+            serde_json::json!({"name": "Renamed"}),
+        )
+        .await;
+        assert_eq!(renamed.status, 200);
+        let refused = developer_call(
+            &router,
+            "PATCH",
+            &app,
+            serde_json::json!({"redirect_uris": ["http://evil.example.com"]}),
+        )
+        .await;
+        assert_eq!(refused.status, 400);
+        let deleted = developer_call(&router, "DELETE", &app, serde_json::json!({})).await;
+        assert_eq!(deleted.status, 204);
+        let mut secrets = Secrets::default();
+        secrets.secret("old client secret", world.secret.expose());
+        let new = rotated.json()["client_secret"].as_str().unwrap().to_owned();
+        secrets.secret("new client secret", &new);
+        secrets
+    });
+    for (what, needle) in &secrets.0 {
+        assert!(!log.contains(needle.as_str()), "the log shows the {what}");
+    }
+    for change in ["rotate_client_secret", "update_app", "delete_app"] {
+        assert_logged(&log, &["app change", &format!("change=\"{change}\"")]);
+    }
+    assert_logged(
+        &log,
+        &[
+            "app changed",
+            "change=\"rotate_client_secret\"",
+            "outcome=\"ok\"",
+        ],
+    );
+    assert_logged(
+        &log,
+        &["app change refused", "outcome=\"invalid_registration\""],
+    );
+    assert_logged(
+        &log,
+        &[
+            "installation changed",
+            "change=\"delete_app\"",
+            "company=\"acme\"",
+        ],
+    );
+    for endpoint in ["developer_app_secret", "developer_app"] {
+        assert_logged(
+            &log,
+            &[
+                &format!("endpoint=\"{endpoint}\""),
+                "request answered",
+                "status=",
+            ],
+        );
+    }
+}

@@ -127,6 +127,7 @@ fn installation(
         decided_at: Some(long_ago),
         active_since: Some(long_ago),
         uninstalled_at: None,
+        app_deleted_at: None,
         revision: 0,
         service_account: account,
         pending_manifest: None,

@@ -187,6 +187,12 @@ mod gated {
         async fn save_app(&self, app: App) -> StoreResult<()> {
             self.inner.save_app(app).await
         }
+        async fn apps(&self) -> StoreResult<Vec<App>> {
+            self.inner.apps().await
+        }
+        async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+            self.inner.delete_app(client_id).await
+        }
     }
 
     impl InstallationStore for GatedStore {

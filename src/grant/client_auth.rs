@@ -2,10 +2,12 @@
 //! RFC 6749 §2.3.1), `client_secret_post`, and public clients identified by `client_id` alone.
 
 use super::error::TokenError;
-use crate::model::{App, ClientId, ClientType};
+use crate::model::{App, ClientId, ClientType, SecretDigest};
 use crate::token::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use subtle::{Choice, ConstantTimeEq};
 
 /// What the client presented to identify itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,11 +106,14 @@ pub fn decode_component(raw: &[u8]) -> Option<String> {
     String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
 }
 
-/// Checks `credentials` against the registered `app` (`None` if the client id is unknown).
-/// Secrets are compared by digest in constant time.
+/// Checks `credentials` against the registered `app` (`None` if the client id is unknown) at
+/// `now`. A confidential client's secret is accepted if it is the current one, or the one the
+/// last rotation replaced while it is still accepted (before its `valid_until`). Secrets are
+/// compared by digest in constant time, with both digests compared whichever matches.
 pub fn authenticate<'a>(
     app: Option<&'a App>,
     credentials: &ClientAuthentication,
+    now: DateTime<Utc>,
 ) -> Result<&'a App, TokenError> {
     let app = app.ok_or(TokenError::InvalidClient("unknown client"))?;
     match (app.client_type, credentials) {
@@ -122,9 +127,23 @@ pub fn authenticate<'a>(
         (
             ClientType::Confidential,
             ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
-        ) => match &app.secret_digest {
-            Some(digest) if digest.matches(secret.expose()) => Ok(app),
-            _ => Err(TokenError::InvalidClient("wrong client secret")),
-        },
+        ) => {
+            if secret_accepted(app, secret, now) {
+                Ok(app)
+            } else {
+                Err(TokenError::InvalidClient("wrong client secret"))
+            }
+        }
     }
+}
+
+/// Whether `secret` is the app's current secret, or its previous one still accepted at `now`.
+fn secret_accepted(app: &App, secret: &Secret, now: DateTime<Utc>) -> bool {
+    let presented = secret.digest();
+    let same = |stored: &SecretDigest| stored.0.ct_eq(&presented.0);
+    let current = app.secret_digest.as_ref().map_or(Choice::from(0), same);
+    let previous = app.previous_secret.map_or(Choice::from(0), |previous| {
+        same(&previous.digest) & Choice::from(u8::from(previous.accepted_at(now)))
+    });
+    bool::from(current | previous)
 }

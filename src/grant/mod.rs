@@ -3,6 +3,7 @@
 //! Nothing here reads a clock, a store or the environment; the server loads records, calls
 //! these, and saves what they return.
 
+pub mod app_update;
 pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
@@ -14,6 +15,7 @@ pub mod refresh;
 pub mod registration;
 pub mod request;
 
+pub use app_update::{AppUpdate, MAX_SECRET_OVERLAP, SecretRotationError, rotate_client_secret};
 pub use authorize::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, CodeRecord, ErrorPage,
     ErrorRedirect, ValidAuthorization, remembered_consent_applies, validate_request,

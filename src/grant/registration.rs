@@ -49,6 +49,41 @@ pub enum RegistrationError {
         /// `homepage` or `logo_url`.
         field: &'static str,
     },
+    /// An empty or blank name: consent and install pages show it.
+    #[error("an app needs a name")]
+    BlankName,
+}
+
+/// What registration and every later update check of an app's settings, together: a name,
+/// valid redirect URIs and profile links, a redirect URI for the authorization-code flow, and a
+/// confidential client with a manifest for a service account.
+pub(crate) fn check_settings(
+    name: &str,
+    client_type: ClientType,
+    redirect_uris: &[String],
+    flows: AppFlows,
+    has_manifest: bool,
+    profile: &AppProfile,
+) -> Result<(), RegistrationError> {
+    if name.trim().is_empty() {
+        return Err(RegistrationError::BlankName);
+    }
+    for uri in redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    check_profile(profile)?;
+    if flows.user_delegated() && redirect_uris.is_empty() {
+        return Err(RegistrationError::NoRedirectUri);
+    }
+    if flows.service_account() {
+        if client_type == ClientType::Public {
+            return Err(RegistrationError::PublicServiceAccount);
+        }
+        if !has_manifest {
+            return Err(RegistrationError::NoManifest);
+        }
+    }
+    Ok(())
 }
 
 /// A homepage or logo is linked from pages people trust: `https` only, so no `javascript:`
@@ -95,27 +130,21 @@ impl AppRegistration {
         self,
         rng: &mut dyn RngCore,
     ) -> Result<(App, Option<Secret>), RegistrationError> {
-        for uri in &self.redirect_uris {
-            check_redirect_uri(uri)?;
-        }
-        check_profile(&self.profile)?;
-        if self.flows.user_delegated() && self.redirect_uris.is_empty() {
-            return Err(RegistrationError::NoRedirectUri);
-        }
-        if self.flows.service_account() {
-            if self.client_type == ClientType::Public {
-                return Err(RegistrationError::PublicServiceAccount);
-            }
-            if self.manifest.is_none() {
-                return Err(RegistrationError::NoManifest);
-            }
-        }
+        check_settings(
+            &self.name,
+            self.client_type,
+            &self.redirect_uris,
+            self.flows,
+            self.manifest.is_some(),
+            &self.profile,
+        )?;
         let secret = (self.client_type == ClientType::Confidential).then(|| Secret::generate(rng));
         let mut app = App {
             client_id: ClientId::generate(rng),
             name: self.name,
             client_type: self.client_type,
             secret_digest: secret.as_ref().map(Secret::digest),
+            previous_secret: None,
             redirect_uris: self.redirect_uris,
             flows: self.flows,
             manifests: Vec::new(),

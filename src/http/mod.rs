@@ -1,11 +1,13 @@
 //! The HTTP face of the server (feature `axum`): a router with the OAuth endpoints that a host
-//! mounts next to its own routes, and an extractor for the host's resource routes.
+//! mounts next to its own routes, an extractor for the host's resource routes, and the JSON
+//! routes of a developer portal ([`developer_router`]) behind the host's [`DeveloperAuth`].
 //!
 //! Policy stays in the core: handlers here parse, call [`AuthorizationServer`], and render.
 
 mod admin;
 mod authorize;
 mod connections;
+mod developer;
 mod form_token;
 mod health;
 mod metadata;
@@ -21,7 +23,7 @@ pub use connections::{CONNECTED_APPS_PATH, account_router};
 pub use pages::{PageError, Pages, Strings};
 pub use resource::{Allowed, ResourceGuard, ResourceRejection, ResourceRequest};
 
-use crate::model::{CompanyId, UserId};
+use crate::model::{App, CompanyId, UserId};
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store};
 use crate::token::Secret;
@@ -105,6 +107,61 @@ pub trait SignIn: Send + Sync + 'static {
         let _ = return_to;
         None
     }
+}
+
+/// The host's developer accounts, which the developer routes ([`developer_router`]) ask who
+/// is calling and which apps they may manage.
+///
+/// The contract:
+/// - [`developer`](DeveloperAuth::developer) reads the host's own session or token from the
+///   request and answers the developer, or `None` (the routes then answer 401). Do any IO here,
+///   once per request: load what [`may_manage`](DeveloperAuth::may_manage) needs (the
+///   developer's teams, the client ids they own) into [`Developer`](DeveloperAuth::Developer).
+/// - [`may_manage`](DeveloperAuth::may_manage) says whether that developer may see and manage
+///   `app`. It is asked for every app a listing considers, and before every action on one; an
+///   app it refuses answers exactly as an app that does not exist (404). Record which
+///   developer registered which app when the host calls
+///   [`AuthorizationServer::register_app`].
+/// - A developer session kept in a cookie needs the browser's protection against other sites:
+///   every route that changes something takes a JSON body (`Content-Type: application/json`)
+///   or is a `DELETE`, which a page of another site cannot send without CORS, and the router
+///   grants no CORS. A host adding CORS to these routes must check `Origin` itself.
+///
+/// ```
+/// use appgrant::http::DeveloperAuth;
+/// use appgrant::model::{App, ClientId};
+/// use axum::http::request::Parts;
+/// use std::collections::BTreeSet;
+///
+/// /// A developer and the apps their team registered.
+/// struct Team {
+///     apps: BTreeSet<ClientId>,
+/// }
+///
+/// /// Trusts a header naming the team's apps, for the example only: a real host looks the
+/// /// developer's session up and reads their team's apps from its own tables.
+/// struct HostDevelopers;
+///
+/// impl DeveloperAuth for HostDevelopers {
+///     type Developer = Team;
+///
+///     async fn developer(&self, request: &Parts) -> Option<Team> {
+///         let apps = request.headers.get("x-team-apps")?.to_str().ok()?;
+///         Some(Team { apps: apps.split(',').map(ClientId::from).collect() })
+///     }
+///
+///     fn may_manage(&self, team: &Team, app: &App) -> bool {
+///         team.apps.contains(&app.client_id)
+///     }
+/// }
+/// ```
+pub trait DeveloperAuth: Send + Sync + 'static {
+    /// A developer as the host knows them, with what deciding which apps they manage needs.
+    type Developer: Send + Sync + 'static;
+    /// The developer signed in on this request, if any.
+    fn developer(&self, request: &Parts) -> impl Future<Output = Option<Self::Developer>> + Send;
+    /// Whether `developer` may see and manage `app`.
+    fn may_manage(&self, developer: &Self::Developer, app: &App) -> bool;
 }
 
 /// Settings of the HTTP layer.
@@ -239,4 +296,59 @@ pub fn router<S: Store, D: Directory, A: SignIn>(
         .route("/healthz", observed("healthz", get(health::alive)))
         .route("/readyz", observed("readyz", get(health::ready::<S, D, A>)))
         .with_state(state)
+}
+
+/// The JSON routes of a developer portal, behind the host's [`DeveloperAuth`], for a host to
+/// mount next to [`router`] and its own routes:
+///
+/// | route | what it does |
+/// |---|---|
+/// | `GET /developer/apps` | `{"apps": [...]}`: the apps the developer may manage, sorted by client id |
+/// | `GET /developer/apps/{client_id}` | the app: everything but secrets ([`DeveloperApp`](crate::model::DeveloperApp)) |
+/// | `PATCH /developer/apps/{client_id}` | changes `name`, `profile` (whole), `redirect_uris` (all), `flows`; answers the app ([`AuthorizationServer::update_app`]) |
+/// | `DELETE /developer/apps/{client_id}` | uninstalls it everywhere, then deletes it; 204 ([`AuthorizationServer::delete_app`]) |
+/// | `POST /developer/apps/{client_id}/secret` | `{"overlap_seconds": N}`: a new client secret, answered this once as `{"client_id", "client_secret"}`; the old one stays accepted for N seconds ([`AuthorizationServer::rotate_client_secret`]) |
+/// | `POST /developer/apps/{client_id}/manifests` | `{"company": {tool: level}, "project": {tool: level}}`: a new manifest version; 201 `{"version": N}` ([`AuthorizationServer::publish_manifest`]) |
+/// | `GET /developer/apps/{client_id}/installations` | `{"installations": [...]}`: every company that asked for it, where each stands ([`DeveloperInstallation`](crate::model::DeveloperInstallation)) |
+///
+/// Every answer is JSON with `Cache-Control: no-store`; errors are
+/// `{"error": code, "message": text}`: 401 `unauthorized` when nobody is signed in as a
+/// developer, 404 `not_found` for an app that does not exist *or* that the developer may not
+/// manage (the same answer, so nobody learns whether another developer's app exists), 400
+/// `invalid_request` with what is wrong (a bad redirect URI, an unknown field…; nothing
+/// changes), 415 for a body that is not JSON, 413 past `options.max_body_bytes`, 503
+/// `temporarily_unavailable` with `Retry-After` when the store fails. No answer carries a client
+/// secret or its digest, except the new secret of a rotation.
+///
+/// ```
+/// use appgrant::http::{DeveloperAuth, HttpOptions, developer_router};
+/// use appgrant::model::App;
+/// use appgrant::{AuthorizationServer, Config, MemoryStore};
+/// use axum::http::request::Parts;
+///
+/// struct NoDevelopers;
+/// impl DeveloperAuth for NoDevelopers {
+///     type Developer = ();
+///     async fn developer(&self, _: &Parts) -> Option<()> {
+///         None
+///     }
+///     fn may_manage(&self, _: &(), _: &App) -> bool {
+///         false
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let server = AuthorizationServer::builder(MemoryStore::new(), Config::new("https://auth.example.com"))
+///     .build()?;
+/// let portal: axum::Router = developer_router(server, NoDevelopers, HttpOptions::default());
+/// # let _ = portal;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub fn developer_router<S: Store, D: Directory, A: DeveloperAuth>(
+    server: AuthorizationServer<S, D>,
+    auth: A,
+    options: HttpOptions,
+) -> Router {
+    developer::routes(server, auth, options)
 }

@@ -49,6 +49,8 @@ async fn request(State(endpoint): State<&'static str>, request: Request, next: N
 fn status_label(status: StatusCode) -> metrics::SharedString {
     let known = match status.as_u16() {
         200 => "200",
+        201 => "201",
+        204 => "204",
         303 => "303",
         400 => "400",
         401 => "401",

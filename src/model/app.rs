@@ -3,6 +3,7 @@
 use super::digest::SecretDigest;
 use super::ids::{ClientId, CompanyId};
 use super::permission::{Level, Tool, ToolLevels};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The redirect URI that shows the code to the user instead of redirecting.
@@ -166,6 +167,24 @@ pub struct AppProfile {
     pub logo_url: Option<String>,
 }
 
+/// A client secret that a rotation replaced, still accepted for a while so the app's
+/// deployments can move to the new one without an outage. Kept as a digest, like the current
+/// one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    /// Digest of the replaced secret.
+    pub digest: SecretDigest,
+    /// The replaced secret is accepted only before this instant.
+    pub valid_until: DateTime<Utc>,
+}
+
+impl PreviousSecret {
+    /// Whether the replaced secret is still accepted at `now`.
+    pub fn accepted_at(&self, now: DateTime<Utc>) -> bool {
+        now < self.valid_until
+    }
+}
+
 /// A registered app (OAuth client). One registration serves every company that installs it,
 /// unless it is a custom app, private to the one company that owns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +197,9 @@ pub struct App {
     pub client_type: ClientType,
     /// Digest of the client secret (confidential clients only); the secret itself is shown once.
     pub secret_digest: Option<SecretDigest>,
+    /// The secret the last rotation replaced, while it is still accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<PreviousSecret>,
     /// Registered redirect URIs, matched exactly.
     pub redirect_uris: Vec<String>,
     /// Which flows it uses.

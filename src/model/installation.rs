@@ -176,6 +176,10 @@ pub struct Installation {
     /// When the app was last uninstalled from this company, kept across reinstalls: nothing
     /// granted until then works here again.
     pub uninstalled_at: Option<DateTime<Utc>>,
+    /// When the app's developer deleted the app, which uninstalled it here (no admin decided
+    /// that, so `decided_by` and `decided_at` still name the last admin decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_deleted_at: Option<DateTime<Utc>>,
     /// The approved service account, if an admin approved one.
     pub service_account: Option<ServiceAccountGrant>,
     /// A manifest version waiting for an admin (the first request, or an update asking more).
@@ -219,6 +223,7 @@ impl Installation {
             decided_at: None,
             active_since: None,
             uninstalled_at: None,
+            app_deleted_at: None,
             service_account: None,
             pending_manifest: app.manifest().map(|manifest| manifest.version),
             revision: 0,
@@ -440,6 +445,25 @@ impl Installation {
         };
         self.record_decision(actor, now);
         Ok(change)
+    }
+
+    /// The app's developer deleted the app: it is uninstalled here whatever its state, with no
+    /// admin's say (the app is going away; nothing it was granted may work afterwards). Every
+    /// token of the app in this company stops at the next decision. Returns the service account
+    /// to deactivate, if any, also when the app was uninstalled already (so a deletion that
+    /// failed to deactivate it can be finished).
+    pub fn remove_app(&mut self, now: DateTime<Utc>) -> Option<UserId> {
+        if self.status != InstallationStatus::Uninstalled {
+            self.status = InstallationStatus::Uninstalled;
+            self.uninstalled_at = Some(now);
+        }
+        if self.app_deleted_at.is_none() {
+            self.app_deleted_at = Some(now);
+        }
+        self.pending_manifest = None;
+        self.service_account
+            .as_ref()
+            .map(|account| account.user.clone())
     }
 
     /// An admin uninstalls the app. Returns the service account to deactivate, if any.

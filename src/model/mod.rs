@@ -1,8 +1,10 @@
-//! The domain as plain data: ids, permissions, companies and directories, apps, installations.
+//! The domain as plain data: ids, permissions, companies and directories, apps, installations,
+//! and what an app's developer may see of them.
 //!
 //! Nothing here does IO or cryptography; every state change is a pure method.
 
 pub mod app;
+pub mod developer;
 pub mod digest;
 pub mod directory;
 pub mod ids;
@@ -10,8 +12,10 @@ pub mod installation;
 pub mod permission;
 
 pub use app::{
-    App, AppFlows, AppProfile, ClientType, Manifest, ManifestChange, OUT_OF_BAND, Reach,
+    App, AppFlows, AppProfile, ClientType, Manifest, ManifestChange, OUT_OF_BAND, PreviousSecret,
+    Reach,
 };
+pub use developer::{DeveloperApp, DeveloperInstallation};
 pub use digest::SecretDigest;
 pub use directory::{
     Actor, Company, CompanySettings, ConsentInstall, Membership, Project, User, UserKind,

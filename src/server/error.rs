@@ -1,7 +1,7 @@
 //! Errors of the server's management and access calls (the token and authorization endpoints
 //! have their own, in [`crate::grant`]).
 
-use crate::grant::RegistrationError;
+use crate::grant::{RegistrationError, SecretRotationError};
 use crate::model::{ClientId, CompanyId, InstallationError, UserId};
 use crate::store::StoreError;
 use crate::token::{KeyError, ValidationError};
@@ -38,9 +38,12 @@ pub enum ServerError {
     /// An installation transition was refused.
     #[error(transparent)]
     Installation(#[from] InstallationError),
-    /// A registration was refused.
+    /// A registration, or an update of an app's settings, was refused.
     #[error(transparent)]
     Registration(#[from] RegistrationError),
+    /// A client secret could not be rotated.
+    #[error(transparent)]
+    SecretRotation(#[from] SecretRotationError),
     /// A key could not be made.
     #[error(transparent)]
     Key(#[from] KeyError),

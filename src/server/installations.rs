@@ -474,7 +474,10 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         Ok(self.decided(installation, approver, AuditAction::Uninstalled))
     }
 
-    async fn deactivate_account_of(&self, installation: &Installation) -> Result<(), ServerError> {
+    pub(super) async fn deactivate_account_of(
+        &self,
+        installation: &Installation,
+    ) -> Result<(), ServerError> {
         if let Some(account) = &installation.service_account {
             let directory = &self.inner.directory;
             let company = &installation.company;
@@ -518,7 +521,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Applies `change` to the installation of `app` in `company` and saves the result only
     /// over the revision it was made from; if someone else changed it first, reads it again
     /// and reapplies, so concurrent changes never overwrite each other.
-    async fn change_installation<T>(
+    pub(super) async fn change_installation<T>(
         &self,
         company: &CompanyId,
         app: &ClientId,

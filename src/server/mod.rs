@@ -3,6 +3,7 @@
 //! audit events. It is `Clone + Send + Sync`; clones share everything.
 
 mod access;
+mod apps;
 mod authorization;
 mod clock;
 mod connections;

@@ -51,7 +51,8 @@ pub const DECISIONS_TOTAL: &str = "appgrant_decisions_total";
 
 /// Counter of installation changes, labelled `change` (the server call:
 /// `request_installation`, `approve_installation`, `deny_installation`,
-/// `approve_manifest_update`, `set_permitted_projects`, `uninstall`, `publish_manifest`) and
+/// `approve_manifest_update`, `set_permitted_projects`, `uninstall`, `publish_manifest`,
+/// `install_by_consent`, and `delete_app` for each installation a deleted app leaves) and
 /// `outcome` (`ok`, or why it was refused: `not_allowed`, `unknown_user`, `not_a_member`,
 /// `no_installation`, `busy`, `store_error`…).
 pub const INSTALLATION_CHANGES_TOTAL: &str = "appgrant_installation_changes_total";
@@ -62,7 +63,9 @@ pub const STORE_ERRORS_TOTAL: &str = "appgrant_store_errors_total";
 
 /// Histogram of the library router's request durations in seconds, labelled `endpoint`
 /// (`authorize`, `authorize_decision`, `token`, `revoke`, `introspect`, `token_info`,
-/// `metadata`, `jwks`, `healthz`, `readyz`) and `status` (the HTTP status code).
+/// `metadata`, `jwks`, `healthz`, `readyz`; and the developer routes' `developer_apps`,
+/// `developer_app`, `developer_app_secret`, `developer_app_manifests`,
+/// `developer_app_installations`) and `status` (the HTTP status code).
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "appgrant_http_request_duration_seconds";
 
 /// Describes every metric above to the installed recorder (units and help texts, which a
@@ -148,6 +151,7 @@ pub(crate) fn server_error_kind(error: &ServerError) -> &'static str {
         ServerError::NoInstallation { .. } => "no_installation",
         ServerError::Installation(_) => "not_allowed",
         ServerError::Registration(_) => "invalid_registration",
+        ServerError::SecretRotation(_) => "invalid_rotation",
         ServerError::Key(_) => "key_error",
         ServerError::InvalidToken(_) | ServerError::Revoked | ServerError::Inactive(_) => {
             "invalid_token"
@@ -447,6 +451,54 @@ pub(crate) fn installation_change(
     };
     metrics::counter!(INSTALLATION_CHANGES_TOTAL, "change" => change, "outcome" => outcome)
         .increment(1);
+}
+
+/// A developer's change of an app (`update_app`, `rotate_client_secret`, `delete_app`), made
+/// or refused: one event. Only the outcome is logged, never what the change returned (a
+/// rotation returns the new secret).
+pub(crate) fn app_change<T>(
+    change: &'static str,
+    app: &ClientId,
+    result: &Result<T, ServerError>,
+    started: Instant,
+) {
+    let latency_ms = millis_since(started);
+    let client_id = app.as_str();
+    match result {
+        Ok(_) => tracing::info!(
+            target: INSTALLATION,
+            change,
+            client_id,
+            outcome = "ok",
+            latency_ms,
+            "app changed"
+        ),
+        Err(error) => {
+            let outcome = server_error_kind(error);
+            if let ServerError::Store(store) = error {
+                store_failed(change, store);
+                tracing::warn!(
+                    target: INSTALLATION,
+                    change,
+                    client_id,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "app change failed"
+                );
+            } else {
+                tracing::info!(
+                    target: INSTALLATION,
+                    change,
+                    client_id,
+                    outcome,
+                    error = %error,
+                    latency_ms,
+                    "app change refused"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

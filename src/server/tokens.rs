@@ -130,7 +130,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         credentials: &ClientAuthentication,
     ) -> Result<App, TokenError> {
         let app = self.inner.store.app(credentials.client_id()).await?;
-        authenticate(app.as_ref(), credentials)?;
+        authenticate(app.as_ref(), credentials, self.now())?;
         // authenticate refuses an unknown client, so the app is there.
         app.ok_or(TokenError::InvalidClient("unknown client"))
     }

@@ -27,6 +27,7 @@
 //! The properties cover:
 //! - round trips of apps, companies, users, memberships (and the member list), installations
 //!   (listed per app and per company) and consents, each record replaced by a later save;
+//! - apps listed sorted by client id, and deleted (their installations kept);
 //! - any directory: unknown ids read as nothing, a service account holds exactly what was
 //!   saved (a later save replaces it), a deactivated one reads as deactivated or absent;
 //! - authorization codes: peeked at without being spent, redeemed first exactly once however
@@ -250,6 +251,102 @@ pub async fn apps_round_trip_and_are_replaced<S: Store + Clone>(store: S) {
     assert_eq!(store.app(&app.client_id).await.must(), Some(app.clone()));
     assert_eq!(store.app(&other.client_id).await.must(), Some(other));
     assert_eq!(store.app(&ClientId::new("nobody")).await.must(), None);
+}
+
+/// Every app is listed once, as last saved, sorted by client id as Rust sorts strings
+/// (bytewise, whatever a database's collation says); an empty store lists none.
+pub async fn apps_are_listed_once_each_as_last_saved_sorted_by_client_id<S: Store + Clone>(
+    store: S,
+) {
+    assert!(store.apps().await.must().is_empty());
+    // Client ids as hosts bring them (registrations make random ones): mixed case and
+    // punctuation, saved out of order.
+    let ids = ["zeta", "Alpha", "beta", "_internal", "alpha", "Beta-2"];
+    let mut saved = Vec::new();
+    for id in ids {
+        let app = App {
+            client_id: ClientId::new(id),
+            ..new_app(id)
+        };
+        store.save_app(app.clone()).await.must();
+        saved.push(app);
+    }
+    // A replaced app is listed once, as it is now.
+    saved[2].name = "Beta, renamed".into();
+    saved[2]
+        .redirect_uris
+        .push("https://beta.example.com/cb".into());
+    store.save_app(saved[2].clone()).await.must();
+
+    let listed = store.apps().await.must();
+    let listed_ids: Vec<&str> = listed.iter().map(|app| app.client_id.as_str()).collect();
+    let mut expected_ids = ids.to_vec();
+    expected_ids.sort();
+    assert_eq!(
+        listed_ids, expected_ids,
+        "apps listed out of order, or not once each"
+    );
+    for app in &listed {
+        let stored = store.app(&app.client_id).await.must();
+        assert_eq!(
+            stored.as_ref(),
+            Some(app),
+            "{} is listed unlike it reads",
+            app.client_id
+        );
+    }
+    let mut expected = saved;
+    expected.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+    assert_eq!(listed, expected);
+}
+
+/// Deleting an app removes its record (it reads as `None` and is not listed) and says it did;
+/// deleting it again, or an app never saved, says there was none; other apps and the deleted
+/// app's installations stay as they were; the same client id can be saved again.
+pub async fn deleting_an_app_removes_only_its_record_and_says_whether_there_was_one<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let (app, other) = (new_app("FieldSync"), new_app("Other"));
+    store.save_app(app.clone()).await.must();
+    store.save_app(other.clone()).await.must();
+    let (acme, jane) = (CompanyId::new("acme"), UserId::new("jane"));
+    let mut installation = Installation::request(&app, &acme, &jane, start());
+    installation.status = InstallationStatus::Uninstalled;
+    installation.uninstalled_at = Some(start() + TimeDelta::hours(1));
+    store.save_installation(installation.clone()).await.must();
+
+    assert!(
+        store.delete_app(&app.client_id).await.must(),
+        "deleting a saved app said there was none"
+    );
+    assert_eq!(store.app(&app.client_id).await.must(), None);
+    assert_eq!(store.apps().await.must(), vec![other.clone()]);
+    assert!(
+        !store.delete_app(&app.client_id).await.must(),
+        "deleting an app twice said it deleted one the second time"
+    );
+    assert!(
+        !store.delete_app(&ClientId::new("nobody")).await.must(),
+        "deleting an app never saved said it deleted one"
+    );
+    assert_eq!(
+        store.app(&other.client_id).await.must(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store.installation(&app.client_id, &acme).await.must(),
+        Some(installation.clone()),
+        "deleting an app changed its installation"
+    );
+    assert_eq!(
+        store.installations_of(&app.client_id).await.must(),
+        vec![installation]
+    );
+
+    store.save_app(app.clone()).await.must();
+    assert_eq!(store.app(&app.client_id).await.must(), Some(app));
 }
 
 /// Companies and users (people and service accounts) read back exactly as saved, and a later
@@ -2044,6 +2141,8 @@ macro_rules! properties {
 properties! {
     oauth_state {
         apps_round_trip_and_are_replaced: store;
+        apps_are_listed_once_each_as_last_saved_sorted_by_client_id: store;
+        deleting_an_app_removes_only_its_record_and_says_whether_there_was_one: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;

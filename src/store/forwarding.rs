@@ -22,6 +22,14 @@ impl<T: AppStore> AppStore for Arc<T> {
     async fn save_app(&self, app: App) -> StoreResult<()> {
         T::save_app(self, app).await
     }
+
+    async fn apps(&self) -> StoreResult<Vec<App>> {
+        T::apps(self).await
+    }
+
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+        T::delete_app(self, client_id).await
+    }
 }
 
 impl<T: InstallationStore> InstallationStore for Arc<T> {

@@ -64,6 +64,16 @@ impl AppStore for MemoryStore {
         self.state().apps.insert(app.client_id.clone(), app);
         Ok(())
     }
+
+    async fn apps(&self) -> StoreResult<Vec<App>> {
+        let mut apps: Vec<App> = self.state().apps.values().cloned().collect();
+        apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(apps)
+    }
+
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+        Ok(self.state().apps.remove(client_id).is_some())
+    }
 }
 
 impl Directory for MemoryStore {

@@ -59,6 +59,13 @@ pub trait AppStore: Send + Sync {
     fn app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<Option<App>>> + Send;
     /// Inserts or replaces an app.
     fn save_app(&self, app: App) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every app, sorted by client id as Rust sorts strings (bytewise, whatever a database's
+    /// collation says).
+    fn apps(&self) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
+    /// Deletes the app with this client id; returns whether there was one. Only the app's own
+    /// record goes: its installations stay as they are (the server uninstalls them first, and
+    /// keeps them as the record of when its tokens stopped).
+    fn delete_app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Installations of apps in companies.
@@ -258,6 +265,8 @@ pub trait KeyStore: Send + Sync {
 /// # impl AppStore for CountingStore {
 /// #     async fn app(&self, id: &ClientId) -> StoreResult<Option<App>> { self.inner.app(id).await }
 /// #     async fn save_app(&self, app: App) -> StoreResult<()> { self.inner.save_app(app).await }
+/// #     async fn apps(&self) -> StoreResult<Vec<App>> { self.inner.apps().await }
+/// #     async fn delete_app(&self, id: &ClientId) -> StoreResult<bool> { self.inner.delete_app(id).await }
 /// # }
 /// # impl InstallationStore for CountingStore {
 /// #     async fn installation(&self, app: &ClientId, company: &CompanyId) -> StoreResult<Option<Installation>> { self.inner.installation(app, company).await }

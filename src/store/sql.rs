@@ -442,6 +442,29 @@ impl AppStore for SqlStore {
         )
         .await
     }
+
+    async fn apps(&self) -> StoreResult<Vec<App>> {
+        let rows = sqlx::query("SELECT record FROM appgrant_apps")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut apps = rows
+            .iter()
+            .map(|row| from_json(&text(row, "record")?))
+            .collect::<StoreResult<Vec<App>>>()?;
+        // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
+        apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(apps)
+    }
+
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM appgrant_apps WHERE client_id = $1")
+            .bind(client_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 impl Directory for SqlStore {

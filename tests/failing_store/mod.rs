@@ -57,6 +57,14 @@ impl AppStore for FailingStore {
         self.up()?;
         self.inner.save_app(app).await
     }
+    async fn apps(&self) -> StoreResult<Vec<App>> {
+        self.up()?;
+        self.inner.apps().await
+    }
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.delete_app(client_id).await
+    }
 }
 
 impl Directory for FailingStore {
