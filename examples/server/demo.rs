@@ -47,6 +47,10 @@ pub struct SeedInfo {
     pub projects: Vec<String>,
     pub users: Vec<DemoUser>,
     pub apps: Vec<DemoApp>,
+    /// The company's admin page (the library's): its apps, install and update reviews.
+    pub admin_url: String,
+    /// A person's connected apps (the library's page), where they disconnect one.
+    pub connected_apps_url: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -380,7 +384,10 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             client_type: format!("{client_type:?}").to_lowercase(),
         });
     }
-    let options = HttpOptions::default();
+    let options = HttpOptions {
+        connected_apps_url: Some(http::CONNECTED_APPS_PATH.into()),
+        ..HttpOptions::default()
+    };
     let sign_in = DemoSignIn::new(secret.host_key("demo sessions"));
     let state = DemoState {
         guard: ResourceGuard::new(server.clone(), &options),
@@ -397,8 +404,20 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         projects: PROJECTS.iter().map(|p| (*p).to_owned()).collect(),
         users,
         apps,
+        admin_url: format!("{}/admin/companies/{COMPANY}/apps", issuer.trim_end_matches('/')),
+        connected_apps_url: format!(
+            "{}{}",
+            issuer.trim_end_matches('/'),
+            http::CONNECTED_APPS_PATH
+        ),
     };
-    let router = http::router(server.clone(), sign_in, options).merge(demo_routes(state));
+    // The library's pages: the company's app administration and a person's connected apps.
+    let admin = http::admin_router(server.clone(), sign_in.clone(), options.clone());
+    let account = http::account_router(server.clone(), sign_in.clone(), options.clone());
+    let router = http::router(server.clone(), sign_in, options)
+        .merge(admin)
+        .merge(account)
+        .merge(demo_routes(state));
     Ok((router, seed, server))
 }
 
