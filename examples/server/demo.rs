@@ -9,7 +9,7 @@ use appgrant::http::{
     self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
 };
 use appgrant::model::{
-    AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
+    AppFlows, AppProfile, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
     InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, Tool, User,
     UserId,
 };
@@ -51,6 +51,32 @@ pub struct SeedInfo {
     pub admin_url: String,
     /// A person's connected apps (the library's page), where they disconnect one.
     pub connected_apps_url: String,
+    /// The bearer token of the demo's one developer, who manages every app through the
+    /// library's developer routes (`/developer/apps…`). Derived from the deployment secret.
+    pub developer_token: String,
+}
+
+/// The demo's developer portal sign-in: one developer, who presents a bearer token derived
+/// from the deployment secret and manages every app.
+#[derive(Clone)]
+pub struct DemoDeveloper {
+    token: Arc<str>,
+}
+
+impl http::DeveloperAuth for DemoDeveloper {
+    type Developer = ();
+
+    async fn developer(&self, request: &Parts) -> Option<()> {
+        let presented = request.headers.get(axum::http::header::AUTHORIZATION)?;
+        let presented = presented.to_str().ok()?.strip_prefix("Bearer ")?;
+        // Constant time: the token is a credential.
+        use subtle::ConstantTimeEq;
+        bool::from(presented.as_bytes().ct_eq(self.token.as_bytes())).then_some(())
+    }
+
+    fn may_manage(&self, _: &(), _: &appgrant::model::App) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -366,7 +392,14 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             flows,
             manifest,
             ceiling: None,
-            profile: Default::default(),
+            profile: AppProfile {
+                publisher: Some("FieldSync Ltd".into()),
+                description: Some(format!(
+                    "{name} keeps RFIs in sync between the office and crews in the field."
+                )),
+                homepage: Some("https://fieldsync.example.com".into()),
+                logo_url: None,
+            },
             owner: None,
         }
         .register(&mut seeded)
@@ -389,6 +422,11 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         ..HttpOptions::default()
     };
     let sign_in = DemoSignIn::new(secret.host_key("demo sessions"));
+    let developer_token = {
+        use base64::Engine;
+        let bytes = secret.host_key("demo developer token");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
     let state = DemoState {
         guard: ResourceGuard::new(server.clone(), &options),
         server: server.clone(),
@@ -404,19 +442,28 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         projects: PROJECTS.iter().map(|p| (*p).to_owned()).collect(),
         users,
         apps,
-        admin_url: format!("{}/admin/companies/{COMPANY}/apps", issuer.trim_end_matches('/')),
+        admin_url: format!(
+            "{}/admin/companies/{COMPANY}/apps",
+            issuer.trim_end_matches('/')
+        ),
         connected_apps_url: format!(
             "{}{}",
             issuer.trim_end_matches('/'),
             http::CONNECTED_APPS_PATH
         ),
+        developer_token: developer_token.clone(),
     };
     // The library's pages: the company's app administration and a person's connected apps.
     let admin = http::admin_router(server.clone(), sign_in.clone(), options.clone());
     let account = http::account_router(server.clone(), sign_in.clone(), options.clone());
+    let developer = DemoDeveloper {
+        token: Arc::from(developer_token.as_str()),
+    };
+    let portal = http::developer_router(server.clone(), developer, options.clone());
     let router = http::router(server.clone(), sign_in, options)
         .merge(admin)
         .merge(account)
+        .merge(portal)
         .merge(demo_routes(state));
     Ok((router, seed, server))
 }
