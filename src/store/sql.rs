@@ -176,6 +176,24 @@ fn check_scheme(url: &str) -> StoreResult<Database> {
 }
 
 impl SqlStore {
+    /// Every installation whose `column` (`app_id` or `company_id`, never caller text) is
+    /// `value`, unsorted.
+    async fn installations_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Vec<Installation>> {
+        let sql = format!("SELECT record FROM appgrant_installations WHERE {column} = $1");
+        let rows = sqlx::query(&sql)
+            .bind(value.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|row| from_json(&text(row, "record")?))
+            .collect()
+    }
+
     /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) with the
     /// default [`SqlOptions`] and brings the schema up to date.
     pub async fn connect(url: &str) -> StoreResult<Self> {
@@ -682,30 +700,16 @@ impl InstallationStore for SqlStore {
     }
 
     async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
-        let rows = sqlx::query("SELECT record FROM appgrant_installations WHERE app_id = $1")
-            .bind(app.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let mut installations = rows
-            .iter()
-            .map(|row| from_json(&text(row, "record")?))
-            .collect::<StoreResult<Vec<Installation>>>()?;
+        let mut installations = self.installations_where("app_id", app.as_str()).await?;
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         installations.sort_by(|a, b| a.company.cmp(&b.company));
         Ok(installations)
     }
 
     async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
-        let rows = sqlx::query("SELECT record FROM appgrant_installations WHERE company_id = $1")
-            .bind(company.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let mut installations = rows
-            .iter()
-            .map(|row| from_json(&text(row, "record")?))
-            .collect::<StoreResult<Vec<Installation>>>()?;
+        let mut installations = self
+            .installations_where("company_id", company.as_str())
+            .await?;
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         installations.sort_by(|a, b| a.app.cmp(&b.app));
         Ok(installations)
