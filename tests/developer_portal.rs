@@ -703,3 +703,50 @@ async fn a_store_that_fails_is_a_503_with_retry_after_on_every_route_never_a_500
 fn _any_server<S: Store, D: Directory>(server: AuthorizationServer<S, D>) -> Router {
     developer_router(server, Portal::default(), HttpOptions::default())
 }
+
+#[tokio::test]
+async fn a_change_a_browser_says_another_site_sent_is_refused_and_changes_nothing() {
+    let fixture = fixture().await;
+    let app = &fixture.world.app.client_id;
+    for (method, path, body) in app_routes(app) {
+        if method == Method::GET {
+            continue;
+        }
+        for site in ["cross-site", "same-site"] {
+            let mut request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header("x-developer", TEAM)
+                .header("sec-fetch-site", site);
+            let body = match &body {
+                Some(body) => {
+                    request = request.header(header::CONTENT_TYPE, "application/json");
+                    Body::from(body.to_string())
+                }
+                None => Body::empty(),
+            };
+            let answer = send(&fixture.router, request.body(body).unwrap()).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} {site}"
+            );
+            assert_eq!(answer.json()["error"], "cross_site");
+        }
+    }
+    let kept = fixture.world.server.app(app).await.unwrap();
+    assert_eq!(kept.name, "FieldSync");
+    assert_eq!(kept.manifests.len(), 1);
+    assert!(accepted(&fixture.world, app, &fixture.world.secret).await);
+    // The developer's own page (same-origin) still works.
+    let mut request = Request::builder()
+        .method(Method::PATCH)
+        .uri(app_path(app, ""))
+        .header("x-developer", TEAM)
+        .header("sec-fetch-site", "same-origin")
+        .header(header::CONTENT_TYPE, "application/json");
+    request = request.header("origin", "https://portal.example.com");
+    let body = Body::from(json!({"name": "FieldSync 2"}).to_string());
+    let answer = send(&fixture.router, request.body(body).unwrap()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}

@@ -318,7 +318,7 @@ async fn the_same_actions_work_as_json_and_only_with_a_json_content_type() {
     let as_form = post_json(
         &jane,
         &path,
-        "{\"projects\":[\"tower\"]}",
+        "{\"revision\":0,\"projects\":[\"tower\"]}",
         "application/x-www-form-urlencoded",
     )
     .await;
@@ -326,7 +326,7 @@ async fn the_same_actions_work_as_json_and_only_with_a_json_content_type() {
     let unknown = post_json(
         &jane,
         &path,
-        "{\"projects\":[\"harbour\"]}",
+        "{\"revision\":0,\"projects\":[\"harbour\"]}",
         "application/json",
     )
     .await;
@@ -340,7 +340,7 @@ async fn the_same_actions_work_as_json_and_only_with_a_json_content_type() {
     let approved = post_json(
         &jane,
         &path,
-        "{\"projects\":[\"tower\"]}",
+        "{\"revision\":0,\"projects\":[\"tower\"]}",
         "application/json",
     )
     .await;
@@ -352,4 +352,202 @@ async fn the_same_actions_work_as_json_and_only_with_a_json_content_type() {
     assert_eq!(apps[0]["stage"], "installed");
     assert_eq!(apps[0]["app"]["name"], "FieldSync");
     assert!(!listed.body.contains("secret"), "{}", listed.body);
+}
+
+#[tokio::test]
+async fn approving_an_update_after_a_newer_version_was_published_changes_nothing_and_says_so() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let raised = |level| {
+        Manifest::new(0)
+            .company_tool("directory", Level::ReadOnly)
+            .project_tool("rfis", level)
+    };
+    let app = &world.app.client_id;
+    let server = &world.server;
+    server
+        .publish_manifest(app, raised(Level::Admin))
+        .await
+        .unwrap();
+    let jane = as_user(&world, "jane");
+    let page = get(&jane, &review_path(&world), None).await;
+    let action = format!("{}/approve-update", review_path(&world));
+    let form = form_for(&page.body, &action);
+    // While Jane reads the diff, the developer publishes a version asking for a new tool.
+    server
+        .publish_manifest(
+            app,
+            raised(Level::Admin).project_tool("photos", Level::Admin),
+        )
+        .await
+        .unwrap();
+    let answer = submit(&jane, &action, &form, &[]).await;
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert!(
+        answer.body.contains("changed while you were looking"),
+        "{}",
+        answer.body
+    );
+    let installation = server.installation(&world.acme, app).await.unwrap();
+    assert_eq!(installation.service_account.unwrap().approved.version, 1);
+    let photos = Requirement::new("acme", "photos", Level::ReadOnly).on_project("tower");
+    assert!(
+        !world
+            .allowed(&world.service_token(None).await, &photos)
+            .await
+    );
+
+    // A revision edited into the form does not match its token.
+    let mut edited = form.clone();
+    for (name, value) in &mut edited {
+        if name == "revision" {
+            *value = installation.revision.to_string();
+        }
+    }
+    let answer = submit(&jane, &action, &edited, &[]).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+
+    let page = get(&jane, &review_path(&world), None).await;
+    assert!(page.body.contains("<td>photos</td>"), "{}", page.body);
+    let answer = submit(&jane, &action, &form_for(&page.body, &action), &[]).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert!(
+        world
+            .allowed(&world.service_token(None).await, &photos)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn json_decisions_name_the_revision_they_were_made_on() {
+    let world = support::world().await;
+    requested(&world).await;
+    let jane = as_user(&world, "jane");
+    let path = format!(
+        "/admin/api/companies/acme/apps/{}/approve",
+        world.app.client_id
+    );
+    let unnamed = post_json(
+        &jane,
+        &path,
+        "{\"projects\":[\"tower\"]}",
+        "application/json",
+    )
+    .await;
+    assert_eq!(unnamed.status, 428, "{}", unnamed.body);
+    assert_eq!(unnamed.json()["error"], "revision_required");
+    let review = get(
+        &jane,
+        &format!("/admin/api/companies/acme/apps/{}", world.app.client_id),
+        None,
+    )
+    .await;
+    let revision = review.json()["installation"]["revision"].as_u64().unwrap();
+    let stale = format!("{{\"revision\":{},\"projects\":[\"tower\"]}}", revision + 1);
+    let stale = post_json(&jane, &path, &stale, "application/json").await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_eq!(stale.json()["error"], "changed_since_review");
+    let installation = world
+        .server
+        .installation(&world.acme, &world.app.client_id)
+        .await
+        .unwrap();
+    assert_eq!(installation.status, InstallationStatus::Requested);
+    let uninstall = format!(
+        "/admin/api/companies/acme/apps/{}/uninstall",
+        world.app.client_id
+    );
+    let removed = post_json(&jane, &uninstall, "", "application/json").await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(removed.json()["status"], "uninstalled");
+}
+
+#[tokio::test]
+async fn a_non_admin_gets_the_same_refusal_whether_or_not_the_app_is_installed_there() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let john = as_user(&world, "john");
+    for client_id in [world.app.client_id.as_str(), "no-such-app"] {
+        for action in ["approve", "deny", "approve-update", "projects", "uninstall"] {
+            let path = format!("/admin/api/companies/acme/apps/{client_id}/{action}");
+            let answer = post_json(&john, &path, "{\"revision\":1}", "application/json").await;
+            assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+            assert_eq!(answer.json()["error"], "forbidden", "{path}");
+        }
+        let path = format!("/admin/api/companies/acme/apps/{client_id}");
+        let answer = get(&john, &path, None).await;
+        assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+    }
+}
+
+#[tokio::test]
+async fn an_app_a_person_installed_by_consent_offers_its_service_account_and_uninstall_not_deny() {
+    let world = support::world().await;
+    world.code_for(&world.john).await;
+    let jane = as_user(&world, "jane");
+    let list = get(&jane, "/admin/companies/acme/apps", None).await;
+    assert!(
+        list.body.contains("Service account waiting for approval"),
+        "{}",
+        list.body
+    );
+    let page = get(&jane, &review_path(&world), None).await;
+    assert!(
+        page.body
+            .contains("is installed in Acme Construction for its users"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(">Deny</button>"), "{}", page.body);
+    let confirm_path = format!("{}/uninstall", review_path(&world));
+    assert!(
+        page.body
+            .contains(&format!("href=\"{}\"", confirm_path.replace('/', "&#x2f;"))),
+        "{}",
+        page.body
+    );
+    let action = format!("{}/approve", review_path(&world));
+    let answer = submit(
+        &jane,
+        &action,
+        &form_for(&page.body, &action),
+        &[("project", "tower")],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    assert!(world.allowed(&world.service_token(None).await, &read).await);
+}
+
+#[tokio::test]
+async fn a_json_action_a_browser_says_another_site_sent_is_refused_and_changes_nothing() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let jane = as_user(&world, "jane");
+    let path = format!(
+        "/admin/api/companies/acme/apps/{}/uninstall",
+        world.app.client_id
+    );
+    for site in ["cross-site", "same-site"] {
+        let request = Request::post(&path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("sec-fetch-site", site)
+            .body(Body::from("{}"))
+            .unwrap();
+        let answer = send(&jane, request).await;
+        assert_eq!(answer.status, 403, "{site}: {}", answer.body);
+        assert_eq!(answer.json()["error"], "cross_site");
+    }
+    let installation = world
+        .server
+        .installation(&world.acme, &world.app.client_id)
+        .await
+        .unwrap();
+    assert_eq!(installation.status, InstallationStatus::Active);
+    let request = Request::post(&path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(send(&jane, request).await.status, 200);
 }

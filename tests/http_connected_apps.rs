@@ -119,3 +119,33 @@ async fn another_persons_connections_are_untouched() {
     let jane = world.server.connected_apps(&world.jane).await.unwrap();
     assert_eq!(jane.len(), 1);
 }
+
+#[tokio::test]
+async fn a_link_cannot_make_the_page_announce_an_app_was_disconnected() {
+    let world = support::world().await;
+    world.tokens_for(&world.john).await;
+    let john = as_john(&world, "john-1");
+    let forged = format!("/account/apps?disconnected={}", world.app.client_id);
+    let page = get(&john, &forged, None).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("was disconnected"), "{}", page.body);
+
+    // The notice from John's own disconnect is for John's session only.
+    let fields = hidden_inputs(&page.body);
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let action = format!("/account/apps/{}/disconnect", world.app.client_id);
+    let answer = post_form(&john, &action, &form, None).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let other_session = as_john(&world, "john-2");
+    let page = get(&other_session, answer.location(), None).await;
+    assert!(!page.body.contains("was disconnected"), "{}", page.body);
+    let page = get(&john, answer.location(), None).await;
+    assert!(
+        page.body.contains("FieldSync was disconnected"),
+        "{}",
+        page.body
+    );
+}

@@ -9,6 +9,7 @@ mod support;
 use appgrant::grant::AppRegistration;
 use appgrant::http::{HttpOptions, Pages, SignIn, SignedIn, Strings, router};
 use appgrant::model::*;
+use appgrant::store::Directory;
 use axum::http::request::Parts;
 use in_process::{SignedInAs, get};
 
@@ -160,4 +161,78 @@ async fn a_host_can_replace_a_template_and_a_broken_one_is_refused() {
 
     let broken = Pages::default().with_template("consent.html", "{% if %}");
     assert!(broken.is_err());
+}
+
+#[tokio::test]
+async fn the_page_says_the_ceiling_limits_the_app_only_where_it_takes_something_away() {
+    let world = support::world().await;
+    let (_, path) = profiled_app(&world).await;
+    let app = router(world.server.clone(), john_in_acme(), HttpOptions::default());
+    let limited = "The app itself is limited to less than some of your permissions";
+    // John holds read-only RFIs, which the read-only ceiling leaves whole.
+    let page = get(&app, &path, None).await;
+    assert!(!page.body.contains(limited), "{}", page.body);
+    let more = Permissions::none().with(Scope::Project(world.tower.clone()), "rfis", Level::Admin);
+    world
+        .server
+        .set_membership(&world.acme, &world.john, more)
+        .await
+        .unwrap();
+    let page = get(&app, &path, None).await;
+    assert!(page.body.contains(limited), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<td>rfis</td><td>Read only</td><td>Tower</td>"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn an_app_not_installed_in_the_company_is_not_said_to_reach_it() {
+    let world = support::world().await;
+    let (profiled, path) = profiled_app(&world).await;
+    let app = router(world.server.clone(), john_in_acme(), HttpOptions::default());
+    let not_installed = "FieldSync is not installed in Acme Construction, so it cannot reach Acme Construction&#x27;s data through you";
+    // Installed by John's consent, then uninstalled by Jane: allowing again installs nothing.
+    let request = appgrant::grant::AuthorizationRequest {
+        client_id: Some(profiled.client_id.to_string()),
+        ..world.authorization_request()
+    };
+    world
+        .server
+        .approve_authorization(&request, &world.john, Some(&world.acme))
+        .await
+        .unwrap();
+    let page = get(&app, &path, None).await;
+    assert!(!page.body.contains(not_installed), "{}", page.body);
+    world
+        .server
+        .uninstall(&world.acme, &profiled.client_id, &world.jane)
+        .await
+        .unwrap();
+    let page = get(&app, &path, None).await;
+    assert!(page.body.contains(not_installed), "{}", page.body);
+    assert!(!page.body.contains("<td>rfis</td>"), "{}", page.body);
+
+    // A company that lets only admins install apps: nothing until one does.
+    let (other, path) = profiled_app(&world).await;
+    let mut acme = world
+        .server
+        .directory()
+        .company(&world.acme)
+        .await
+        .unwrap()
+        .unwrap();
+    acme.settings.consent_install = ConsentInstall::AdminOnly;
+    world.server.save_company(acme).await.unwrap();
+    let page = get(&app, &path, None).await;
+    assert!(page.body.contains(not_installed), "{}", page.body);
+    world
+        .server
+        .request_installation(&world.acme, &other.client_id, &world.jane)
+        .await
+        .unwrap();
+    let page = get(&app, &path, None).await;
+    assert!(page.body.contains(not_installed), "{}", page.body);
 }

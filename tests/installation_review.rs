@@ -5,7 +5,7 @@
 mod support;
 
 use appgrant::model::*;
-use appgrant::server::{ReviewStage, ServerError};
+use appgrant::server::{AdminDecision, ReviewStage, ServerError};
 
 #[tokio::test]
 async fn a_companys_apps_list_requests_with_who_asked_and_only_for_a_directory_admin() {
@@ -141,4 +141,202 @@ async fn the_consent_page_says_what_the_app_may_do_through_this_person_in_this_c
         .await
         .unwrap();
     assert!(nowhere.company.is_none() && nowhere.may_do.is_none());
+}
+
+#[tokio::test]
+async fn an_app_installed_by_a_persons_consent_waits_for_its_service_account_not_for_an_install() {
+    let world = support::world().await;
+    world.code_for(&world.john).await;
+    let review = world
+        .server
+        .installation_review(&world.acme, &world.app.client_id, &world.jane)
+        .await
+        .unwrap();
+    assert_eq!(review.stage, ReviewStage::ServiceAccountRequested);
+    assert_eq!(review.reviewed.as_ref(), world.app.manifest());
+    let denied = world
+        .server
+        .decide_on_review(
+            &world.acme,
+            &world.app.client_id,
+            &world.jane,
+            review.installation.revision,
+            AdminDecision::Deny,
+        )
+        .await;
+    assert!(denied.is_err(), "an active installation cannot be denied");
+    let approved = world
+        .server
+        .decide_on_review(
+            &world.acme,
+            &world.app.client_id,
+            &world.jane,
+            review.installation.revision,
+            AdminDecision::Approve {
+                projects: [world.tower.clone()].into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(approved.service_account.is_some());
+    let token = world.service_token(None).await;
+    let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    assert!(world.allowed(&token, &read).await);
+}
+
+fn raised(level: Level) -> Manifest {
+    Manifest::new(0)
+        .company_tool("directory", Level::ReadOnly)
+        .project_tool("rfis", level)
+}
+
+#[tokio::test]
+async fn a_decision_on_an_installation_that_changed_since_its_review_changes_nothing() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let app = &world.app.client_id;
+    let server = &world.server;
+    server
+        .publish_manifest(
+            app,
+            raised(Level::Standard).project_tool("photos", Level::ReadOnly),
+        )
+        .await
+        .unwrap();
+    let seen = server
+        .installation_review(&world.acme, app, &world.jane)
+        .await
+        .unwrap();
+    // The developer publishes a version asking for even more while the admin looks.
+    let asks_admin = raised(Level::Admin).project_tool("photos", Level::Admin);
+    let newest = server.publish_manifest(app, asks_admin).await.unwrap();
+    let late = server
+        .decide_on_review(
+            &world.acme,
+            app,
+            &world.jane,
+            seen.installation.revision,
+            AdminDecision::ApproveUpdate,
+        )
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(ServerError::Installation(
+                InstallationError::ChangedSinceReview { .. }
+            ))
+        ),
+        "{late:?}"
+    );
+    let now = server.installation(&world.acme, app).await.unwrap();
+    assert_eq!(now.pending_manifest, Some(newest));
+    assert_eq!(now.service_account.unwrap().approved.version, 1);
+    let admin_photos = Requirement::new("acme", "photos", Level::Admin).on_project("tower");
+    assert!(
+        !world
+            .allowed(&world.service_token(None).await, &admin_photos)
+            .await
+    );
+
+    let fresh = server
+        .installation_review(&world.acme, app, &world.jane)
+        .await
+        .unwrap();
+    server
+        .decide_on_review(
+            &world.acme,
+            app,
+            &world.jane,
+            fresh.installation.revision,
+            AdminDecision::ApproveUpdate,
+        )
+        .await
+        .unwrap();
+    assert!(
+        world
+            .allowed(&world.service_token(None).await, &admin_photos)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn an_uninstall_applies_whatever_changed_since_the_review() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let app = &world.app.client_id;
+    let seen = world
+        .server
+        .installation_review(&world.acme, app, &world.jane)
+        .await
+        .unwrap();
+    world
+        .server
+        .publish_manifest(app, raised(Level::Admin))
+        .await
+        .unwrap();
+    let removed = world
+        .server
+        .decide_on_review(
+            &world.acme,
+            app,
+            &world.jane,
+            seen.installation.revision,
+            AdminDecision::Uninstall,
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed.status, InstallationStatus::Uninstalled);
+}
+
+#[tokio::test]
+async fn only_a_directory_admin_learns_whether_an_app_is_installed_in_the_company() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let listed_elsewhere = world
+        .server
+        .register_app(support::both_flows_app())
+        .await
+        .unwrap()
+        .app
+        .client_id;
+    let installed = world.app.client_id.clone();
+    let unknown = ClientId::new("no-such-app");
+    let server = &world.server;
+    let (acme, john) = (&world.acme, &world.john);
+    for app in [&installed, &listed_elsewhere, &unknown] {
+        let tower: std::collections::BTreeSet<ProjectId> = [world.tower.clone()].into();
+        let answers = [
+            server
+                .approve_installation(acme, app, john, tower.clone())
+                .await,
+            server.deny_installation(acme, app, john).await,
+            server.approve_manifest_update(acme, app, john).await,
+            server.set_permitted_projects(acme, app, john, tower).await,
+            server.uninstall(acme, app, john).await,
+            server
+                .decide_on_review(acme, app, john, 0, AdminDecision::Deny)
+                .await,
+        ];
+        for answer in answers {
+            assert!(
+                matches!(
+                    answer,
+                    Err(ServerError::Installation(
+                        InstallationError::NotDirectoryAdmin { .. }
+                    ))
+                ),
+                "{app}: {answer:?}"
+            );
+        }
+        let review = server.installation_review(acme, app, john).await;
+        assert!(
+            matches!(
+                review,
+                Err(ServerError::Installation(
+                    InstallationError::NotDirectoryAdmin { .. }
+                ))
+            ),
+            "{app}: {review:?}"
+        );
+    }
 }

@@ -6,15 +6,19 @@
 //! The host mounts [`admin_router`] behind its own sign-in ([`SignIn`]): every request is
 //! answered for the signed-in person, and every action is taken by the façade only for a
 //! directory admin of the company. Forms carry a token bound to the person, their session, the
-//! company, the app and the action; JSON actions need `Content-Type: application/json`, which a
-//! cross-site form cannot send. Pages cannot be framed.
+//! company, the app, the action and the revision reviewed; JSON actions need
+//! `Content-Type: application/json`, which a cross-site form cannot send, and are refused when
+//! a browser says another site sent them (`Sec-Fetch-Site`). A host must not put a CORS layer
+//! that lets other origins send JSON over these routes. Pages cannot be framed.
 
 use super::form_token::{self, FormBinding};
 use super::pages::view::{AppView, PermissionRow, level_words, manifest_rows, reach_words};
 use super::render::{json_no_store, redirect, rendered_page, retry_later};
 use super::{HttpOptions, SignIn, SignedIn};
 use crate::model::{ClientId, Company, CompanyId, InstallationError, ProjectId};
-use crate::server::{AuthorizationServer, InstallationReview, ReviewStage, ServerError};
+use crate::server::{
+    AdminDecision, AuthorizationServer, InstallationReview, ReviewStage, ServerError,
+};
 use crate::store::{Directory, Store};
 use axum::Router;
 use axum::body::Bytes;
@@ -47,7 +51,11 @@ type AdminState<S, D, A> = State<Arc<Admin<S, D, A>>>;
 /// | `POST /admin/companies/{company}/apps/{client_id}/{action}` | `approve` (with `project` fields), `deny`, `approve-update`, `projects`, `uninstall` |
 /// | `GET /admin/companies/{company}/apps/{client_id}/uninstall` | the confirmation |
 /// | `GET /admin/api/companies/{company}/apps[/{client_id}]` | the same as JSON |
-/// | `POST /admin/api/companies/{company}/apps/{client_id}/{action}` | JSON body `{"projects": [...]}` for `approve` and `projects` |
+/// | `POST /admin/api/companies/{company}/apps/{client_id}/{action}` | JSON body `{"revision": 3, "projects": [...]}`: the `revision` of the installation reviewed (required but for `uninstall`; `428` without it, `409 changed_since_review` if it changed since), `projects` for `approve` and `projects` |
+///
+/// Every action is decided only on the installation as the admin saw it: forms carry its
+/// revision (bound into their token), and a change since (another admin, a new manifest
+/// version) makes the action a `409` that changes nothing.
 pub fn admin_router<S, D, A>(
     server: AuthorizationServer<S, D>,
     sign_in: A,
@@ -111,37 +119,41 @@ fn encode(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// What an admin form is bound to.
-fn form_binding<'a>(
-    user: &'a SignedIn,
+/// What an admin form is about: an action on one app's installation in one company, as the
+/// admin saw it (its revision).
+struct FormSubject<'a> {
     company: &'a CompanyId,
     app: &'a ClientId,
     action: &'a str,
+    revision: u64,
+}
+
+/// What an admin form is bound to.
+fn form_binding<'a>(
+    user: &'a SignedIn,
+    subject: &'a FormSubject<'a>,
+    revision: &'a str,
     fields: &'a mut Vec<Option<&'a [u8]>>,
 ) -> FormBinding<'a> {
     fields.extend([
         Some(user.user.as_str().as_bytes()),
         Some(user.session.expose().as_bytes()),
-        Some(company.as_str().as_bytes()),
-        Some(app.as_str().as_bytes()),
-        Some(action.as_bytes()),
+        Some(subject.company.as_str().as_bytes()),
+        Some(subject.app.as_str().as_bytes()),
+        Some(subject.action.as_bytes()),
+        Some(revision.as_bytes()),
     ]);
     FormBinding {
-        purpose: b"appgrant admin form v1",
+        purpose: b"appgrant admin form v2",
         fields,
     }
 }
 
 impl<S: Store, D: Directory, A: SignIn> Admin<S, D, A> {
-    fn form_token(
-        &self,
-        user: &SignedIn,
-        company: &CompanyId,
-        app: &ClientId,
-        action: &str,
-    ) -> String {
+    fn form_token(&self, user: &SignedIn, subject: &FormSubject<'_>) -> String {
+        let revision = subject.revision.to_string();
         let mut fields = Vec::new();
-        let binding = form_binding(user, company, app, action, &mut fields);
+        let binding = form_binding(user, subject, &revision, &mut fields);
         let key = self.server.consent_form_key();
         form_token::issue(key, &binding, self.server.now().timestamp())
     }
@@ -149,13 +161,12 @@ impl<S: Store, D: Directory, A: SignIn> Admin<S, D, A> {
     fn form_token_valid(
         &self,
         user: &SignedIn,
-        company: &CompanyId,
-        app: &ClientId,
-        action: &str,
+        subject: &FormSubject<'_>,
         presented: &str,
     ) -> bool {
+        let revision = subject.revision.to_string();
         let mut fields = Vec::new();
-        let binding = form_binding(user, company, app, action, &mut fields);
+        let binding = form_binding(user, subject, &revision, &mut fields);
         let key = self.server.consent_form_key();
         let lifetime = self.options.consent_form_lifetime.as_secs();
         form_token::verify(
@@ -227,6 +238,10 @@ impl<S: Store, D: Directory, A: SignIn> Admin<S, D, A> {
                 StatusCode::SERVICE_UNAVAILABLE,
                 strings.unavailable.to_string(),
             ),
+            ServerError::Installation(InstallationError::ChangedSinceReview { .. }) => (
+                StatusCode::CONFLICT,
+                strings.changed_since_review.to_string(),
+            ),
             other => (StatusCode::CONFLICT, other.to_string()),
         };
         self.message(status, "", &message)
@@ -266,6 +281,7 @@ struct AppEntry {
 fn stage_words(strings: &super::Strings, stage: ReviewStage) -> String {
     match stage {
         ReviewStage::Requested => &strings.stage_requested,
+        ReviewStage::ServiceAccountRequested => &strings.stage_service_account_requested,
         ReviewStage::UpdatePending => &strings.stage_update_pending,
         ReviewStage::Installed => &strings.stage_installed,
         ReviewStage::Denied => &strings.stage_denied,
@@ -310,7 +326,7 @@ async fn apps_page<S: Store, D: Directory, A: SignIn>(
                 name: review.app.name.clone(),
                 publisher: review.app.profile.publisher.clone(),
                 stage: stage_words(strings, review.stage),
-                requested: review.stage == ReviewStage::Requested,
+                requested: asks_for_decision(review.stage),
                 requested_by,
                 requested_at,
                 url: app_url(&company, &review.app.client_id),
@@ -333,6 +349,29 @@ async fn apps_page<S: Store, D: Directory, A: SignIn>(
     )
 }
 
+/// Whether someone asked for something an admin has not decided yet (an install, or a
+/// consent-installed app's service account).
+fn asks_for_decision(stage: ReviewStage) -> bool {
+    matches!(
+        stage,
+        ReviewStage::Requested | ReviewStage::ServiceAccountRequested
+    )
+}
+
+/// The actions an admin can take on a review, as [`ACTIONS`] name them.
+fn available_actions(review: &InstallationReview) -> &'static [&'static str] {
+    match review.stage {
+        ReviewStage::Requested => &["approve", "deny"],
+        ReviewStage::ServiceAccountRequested => &["approve", "uninstall"],
+        ReviewStage::UpdatePending => &["approve-update", "uninstall"],
+        ReviewStage::Installed if review.installation.service_account.is_some() => {
+            &["projects", "uninstall"]
+        }
+        ReviewStage::Installed => &["uninstall"],
+        _ => &[],
+    }
+}
+
 #[derive(Serialize)]
 struct ProjectChoice {
     id: String,
@@ -352,11 +391,13 @@ struct ChangeRow {
 struct FormAction {
     url: String,
     token: String,
+    revision: u64,
 }
 
 #[derive(Serialize)]
 struct ReviewView<'a> {
     app: AppView<'a>,
+    company_name: &'a str,
     title: String,
     stage: ReviewStage,
     stage_label: String,
@@ -377,7 +418,7 @@ fn review_view<'a, S: Store, D: Directory, A: SignIn>(
     admin: &Admin<S, D, A>,
     user: &SignedIn,
     review: &'a InstallationReview,
-    company: &Company,
+    company: &'a Company,
 ) -> ReviewView<'a> {
     let strings = admin.strings();
     let app = &review.app;
@@ -387,6 +428,7 @@ fn review_view<'a, S: Store, D: Directory, A: SignIn>(
     };
     let title = match review.stage {
         ReviewStage::Requested => fill(&strings.review_install_title),
+        ReviewStage::ServiceAccountRequested => fill(&strings.review_service_account_title),
         ReviewStage::UpdatePending => fill(&strings.review_update_title),
         _ => fill(&strings.review_installed_title),
     };
@@ -425,28 +467,35 @@ fn review_view<'a, S: Store, D: Directory, A: SignIn>(
             checked: permitted.contains(&project.id),
         })
         .collect();
-    let available: &[&'static str] = match review.stage {
-        ReviewStage::Requested => &["approve", "deny"],
-        ReviewStage::UpdatePending => &["approve-update", "uninstall"],
-        ReviewStage::Installed => &["projects", "uninstall"],
-        _ => &[],
-    };
     let base = app_url(&company.id, &app.client_id);
-    let actions = available
+    let revision = review.installation.revision;
+    let actions = available_actions(review)
         .iter()
         .map(|action| {
-            let token = admin.form_token(user, &company.id, &app.client_id, action);
+            let subject = FormSubject {
+                company: &company.id,
+                app: &app.client_id,
+                action,
+                revision,
+            };
+            let token = admin.form_token(user, &subject);
             let url = format!("{base}/{action}");
-            (action.replace('-', "_"), FormAction { url, token })
+            let form = FormAction {
+                url,
+                token,
+                revision,
+            };
+            (action.replace('-', "_"), form)
         })
         .collect();
     let (requested_by, requested_at) = requester(review);
     ReviewView {
         app: AppView::of(app),
+        company_name: &company.name,
         title,
         stage: review.stage,
         stage_label: stage_words(strings, review.stage),
-        requested: review.stage == ReviewStage::Requested,
+        requested: asks_for_decision(review.stage),
         requested_by,
         requested_at,
         asked,
@@ -511,55 +560,45 @@ async fn uninstall_page<S: Store, D: Directory, A: SignIn>(
         company_name: &'a str,
         action: String,
         token: String,
+        revision: u64,
         back_url: String,
     }
+    let revision = review.installation.revision;
+    let subject = FormSubject {
+        company: &company,
+        app: &client_id,
+        action: "uninstall",
+        revision,
+    };
     let view = View {
         app: AppView::of(&review.app),
         company_name: &record.name,
         action: format!("{}/uninstall", app_url(&company, &client_id)),
-        token: admin.form_token(&user, &company, &client_id, "uninstall"),
+        token: admin.form_token(&user, &subject),
+        revision,
         back_url: app_url(&company, &client_id),
     };
     admin.page(StatusCode::OK, "admin_uninstall.html", view)
 }
 
-/// What an action needs besides who and where: the projects, for `approve` and `projects`.
+/// What an action needs besides who and where: the installation's revision the admin
+/// reviewed, and the projects, for `approve` and `projects`.
 #[derive(Deserialize, Default)]
 struct ActionBody {
     #[serde(default)]
     projects: Vec<ProjectId>,
+    revision: Option<u64>,
 }
 
-async fn act<S: Store, D: Directory, A: SignIn>(
-    admin: &Admin<S, D, A>,
-    user: &SignedIn,
-    company: &CompanyId,
-    app: &ClientId,
-    action: &str,
-    body: ActionBody,
-) -> Result<crate::model::Installation, ServerError> {
-    let server = &admin.server;
-    let projects: BTreeSet<ProjectId> = body.projects.into_iter().collect();
-    let admin_user = &user.user;
+/// The decision an action path names; only the five [`ACTIONS`] are routed here.
+fn decision(action: &str, projects: Vec<ProjectId>) -> AdminDecision {
+    let projects: BTreeSet<ProjectId> = projects.into_iter().collect();
     match action {
-        "approve" => {
-            server
-                .approve_installation(company, app, admin_user, projects)
-                .await
-        }
-        "deny" => server.deny_installation(company, app, admin_user).await,
-        "approve-update" => {
-            server
-                .approve_manifest_update(company, app, admin_user)
-                .await
-        }
-        "projects" => {
-            server
-                .set_permitted_projects(company, app, admin_user, projects)
-                .await
-        }
-        // Only the five actions are routed here.
-        _ => server.uninstall(company, app, admin_user).await,
+        "approve" => AdminDecision::Approve { projects },
+        "deny" => AdminDecision::Deny,
+        "approve-update" => AdminDecision::ApproveUpdate,
+        "projects" => AdminDecision::SetProjects { projects },
+        _ => AdminDecision::Uninstall,
     }
 }
 
@@ -584,29 +623,38 @@ async fn form_action<S: Store, D: Directory, A: SignIn>(
         return admin.message(StatusCode::UNAUTHORIZED, "", &admin.strings().not_allowed);
     };
     let mut token = None;
+    let mut revision = None;
     let mut projects = Vec::new();
     for (name, value) in url::form_urlencoded::parse(&body) {
         match name.as_ref() {
             "csrf_token" if token.is_none() => token = Some(value.into_owned()),
+            "revision" if revision.is_none() => revision = value.parse::<u64>().ok(),
             "project" => projects.push(ProjectId::new(value.into_owned())),
             _ => {}
         }
     }
-    let fresh =
-        token.is_some_and(|token| admin.form_token_valid(&user, &company, &app, &action, &token));
-    if !fresh {
+    // The token binds the revision, so a form cannot be replayed over a changed installation
+    // with its revision edited.
+    let (Some(token), Some(revision)) = (token, revision) else {
+        return admin.message(StatusCode::FORBIDDEN, "", &admin.strings().form_expired);
+    };
+    let subject = FormSubject {
+        company: &company,
+        app: &app,
+        action: &action,
+        revision,
+    };
+    if !admin.form_token_valid(&user, &subject, &token) {
         return admin.message(StatusCode::FORBIDDEN, "", &admin.strings().form_expired);
     }
-    match act(
-        &admin,
-        &user,
+    let decided = admin.server.decide_on_review(
         &company,
         &app,
-        &action,
-        ActionBody { projects },
-    )
-    .await
-    {
+        &user.user,
+        revision,
+        decision(&action, projects),
+    );
+    match decided.await {
         Ok(_) if matches!(action.as_str(), "deny" | "uninstall") => redirect(&apps_url(&company)),
         Ok(_) => redirect(&app_url(&company, &app)),
         Err(error) => admin.error_page(&error),
@@ -623,6 +671,9 @@ fn json_error(error: &ServerError) -> Response {
         | ServerError::UnknownCompany(_) => (StatusCode::NOT_FOUND, "not_found"),
         ServerError::Store(_) | ServerError::Busy => {
             (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+        ServerError::Installation(InstallationError::ChangedSinceReview { .. }) => {
+            (StatusCode::CONFLICT, "changed_since_review")
         }
         ServerError::Installation(_) => (StatusCode::CONFLICT, "conflict"),
         _ => (StatusCode::BAD_REQUEST, "invalid_request"),
@@ -729,8 +780,14 @@ async fn json_action<S: Store, D: Directory, A: SignIn>(
     let Some(user) = admin.sign_in.signed_in(&parts).await else {
         return unauthorized_json();
     };
+    if super::cross_site::sent_from_another_site(&parts.headers) {
+        return json_no_store(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({ "error": "cross_site", "error_description": "admin actions are not taken for another site's page" }),
+        );
+    }
     // A cross-site form cannot send this content type without a CORS preflight, which this
-    // router never answers: that is the JSON actions' CSRF defence.
+    // router never answers (see `cross_site`).
     if !is_json(&parts.headers) {
         return json_no_store(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -745,11 +802,28 @@ async fn json_action<S: Store, D: Directory, A: SignIn>(
     let Ok(parsed) = parsed else {
         return json_no_store(
             StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": "invalid_request", "error_description": "the body must be {\"projects\": [\"…\"]}" }),
+            &serde_json::json!({ "error": "invalid_request", "error_description": "the body must be {\"revision\": 3, \"projects\": [\"…\"]}" }),
         );
     };
+    let decision = decision(&action, parsed.projects);
+    // A decision names what it was made on (RFC 6585's 428 asks for that); an uninstall only
+    // takes access away, so it may go without.
+    let revision = match (parsed.revision, &decision) {
+        (Some(revision), _) => revision,
+        // Never compared: see `AdminDecision::Uninstall`.
+        (None, AdminDecision::Uninstall) => 0,
+        (None, _) => {
+            return json_no_store(
+                StatusCode::PRECONDITION_REQUIRED,
+                &serde_json::json!({ "error": "revision_required", "error_description": "send the installation's revision you reviewed: {\"revision\": 3}" }),
+            );
+        }
+    };
     let (company, app) = (CompanyId::new(company), ClientId::new(client_id));
-    match act(&admin, &user, &company, &app, &action, parsed).await {
+    let decided = admin
+        .server
+        .decide_on_review(&company, &app, &user.user, revision, decision);
+    match decided.await {
         Ok(installation) => json_no_store(StatusCode::OK, &installation),
         Err(error) => json_error(&error),
     }

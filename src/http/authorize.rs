@@ -9,7 +9,7 @@ use super::{HttpState, SignIn, SignedIn};
 use crate::grant::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, Params,
 };
-use crate::server::ConsentPrompt;
+use crate::server::{CompanyAccess, ConsentPrompt};
 use crate::store::{Directory, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -200,6 +200,7 @@ struct ConsentView<'a> {
     user_name: String,
     switch_account_url: Option<String>,
     company_name: Option<String>,
+    access: Option<CompanyAccess>,
     rows: Vec<PermissionRow>,
     capped: bool,
     connected_apps_url: Option<&'a str>,
@@ -255,8 +256,9 @@ async fn consent_page<S: Store, D: Directory, A: SignIn>(
             .map_or_else(|| user.user.to_string(), |person| person.name.clone()),
         switch_account_url: state.shared.sign_in.switch_account_url(&return_to),
         company_name: details.company.as_ref().map(|company| company.name.clone()),
+        access: details.access,
         rows,
-        capped: prompt.app.ceiling.is_some(),
+        capped: details.capped,
         connected_apps_url: state.shared.options.connected_apps_url.as_deref(),
         action: "authorize",
         hidden,

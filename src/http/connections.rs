@@ -49,9 +49,17 @@ pub fn account_router<S: Store, D: Directory, A: SignIn>(
         .with_state(state)
 }
 
+/// What a token on this page is for: the disconnect form, or the notice after a disconnect.
+#[derive(Clone, Copy)]
+enum Purpose {
+    DisconnectForm,
+    DisconnectedNotice,
+}
+
 fn binding<'a>(
     user: &'a SignedIn,
     app: &'a ClientId,
+    purpose: Purpose,
     fields: &'a mut Vec<Option<&'a [u8]>>,
 ) -> FormBinding<'a> {
     fields.extend([
@@ -59,15 +67,19 @@ fn binding<'a>(
         Some(user.session.expose().as_bytes()),
         Some(app.as_str().as_bytes()),
     ]);
-    FormBinding {
-        purpose: b"appgrant disconnect form v1",
-        fields,
-    }
+    let purpose: &'static [u8] = match purpose {
+        Purpose::DisconnectForm => b"appgrant disconnect form v1",
+        Purpose::DisconnectedNotice => b"appgrant disconnected notice v1",
+    };
+    FormBinding { purpose, fields }
 }
 
 #[derive(Deserialize)]
 struct Notice {
     disconnected: Option<String>,
+    /// Proof that this person just disconnected that app here, so a link cannot make the page
+    /// announce an app (whose name its developer chose) to anyone else.
+    notice: Option<String>,
 }
 
 impl<S: Store, D: Directory, A: SignIn> Account<S, D, A> {
@@ -121,7 +133,8 @@ async fn connected_page<S: Store, D: Directory, A: SignIn>(
         .map(|connected| {
             let app = &connected.app;
             let mut fields = Vec::new();
-            let token = form_token::issue(key, &binding(&user, &app.client_id, &mut fields), now);
+            let binding = binding(&user, &app.client_id, Purpose::DisconnectForm, &mut fields);
+            let token = form_token::issue(key, &binding, now);
             Entry {
                 name: app.name.clone(),
                 publisher: app.profile.publisher.clone(),
@@ -131,8 +144,18 @@ async fn connected_page<S: Store, D: Directory, A: SignIn>(
             }
         })
         .collect();
-    // The notice names an app only as the page lists it: never text taken from the URL.
-    let disconnected = notice.disconnected.map(ClientId::new);
+    // The notice names an app only as the store has it, never text taken from the URL, and
+    // only after this person's own disconnect.
+    let lifetime = account.options.consent_form_lifetime.as_secs();
+    let disconnected = match (notice.disconnected, notice.notice) {
+        (Some(client_id), Some(proof)) => {
+            let client_id = ClientId::new(client_id);
+            let mut fields = Vec::new();
+            let binding = binding(&user, &client_id, Purpose::DisconnectedNotice, &mut fields);
+            form_token::verify(key, &binding, now, lifetime, &proof).then_some(client_id)
+        }
+        _ => None,
+    };
     let notice = match disconnected {
         Some(client_id) => account
             .server
@@ -176,7 +199,7 @@ async fn disconnect<S: Store, D: Directory, A: SignIn>(
     let lifetime = account.options.consent_form_lifetime.as_secs();
     let now = server.now().timestamp();
     let valid = presented.is_some_and(|token| {
-        let binding = binding(&user, &app, &mut fields);
+        let binding = binding(&user, &app, Purpose::DisconnectForm, &mut fields);
         form_token::verify(server.consent_form_key(), &binding, now, lifetime, &token)
     });
     if !valid {
@@ -184,8 +207,12 @@ async fn disconnect<S: Store, D: Directory, A: SignIn>(
     }
     match server.disconnect_app(&user.user, &app).await {
         Ok(()) => {
+            let mut fields = Vec::new();
+            let binding = binding(&user, &app, Purpose::DisconnectedNotice, &mut fields);
+            let proof = form_token::issue(server.consent_form_key(), &binding, now);
             let query: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("disconnected", app.as_str())
+                .append_pair("notice", &proof)
                 .finish();
             redirect(&format!("{CONNECTED_APPS_PATH}?{query}"))
         }

@@ -195,6 +195,15 @@ async fn managed<S: Store, D: Directory, A: DeveloperAuth>(
     }
 }
 
+/// The refusal of a change a browser says another site's page sent.
+fn cross_site() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "cross_site",
+        "app changes are not made for another site's page",
+    )
+}
+
 /// Reads a JSON body of type `T`: `application/json`, within the size limit, with no field
 /// the route does not know.
 async fn json_body<T: DeserializeOwned>(
@@ -202,6 +211,9 @@ async fn json_body<T: DeserializeOwned>(
     parts: &Parts,
     body: Body,
 ) -> Result<T, Response> {
+    if super::cross_site::sent_from_another_site(&parts.headers) {
+        return Err(cross_site());
+    }
     let media_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -394,6 +406,9 @@ async fn delete<S: Store, D: Directory, A: DeveloperAuth>(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
+    if super::cross_site::sent_from_another_site(&parts.headers) {
+        return cross_site();
+    }
     let app = match managed(&state, client_id, &parts).await {
         Ok(app) => app,
         Err(response) => return response,

@@ -7,6 +7,7 @@
 mod admin;
 mod authorize;
 mod connections;
+mod cross_site;
 mod developer;
 mod form_token;
 mod health;

@@ -125,6 +125,18 @@ pub enum InstallationError {
         /// Where installing it was attempted.
         company: CompanyId,
     },
+    /// The installation changed after the admin reviewed it (another admin decided, the app
+    /// published a manifest, someone asked again): what they saw is no longer what they would
+    /// decide on.
+    #[error(
+        "the installation changed since it was reviewed (revision {reviewed}, now {current}); review it again"
+    )]
+    ChangedSinceReview {
+        /// The revision the admin reviewed.
+        reviewed: u64,
+        /// The revision now.
+        current: u64,
+    },
     /// Projects the company's directory does not list.
     #[error("company {company} has no project {}", join(projects))]
     UnknownProjects {
@@ -266,6 +278,20 @@ impl Installation {
         installation.status = InstallationStatus::Active;
         installation.active_since = Some(now);
         Ok(installation)
+    }
+
+    /// Refuses a decision on anything but the revision the admin `reviewed`; `None` decides
+    /// on whatever the installation is now (a caller that showed the admin nothing).
+    pub fn require_reviewed(&self, reviewed: Option<u64>) -> Result<(), InstallationError> {
+        match reviewed {
+            Some(reviewed) if reviewed != self.revision => {
+                Err(InstallationError::ChangedSinceReview {
+                    reviewed,
+                    current: self.revision,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether the app may reach this company's data now.

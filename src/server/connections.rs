@@ -36,13 +36,19 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         telemetry::observe_store("connected_apps", listed.await)
     }
 
-    /// `user` disconnects `app`: every grant they made it is revoked (its refresh tokens and
-    /// the access tokens issued from them stop at the next decision) and the consent is
-    /// forgotten. Disconnecting an app that is not connected does nothing.
+    /// `user` disconnects `app`: the consent is forgotten and every grant they made it is
+    /// revoked (its refresh tokens and the access tokens issued from them stop at the next
+    /// decision), including the grant of a code issued before and exchanged after. Disconnecting
+    /// an app that is not connected does nothing; disconnecting again finishes a disconnect
+    /// that failed part way.
     pub async fn disconnect_app(&self, user: &UserId, app: &ClientId) -> Result<(), ServerError> {
         let disconnected = async {
             let store = &self.inner.store;
             let now = self.now();
+            // Forgotten first: a code exchange saves its grant and then reads the consent, so
+            // an exchange racing this either saves its grant before the families are listed
+            // below (and is revoked here) or finds the consent gone (and revokes itself).
+            store.forget_consent(user, app).await?;
             for family in store.families_of(user, app).await? {
                 store.revoke_grant(&family.grant, now).await?;
                 self.audit(
@@ -55,8 +61,6 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                     None,
                 );
             }
-            // Forgotten last: if a revocation failed, the app is still listed, to try again.
-            store.forget_consent(user, app).await?;
             Ok(())
         };
         telemetry::observe_store("disconnect_app", disconnected.await)

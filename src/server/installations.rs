@@ -19,7 +19,7 @@ const CHANGE_ATTEMPTS: usize = 5;
 
 /// Runs an installation `change` of `app` in `company` by `actor`, and logs and counts what
 /// came of it.
-async fn observe_change(
+pub(super) async fn observe_change(
     change: &'static str,
     company: &CompanyId,
     app: &ClientId,
@@ -254,27 +254,28 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         approver: &UserId,
         permitted_projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let change = self.approve(company, app, approver, permitted_projects);
+        let change = self.approve(company, app, approver, permitted_projects, None);
         observe_change("approve_installation", company, app, approver, change).await
     }
 
-    async fn approve(
+    pub(super) async fn approve(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
         permitted_projects: BTreeSet<ProjectId>,
+        reviewed: Option<u64>,
     ) -> Result<Installation, ServerError> {
+        // Only an admin learns which projects the company has, or what is installed there.
+        let acting = self.require_admin(company, approver).await?;
         let app = self.find_app(app).await?;
-        let acting = self.acting(company, approver).await?;
-        // Only an admin learns which projects the company has.
-        require_directory_admin(&acting.actor())?;
         self.require_company(company)
             .await?
             .check_projects(&permitted_projects)?;
         let new_account = UserId::generate(&mut rand::thread_rng());
         let now = self.now();
         let approve = |installation: &mut Installation| {
+            installation.require_reviewed(reviewed)?;
             let projects = permitted_projects.clone();
             let account = new_account.clone();
             Ok(installation.approve(&app, &acting.actor(), projects, account, now)?)
@@ -325,20 +326,22 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let change = self.deny(company, app, approver);
+        let change = self.deny(company, app, approver, None);
         observe_change("deny_installation", company, app, approver, change).await
     }
 
-    async fn deny(
+    pub(super) async fn deny(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
+        reviewed: Option<u64>,
     ) -> Result<Installation, ServerError> {
-        let acting = self.acting(company, approver).await?;
+        let acting = self.require_admin(company, approver).await?;
         let now = self.now();
         let (installation, ()) = self
             .change_installation(company, app, |installation| {
+                installation.require_reviewed(reviewed)?;
                 Ok(installation.deny(&acting.actor(), now)?)
             })
             .await?;
@@ -359,21 +362,23 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let change = self.approve_update(company, app, approver);
+        let change = self.approve_update(company, app, approver, None);
         observe_change("approve_manifest_update", company, app, approver, change).await
     }
 
-    async fn approve_update(
+    pub(super) async fn approve_update(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
+        reviewed: Option<u64>,
     ) -> Result<Installation, ServerError> {
+        let acting = self.require_admin(company, approver).await?;
         let app = self.find_app(app).await?;
-        let acting = self.acting(company, approver).await?;
         let now = self.now();
         let (installation, change) = self
             .change_installation(company, &app.client_id, |installation| {
+                installation.require_reviewed(reviewed)?;
                 Ok(installation.approve_update(&app, &acting.actor(), now)?)
             })
             .await?;
@@ -401,20 +406,20 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         approver: &UserId,
         projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let change = self.permit_projects(company, app, approver, projects);
+        let change = self.permit_projects(company, app, approver, projects, None);
         observe_change("set_permitted_projects", company, app, approver, change).await
     }
 
-    async fn permit_projects(
+    pub(super) async fn permit_projects(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
         projects: BTreeSet<ProjectId>,
+        reviewed: Option<u64>,
     ) -> Result<Installation, ServerError> {
-        let acting = self.acting(company, approver).await?;
         // Only an admin learns which projects the company has.
-        require_directory_admin(&acting.actor())?;
+        let acting = self.require_admin(company, approver).await?;
         self.require_company(company)
             .await?
             .check_projects(&projects)?;
@@ -422,6 +427,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         let now = self.now();
         let (installation, change) = self
             .change_installation(company, &app.client_id, |installation| {
+                installation.require_reviewed(reviewed)?;
                 Ok(installation.set_permitted_projects(&acting.actor(), projects.clone(), now)?)
             })
             .await?;
@@ -449,18 +455,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         observe_change("uninstall", company, app, approver, change).await
     }
 
-    async fn remove(
+    pub(super) async fn remove(
         &self,
         company: &CompanyId,
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let acting = self.acting(company, approver).await?;
+        let acting = self.require_admin(company, approver).await?;
         let current = self.find_installation(company, app).await?;
         if current.status == InstallationStatus::Uninstalled {
             // Uninstalling again repeats only the directory's part, so an uninstall whose
             // deactivation failed (the tokens stopped already) can be finished by retrying.
-            require_directory_admin(&acting.actor())?;
             self.deactivate_account_of(&current).await?;
             return Ok(current);
         }
@@ -541,6 +546,19 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             }
         }
         Err(ServerError::Busy)
+    }
+
+    /// The acting user, if they are an admin of the company's directory. Checked before
+    /// anything is read about the company's installations, so nobody else can tell an app
+    /// installed there from one that is not.
+    pub(super) async fn require_admin(
+        &self,
+        company: &CompanyId,
+        admin: &UserId,
+    ) -> Result<Acting, ServerError> {
+        let acting = self.acting(company, admin).await?;
+        require_directory_admin(&acting.actor())?;
+        Ok(acting)
     }
 
     pub(super) async fn acting(

@@ -22,7 +22,7 @@ pub use connections::ConnectedApp;
 pub use error::ServerError;
 pub use health::NotReady;
 pub use installations::RegisteredApp;
-pub use review::{ConsentDetails, InstallationReview, ReviewStage};
+pub use review::{AdminDecision, CompanyAccess, ConsentDetails, InstallationReview, ReviewStage};
 
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
 use crate::config::Config;
@@ -552,7 +552,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         }
         Ok(PurgeReport {
             codes: store.purge_codes(now).await?,
-            families: store.purge_families(now).await?,
+            // A family that expired is kept until the last access token it issued has too, so
+            // a person disconnecting the app still finds (and revokes) it.
+            families: store.purge_families(now - longest_token).await?,
             revocations: store.purge_revocations(now - longest_token).await?,
             keys,
         })

@@ -2,15 +2,16 @@
 //! admins, and the consent page's facts for a person. Reads only; the decisions themselves are
 //! in `installations` and `authorization`.
 
-use super::installations::Acting;
+use super::installations::observe_change;
 use super::{AuthorizationServer, ConsentPrompt, ServerError, telemetry};
 use crate::access::delegated_permissions;
 use crate::model::{
     App, ClientId, Company, CompanyId, Installation, InstallationStatus, Manifest, ManifestChange,
-    Permissions, User, UserId, require_directory_admin,
+    Permissions, ProjectId, User, UserId,
 };
 use crate::store::{Directory, Store};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// Where an installation stands, as its admin page puts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -19,6 +20,9 @@ use serde::Serialize;
 pub enum ReviewStage {
     /// Someone asked for it; an admin approves or denies.
     Requested,
+    /// Installed for its users by a person's consent; the service account its manifest asks
+    /// for waits for an admin, who approves it or uninstalls the app.
+    ServiceAccountRequested,
     /// Installed, and a new manifest version asks for more: an admin approves the update.
     UpdatePending,
     /// Installed, nothing waiting.
@@ -50,6 +54,45 @@ pub struct InstallationReview {
     pub changes: Vec<ManifestChange>,
 }
 
+/// What an admin decides on an installation they reviewed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminDecision {
+    /// Approve the install (or a consent-installed app's service account) on these projects.
+    Approve {
+        /// The projects the service account may work on.
+        projects: BTreeSet<ProjectId>,
+    },
+    /// Deny the install request.
+    Deny,
+    /// Approve the pending manifest update.
+    ApproveUpdate,
+    /// Change the projects the service account may work on.
+    SetProjects {
+        /// The projects it may work on from now.
+        projects: BTreeSet<ProjectId>,
+    },
+    /// Uninstall the app. It only takes access away, so it applies whatever changed since
+    /// the review.
+    Uninstall,
+}
+
+/// Whether the app reaches a company's data through a person once they allow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CompanyAccess {
+    /// Installed and active there.
+    Installed,
+    /// Not installed there yet, and the company lets a person's consent install it for its
+    /// users: allowing installs it.
+    InstalledOnAllow,
+    /// Not installed there (waiting for an admin, denied, uninstalled, another company's
+    /// custom app, or the company lets only admins install apps): it reaches nothing there
+    /// through the person until an admin installs it.
+    NotInstalled,
+}
+
 /// What the consent page says about the person and what the app may do through them.
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
@@ -58,9 +101,14 @@ pub struct ConsentDetails {
     pub user: Option<User>,
     /// The company they are working in, if the host named one.
     pub company: Option<Company>,
-    /// What the app may do through them there now: their permissions capped by the app's
-    /// ceiling (`None` without a company, or if they are not a member).
+    /// Whether the app reaches that company's data once they allow it.
+    pub access: Option<CompanyAccess>,
+    /// What the app may do through them there: their permissions capped by the app's ceiling
+    /// (`None` without a company, if they are not a member, or if the app is not installed
+    /// there and allowing does not install it).
     pub may_do: Option<Permissions>,
+    /// Whether the app's ceiling keeps it below some of what they hold there.
+    pub capped: bool,
 }
 
 impl<S: Store, D: Directory> AuthorizationServer<S, D> {
@@ -102,6 +150,45 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         telemetry::observe_store("installation_review", reviewed.await)
     }
 
+    /// `admin` decides on the installation of `app` in `company` as they reviewed it at
+    /// `reviewed` (its [`Installation::revision`] in the [`InstallationReview`] they saw). If
+    /// anything changed since (another admin decided, the app published a manifest, someone
+    /// asked again), nothing is decided and the answer is
+    /// [`InstallationError::ChangedSinceReview`](crate::model::InstallationError::ChangedSinceReview):
+    /// an admin never approves a version they did not see.
+    pub async fn decide_on_review(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        admin: &UserId,
+        reviewed: u64,
+        decision: AdminDecision,
+    ) -> Result<Installation, ServerError> {
+        let reviewed = Some(reviewed);
+        match decision {
+            AdminDecision::Approve { projects } => {
+                let change = self.approve(company, app, admin, projects, reviewed);
+                observe_change("approve_installation", company, app, admin, change).await
+            }
+            AdminDecision::Deny => {
+                let change = self.deny(company, app, admin, reviewed);
+                observe_change("deny_installation", company, app, admin, change).await
+            }
+            AdminDecision::ApproveUpdate => {
+                let change = self.approve_update(company, app, admin, reviewed);
+                observe_change("approve_manifest_update", company, app, admin, change).await
+            }
+            AdminDecision::SetProjects { projects } => {
+                let change = self.permit_projects(company, app, admin, projects, reviewed);
+                observe_change("set_permitted_projects", company, app, admin, change).await
+            }
+            AdminDecision::Uninstall => {
+                let change = self.remove(company, app, admin);
+                observe_change("uninstall", company, app, admin, change).await
+            }
+        }
+    }
+
     /// What the consent page tells `user` about `prompt`'s app, in `company` if the host named
     /// the company they are working in.
     pub async fn consent_details(
@@ -113,33 +200,60 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         let details = async {
             let directory = &self.inner.directory;
             let person = directory.user(user).await?;
-            let (company, may_do) = match company {
-                Some(company) => {
-                    let record = directory.company(company).await?;
-                    let held = directory.membership(company, user).await?;
-                    let ceiling = prompt.app.ceiling.as_ref();
-                    let may_do = held.map(|held| delegated_permissions(&held, ceiling));
-                    (record, may_do)
-                }
-                None => (None, None),
-            };
-            Ok(ConsentDetails {
+            let mut details = ConsentDetails {
                 user: person,
-                company,
-                may_do,
-            })
+                company: None,
+                access: None,
+                may_do: None,
+                capped: false,
+            };
+            let Some(company) = company else {
+                return Ok(details);
+            };
+            let record = directory.company(company).await?;
+            let access = self
+                .company_access(&prompt.app, record.as_ref(), user)
+                .await?;
+            let held = directory.membership(company, user).await?;
+            if let (Some(held), CompanyAccess::Installed | CompanyAccess::InstalledOnAllow) =
+                (held, access)
+            {
+                let ceiling = prompt.app.ceiling.as_ref();
+                let may_do = delegated_permissions(&held, ceiling);
+                details.capped = may_do != delegated_permissions(&held, None);
+                details.may_do = Some(may_do);
+            }
+            details.company = record;
+            details.access = Some(access);
+            Ok(details)
         };
         telemetry::observe_store("consent_details", details.await)
     }
 
-    async fn require_admin(
+    /// Whether `app` reaches `company`'s data through `user` once they allow it: as the
+    /// installation says, or, without one, as allowing would install it.
+    async fn company_access(
         &self,
-        company: &CompanyId,
-        admin: &UserId,
-    ) -> Result<Acting, ServerError> {
-        let acting = self.acting(company, admin).await?;
-        require_directory_admin(&acting.actor())?;
-        Ok(acting)
+        app: &App,
+        company: Option<&Company>,
+        user: &UserId,
+    ) -> Result<CompanyAccess, ServerError> {
+        let Some(company) = company else {
+            return Ok(CompanyAccess::NotInstalled);
+        };
+        let installation = self
+            .inner
+            .store
+            .installation(&app.client_id, &company.id)
+            .await?;
+        Ok(match installation {
+            Some(installation) if installation.is_active() => CompanyAccess::Installed,
+            Some(_) => CompanyAccess::NotInstalled,
+            None if Installation::by_user_consent(app, company, user, self.now()).is_ok() => {
+                CompanyAccess::InstalledOnAllow
+            }
+            None => CompanyAccess::NotInstalled,
+        })
     }
 
     async fn review_of(
@@ -162,11 +276,10 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             .cloned();
         let stage = match installation.status {
             InstallationStatus::Requested => ReviewStage::Requested,
-            // Installed by a person's consent: its service account still awaits an admin.
             InstallationStatus::Active
                 if installation.service_account.is_none() && pending.is_some() =>
             {
-                ReviewStage::Requested
+                ReviewStage::ServiceAccountRequested
             }
             InstallationStatus::Active if pending.is_some() => ReviewStage::UpdatePending,
             InstallationStatus::Active => ReviewStage::Installed,
@@ -175,7 +288,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         };
         // A first request reviews the version it named (or the current one).
         let reviewed = match stage {
-            ReviewStage::Requested => pending.or_else(|| app.manifest().cloned()),
+            ReviewStage::Requested | ReviewStage::ServiceAccountRequested => {
+                pending.or_else(|| app.manifest().cloned())
+            }
             _ => pending,
         };
         let changes = match (&reviewed, &approved) {

@@ -7,7 +7,7 @@ use crate::grant::{
     TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials, exchange_code,
     rotate,
 };
-use crate::model::{App, ClientId, CompanyId, GrantId};
+use crate::model::{App, ClientId, CompanyId, GrantId, UserId};
 use crate::store::{Directory, Store};
 use crate::token::{Secret, validate};
 use std::time::Instant;
@@ -178,8 +178,37 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         if let Some(family) = &issued.family {
             store.save_family(family.clone()).await?;
         }
+        // Read after the grant is saved; see `disconnect_app`, which forgets the consent before
+        // it lists the grants to revoke.
+        if store.consent(&peeked.user, &app.client_id).await?.is_none() {
+            self.revoke_disconnected(app, &peeked.user, &issued.claims.grant_id)
+                .await?;
+            return Err(TokenError::InvalidGrant(
+                "the user disconnected the app after authorizing it",
+            ));
+        }
         self.audit_issue(app, &issued, None, false);
         Ok(issued)
+    }
+
+    /// Revokes the grant of a code its user disconnected the app from before it was exchanged.
+    async fn revoke_disconnected(
+        &self,
+        app: &App,
+        user: &UserId,
+        grant: &GrantId,
+    ) -> Result<(), TokenError> {
+        self.inner.store.revoke_grant(grant, self.now()).await?;
+        self.audit(
+            AuditActor::User(user.clone()),
+            AuditAction::GrantRevoked {
+                grant: grant.clone(),
+                reason: RevocationReason::UserDisconnected,
+            },
+            &app.client_id,
+            None,
+        );
+        Ok(())
     }
 
     /// Audits a refusal an operator should see (a deactivated user, a code presented by

@@ -72,12 +72,36 @@ pub async fn send(router: &Router, request: Request<Body>) -> Answer {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.to_str().unwrap().starts_with("text/html"));
+    if html {
+        for placeholder in PLACEHOLDERS {
+            assert!(
+                !body.contains(placeholder),
+                "a page left {placeholder} unfilled: {body}"
+            );
+        }
+    }
     Answer {
         status,
         headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body,
     }
 }
+
+/// What the pages' strings name for the page to fill in; no page may show one.
+const PLACEHOLDERS: [&str; 8] = [
+    "{app}",
+    "{company}",
+    "{user}",
+    "{count}",
+    "{publisher}",
+    "{date}",
+    "{from}",
+    "{to}",
+];
 
 /// `GET path`, with an `Authorization` header if given.
 pub async fn get(router: &Router, path: &str, authorization: Option<&str>) -> Answer {

@@ -72,7 +72,7 @@ impl Default for Pages {
         let mut environment = Environment::new();
         environment.add_filter("fill", fill);
         for (name, source) in TEMPLATES {
-            // The built-in templates are tested to parse (tests/http_pages.rs renders each).
+            // The built-in templates are tested to parse (the tests below) and to render.
             if let Err(error) = environment.add_template(name, source) {
                 tracing::error!(target: "appgrant::http", template = name, %error, "a built-in template does not parse");
             }
@@ -133,4 +133,28 @@ fn fill(text: String, values: Kwargs) -> Result<String, minijinja::Error> {
     }
     values.assert_all_used()?;
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each page renders in its own tests, with what it shows: consent.html in
+    /// tests/http_consent_page.rs, the admin pages in tests/http_admin.rs, connected_apps.html
+    /// in tests/http_connected_apps.rs (each including layout, app_header, permissions_table
+    /// and message); those tests fail on any placeholder a page leaves unfilled.
+    #[test]
+    fn every_built_in_template_parses() {
+        let mut environment = Environment::new();
+        environment.add_filter("fill", fill);
+        for (name, source) in TEMPLATES {
+            environment
+                .add_template(name, source)
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
+        assert_eq!(
+            Pages::default().environment.templates().count(),
+            TEMPLATES.len()
+        );
+    }
 }
