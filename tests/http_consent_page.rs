@@ -192,7 +192,12 @@ async fn the_page_says_the_ceiling_limits_the_app_only_where_it_takes_something_
 async fn an_app_not_installed_in_the_company_is_not_said_to_reach_it() {
     let world = support::world().await;
     let (profiled, path) = profiled_app(&world).await;
-    let app = router(world.server.clone(), john_in_acme(), HttpOptions::default());
+    // Jane looks at the page: John's consent below is remembered, which skips his.
+    let jane = SignedInAs {
+        user: world.jane.clone(),
+        ..john_in_acme()
+    };
+    let app = router(world.server.clone(), jane, HttpOptions::default());
     let not_installed = "FieldSync is not installed in Acme Construction, so it cannot reach Acme Construction&#x27;s data through you";
     // Installed by John's consent, then uninstalled by Jane: allowing again installs nothing.
     let request = appgrant::grant::AuthorizationRequest {
@@ -205,6 +210,7 @@ async fn an_app_not_installed_in_the_company_is_not_said_to_reach_it() {
         .await
         .unwrap();
     let page = get(&app, &path, None).await;
+    assert_eq!(page.status, 200);
     assert!(!page.body.contains(not_installed), "{}", page.body);
     world
         .server
