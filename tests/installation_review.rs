@@ -340,3 +340,182 @@ async fn only_a_directory_admin_learns_whether_an_app_is_installed_in_the_compan
         );
     }
 }
+
+#[tokio::test]
+async fn a_publish_or_a_repeated_request_while_an_admin_reviews_a_request_leaves_it_decidable() {
+    let world = support::world().await;
+    let app = &world.app.client_id;
+    let server = &world.server;
+    server
+        .request_installation(&world.acme, app, &world.john)
+        .await
+        .unwrap();
+    let seen = server
+        .installation_review(&world.acme, app, &world.jane)
+        .await
+        .unwrap();
+    // Neither changes what approving applies: the version the request named.
+    server
+        .request_installation(&world.acme, app, &world.john)
+        .await
+        .unwrap();
+    server
+        .publish_manifest(app, raised(Level::Admin))
+        .await
+        .unwrap();
+    let approved = server
+        .decide_on_review(
+            &world.acme,
+            app,
+            &world.jane,
+            seen.installation.revision,
+            AdminDecision::Approve {
+                projects: [world.tower.clone()].into(),
+            },
+        )
+        .await
+        .unwrap();
+    let account = approved.service_account.unwrap();
+    assert_eq!(Some(&account.approved), seen.reviewed.as_ref());
+    // The version published since waits for its own review.
+    assert_eq!(approved.pending_manifest, Some(2));
+}
+
+#[tokio::test]
+async fn a_denial_or_a_project_change_on_an_installation_changed_since_its_review_is_refused() {
+    let world = support::world().await;
+    let app = &world.app.client_id;
+    let server = &world.server;
+    let (acme, jane, john) = (&world.acme, &world.jane, &world.john);
+    server.request_installation(acme, app, john).await.unwrap();
+    let seen = server.installation_review(acme, app, jane).await.unwrap();
+    // Another admin denied it and John asked again: a request Jane has not seen.
+    server.deny_installation(acme, app, jane).await.unwrap();
+    server.request_installation(acme, app, john).await.unwrap();
+    let late = server
+        .decide_on_review(
+            acme,
+            app,
+            jane,
+            seen.installation.revision,
+            AdminDecision::Deny,
+        )
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(ServerError::Installation(
+                InstallationError::ChangedSinceReview { .. }
+            ))
+        ),
+        "{late:?}"
+    );
+    let tower: std::collections::BTreeSet<ProjectId> = [world.tower.clone()].into();
+    server
+        .approve_installation(acme, app, jane, tower.clone())
+        .await
+        .unwrap();
+    let seen = server.installation_review(acme, app, jane).await.unwrap();
+    let both: std::collections::BTreeSet<ProjectId> =
+        [world.tower.clone(), world.depot.clone()].into();
+    server
+        .set_permitted_projects(acme, app, jane, both)
+        .await
+        .unwrap();
+    let late = server
+        .decide_on_review(
+            acme,
+            app,
+            jane,
+            seen.installation.revision,
+            AdminDecision::SetProjects { projects: tower },
+        )
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(ServerError::Installation(
+                InstallationError::ChangedSinceReview { .. }
+            ))
+        ),
+        "{late:?}"
+    );
+    let now = server.installation(acme, app).await.unwrap();
+    assert_eq!(now.service_account.unwrap().permitted_projects.len(), 2);
+}
+
+#[tokio::test]
+async fn a_request_that_named_no_manifest_is_reviewed_on_the_first_one_its_app_publishes() {
+    let world = support::world().await;
+    let server = &world.server;
+    let registration = appgrant::grant::AppRegistration {
+        flows: AppFlows::UserDelegated,
+        manifest: None,
+        ..support::both_flows_app()
+    };
+    let app = server
+        .register_app(registration)
+        .await
+        .unwrap()
+        .app
+        .client_id;
+    server
+        .request_installation(&world.acme, &app, &world.john)
+        .await
+        .unwrap();
+    let first = server
+        .installation_review(&world.acme, &app, &world.jane)
+        .await
+        .unwrap();
+    assert!(
+        first.reviewed.is_none(),
+        "nothing to approve but user access"
+    );
+    // The developer adds a service account: a manifest, then the flow, then a new version.
+    server
+        .publish_manifest(&app, raised(Level::ReadOnly))
+        .await
+        .unwrap();
+    let update = appgrant::grant::AppUpdate {
+        flows: Some(AppFlows::Both),
+        ..Default::default()
+    };
+    server.update_app(&app, update).await.unwrap();
+    let version = server
+        .publish_manifest(&app, raised(Level::Standard))
+        .await
+        .unwrap();
+    let stale = server
+        .decide_on_review(
+            &world.acme,
+            &app,
+            &world.jane,
+            first.installation.revision,
+            AdminDecision::Approve {
+                projects: Default::default(),
+            },
+        )
+        .await;
+    assert!(
+        stale.is_err(),
+        "approved what the admin did not see: {stale:?}"
+    );
+    let review = server
+        .installation_review(&world.acme, &app, &world.jane)
+        .await
+        .unwrap();
+    assert_eq!(review.reviewed.as_ref().map(|m| m.version), Some(version));
+    let approved = server
+        .decide_on_review(
+            &world.acme,
+            &app,
+            &world.jane,
+            review.installation.revision,
+            AdminDecision::Approve {
+                projects: [world.tower.clone()].into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.service_account.unwrap().approved.version, version);
+}

@@ -320,11 +320,11 @@ impl Installation {
         if !approvable {
             return Err(self.invalid("approve"));
         }
-        // The admin approves the manifest the request named, never one published since.
+        // The admin approves the manifest the request named, never one published since (nor one
+        // published after a request that named none: that one is proposed to it on its own).
         let reviewed = self
             .pending_manifest
-            .and_then(|version| app.manifests.iter().find(|m| m.version == version))
-            .or(app.manifest());
+            .and_then(|version| app.manifests.iter().find(|m| m.version == version));
         let manifest = match reviewed {
             Some(manifest) if app.flows.service_account() => manifest.clone(),
             _ if self.status == InstallationStatus::Requested => {
@@ -395,9 +395,11 @@ impl Installation {
 
     /// The app published `app.manifest()`: apply it now if it asks for nothing more, else wait.
     pub fn propose_manifest(&mut self, app: &App) -> ManifestUpdate {
-        let (Some(account), Some(manifest)) = (self.service_account.as_mut(), app.manifest())
-        else {
+        let Some(manifest) = app.manifest() else {
             return ManifestUpdate::NotApplicable;
+        };
+        let Some(account) = self.service_account.as_mut() else {
+            return self.propose_first_manifest(app, manifest.version);
         };
         if self.status != InstallationStatus::Active {
             return ManifestUpdate::NotApplicable;
@@ -412,6 +414,20 @@ impl Installation {
             user: account.user.clone(),
             permissions: account.permissions(),
         })
+    }
+
+    /// A request, or an installation by consent, that named no manifest (the app had none, or
+    /// no service account then) waits for an admin to approve the first one published.
+    fn propose_first_manifest(&mut self, app: &App, version: u32) -> ManifestUpdate {
+        let waiting = matches!(
+            self.status,
+            InstallationStatus::Requested | InstallationStatus::Active
+        );
+        if !waiting || self.pending_manifest.is_some() || !app.flows.service_account() {
+            return ManifestUpdate::NotApplicable;
+        }
+        self.pending_manifest = Some(version);
+        ManifestUpdate::Pending
     }
 
     /// An admin approves the pending manifest update.

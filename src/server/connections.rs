@@ -3,6 +3,7 @@
 
 use super::{AuthorizationServer, ServerError, telemetry};
 use crate::audit::{AuditAction, AuditActor, RevocationReason};
+use crate::grant::FamilyStatus;
 use crate::model::{App, ClientId, UserId};
 use crate::store::{Directory, Store};
 use chrono::{DateTime, Utc};
@@ -39,30 +40,40 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// `user` disconnects `app`: the consent is forgotten and every grant they made it is
     /// revoked (its refresh tokens and the access tokens issued from them stop at the next
     /// decision), including the grant of a code issued before and exchanged after. Disconnecting
-    /// an app that is not connected does nothing; disconnecting again finishes a disconnect
-    /// that failed part way.
+    /// an app that is not connected does nothing.
     pub async fn disconnect_app(&self, user: &UserId, app: &ClientId) -> Result<(), ServerError> {
         let disconnected = async {
-            let store = &self.inner.store;
-            let now = self.now();
-            // Forgotten first: a code exchange saves its grant and then reads the consent, so
-            // an exchange racing this either saves its grant before the families are listed
-            // below (and is revoked here) or finds the consent gone (and revokes itself).
-            store.forget_consent(user, app).await?;
-            for family in store.families_of(user, app).await? {
-                store.revoke_grant(&family.grant, now).await?;
-                self.audit(
-                    AuditActor::User(user.clone()),
-                    AuditAction::GrantRevoked {
-                        grant: family.grant.clone(),
-                        reason: RevocationReason::UserDisconnected,
-                    },
-                    app,
-                    None,
-                );
-            }
-            Ok(())
+            // First with the consent still there: if a revocation fails, the app is still
+            // listed, for the person to disconnect it again.
+            self.revoke_families_of(user, app).await?;
+            // A code exchange saves its grant and then reads the consent: one racing this
+            // either finds the consent gone (and revokes itself) or saved its grant before the
+            // consent went, and so before the second pass lists it.
+            self.inner.store.forget_consent(user, app).await?;
+            self.revoke_families_of(user, app).await
         };
         telemetry::observe_store("disconnect_app", disconnected.await)
+    }
+
+    async fn revoke_families_of(&self, user: &UserId, app: &ClientId) -> Result<(), ServerError> {
+        let store = &self.inner.store;
+        let now = self.now();
+        let families = store.families_of(user, app).await?;
+        let active = families
+            .iter()
+            .filter(|family| family.status == FamilyStatus::Active);
+        for family in active {
+            store.revoke_grant(&family.grant, now).await?;
+            self.audit(
+                AuditActor::User(user.clone()),
+                AuditAction::GrantRevoked {
+                    grant: family.grant.clone(),
+                    reason: RevocationReason::UserDisconnected,
+                },
+                app,
+                None,
+            );
+        }
+        Ok(())
     }
 }

@@ -535,8 +535,14 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         for _ in 0..CHANGE_ATTEMPTS {
             let mut installation = self.find_installation(company, app).await?;
             let read_at = installation.revision;
+            let before = installation.clone();
             let outcome = change(&mut installation)?;
-            installation.revision = read_at + 1;
+            // A change that changed nothing keeps the revision, so what an admin is reviewing
+            // stays decidable; it is still saved over the revision read, so that a change
+            // racing it makes this one run again on what that change left.
+            if installation != before {
+                installation.revision = read_at + 1;
+            }
             let store = &self.inner.store;
             if store
                 .update_installation(read_at, installation.clone())

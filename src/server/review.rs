@@ -1,6 +1,7 @@
 //! What people review before they decide: a company's apps and one install or update for its
-//! admins, and the consent page's facts for a person. Reads only; the decisions themselves are
-//! in `installations` and `authorization`.
+//! admins, and the consent page's facts for a person; and an admin's decision on what they
+//! reviewed, which is taken only if nothing changed since (the decisions themselves are in
+//! `installations`).
 
 use super::installations::observe_change;
 use super::{AuthorizationServer, ConsentPrompt, ServerError, telemetry};
@@ -101,7 +102,8 @@ pub struct ConsentDetails {
     pub user: Option<User>,
     /// The company they are working in, if the host named one.
     pub company: Option<Company>,
-    /// Whether the app reaches that company's data once they allow it.
+    /// Whether the app reaches that company's data once they allow it (`None` without a
+    /// company, or if they are not a member: only members learn what is installed there).
     pub access: Option<CompanyAccess>,
     /// What the app may do through them there: their permissions capped by the app's ceiling
     /// (`None` without a company, if they are not a member, or if the app is not installed
@@ -211,13 +213,18 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 return Ok(details);
             };
             let record = directory.company(company).await?;
+            // Only a member learns whether the app is installed there.
+            let Some(held) = directory.membership(company, user).await? else {
+                details.company = record;
+                return Ok(details);
+            };
             let access = self
                 .company_access(&prompt.app, record.as_ref(), user)
                 .await?;
-            let held = directory.membership(company, user).await?;
-            if let (Some(held), CompanyAccess::Installed | CompanyAccess::InstalledOnAllow) =
-                (held, access)
-            {
+            if matches!(
+                access,
+                CompanyAccess::Installed | CompanyAccess::InstalledOnAllow
+            ) {
                 let ceiling = prompt.app.ceiling.as_ref();
                 let may_do = delegated_permissions(&held, ceiling);
                 details.capped = may_do != delegated_permissions(&held, None);
@@ -286,13 +293,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             InstallationStatus::Denied => ReviewStage::Denied,
             InstallationStatus::Uninstalled => ReviewStage::Uninstalled,
         };
-        // A first request reviews the version it named (or the current one).
-        let reviewed = match stage {
-            ReviewStage::Requested | ReviewStage::ServiceAccountRequested => {
-                pending.or_else(|| app.manifest().cloned())
-            }
-            _ => pending,
-        };
+        // What approving applies: the version the request (or the update) named, if any.
+        let reviewed = pending;
         let changes = match (&reviewed, &approved) {
             (Some(reviewed), Some(approved)) => reviewed.changes_from(approved),
             _ => Vec::new(),

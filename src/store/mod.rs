@@ -180,6 +180,11 @@ pub trait RevocationStore: Send + Sync {
 }
 
 /// Users' consents to apps.
+///
+/// A consent stays until [`forget_consent`](ConsentStore::forget_consent) (the person
+/// disconnects the app): a code exchange reads it after saving its grant, and refuses (and
+/// revokes) the grant of a code whose consent is gone, which is how a disconnect stops a code
+/// issued before it. A store that expired consents on its own would refuse valid exchanges.
 pub trait ConsentStore: Send + Sync {
     /// Records that `user` authorized `app`.
     fn save_consent(

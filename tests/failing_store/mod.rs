@@ -23,12 +23,46 @@ pub struct FailingStore {
     inner: MemoryStore,
     down: Arc<AtomicBool>,
     calls: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many revocations fail before they work again.
+    failing_revocations: Arc<std::sync::atomic::AtomicUsize>,
+    /// A pause after the next family is saved: told when it is saved, waits to go on.
+    family_pause: Arc<std::sync::Mutex<Option<FamilyPause>>>,
+}
+
+struct FamilyPause {
+    saved: tokio::sync::oneshot::Sender<()>,
+    go_on: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The two ends of a pause after a family is saved (see [`FailingStore::pause_after_saving_a_family`]).
+pub struct PausedFamily {
+    /// Resolves once the family is saved, the saving call paused.
+    pub saved: tokio::sync::oneshot::Receiver<()>,
+    /// Send to let the saving call go on.
+    pub go_on: tokio::sync::oneshot::Sender<()>,
 }
 
 impl FailingStore {
     /// From now on every call fails (`true`) or works again (`false`).
     pub fn fail(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The next `count` grant revocations fail (everything else works).
+    pub fn fail_revocations(&self, count: usize) {
+        self.failing_revocations.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `save_family` saves, then waits until told to go on: for running something
+    /// between a code exchange's steps.
+    pub fn pause_after_saving_a_family(&self) -> PausedFamily {
+        let (saved_tx, saved) = tokio::sync::oneshot::channel();
+        let (go_on, go_on_rx) = tokio::sync::oneshot::channel();
+        *self.family_pause.lock().unwrap() = Some(FamilyPause {
+            saved: saved_tx,
+            go_on: go_on_rx,
+        });
+        PausedFamily { saved, go_on }
     }
 
     /// How many store calls were made so far.
@@ -185,7 +219,13 @@ impl CodeStore for FailingStore {
 impl RefreshStore for FailingStore {
     async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
         self.up()?;
-        self.inner.save_family(family).await
+        self.inner.save_family(family).await?;
+        let pause = self.family_pause.lock().unwrap().take();
+        if let Some(pause) = pause {
+            let _ = pause.saved.send(());
+            let _ = pause.go_on.await;
+        }
+        Ok(())
     }
     async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
         self.up()?;
@@ -212,6 +252,16 @@ impl RefreshStore for FailingStore {
 impl RevocationStore for FailingStore {
     async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
         self.up()?;
+        let failing =
+            self.failing_revocations
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                });
+        if failing.is_ok() {
+            return Err(StoreError::Backend(Box::new(std::io::Error::other(
+                FAILURE,
+            ))));
+        }
         self.inner.revoke_grant(grant, at).await
     }
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {

@@ -68,6 +68,7 @@ strings! {
     review_service_account_title: "Give {app} its service account in {company}?",
     review_service_account_installed: "{app} is installed in {company} for its users: it acts as each person who authorized it. It also asks for a service account of its own, with these permissions:",
     review_asks: "{app} asks for a service account with these permissions:",
+    review_no_service_account: "{app} asks for no service account: it will act only as each person who authorizes it, with what they may do.",
     review_holds: "{app}'s service account holds:",
     review_projects: "Projects it may work on",
     review_projects_hint: "Project-level permissions apply only on the projects you choose.",
