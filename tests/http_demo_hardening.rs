@@ -1,5 +1,6 @@
 //! The demo server is safe to copy: slow clients cannot exhaust it, its signing key file is
-//! private, sign-ins and admin actions come only from its own pages, and its pages cannot be
+//! private, sign-ins and install requests come only from its own pages, a non-admin's admin
+//! action changes nothing, and its pages (its own and the library's it mounts) cannot be
 //! framed.
 #![cfg(feature = "axum")]
 
@@ -267,19 +268,24 @@ async fn same_origin_sign_in_still_works() {
 
 // 11. The demo's pages cannot be framed (clickjacking), cached, or leak their URL.
 
-/// Asserts that `response` carries the page headers, its CSP ending in `form_action`.
-fn assert_page_headers(what: &str, response: &reqwest::Response, form_action: &str) {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
-    };
-    let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'{form_action}"
-    );
+/// The value of header `name` in `response`.
+fn header_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_owned())
+}
+
+/// Asserts that `response` carries the demo's own page headers.
+fn assert_page_headers(what: &str, response: &reqwest::Response) {
+    let header = |name: &str| header_of(response, name);
+    let csp = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
     assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{what}");
-    assert_eq!(header("content-security-policy"), Some(csp), "{what}");
+    assert_eq!(
+        header("content-security-policy").as_deref(),
+        Some(csp),
+        "{what}"
+    );
     assert_eq!(
         header("cache-control").as_deref(),
         Some("no-store"),
@@ -297,6 +303,31 @@ fn assert_page_headers(what: &str, response: &reqwest::Response, form_action: &s
     assert!(html, "{what} is not a page");
 }
 
+/// Asserts that `response` carries the headers of the library's pages, which the demo mounts
+/// as they are: not framed, not cached, and no referrer at all (their forms carry a token, so
+/// no check of where a post came from needs one).
+fn assert_library_page_headers(what: &str, response: &reqwest::Response) {
+    let header = |name: &str| header_of(response, name);
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{what}");
+    let csp = header("content-security-policy").unwrap_or_default();
+    let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    for needed in ["default-src 'none'", "frame-ancestors 'none'"] {
+        assert!(directives.contains(&needed), "{what}: {csp}");
+    }
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+    assert_eq!(
+        header("referrer-policy").as_deref(),
+        Some("no-referrer"),
+        "{what}"
+    );
+    let html = header("content-type").is_some_and(|kind| kind.starts_with("text/html"));
+    assert!(html, "{what} is not a page");
+}
+
 #[tokio::test]
 async fn every_demo_page_refuses_framing_and_caching() {
     let running = start().await;
@@ -308,7 +339,7 @@ async fn every_demo_page_refuses_framing_and_caching() {
         .await
         .unwrap();
     assert_eq!(login.status(), reqwest::StatusCode::OK);
-    assert_page_headers("the login page", &login, "");
+    assert_page_headers("the login page", &login);
     let wrong = http
         .post(running.url("/login"))
         .form(&[("username", "john"), ("password", "guess")])
@@ -316,88 +347,142 @@ async fn every_demo_page_refuses_framing_and_caching() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
-    assert_page_headers("a failed sign-in", &wrong, "");
+    assert_page_headers("a failed sign-in", &wrong);
     let foreign = sign_in_as_john(&running, &[("origin", "https://evil.example")]).await;
     assert_eq!(foreign.status(), reqwest::StatusCode::FORBIDDEN);
-    assert_page_headers("a refused sign-in", &foreign, "");
-    let jane = Browser::new(&running);
-    jane.sign_in("jane", &running.user("jane").password).await;
-    let admin = jane
-        .open(&running.url(&format!("/admin/apps/{fieldsync}")))
-        .await;
-    assert_eq!(admin.status(), reqwest::StatusCode::OK);
-    assert_page_headers("the admin page", &admin, "; form-action 'self'");
+    assert_page_headers("a refused sign-in", &foreign);
+    let jane = Browser::signed_in(&running, "jane").await;
+    let unasked = jane
+        .http
+        .post(running.url(&format!("/apps/{fieldsync}/request-install")))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unasked.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_page_headers("a refused install request", &unasked);
+    assert_eq!(jane.request_install(&fieldsync).await.status(), 200);
+    let apps = jane.open(&running.seed.admin_url).await;
+    assert_eq!(apps.status(), reqwest::StatusCode::OK);
+    assert_library_page_headers("the admin page", &apps);
+    let review = jane.open(&running.url(&admin_app_path(&fieldsync))).await;
+    assert_eq!(review.status(), reqwest::StatusCode::OK);
+    assert_library_page_headers("the install review", &review);
 }
 
 // 12. An admin action refused to a non-admin changes nothing.
 
-/// `who` posts `action` on FieldSync's installation, through the admin JSON route or the admin
-/// page's form; the response's status.
-async fn admin_action(
-    running: &Running,
-    who: &Browser,
-    action: &str,
-    form: bool,
-) -> reqwest::StatusCode {
-    let app = &running.fieldsync().client_id;
-    let request = if form {
-        who.http
-            .post(running.url(&format!("/admin/apps/{app}/{action}")))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("projects=tower")
-    } else {
-        who.http
-            .post(running.url(&format!("/admin/api/apps/{app}/{action}")))
-            .json(&serde_json::json!({ "projects": ["tower"] }))
-    };
-    request.send().await.unwrap().status()
+/// The actions the library's admin routes take on an installation.
+const ADMIN_ACTIONS: [&str; 5] = ["approve", "deny", "projects", "approve-update", "uninstall"];
+
+/// FieldSync's installation in Acme as Jane, the admin, reviews it: the status of the review
+/// JSON (404 before anyone asked) and its body.
+async fn review_of_fieldsync(running: &Running, jane: &Browser) -> (u16, serde_json::Value) {
+    let response = jane.admin_review(&running.fieldsync().client_id).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
 }
 
-/// FieldSync's installation in Acme as an admin reads it (`null` when there is none).
-async fn installation_of_fieldsync(running: &Running, admin: &Browser) -> serde_json::Value {
-    let app = &running.fieldsync().client_id;
-    let response = admin
-        .http
-        .get(running.url(&format!("/admin/api/apps/{app}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
-    response.json::<serde_json::Value>().await.unwrap()["installation"].clone()
-}
-
-/// John, who is no admin, tries every action: each is refused and the installation stays
-/// exactly as it was.
-async fn john_changes_nothing(running: &Running, john: &Browser, jane: &Browser, stage: &str) {
-    let before = installation_of_fieldsync(running, jane).await;
-    for action in ["install", "deny", "projects", "approve-update", "uninstall"] {
-        for form in [false, true] {
-            let status = admin_action(running, john, action, form).await;
-            assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{stage}: {action}");
-            let after = installation_of_fieldsync(running, jane).await;
-            assert_eq!(after, before, "{stage}: John's refused {action} changed it");
-        }
+/// Jane's own admin pages on FieldSync (its review and the uninstall confirmation), whose
+/// forms John might get hold of.
+async fn janes_pages(running: &Running, jane: &Browser) -> String {
+    let review = admin_app_path(&running.fieldsync().client_id);
+    let mut pages = String::new();
+    for path in [review.clone(), format!("{review}/uninstall")] {
+        pages.push_str(&jane.open(&running.url(&path)).await.text().await.unwrap());
     }
+    pages
+}
+
+/// John, who is no admin, tries every action, as JSON (with the revision Jane reviewed) and as
+/// a form (with the hidden fields of Jane's own page where it has that form): each is refused
+/// and the installation stays exactly as it was.
+async fn john_changes_nothing(running: &Running, john: &Browser, jane: &Browser, stage: &str) {
+    let app = &running.fieldsync().client_id;
+    let before = review_of_fieldsync(running, jane).await;
+    let revision = before.1["installation"]["revision"].as_u64().unwrap_or(0);
+    let pages = janes_pages(running, jane).await;
+    for action in ADMIN_ACTIONS {
+        let body = serde_json::json!({ "revision": revision, "projects": ["tower"] });
+        let response = john.admin_json(app, action, &body).await;
+        assert_eq!(response.status(), 403, "{stage}: {action} as JSON");
+        let refusal: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(refusal["error"], "forbidden", "{stage}: {action}");
+        let after = review_of_fieldsync(running, jane).await;
+        assert_eq!(after, before, "{stage}: John's refused {action} changed it");
+
+        let path = format!("{}/{action}", admin_app_path(app));
+        let mut form = try_form_fields(&pages, &path).unwrap_or_else(|| {
+            vec![
+                ("csrf_token".into(), "made-up".into()),
+                ("revision".into(), revision.to_string()),
+            ]
+        });
+        form.push(("project".into(), "tower".into()));
+        let response = john
+            .http
+            .post(running.url(&path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{stage}: {action} as a form");
+        let after = review_of_fieldsync(running, jane).await;
+        assert_eq!(
+            after, before,
+            "{stage}: John's refused {action} form changed it"
+        );
+    }
+}
+
+/// Jane decides `action` on FieldSync as JSON, on the installation as she just reviewed it.
+async fn jane_decides(running: &Running, jane: &Browser, action: &str) {
+    let app = &running.fieldsync().client_id;
+    let revision = jane.reviewed_revision(app).await;
+    let body = serde_json::json!({ "revision": revision, "projects": ["tower"] });
+    let response = jane.admin_json(app, action, &body).await;
+    assert_eq!(response.status(), 200, "Jane's {action}");
 }
 
 #[tokio::test]
 async fn a_refused_admin_action_changes_nothing() {
     let running = start().await;
-    let jane = Browser::new(&running);
-    jane.sign_in("jane", &running.user("jane").password).await;
-    let john = Browser::new(&running);
-    john.sign_in("john", &running.user("john").password).await;
-    assert!(installation_of_fieldsync(&running, &jane).await.is_null());
-    john_changes_nothing(&running, &john, &jane, "never installed").await;
-    assert_eq!(admin_action(&running, &jane, "install", false).await, 200);
+    let app = &running.fieldsync().client_id;
+    let jane = Browser::signed_in(&running, "jane").await;
+    let john = Browser::signed_in(&running, "john").await;
+    assert_eq!(review_of_fieldsync(&running, &jane).await.0, 404);
+    john_changes_nothing(&running, &john, &jane, "never asked for").await;
+    // Any member may ask (the host's catalog); only an admin decides.
+    assert_eq!(john.request_install(app).await.status(), 200);
+    assert_eq!(
+        review_of_fieldsync(&running, &jane).await.1["stage"],
+        "requested"
+    );
+    john_changes_nothing(&running, &john, &jane, "requested").await;
+    jane_decides(&running, &jane, "approve").await;
     john_changes_nothing(&running, &john, &jane, "installed").await;
-    assert_eq!(admin_action(&running, &jane, "uninstall", false).await, 200);
-    let uninstalled = installation_of_fieldsync(&running, &jane).await;
-    assert_eq!(uninstalled["status"], "uninstalled");
+    // A new version asking for more waits for an admin.
+    let raised = appgrant::model::Manifest::new(0)
+        .company_tool("directory", appgrant::model::Level::ReadOnly)
+        .project_tool("rfis", appgrant::model::Level::Admin);
+    let client_id = appgrant::model::ClientId::new(app.as_str());
+    running
+        .server
+        .publish_manifest(&client_id, raised)
+        .await
+        .unwrap();
+    let review = review_of_fieldsync(&running, &jane).await.1;
+    assert_eq!(review["stage"], "update_pending");
+    john_changes_nothing(&running, &john, &jane, "an update pending").await;
+    jane_decides(&running, &jane, "approve-update").await;
+    jane_decides(&running, &jane, "uninstall").await;
+    let uninstalled = review_of_fieldsync(&running, &jane).await.1;
+    assert_eq!(uninstalled["installation"]["status"], "uninstalled");
     john_changes_nothing(&running, &john, &jane, "after an uninstall").await;
-    assert_eq!(admin_action(&running, &jane, "deny", false).await, 200);
-    let denied = installation_of_fieldsync(&running, &jane).await;
-    assert_eq!(denied["status"], "denied");
+    assert_eq!(jane.request_install(app).await.status(), 200);
+    jane_decides(&running, &jane, "deny").await;
+    let denied = review_of_fieldsync(&running, &jane).await.1;
+    assert_eq!(denied["installation"]["status"], "denied");
     john_changes_nothing(&running, &john, &jane, "after a denial").await;
 }
 

@@ -176,23 +176,6 @@ async fn user_tokens(running: &Running, username: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// Jane (directory admin) installs FieldSync in Acme for the tower project.
-async fn install_fieldsync(running: &Running) {
-    let jane = signed_in(running, "jane").await;
-    let url = running.url(&format!(
-        "/admin/api/apps/{}/install",
-        running.fieldsync().client_id
-    ));
-    let response = jane
-        .http
-        .post(url)
-        .json(&json!({ "projects": ["tower"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 fn rfis(running: &Running) -> RequestBuilder {
     client().get(running.url("/api/projects/tower/rfis"))
 }
@@ -482,7 +465,7 @@ async fn form_content_type_with_a_charset_is_accepted() {
 #[tokio::test]
 async fn json_bodies_are_accepted_for_client_credentials_and_refresh() {
     let running = start().await;
-    install_fieldsync(&running).await;
+    install_fieldsync(&running, &["tower"]).await;
     let app = running.fieldsync();
     let service = token_post(&running)
         .json(&json!({

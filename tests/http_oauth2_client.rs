@@ -216,24 +216,6 @@ async fn token_info(running: &Running, token: &AccessToken) -> serde_json::Value
     response.json().await.unwrap()
 }
 
-/// Jane (a directory admin) installs `client_id` in Acme through the admin JSON route,
-/// permitting its service account on `projects`.
-async fn install(running: &Running, client_id: &str, projects: &[&str]) {
-    let jane = running.user("jane");
-    let browser = Browser::new(running);
-    browser.sign_in(&jane.username, &jane.password).await;
-    let response = browser
-        .http
-        .post(running.url(&format!("/admin/api/apps/{client_id}/install")))
-        .json(&serde_json::json!({ "projects": projects }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let installation: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(installation["status"], "active", "{installation}");
-}
-
 #[tokio::test]
 async fn authorization_code_with_pkce_through_sign_in_and_consent_with_client_secret_basic() {
     let running = start().await;
@@ -394,7 +376,7 @@ async fn client_credentials_unbound_token_works_in_a_company_that_installed_the_
     let running = start().await;
     let fieldsync = running.fieldsync();
     let client = oauth_client(&running, fieldsync);
-    install(&running, &fieldsync.client_id, &["tower"]).await;
+    install_fieldsync(&running, &["tower"]).await;
 
     let tokens = client
         .exchange_client_credentials()
@@ -436,7 +418,7 @@ async fn client_credentials_bound_with_company_id_need_an_approved_service_accou
         BasicErrorResponseType::UnauthorizedClient,
     );
 
-    install(&running, &fieldsync.client_id, &["tower"]).await;
+    install_fieldsync(&running, &["tower"]).await;
     let tokens = bound_token().await.unwrap();
     assert_bearer_for_5400s(&tokens);
     assert!(tokens.refresh_token().is_none());
@@ -550,7 +532,7 @@ async fn a_users_consent_installs_for_user_access_only_the_service_account_needs
         StatusCode::FORBIDDEN
     );
 
-    install(&running, &fieldsync.client_id, &["tower"]).await;
+    install_fieldsync(&running, &["tower"]).await;
     let tokens = bound_token().await.unwrap();
     assert_eq!(
         read_rfis(&running, tokens.access_token(), "tower").await,

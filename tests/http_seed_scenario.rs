@@ -1,6 +1,7 @@
 //! The seed scenario end to end over HTTP, against the demo platform: Jane and John using the
-//! same app, the app's service account on the projects an admin permits, the admin routes and
-//! pages, uninstall cutting every token off, and the line `cargo run --example server` prints.
+//! same app, the app's service account on the projects an admin permits, the install request
+//! from the host's catalog and the library's admin routes and pages the demo mounts, uninstall
+//! cutting every token off, and the line `cargo run --example server` prints.
 #![cfg(feature = "axum")]
 
 mod http_support;
@@ -74,19 +75,18 @@ async fn signed_in(running: &Running, username: &str) -> Browser {
     browser
 }
 
-/// `POST /admin/api/apps/{FieldSync}/{action}` with `{"projects": projects}`.
-async fn admin_json(
+/// The library's admin JSON `action` on FieldSync in Acme, as `who` takes it on the
+/// installation as they reviewed it just before (its revision), with `projects`.
+async fn admin_decides(
     running: &Running,
-    http: &reqwest::Client,
+    who: &Browser,
     action: &str,
     projects: &[&str],
 ) -> Response {
-    let path = format!("/admin/api/apps/{}/{action}", running.fieldsync().client_id);
-    http.post(running.url(&path))
-        .json(&json!({ "projects": projects }))
-        .send()
-        .await
-        .unwrap()
+    let app = &running.fieldsync().client_id;
+    let revision = who.reviewed_revision(app).await;
+    let body = json!({ "revision": revision, "projects": projects });
+    who.admin_json(app, action, &body).await
 }
 
 /// `GET /api/projects/{project}/rfis` in Acme.
@@ -156,14 +156,10 @@ async fn jane_and_john_using_the_same_app_get_what_each_of_them_can_do() {
 #[tokio::test]
 async fn the_service_account_works_only_on_the_projects_the_admin_permits() {
     let running = start().await;
-    let jane = signed_in(&running, "jane").await;
-    let installed = admin_json(&running, &jane.http, "install", &["tower"]).await;
-    assert_eq!(installed.status(), StatusCode::OK);
-    let installed: Value = installed.json().await.unwrap();
-    assert_eq!(installed["status"], "active");
+    let installed = install_fieldsync(&running, &["tower"]).await;
     assert_eq!(
         installed["service_account"]["permitted_projects"],
-        json!([{ "id": "tower", "name": "Riverside Tower" }])
+        json!(["tower"])
     );
     let token = service_account_token(&running).await;
 
@@ -176,7 +172,8 @@ async fn the_service_account_works_only_on_the_projects_the_admin_permits() {
     let depot = forbidden(list_rfis(&running, &token, "depot").await).await;
     assert_eq!(depot["reason"]["reason"], "project_not_permitted");
 
-    let changed = admin_json(&running, &jane.http, "projects", &["depot"]).await;
+    let jane = signed_in(&running, "jane").await;
+    let changed = admin_decides(&running, &jane, "projects", &["depot"]).await;
     assert_eq!(changed.status(), StatusCode::OK);
     // The same token, at its very next calls.
     let tower = forbidden(list_rfis(&running, &token, "tower").await).await;
@@ -192,57 +189,46 @@ async fn the_service_account_works_only_on_the_projects_the_admin_permits() {
 #[tokio::test]
 async fn only_directory_admins_may_use_the_admin_routes() {
     let running = start().await;
+    install_fieldsync(&running, &["tower"]).await;
+    let app = &running.fieldsync().client_id;
     let jane = signed_in(&running, "jane").await;
-    assert_eq!(
-        admin_json(&running, &jane.http, "install", &["tower"])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    let revision = jane.reviewed_revision(app).await;
     let john = signed_in(&running, "john").await;
-    for action in ["install", "deny", "projects", "approve-update", "uninstall"] {
-        let response = admin_json(&running, &john.http, action, &["depot"]).await;
+    let anonymous = Browser::new(&running);
+    // The revision Jane reviewed: John is refused even knowing it.
+    let body = json!({ "revision": revision, "projects": ["depot"] });
+    for action in ["approve", "deny", "projects", "approve-update", "uninstall"] {
+        let response = john.admin_json(app, action, &body).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "john: {action}");
-        let anonymous = admin_json(&running, &client(), action, &["depot"]).await;
+        let refusal: Value = response.json().await.unwrap();
+        assert_eq!(refusal["error"], "forbidden", "john: {action}");
+        let response = anonymous.admin_json(app, action, &body).await;
         assert_eq!(
-            anonymous.status(),
+            response.status(),
             StatusCode::UNAUTHORIZED,
             "anonymous: {action}"
         );
     }
-    let status_path = format!("/admin/api/apps/{}", running.fieldsync().client_id);
-    let anonymous = client()
-        .get(running.url(&status_path))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    // None of it changed anything.
-    let status: Value = jane
-        .http
-        .get(running.url(&status_path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["installation"]["status"], "active");
     assert_eq!(
-        status["installation"]["service_account"]["permitted_projects"],
-        json!([{ "id": "tower", "name": "Riverside Tower" }])
+        anonymous.admin_review(app).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // None of it changed anything.
+    let review: Value = jane.admin_review(app).await.json().await.unwrap();
+    assert_eq!(review["stage"], "installed");
+    assert_eq!(review["installation"]["revision"], revision);
+    assert_eq!(
+        review["installation"]["service_account"]["permitted_projects"],
+        json!(["tower"])
     );
 }
 
 #[tokio::test]
-
 async fn only_directory_admins_may_read_an_installation_through_the_admin_api() {
     let running = start().await;
-    let jane = signed_in(&running, "jane").await;
-    admin_json(&running, &jane.http, "install", &["tower"]).await;
+    install_fieldsync(&running, &["tower"]).await;
     let john = signed_in(&running, "john").await;
-    let path = format!("/admin/api/apps/{}", running.fieldsync().client_id);
-    let response = john.http.get(running.url(&path)).send().await.unwrap();
+    let response = john.admin_review(&running.fieldsync().client_id).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -251,13 +237,7 @@ async fn uninstalling_stops_every_token_of_the_app_at_its_next_call() {
     let running = start().await;
     let jane_token = authorize_as(&running, "jane").await;
     let john_token = authorize_as(&running, "john").await;
-    let jane = signed_in(&running, "jane").await;
-    assert_eq!(
-        admin_json(&running, &jane.http, "install", &["tower"])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    install_fieldsync(&running, &["tower"]).await;
     let service_token = service_account_token(&running).await;
     let tokens = [jane_token, john_token, service_token];
     for token in &tokens {
@@ -267,7 +247,11 @@ async fn uninstalling_stops_every_token_of_the_app_at_its_next_call() {
         );
     }
 
-    let uninstalled = admin_json(&running, &jane.http, "uninstall", &[]).await;
+    let jane = signed_in(&running, "jane").await;
+    // An uninstall only takes access away: it needs no revision.
+    let uninstalled = jane
+        .admin_json(&running.fieldsync().client_id, "uninstall", &json!({}))
+        .await;
     assert_eq!(uninstalled.status(), StatusCode::OK);
 
     for token in &tokens {
@@ -279,44 +263,89 @@ async fn uninstalling_stops_every_token_of_the_app_at_its_next_call() {
 }
 
 #[tokio::test]
-async fn the_admin_page_shows_what_the_app_asks_for_and_its_install_form_works() {
+async fn any_member_may_ask_for_an_install_from_the_hosts_catalog_and_the_admin_sees_who_asked() {
+    let running = start().await;
+    let app = &running.fieldsync().client_id;
+    let john = signed_in(&running, "john").await;
+    let asked = john.request_install(app).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let asked: Value = asked.json().await.unwrap();
+    assert_eq!(asked["status"], "requested", "{asked}");
+    assert_eq!(asked["requested_by"], "john", "{asked}");
+    // Asking again is still the same request.
+    let again: Value = john.request_install(app).await.json().await.unwrap();
+    for field in ["status", "requested_by", "requested_at"] {
+        assert_eq!(again[field], asked[field], "{field}: {again}");
+    }
+
+    let unknown = john.request_install("no-such-app").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let anonymous = Browser::new(&running).request_install(app).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let refusal: Value = anonymous.json().await.unwrap();
+    assert_eq!(refusal["error"], "unauthorized");
+
+    let jane = signed_in(&running, "jane").await;
+    let apps = jane
+        .open(&running.seed.admin_url)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(apps.contains("Requested by John"), "{apps}");
+}
+
+#[tokio::test]
+async fn a_members_request_opens_the_admin_review_whose_approve_form_installs_on_the_chosen_project()
+ {
     let running = start().await;
     let app = running.fieldsync();
     let jane = signed_in(&running, "jane").await;
-    let page_url = running.url(&format!("/admin/apps/{}", app.client_id));
-    let page = jane.open(&page_url).await.text().await.unwrap();
-    assert!(
-        page.contains("directory at read_only, company-wide"),
-        "{page}"
-    );
-    assert!(
-        page.contains("rfis at standard, on each permitted project"),
-        "{page}"
-    );
-    assert!(page.contains("Status: not installed"), "{page}");
-
-    let action = page
-        .split("<form method=\"post\" action=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap();
-    assert_eq!(action, format!("/admin/apps/{}/install", app.client_id));
-    let posted = jane
+    // The host's app catalog: a form post asking for the install, sent on to the review.
+    let requested = jane
         .http
-        .post(running.url(action))
+        .post(running.url(&format!("/apps/{}/request-install", app.client_id)))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("projects=tower")
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        redirect_target(&posted),
-        Some(format!("/admin/apps/{}", app.client_id))
-    );
+    let review_path = admin_app_path(&app.client_id);
+    assert_eq!(redirect_target(&requested), Some(review_path.clone()));
 
-    let page = jane.open(&page_url).await.text().await.unwrap();
-    assert!(page.contains("Status: Active"), "{page}");
-    assert!(page.contains("value=\"tower\" checked"), "{page}");
+    let page = jane.open(&running.url(&review_path)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    for expected in [
+        "Install FieldSync in Acme Construction?",
+        "<td>directory</td><td>Read only</td><td>Company-wide</td>",
+        "<td>rfis</td><td>Standard</td><td>On each permitted project</td>",
+        "Requested by Jane",
+    ] {
+        assert!(page.contains(expected), "missing {expected:?} in {page}");
+    }
+
+    let approve = format!("{review_path}/approve");
+    let mut form = form_fields(&page, &approve);
+    form.push(("project".into(), "tower".into()));
+    let posted = jane
+        .http
+        .post(running.url(&approve))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect_target(&posted), Some(review_path.clone()));
+
+    let page = jane
+        .open(&running.url(&review_path))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("value=\"tower\" checked> Riverside Tower"),
+        "{page}"
+    );
     assert!(!page.contains("value=\"depot\" checked"), "{page}");
     let token = service_account_token(&running).await;
     assert_eq!(
@@ -417,15 +446,22 @@ async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
         .await
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
+
+    // The company's admin page, as its directory admin opens it.
+    let jane = signed_in(&running, "jane").await;
+    let admin = jane.open(seed["admin_url"].as_str().unwrap()).await;
+    assert_eq!(admin.status(), StatusCode::OK);
+    let admin = admin.text().await.unwrap();
+    assert!(admin.contains("Apps in Acme Construction"), "{admin}");
 }
 
 #[tokio::test]
 async fn the_admin_sees_the_companys_projects_by_name_and_cannot_permit_one_it_lacks() {
     let running = start().await;
+    let app = &running.fieldsync().client_id;
     let jane = signed_in(&running, "jane").await;
-    let page = jane
-        .open(&running.url(&format!("/admin/apps/{}", running.fieldsync().client_id)))
-        .await;
+    assert_eq!(jane.request_install(app).await.status(), StatusCode::OK);
+    let page = jane.open(&running.url(&admin_app_path(app))).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(
@@ -433,11 +469,13 @@ async fn the_admin_sees_the_companys_projects_by_name_and_cannot_permit_one_it_l
         "{page}"
     );
 
-    let refused = admin_json(&running, &jane.http, "install", &["tower", "moonbase"]).await;
+    let refused = admin_decides(&running, &jane, "approve", &["tower", "moonbase"]).await;
     assert!(refused.status().is_client_error(), "{}", refused.status());
     let body = refused.text().await.unwrap();
     assert!(body.contains("moonbase"), "{body}");
     // Nothing was installed by the refused request.
-    let installed = admin_json(&running, &jane.http, "install", &["tower"]).await;
+    let review: Value = jane.admin_review(app).await.json().await.unwrap();
+    assert_eq!(review["stage"], "requested", "{review}");
+    let installed = admin_decides(&running, &jane, "approve", &["tower"]).await;
     assert_eq!(installed.status(), StatusCode::OK);
 }

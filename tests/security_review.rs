@@ -772,35 +772,74 @@ mod http {
         }
     }
 
+    /// FieldSync's installation in Acme, straight from the store (`None`: nobody asked).
+    async fn fieldsync_status(running: &Running) -> Option<InstallationStatus> {
+        let app = ClientId::new(running.fieldsync().client_id.as_str());
+        running
+            .server
+            .installation(&CompanyId::new("acme"), &app)
+            .await
+            .ok()
+            .map(|installation| installation.status)
+    }
+
     #[tokio::test]
     async fn demo_admin_forms_refuse_cross_origin_posts() {
         let running = start().await;
-        let jane = Browser::new(&running);
-        let user = running.user("jane");
-        jane.sign_in(&user.username, &user.password).await;
+        let jane = Browser::signed_in(&running, "jane").await;
         let fieldsync = running.fieldsync().client_id.clone();
-        let response = jane
-            .http
-            .post(running.url(&format!("/admin/apps/{fieldsync}/install")))
-            .header(header::ORIGIN, "http://127.0.0.1:8765")
-            .header(header::REFERER, "http://127.0.0.1:8765/callback")
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body("projects=tower&projects=depot")
+        // Another site's page, posting with Jane's cookie.
+        let from_the_client = |path: &str| {
+            jane.http
+                .post(running.url(path))
+                .header(header::ORIGIN, "http://127.0.0.1:8765")
+                .header(header::REFERER, "http://127.0.0.1:8765/callback")
+                .header("sec-fetch-site", "cross-site")
+                .header(header::CONTENT_TYPE, "text/plain")
+        };
+        // The demo's own install request...
+        let asked = from_the_client(&format!("/apps/{fieldsync}/request-install"))
             .send()
             .await
             .unwrap();
-        let installation = running
-            .server
-            .installation(&CompanyId::new("acme"), &ClientId::new(fieldsync.as_str()))
-            .await
-            .ok();
         assert_eq!(
-            installation.map(|installation| installation.status),
+            fieldsync_status(&running).await,
             None,
+            "a cross-origin form asked for the install in Jane's name (response {})",
+            asked.status()
+        );
+        assert_eq!(asked.status(), StatusCode::FORBIDDEN);
+        // ...and the library's admin forms it mounts, which cannot know the form's token.
+        assert_eq!(jane.request_install(&fieldsync).await.status(), 200);
+        let revision = jane.reviewed_revision(&fieldsync).await;
+        let approve = format!("{}/approve", admin_app_path(&fieldsync));
+        let response = from_the_client(&approve)
+            .body(format!("revision={revision}&project=tower&project=depot"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            fieldsync_status(&running).await,
+            Some(InstallationStatus::Requested),
             "a cross-origin form installed the app (response {})",
             response.status()
         );
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        // Nor the same decision as JSON, which the browser says another site sent.
+        let json = serde_json::json!({ "revision": revision, "projects": ["tower", "depot"] });
+        let response = jane
+            .http
+            .post(running.url(&format!("{}/approve", admin_api_path(&fieldsync))))
+            .header("sec-fetch-site", "cross-site")
+            .json(&json)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            fieldsync_status(&running).await,
+            Some(InstallationStatus::Requested)
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
 //! The demo platform: an authorization server mounted next to a small construction API
-//! (RFIs on projects), a demo sign-in, and admin pages for installing apps.
+//! (RFIs on projects), a demo sign-in, and the library's pages: the company's app
+//! administration, a person's connected apps and the developer routes. Its own part of
+//! installing an app is only the request a member makes from the host's app catalog.
 //!
 //! Shared by `examples/server/main.rs` and the HTTP integration tests.
 #![allow(dead_code)]
@@ -9,9 +11,8 @@ use appgrant::http::{
     self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
 };
 use appgrant::model::{
-    AppFlows, AppProfile, ClientId, ClientType, Company, CompanyId, ConsentInstall, Installation,
-    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, Tool, User,
-    UserId,
+    AppFlows, AppProfile, ClientId, ClientType, Company, CompanyId, ConsentInstall,
+    InstallationError, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, User, UserId,
 };
 use appgrant::server::ServerError;
 use appgrant::store::{DirectoryStore, Store};
@@ -27,7 +28,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The demo over the in-memory store, as the tests run it.
@@ -200,7 +201,7 @@ pub struct DemoState<S> {
     sign_in: DemoSignIn,
     passwords: Arc<HashMap<String, String>>,
     rfis: Arc<Mutex<Vec<Rfi>>>,
-    // This site's origin (the issuer), which admin actions must come from.
+    // This site's origin (the issuer), which sign-ins and install requests must come from.
     origin: Arc<str>,
 }
 
@@ -469,22 +470,17 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
 }
 
 fn demo_routes<S: Store + DirectoryStore + Clone>(state: DemoState<S>) -> Router {
-    let sign_in_and_api = Router::new()
+    let pages_and_api = Router::new()
         .route("/login", get(login_page).post(login::<S>))
+        .route(
+            "/apps/{client_id}/request-install",
+            post(request_install::<S>),
+        )
         .route(
             "/api/projects/{project}/rfis",
             get(list_rfis::<S>).post(create_rfi::<S>),
         );
-    let admin = Router::new()
-        .route("/admin/apps/{client_id}", get(admin_page::<S>))
-        .route("/admin/apps/{client_id}/{action}", post(admin_form::<S>))
-        .route("/admin/api/apps/{client_id}", get(admin_status::<S>))
-        .route(
-            "/admin/api/apps/{client_id}/{action}",
-            post(admin_json::<S>),
-        );
-    page_headers(sign_in_and_api, PAGE_CSP)
-        .merge(page_headers(admin, ADMIN_PAGE_CSP))
+    page_headers(pages_and_api)
         .route("/metrics", get(metrics_text))
         .with_state(state)
 }
@@ -495,25 +491,22 @@ fn demo_routes<S: Store + DirectoryStore + Clone>(state: DemoState<S>) -> Router
 /// send the browser straight on to the client.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
-/// The admin pages' forms, and the redirects after them, stay on this site.
-const ADMIN_PAGE_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
-
-/// `routes` with the headers every demo page sends, as the library's consent page does: not
-/// framed, not cached, and its URL sent as a referrer to this site only. (Not `no-referrer`:
+/// `routes` with the headers every demo page sends: like the library's pages, not framed and
+/// not cached; unlike them, its URL sent as a referrer to this site only. (Not `no-referrer`:
 /// under it browsers send `Origin: null` with a page's own form posts, which
-/// `from_this_site` must refuse.) The API's JSON gets them too, harmlessly.
-fn page_headers<S>(routes: Router<S>, csp: &'static str) -> Router<S>
+/// `from_this_site` must refuse; the library's forms carry a token instead.) The API's JSON
+/// gets them too, harmlessly.
+fn page_headers<S>(routes: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     routes.layer(axum::middleware::map_response(
-        move |mut response: Response| async move {
+        |mut response: Response| async move {
             let headers = response.headers_mut();
             headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(csp),
+                HeaderValue::from_static(PAGE_CSP),
             );
             headers.insert(
                 header::REFERRER_POLICY,
@@ -666,97 +659,6 @@ async fn create_rfi<S: Store + DirectoryStore + Clone>(
     Ok((StatusCode::CREATED, Json(rfi)))
 }
 
-/// An admin action, as the admin pages and JSON routes take it.
-#[derive(Deserialize, Default)]
-struct AdminAction {
-    #[serde(default)]
-    projects: Vec<String>,
-}
-
-/// Why an admin route refused.
-enum AdminError {
-    SignInFirst,
-    NotAdmin,
-    CrossOrigin,
-    UnknownAction,
-    Server(ServerError),
-}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            AdminError::SignInFirst => StatusCode::UNAUTHORIZED,
-            AdminError::NotAdmin | AdminError::CrossOrigin => StatusCode::FORBIDDEN,
-            AdminError::UnknownAction => StatusCode::NOT_FOUND,
-            AdminError::Server(ServerError::Installation(
-                appgrant::model::InstallationError::NotDirectoryAdmin { .. },
-            )) => StatusCode::FORBIDDEN,
-            AdminError::Server(ServerError::UnknownApp(_) | ServerError::NoInstallation { .. }) => {
-                StatusCode::NOT_FOUND
-            }
-            AdminError::Server(ServerError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            AdminError::Server(_) => StatusCode::CONFLICT,
-        };
-        let message = match self {
-            AdminError::SignInFirst => "sign in first".to_owned(),
-            AdminError::NotAdmin => "only a directory admin may see or change this".to_owned(),
-            AdminError::CrossOrigin => {
-                "admin actions must come from this site's own pages".to_owned()
-            }
-            AdminError::UnknownAction => "unknown action".to_owned(),
-            AdminError::Server(error) => error.to_string(),
-        };
-        (status, Json(json!({ "error": message }))).into_response()
-    }
-}
-
-async fn run_admin_action<S: Store + DirectoryStore + Clone>(
-    state: &DemoState<S>,
-    admin: &UserId,
-    client_id: &ClientId,
-    action: &str,
-    projects: Vec<String>,
-) -> Result<Installation, AdminError> {
-    // Before anything changes: `install` and `deny` first (re)open the request, which any
-    // member may do, and the core checks the admin right only at the decision that follows,
-    // so a refused non-admin would leave a denied or uninstalled app `requested`.
-    require_directory_admin(state, admin).await?;
-    let server = &state.server;
-    let acme = CompanyId::new(COMPANY);
-    let permitted: BTreeSet<ProjectId> = projects.into_iter().map(ProjectId::new).collect();
-    let result = match action {
-        "install" => match server.request_installation(&acme, client_id, admin).await {
-            Ok(_) => {
-                server
-                    .approve_installation(&acme, client_id, admin, permitted)
-                    .await
-            }
-            Err(error) => Err(error),
-        },
-        "deny" => match server.request_installation(&acme, client_id, admin).await {
-            Ok(_) => server.deny_installation(&acme, client_id, admin).await,
-            Err(error) => Err(error),
-        },
-        "projects" => {
-            server
-                .set_permitted_projects(&acme, client_id, admin, permitted)
-                .await
-        }
-        "approve-update" => {
-            server
-                .approve_manifest_update(&acme, client_id, admin)
-                .await
-        }
-        "uninstall" => server.uninstall(&acme, client_id, admin).await,
-        _ => return Err(AdminError::UnknownAction),
-    };
-    result.map_err(AdminError::Server)
-}
-
-fn signed_in_admin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<UserId, AdminError> {
-    state.sign_in.user(headers).ok_or(AdminError::SignInFirst)
-}
-
 /// Whether a state-changing request came from this site's own pages rather than another
 /// site's (a cross-site form carries the session cookie, and a sign-in needs none): of
 /// `Sec-Fetch-Site`, `Origin` and `Referer`, each one the browser sent must name this site.
@@ -776,263 +678,115 @@ fn from_this_site<S>(state: &DemoState<S>, headers: &HeaderMap) -> bool {
         && referer_origin.is_none_or(|origin| origin.as_deref() == Some(&*state.origin))
 }
 
-/// Refuses an admin action a browser sent from another site (see `from_this_site`).
-fn same_origin<S>(state: &DemoState<S>, headers: &HeaderMap) -> Result<(), AdminError> {
-    if from_this_site(state, headers) {
-        Ok(())
-    } else {
-        Err(AdminError::CrossOrigin)
-    }
+/// Why the app catalog did not pass a member's install request on.
+enum RequestRefused {
+    /// A browser said another site's page sent it.
+    CrossSite,
+    /// Nobody is signed in.
+    SignInFirst,
+    /// The façade refused (not a member, no such app) or failed.
+    Server(ServerError),
 }
 
-/// The signed-in user, if they hold Admin on Acme's directory.
-async fn directory_admin<S: Store + DirectoryStore + Clone>(
-    state: &DemoState<S>,
-    headers: &HeaderMap,
-) -> Result<UserId, AdminError> {
-    let user = signed_in_admin(state, headers)?;
-    require_directory_admin(state, &user).await?;
-    Ok(user)
-}
-
-/// Refuses `user` unless they hold Admin on Acme's directory (checked here for reads and
-/// before every admin action; the core checks it again for each decision).
-async fn require_directory_admin<S: Store + DirectoryStore + Clone>(
-    state: &DemoState<S>,
-    user: &UserId,
-) -> Result<(), AdminError> {
-    let held = state
-        .server
-        .store()
-        .membership(&CompanyId::new(COMPANY), user)
-        .await
-        .map_err(|error| AdminError::Server(error.into()))?;
-    let is_admin = held.is_some_and(|held| held.level(None, &Tool::directory()) == Level::Admin);
-    if is_admin {
-        Ok(())
-    } else {
-        Err(AdminError::NotAdmin)
-    }
-}
-
-async fn admin_json<S: Store + DirectoryStore + Clone>(
-    State(state): State<DemoState<S>>,
-    Path((client_id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Option<Json<AdminAction>>,
-) -> Response {
-    let admin = match same_origin(&state, &headers).and_then(|()| signed_in_admin(&state, &headers))
-    {
-        Ok(admin) => admin,
-        Err(error) => return error.into_response(),
-    };
-    let projects = body.map(|Json(action)| action.projects).unwrap_or_default();
-    match run_admin_action(&state, &admin, &ClientId::new(client_id), &action, projects).await {
-        Ok(installation) => {
-            let company = company(&state).await;
-            Json(installation_json(&installation, company.as_ref())).into_response()
-        }
-        Err(error) => error.into_response(),
-    }
-}
-
-/// The demo company's record, for its projects' names.
-async fn company<S: Store + DirectoryStore + Clone>(state: &DemoState<S>) -> Option<Company> {
-    state
-        .server
-        .store()
-        .company(&CompanyId::new(COMPANY))
-        .await
-        .ok()
-        .flatten()
-}
-
-/// A project as pages and JSON show it: its id and its name in the company's directory.
-fn project_json(company: Option<&Company>, project: &ProjectId) -> serde_json::Value {
-    let name = company
-        .and_then(|company| company.project(project))
-        .map_or(project.as_str(), |known| known.name.as_str());
-    json!({ "id": project, "name": name })
-}
-
-fn installation_json(installation: &Installation, company: Option<&Company>) -> serde_json::Value {
-    json!({
-        "status": installation.status,
-        "decided_by": installation.decided_by,
-        "decided_at": installation.decided_at,
-        "pending_manifest": installation.pending_manifest,
-        "service_account": installation.service_account.as_ref().map(|account| json!({
-            "user": account.user,
-            "manifest_version": account.approved.version,
-            "permitted_projects": account
-                .permitted_projects
-                .iter()
-                .map(|project| project_json(company, project))
-                .collect::<Vec<_>>(),
-        })),
-    })
-}
-
-async fn admin_status<S: Store + DirectoryStore + Clone>(
-    State(state): State<DemoState<S>>,
-    Path(client_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(error) = directory_admin(&state, &headers).await {
-        return error.into_response();
-    }
-    let client_id = ClientId::new(client_id);
-    let app = match state.server.app(&client_id).await {
-        Ok(app) => app,
-        Err(error) => return AdminError::Server(error).into_response(),
-    };
-    let installation = state
-        .server
-        .installation(&CompanyId::new(COMPANY), &client_id)
-        .await
-        .ok();
-    let company = company(&state).await;
-    let shown = installation
-        .as_ref()
-        .map(|installation| installation_json(installation, company.as_ref()));
-    Json(json!({
-        "app": { "name": app.name, "client_id": app.client_id, "manifest": app.manifest() },
-        "installation": shown,
-    }))
-    .into_response()
-}
-
-async fn admin_page<S: Store + DirectoryStore + Clone>(
-    State(state): State<DemoState<S>>,
-    Path(client_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match directory_admin(&state, &headers).await {
-        Ok(_) => {}
-        Err(AdminError::SignInFirst) => {
-            let back = format!("/admin/apps/{client_id}");
-            return Redirect::to(&state.sign_in.sign_in_url(&back)).into_response();
-        }
-        Err(error) => return error.into_response(),
-    }
-    let client_id = ClientId::new(client_id);
-    let app = match state.server.app(&client_id).await {
-        Ok(app) => app,
-        Err(error) => return AdminError::Server(error).into_response(),
-    };
-    let installation = state
-        .server
-        .installation(&CompanyId::new(COMPANY), &client_id)
-        .await
-        .ok();
-    let mut body = format!("<h1>{} in Acme Construction</h1>", escape(&app.name));
-    match app.manifest() {
-        Some(manifest) => {
-            body.push_str(&format!(
-                "<h2>Its service account asks for (manifest v{})</h2><ul>",
-                manifest.version
-            ));
-            for (tool, level) in &manifest.company {
-                body.push_str(&format!(
-                    "<li>{} at {level}, company-wide</li>",
-                    escape(tool.as_str())
-                ));
-            }
-            for (tool, level) in &manifest.project {
-                body.push_str(&format!(
-                    "<li>{} at {level}, on each permitted project</li>",
-                    escape(tool.as_str())
-                ));
-            }
-            body.push_str("</ul>");
-        }
-        None => body.push_str("<p>It acts only as the people who authorize it.</p>"),
-    }
-    let status = installation.as_ref().map(|i| i.status);
-    body.push_str(&format!(
-        "<p>Status: {}</p>",
-        status.map_or("not installed".to_owned(), |s| format!("{s:?}"))
-    ));
-    let permitted: BTreeSet<String> = installation
-        .as_ref()
-        .and_then(|i| i.service_account.as_ref())
-        .map(|account| {
-            account
-                .permitted_projects
-                .iter()
-                .map(|p| p.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    // The company's own projects, by name; the form sends their ids.
-    let projects = company(&state)
-        .await
-        .map(|company| company.projects)
-        .unwrap_or_default();
-    let boxes: String = projects
-        .iter()
-        .map(|project| {
-            let id = escape(project.id.as_str());
-            let checked = if permitted.contains(project.id.as_str()) { " checked" } else { "" };
-            format!(
-                "<label><input type=\"checkbox\" name=\"projects\" value=\"{id}\"{checked}> {}</label> ",
-                escape(&project.name)
+impl RequestRefused {
+    /// The refusal as JSON (`{"error", "error_description"}`, as the library's admin JSON
+    /// answers) or as a line of HTML for a form.
+    fn respond(self, json: bool) -> Response {
+        let (status, code, words) = match &self {
+            RequestRefused::CrossSite => (
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                "ask for an install from this site's own pages".to_owned(),
+            ),
+            RequestRefused::SignInFirst => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "sign in first".to_owned(),
+            ),
+            RequestRefused::Server(
+                ServerError::NotAMember { .. } | ServerError::UnknownUser(_),
+            ) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only a member of Acme may ask for an install".to_owned(),
+            ),
+            // An app private to another company is, to Acme's members, no app at all.
+            RequestRefused::Server(
+                ServerError::UnknownApp(_)
+                | ServerError::Installation(InstallationError::PrivateApp { .. }),
+            ) => (StatusCode::NOT_FOUND, "not_found", "no such app".to_owned()),
+            RequestRefused::Server(ServerError::Store(_) | ServerError::Busy) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "try again later".to_owned(),
+            ),
+            RequestRefused::Server(error) => (StatusCode::CONFLICT, "conflict", error.to_string()),
+        };
+        let mut response = if json {
+            (
+                status,
+                Json(json!({ "error": code, "error_description": words })),
             )
-        })
-        .collect();
-    let base = format!("/admin/apps/{}", escape(client_id.as_str()));
-    let active = status == Some(InstallationStatus::Active);
-    let action = if active { "projects" } else { "install" };
-    let label = if active {
-        "Save permitted projects"
-    } else {
-        "Install"
-    };
-    body.push_str(&format!("<form method=\"post\" action=\"{base}/{action}\"><p>Permitted projects: {boxes}</p><button>{label}</button></form>"));
-    if !active {
-        body.push_str(&format!(
-            "<form method=\"post\" action=\"{base}/deny\"><button>Deny</button></form>"
-        ));
-    } else {
-        body.push_str(&format!(
-            "<form method=\"post\" action=\"{base}/uninstall\"><button>Uninstall</button></form>"
-        ));
+                .into_response()
+        } else {
+            (status, Html(format!("<p>{}</p>", escape(&words)))).into_response()
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
     }
-    if installation
-        .as_ref()
-        .is_some_and(|i| active && i.pending_manifest.is_some())
-    {
-        body.push_str(&format!("<form method=\"post\" action=\"{base}/approve-update\"><button>Approve the manifest update</button></form>"));
-    }
-    Html(format!("<!doctype html><html><body>{body}</body></html>")).into_response()
 }
 
-async fn admin_form<S: Store + DirectoryStore + Clone>(
+/// Whether the client asked for JSON (`Accept: application/json`) rather than a page.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|media| media.split(';').next())
+        .any(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// What a path segment keeps as is: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `POST /apps/{client_id}/request-install`: the host's part of installing an app. In a real
+/// platform a member asks from the host's own app catalog; appgrant records the request, and a
+/// directory admin decides on the library's review page. A form is sent on to that page;
+/// `Accept: application/json` gets the installation.
+async fn request_install<S: Store + DirectoryStore + Clone>(
     State(state): State<DemoState<S>>,
-    Path((client_id, action)): Path<(String, String)>,
+    Path(client_id): Path<String>,
     headers: HeaderMap,
-    body: String,
 ) -> Response {
-    let admin = match same_origin(&state, &headers).and_then(|()| signed_in_admin(&state, &headers))
-    {
-        Ok(admin) => admin,
-        Err(error) => return error.into_response(),
+    let json = wants_json(&headers);
+    // Another site's form must not ask in a member's name (the admin who then reviews it would
+    // see the member as the one who asked).
+    if !from_this_site(&state, &headers) {
+        return RequestRefused::CrossSite.respond(json);
+    }
+    let Some(member) = state.sign_in.user(&headers) else {
+        return RequestRefused::SignInFirst.respond(json);
     };
-    // Checkbox forms repeat `projects`, which serde's form decoding cannot collect.
-    let projects: Vec<String> = url::form_urlencoded::parse(body.as_bytes())
-        .filter(|(name, _)| name == "projects")
-        .map(|(_, value)| value.into_owned())
-        .collect();
-    match run_admin_action(
-        &state,
-        &admin,
-        &ClientId::new(client_id.as_str()),
-        &action,
-        projects,
-    )
-    .await
-    {
-        Ok(_) => Redirect::to(&format!("/admin/apps/{client_id}")).into_response(),
-        Err(error) => error.into_response(),
+    let app = ClientId::new(client_id);
+    let asked = state
+        .server
+        .request_installation(&CompanyId::new(COMPANY), &app, &member)
+        .await;
+    match asked {
+        Ok(installation) if json => Json(installation).into_response(),
+        Ok(_) => {
+            let app = percent_encoding::utf8_percent_encode(app.as_str(), SEGMENT);
+            Redirect::to(&format!("/admin/companies/{COMPANY}/apps/{app}")).into_response()
+        }
+        Err(error) => RequestRefused::Server(error).respond(json),
     }
 }

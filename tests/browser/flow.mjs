@@ -1,8 +1,9 @@
 // The pages people trust, driven in a real browser (headless Chromium from Debian's packages)
-// against the demo server: a read-only user consents, the admin reviews and approves the
-// install on a chosen project, approves a manifest update after seeing what it changes, the
-// user disconnects the app from their connected apps, and the admin uninstalls it behind the
-// confirmation. Each step is checked in the page and in the decisions the API makes.
+// against the demo server: a read-only user consents (which installs the app for its users),
+// the admin reviews and approves its service account on a chosen project, approves a manifest
+// update after seeing what it changes, the user disconnects the app from their connected apps,
+// and the admin uninstalls it behind the confirmation. Each step is checked in the page and in
+// the decisions the API makes.
 //
 // Usage: node flow.mjs SERVER_BINARY [SCREENSHOT_DIR]
 // Exits 0 when every step held; prints what it showed on its last line.
@@ -170,13 +171,16 @@ async function run() {
     await janePage.waitForSelector("h1");
     check((await janePage.locator("h1").innerText()) === "Apps in Acme Construction", "the admin page lists Acme's apps");
     const listed = await janePage.locator("main").innerText();
-    check(listed.includes("FieldSync") && listed.includes("Waiting for approval"), "FieldSync waits for approval");
+    check(
+      listed.includes("FieldSync") && listed.includes("Service account waiting for approval"),
+      "FieldSync's service account waits for approval",
+    );
     check(listed.includes("Requested by John"), "it says who asked");
     await shot(janePage, "admin_apps");
     await janePage.getByRole("link", { name: "Review FieldSync", exact: true }).click();
     check(
-      (await janePage.locator("h1").innerText()) === "Install FieldSync in Acme Construction?",
-      "the install review asks to install FieldSync",
+      (await janePage.locator("h1").innerText()) === "Give FieldSync its service account in Acme Construction?",
+      "the review asks to give FieldSync its service account (John's consent installed it for its users)",
     );
     check(
       (await janePage.getByRole("row", { name: /rfis\s+Standard\s+On each permitted project/ }).count()) === 1,

@@ -96,6 +96,14 @@ impl Browser {
         }
     }
 
+    /// A browser signed in as the demo user `username`.
+    pub async fn signed_in(running: &Running, username: &str) -> Self {
+        let browser = Self::new(running);
+        let user = running.user(username);
+        browser.sign_in(&user.username, &user.password).await;
+        browser
+    }
+
     /// Signs in through the demo's login form.
     pub async fn sign_in(&self, username: &str, password: &str) {
         let response = self
@@ -129,6 +137,54 @@ impl Browser {
         }
     }
 
+    /// Asks for `client_id` to be installed in Acme, as a member does from the host's app
+    /// catalog: the demo's `POST /apps/{client_id}/request-install`, answered in JSON.
+    pub async fn request_install(&self, client_id: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/apps/{client_id}/request-install", self.base))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The library's admin review of `client_id` in Acme, as JSON.
+    pub async fn admin_review(&self, client_id: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{}", self.base, admin_api_path(client_id)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The library's admin JSON `action` on `client_id` in Acme, with `body`
+    /// (`{"revision": …, "projects": […]}`).
+    pub async fn admin_json(
+        &self,
+        client_id: &str,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "{}{}/{action}",
+                self.base,
+                admin_api_path(client_id)
+            ))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The revision of `client_id`'s installation in Acme as this admin reviews it now.
+    pub async fn reviewed_revision(&self, client_id: &str) -> u64 {
+        let review = self.admin_review(client_id).await;
+        assert_eq!(review.status(), StatusCode::OK, "the admin review");
+        let review: serde_json::Value = review.json().await.unwrap();
+        review["installation"]["revision"].as_u64().unwrap()
+    }
+
     /// Submits the consent form shown in `page` with `decision` ("allow" or "deny"), signing in
     /// first if the page is the login form. Returns the response to the form post.
     pub async fn answer_consent(&self, page: &str, decision: &str) -> reqwest::Response {
@@ -141,6 +197,34 @@ impl Browser {
             .await
             .unwrap()
     }
+}
+
+/// The library's admin page of `client_id` in Acme: its install review, update review, or
+/// the installed app.
+pub fn admin_app_path(client_id: &str) -> String {
+    format!("/admin/companies/{}/apps/{client_id}", demo::COMPANY)
+}
+
+/// The JSON twin of [`admin_app_path`].
+pub fn admin_api_path(client_id: &str) -> String {
+    format!("/admin/api/companies/{}/apps/{client_id}", demo::COMPANY)
+}
+
+/// FieldSync installed in Acme as the demo does it: Jane asks from the host's app catalog,
+/// reads the library's review and approves it with its service account on `projects`. The
+/// installation JSON the approval answers.
+pub async fn install_fieldsync(running: &Running, projects: &[&str]) -> serde_json::Value {
+    let app = &running.fieldsync().client_id;
+    let jane = Browser::signed_in(running, "jane").await;
+    let requested = jane.request_install(app).await;
+    assert_eq!(requested.status(), StatusCode::OK, "the install request");
+    let revision = jane.reviewed_revision(app).await;
+    let body = serde_json::json!({ "revision": revision, "projects": projects });
+    let approved = jane.admin_json(app, "approve", &body).await;
+    assert_eq!(approved.status(), StatusCode::OK, "the approval");
+    let installation: serde_json::Value = approved.json().await.unwrap();
+    assert_eq!(installation["status"], "active", "{installation}");
+    installation
 }
 
 pub fn redirect_target(response: &reqwest::Response) -> Option<String> {
@@ -163,6 +247,19 @@ pub fn hidden_inputs(page: &str) -> Vec<(String, String)> {
             Some((name.to_owned(), unescape(value)))
         })
         .collect()
+}
+
+/// The hidden fields of the form on `page` that posts to `action`, a path (the library's
+/// templates write its `/` as `&#x2f;`).
+pub fn form_fields(page: &str, action: &str) -> Vec<(String, String)> {
+    try_form_fields(page, action).unwrap_or_else(|| panic!("no form posting to {action} in {page}"))
+}
+
+/// [`form_fields`], or `None` when `page` has no form posting to `action`.
+pub fn try_form_fields(page: &str, action: &str) -> Option<Vec<(String, String)>> {
+    let start = page.find(&format!("action=\"{}\"", action.replace('/', "&#x2f;")))?;
+    let form = &page[start..];
+    Some(hidden_inputs(&form[..form.find("</form>")?]))
 }
 
 #[path = "../html_text/mod.rs"]
