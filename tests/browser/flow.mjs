@@ -3,7 +3,8 @@
 // the admin reviews and approves its service account on a chosen project, approves a manifest
 // update after seeing what it changes, the user disconnects the app from their connected apps,
 // and the admin uninstalls it behind the confirmation. Each step is checked in the page and in
-// the decisions the API makes.
+// the decisions the API makes; every page is checked for WCAG 2.1 A and AA violations by
+// axe-core, and the consent is given with the keyboard alone.
 //
 // Usage: node flow.mjs SERVER_BINARY [SCREENSHOT_DIR]
 // Exits 0 when every step held; prints what it showed on its last line.
@@ -12,8 +13,11 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const [binary, shots = null] = process.argv.slice(2);
 if (!binary) {
@@ -59,7 +63,21 @@ async function startDemo() {
   return { child, seed };
 }
 
+/** Fails on any WCAG 2.1 A or AA violation axe-core finds on the page. */
+async function accessible(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const result = await globalThis.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((violation) => `${violation.id} (${violation.nodes.length}): ${violation.help}`);
+  });
+  check(found.length === 0, `the ${name} page has no WCAG 2.1 A/AA violation axe-core finds ${found.join("; ")}`);
+}
+
+/** Checks the page's accessibility, then saves its screenshot. */
 async function shot(page, name) {
+  await accessible(page, name);
   if (shots) {
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -70,6 +88,24 @@ async function signIn(page, user) {
   await page.getByLabel("Username").fill(user.username);
   await page.getByLabel("Password").fill(user.password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** Tabs from the top of the page to the Allow button, which must show where focus is, and presses Enter. */
+async function allowWithTheKeyboard(page) {
+  for (let presses = 0; presses < 30; presses += 1) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement;
+      const style = getComputedStyle(element);
+      return { text: element.textContent.trim(), outline: style.outlineStyle, width: style.outlineWidth };
+    });
+    if (focused.text === "Allow") {
+      check(focused.outline !== "none" && focused.width !== "0px", "the focused Allow button shows a focus ring");
+      await page.keyboard.press("Enter");
+      return;
+    }
+  }
+  throw new Error("failed: Tab never reached the Allow button");
 }
 
 async function api(seed, token, method, project) {
@@ -111,7 +147,8 @@ async function run() {
     );
 
     // 1. John, read-only on Riverside Tower, authorizes FieldSync.
-    const johnContext = await browser.newContext();
+    // axe-core is injected as a script, which the pages' CSP (rightly) forbids.
+    const johnContext = await browser.newContext({ bypassCSP: true });
     const johnPage = await johnContext.newPage();
     const verifier = randomBytes(32).toString("base64url");
     const challenge = createHash("sha256").update(verifier).digest("base64url");
@@ -144,7 +181,7 @@ async function run() {
       johnPage.waitForResponse(
         (response) => response.url().endsWith("/oauth/authorize") && response.request().method() === "POST",
       ),
-      johnPage.getByRole("button", { name: "Allow" }).click(),
+      allowWithTheKeyboard(johnPage),
     ]);
     const location = new URL(answer.headers()["location"]);
     const code = location.searchParams.get("code");
@@ -164,7 +201,7 @@ async function run() {
     check((await api(seed, johnToken, "POST", "tower")) === 403, "as John, FieldSync cannot write them");
 
     // 2. Jane, the admin, reviews FieldSync's service account and approves it on Riverside Tower.
-    const janeContext = await browser.newContext();
+    const janeContext = await browser.newContext({ bypassCSP: true });
     const janePage = await janeContext.newPage();
     await janePage.goto(seed.admin_url);
     await signIn(janePage, jane);
