@@ -154,34 +154,50 @@ async fn an_app_installed_by_a_persons_consent_waits_for_its_service_account_not
         .unwrap();
     assert_eq!(review.stage, ReviewStage::ServiceAccountRequested);
     assert_eq!(review.reviewed.as_ref(), world.app.manifest());
-    let denied = world
-        .server
-        .decide_on_review(
-            &world.acme,
-            &world.app.client_id,
-            &world.jane,
-            review.installation.revision,
-            AdminDecision::Deny,
-        )
-        .await;
+    let denied = jane_decides(
+        &world,
+        &world.app.client_id,
+        review.installation.revision,
+        AdminDecision::Deny,
+    )
+    .await;
     assert!(denied.is_err(), "an active installation cannot be denied");
-    let approved = world
-        .server
-        .decide_on_review(
-            &world.acme,
-            &world.app.client_id,
-            &world.jane,
-            review.installation.revision,
-            AdminDecision::Approve {
-                projects: [world.tower.clone()].into(),
-            },
-        )
-        .await
-        .unwrap();
+    let approved = jane_decides(
+        &world,
+        &world.app.client_id,
+        review.installation.revision,
+        AdminDecision::Approve {
+            projects: [world.tower.clone()].into(),
+        },
+    )
+    .await
+    .unwrap();
     assert!(approved.service_account.is_some());
     let token = world.service_token(None).await;
     let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
     assert!(world.allowed(&token, &read).await);
+}
+
+/// Jane decides on the installation of `app` in Acme as she reviewed it at `revision`.
+async fn jane_decides(
+    world: &support::World,
+    app: &ClientId,
+    revision: u64,
+    decision: AdminDecision,
+) -> Result<Installation, ServerError> {
+    world
+        .server
+        .decide_on_review(&world.acme, app, &world.jane, revision, decision)
+        .await
+}
+
+fn changed_since_review(result: &Result<Installation, ServerError>) -> bool {
+    matches!(
+        result,
+        Err(ServerError::Installation(
+            InstallationError::ChangedSinceReview { .. }
+        ))
+    )
 }
 
 fn raised(level: Level) -> Manifest {
@@ -210,24 +226,14 @@ async fn a_decision_on_an_installation_that_changed_since_its_review_changes_not
     // The developer publishes a version asking for even more while the admin looks.
     let asks_admin = raised(Level::Admin).project_tool("photos", Level::Admin);
     let newest = server.publish_manifest(app, asks_admin).await.unwrap();
-    let late = server
-        .decide_on_review(
-            &world.acme,
-            app,
-            &world.jane,
-            seen.installation.revision,
-            AdminDecision::ApproveUpdate,
-        )
-        .await;
-    assert!(
-        matches!(
-            late,
-            Err(ServerError::Installation(
-                InstallationError::ChangedSinceReview { .. }
-            ))
-        ),
-        "{late:?}"
-    );
+    let late = jane_decides(
+        &world,
+        app,
+        seen.installation.revision,
+        AdminDecision::ApproveUpdate,
+    )
+    .await;
+    assert!(changed_since_review(&late), "{late:?}");
     let now = server.installation(&world.acme, app).await.unwrap();
     assert_eq!(now.pending_manifest, Some(newest));
     assert_eq!(now.service_account.unwrap().approved.version, 1);
@@ -242,16 +248,14 @@ async fn a_decision_on_an_installation_that_changed_since_its_review_changes_not
         .installation_review(&world.acme, app, &world.jane)
         .await
         .unwrap();
-    server
-        .decide_on_review(
-            &world.acme,
-            app,
-            &world.jane,
-            fresh.installation.revision,
-            AdminDecision::ApproveUpdate,
-        )
-        .await
-        .unwrap();
+    jane_decides(
+        &world,
+        app,
+        fresh.installation.revision,
+        AdminDecision::ApproveUpdate,
+    )
+    .await
+    .unwrap();
     assert!(
         world
             .allowed(&world.service_token(None).await, &admin_photos)
@@ -274,17 +278,14 @@ async fn an_uninstall_applies_whatever_changed_since_the_review() {
         .publish_manifest(app, raised(Level::Admin))
         .await
         .unwrap();
-    let removed = world
-        .server
-        .decide_on_review(
-            &world.acme,
-            app,
-            &world.jane,
-            seen.installation.revision,
-            AdminDecision::Uninstall,
-        )
-        .await
-        .unwrap();
+    let removed = jane_decides(
+        &world,
+        app,
+        seen.installation.revision,
+        AdminDecision::Uninstall,
+    )
+    .await
+    .unwrap();
     assert_eq!(removed.status, InstallationStatus::Uninstalled);
 }
 
@@ -363,18 +364,16 @@ async fn a_publish_or_a_repeated_request_while_an_admin_reviews_a_request_leaves
         .publish_manifest(app, raised(Level::Admin))
         .await
         .unwrap();
-    let approved = server
-        .decide_on_review(
-            &world.acme,
-            app,
-            &world.jane,
-            seen.installation.revision,
-            AdminDecision::Approve {
-                projects: [world.tower.clone()].into(),
-            },
-        )
-        .await
-        .unwrap();
+    let approved = jane_decides(
+        &world,
+        app,
+        seen.installation.revision,
+        AdminDecision::Approve {
+            projects: [world.tower.clone()].into(),
+        },
+    )
+    .await
+    .unwrap();
     let account = approved.service_account.unwrap();
     assert_eq!(Some(&account.approved), seen.reviewed.as_ref());
     // The version published since waits for its own review.
@@ -392,24 +391,8 @@ async fn a_denial_or_a_project_change_on_an_installation_changed_since_its_revie
     // Another admin denied it and John asked again: a request Jane has not seen.
     server.deny_installation(acme, app, jane).await.unwrap();
     server.request_installation(acme, app, john).await.unwrap();
-    let late = server
-        .decide_on_review(
-            acme,
-            app,
-            jane,
-            seen.installation.revision,
-            AdminDecision::Deny,
-        )
-        .await;
-    assert!(
-        matches!(
-            late,
-            Err(ServerError::Installation(
-                InstallationError::ChangedSinceReview { .. }
-            ))
-        ),
-        "{late:?}"
-    );
+    let late = jane_decides(&world, app, seen.installation.revision, AdminDecision::Deny).await;
+    assert!(changed_since_review(&late), "{late:?}");
     let tower: std::collections::BTreeSet<ProjectId> = [world.tower.clone()].into();
     server
         .approve_installation(acme, app, jane, tower.clone())
@@ -422,24 +405,14 @@ async fn a_denial_or_a_project_change_on_an_installation_changed_since_its_revie
         .set_permitted_projects(acme, app, jane, both)
         .await
         .unwrap();
-    let late = server
-        .decide_on_review(
-            acme,
-            app,
-            jane,
-            seen.installation.revision,
-            AdminDecision::SetProjects { projects: tower },
-        )
-        .await;
-    assert!(
-        matches!(
-            late,
-            Err(ServerError::Installation(
-                InstallationError::ChangedSinceReview { .. }
-            ))
-        ),
-        "{late:?}"
-    );
+    let late = jane_decides(
+        &world,
+        app,
+        seen.installation.revision,
+        AdminDecision::SetProjects { projects: tower },
+    )
+    .await;
+    assert!(changed_since_review(&late), "{late:?}");
     let now = server.installation(acme, app).await.unwrap();
     assert_eq!(now.service_account.unwrap().permitted_projects.len(), 2);
 }
@@ -485,17 +458,15 @@ async fn a_request_that_named_no_manifest_is_reviewed_on_the_first_one_its_app_p
         .publish_manifest(&app, raised(Level::Standard))
         .await
         .unwrap();
-    let stale = server
-        .decide_on_review(
-            &world.acme,
-            &app,
-            &world.jane,
-            first.installation.revision,
-            AdminDecision::Approve {
-                projects: Default::default(),
-            },
-        )
-        .await;
+    let stale = jane_decides(
+        &world,
+        &app,
+        first.installation.revision,
+        AdminDecision::Approve {
+            projects: Default::default(),
+        },
+    )
+    .await;
     assert!(
         stale.is_err(),
         "approved what the admin did not see: {stale:?}"
@@ -505,17 +476,15 @@ async fn a_request_that_named_no_manifest_is_reviewed_on_the_first_one_its_app_p
         .await
         .unwrap();
     assert_eq!(review.reviewed.as_ref().map(|m| m.version), Some(version));
-    let approved = server
-        .decide_on_review(
-            &world.acme,
-            &app,
-            &world.jane,
-            review.installation.revision,
-            AdminDecision::Approve {
-                projects: [world.tower.clone()].into(),
-            },
-        )
-        .await
-        .unwrap();
+    let approved = jane_decides(
+        &world,
+        &app,
+        review.installation.revision,
+        AdminDecision::Approve {
+            projects: [world.tower.clone()].into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(approved.service_account.unwrap().approved.version, version);
 }
