@@ -582,3 +582,77 @@ async fn sqlite_instances_upgrading_an_old_file_at_once_all_come_up() {
         failures.first()
     );
 }
+
+/// An app saved before apps had revisions (its record says nothing of one) reads as revision 0
+/// once the schema is up to date, and is changed over it like any other; the revision read is
+/// the column's, so an instance not yet upgraded that rewrites the record cannot wedge it.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_stored_before_revisions_existed_reads_as_revision_0_and_is_changed_over_its_column()
+{
+    use appgrant::store::AppStore;
+    let database = store_suite::fixtures::sqlite_file();
+    std::fs::File::create(database.url().trim_start_matches("sqlite://")).unwrap();
+    let raw = database.raw_pool().await;
+    for statement in FIRST_RELEASE_SCHEMA {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    let (app, _) = store_suite::registration("FieldSync")
+        .register(&mut rand::thread_rng())
+        .unwrap();
+    let mut record = serde_json::to_value(&app).unwrap();
+    record.as_object_mut().unwrap().remove("revision");
+    sqlx::query("INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2)")
+        .bind(app.client_id.to_string())
+        .bind(record.to_string())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+
+    let store = SqlStore::connect(database.url()).await.unwrap();
+    assert_eq!(store.app(&app.client_id).await.unwrap(), Some(app.clone()));
+    let renamed = App {
+        name: "FieldSync Pro".into(),
+        revision: 1,
+        ..app.clone()
+    };
+    assert!(!store.update_app(1, renamed.clone()).await.unwrap());
+    assert!(store.update_app(0, renamed.clone()).await.unwrap());
+    assert_eq!(
+        store.app(&app.client_id).await.unwrap(),
+        Some(renamed.clone())
+    );
+
+    // An instance not upgraded yet saves the app as it always did: its record says nothing of
+    // a revision, and the column keeps the one the change is compared with.
+    let mut old_record = serde_json::to_value(App {
+        name: "Renamed by an old instance".into(),
+        ..renamed.clone()
+    })
+    .unwrap();
+    old_record.as_object_mut().unwrap().remove("revision");
+    let raw = database.raw_pool().await;
+    sqlx::query(
+        "INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2) \
+         ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
+    )
+    .bind(app.client_id.to_string())
+    .bind(old_record.to_string())
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    let read = store.app(&app.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        read.revision, 1,
+        "the app reads at the record's revision, which no update can match, not the column's"
+    );
+    let next = App {
+        name: "FieldSync 2".into(),
+        revision: 2,
+        ..read
+    };
+    assert!(store.update_app(1, next.clone()).await.unwrap());
+    assert_eq!(store.app(&app.client_id).await.unwrap(), Some(next));
+}
