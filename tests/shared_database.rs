@@ -403,6 +403,45 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up(database: &
     assert!(b.allowed(&john, &read_tower()).await);
 }
 
+/// Manifests published at once through both servers are each kept under the version its
+/// publish returned; a publish that kept losing the race says so (busy) and saved nothing.
+async fn manifests_published_at_once_through_both_servers_are_all_kept(database: &Database) {
+    const PUBLISHES: usize = 8;
+    let (a, b) = two_servers(database).await;
+    let results = race(PUBLISHES, |i| {
+        let server = if i % 2 == 0 { &a.server } else { &b.server };
+        let (server, app) = (server.clone(), a.app.client_id.clone());
+        let manifest =
+            Manifest::new(0).company_tool(Tool::new(format!("tool-{i}")), Level::ReadOnly);
+        async move { server.publish_manifest(&app, manifest).await }
+    })
+    .await;
+    let stored = a.server.app(&a.app.client_id).await.unwrap().manifests;
+    let mut kept = 1;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(version) => {
+                kept += 1;
+                let manifest = stored
+                    .iter()
+                    .find(|manifest| manifest.version == *version)
+                    .unwrap_or_else(|| panic!("version {version} (publish {i}) was lost"));
+                assert!(
+                    manifest
+                        .company
+                        .contains_key(&Tool::new(format!("tool-{i}"))),
+                    "version {version} is not what publish {i} published: {manifest:?}"
+                );
+            }
+            Err(appgrant::server::ServerError::Busy) => {}
+            Err(error) => panic!("publish {i} failed: {error}"),
+        }
+    }
+    let versions: Vec<u32> = stored.iter().map(|manifest| manifest.version).collect();
+    let expected: Vec<u32> = (1..=kept).collect();
+    assert_eq!(versions, expected, "one version per publish that succeeded");
+}
+
 macro_rules! shared_database_tests {
     ($( $(#[$attribute:meta])* $name:ident; )*) => {
         $(
@@ -427,6 +466,7 @@ macro_rules! every_shared_database_test {
             data_survives_a_restart;
             secrets_codes_and_tokens_are_stored_only_as_digests;
             a_family_takes_the_same_storage_however_often_it_rotates;
+            manifests_published_at_once_through_both_servers_are_all_kept;
             $(#[$starting_together])*
             instances_starting_together_on_a_fresh_database_all_come_up;
         }
