@@ -564,6 +564,7 @@ async fn populate(size: usize) -> Populated {
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            revision: 0,
         };
         let grant = ServiceAccountGrant {
             user: account.clone(),

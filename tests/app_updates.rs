@@ -61,6 +61,7 @@ async fn an_update_changes_only_the_fields_it_names() {
     let expected = App {
         name: "FieldSync Pro".into(),
         profile: profile(),
+        revision: 1,
         ..world.app.clone()
     };
     assert_eq!(updated, expected);
@@ -79,6 +80,7 @@ async fn an_update_changes_only_the_fields_it_names() {
     let expected = App {
         redirect_uris: vec![OTHER_REDIRECT.into()],
         flows: AppFlows::UserDelegated,
+        revision: 2,
         ..expected
     };
     assert_eq!(updated, expected);

@@ -403,6 +403,45 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up(database: &
     assert!(b.allowed(&john, &read_tower()).await);
 }
 
+/// Manifests published at once through both servers are each kept under the version its
+/// publish returned; a publish that kept losing the race says so (busy) and saved nothing.
+async fn manifests_published_at_once_through_both_servers_are_all_kept(database: &Database) {
+    const PUBLISHES: usize = 8;
+    let (a, b) = two_servers(database).await;
+    let results = race(PUBLISHES, |i| {
+        let server = if i % 2 == 0 { &a.server } else { &b.server };
+        let (server, app) = (server.clone(), a.app.client_id.clone());
+        let manifest =
+            Manifest::new(0).company_tool(Tool::new(format!("tool-{i}")), Level::ReadOnly);
+        async move { server.publish_manifest(&app, manifest).await }
+    })
+    .await;
+    let stored = a.server.app(&a.app.client_id).await.unwrap().manifests;
+    let mut kept = 1;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(version) => {
+                kept += 1;
+                let manifest = stored
+                    .iter()
+                    .find(|manifest| manifest.version == *version)
+                    .unwrap_or_else(|| panic!("version {version} (publish {i}) was lost"));
+                assert!(
+                    manifest
+                        .company
+                        .contains_key(&Tool::new(format!("tool-{i}"))),
+                    "version {version} is not what publish {i} published: {manifest:?}"
+                );
+            }
+            Err(appgrant::server::ServerError::Busy) => {}
+            Err(error) => panic!("publish {i} failed: {error}"),
+        }
+    }
+    let versions: Vec<u32> = stored.iter().map(|manifest| manifest.version).collect();
+    let expected: Vec<u32> = (1..=kept).collect();
+    assert_eq!(versions, expected, "one version per publish that succeeded");
+}
+
 macro_rules! shared_database_tests {
     ($( $(#[$attribute:meta])* $name:ident; )*) => {
         $(
@@ -427,6 +466,7 @@ macro_rules! every_shared_database_test {
             data_survives_a_restart;
             secrets_codes_and_tokens_are_stored_only_as_digests;
             a_family_takes_the_same_storage_however_often_it_rotates;
+            manifests_published_at_once_through_both_servers_are_all_kept;
             $(#[$starting_together])*
             instances_starting_together_on_a_fresh_database_all_come_up;
         }
@@ -581,4 +621,78 @@ async fn sqlite_instances_upgrading_an_old_file_at_once_all_come_up() {
         failures.len(),
         failures.first()
     );
+}
+
+/// An app saved before apps had revisions (its record says nothing of one) reads as revision 0
+/// once the schema is up to date, and is changed over it like any other; the revision read is
+/// the column's, so an instance not yet upgraded that rewrites the record cannot wedge it.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_stored_before_revisions_existed_reads_as_revision_0_and_is_changed_over_its_column()
+{
+    use appgrant::store::AppStore;
+    let database = store_suite::fixtures::sqlite_file();
+    std::fs::File::create(database.url().trim_start_matches("sqlite://")).unwrap();
+    let raw = database.raw_pool().await;
+    for statement in FIRST_RELEASE_SCHEMA {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    let (app, _) = store_suite::registration("FieldSync")
+        .register(&mut rand::thread_rng())
+        .unwrap();
+    let mut record = serde_json::to_value(&app).unwrap();
+    record.as_object_mut().unwrap().remove("revision");
+    sqlx::query("INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2)")
+        .bind(app.client_id.to_string())
+        .bind(record.to_string())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+
+    let store = SqlStore::connect(database.url()).await.unwrap();
+    assert_eq!(store.app(&app.client_id).await.unwrap(), Some(app.clone()));
+    let renamed = App {
+        name: "FieldSync Pro".into(),
+        revision: 1,
+        ..app.clone()
+    };
+    assert!(!store.update_app(1, renamed.clone()).await.unwrap());
+    assert!(store.update_app(0, renamed.clone()).await.unwrap());
+    assert_eq!(
+        store.app(&app.client_id).await.unwrap(),
+        Some(renamed.clone())
+    );
+
+    // An instance not upgraded yet saves the app as it always did: its record says nothing of
+    // a revision, and the column keeps the one the change is compared with.
+    let mut old_record = serde_json::to_value(App {
+        name: "Renamed by an old instance".into(),
+        ..renamed.clone()
+    })
+    .unwrap();
+    old_record.as_object_mut().unwrap().remove("revision");
+    let raw = database.raw_pool().await;
+    sqlx::query(
+        "INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2) \
+         ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
+    )
+    .bind(app.client_id.to_string())
+    .bind(old_record.to_string())
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    let read = store.app(&app.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        read.revision, 1,
+        "the app reads at the record's revision, which no update can match, not the column's"
+    );
+    let next = App {
+        name: "FieldSync 2".into(),
+        revision: 2,
+        ..read
+    };
+    assert!(store.update_app(1, next.clone()).await.unwrap());
+    assert_eq!(store.app(&app.client_id).await.unwrap(), Some(next));
 }

@@ -23,6 +23,8 @@ macro_rules! suite {
             conformance::apps_round_trip_and_are_replaced: store;
             conformance::apps_are_listed_once_each_as_last_saved_sorted_by_client_id: store;
             conformance::deleting_an_app_removes_only_its_record_and_says_whether_there_was_one: store;
+            conformance::an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
+            conformance::many_concurrent_updates_of_one_app_commit_exactly_once: store;
             conformance::installations_round_trip_are_replaced_and_listed_per_app: store;
             conformance::a_companys_installations_are_listed_sorted_by_client_id: store;
             conformance::an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;

@@ -287,6 +287,9 @@ impl AppStore for HeldFamilies {
     async fn save_app(&self, app: App) -> StoreResult<()> {
         self.inner.save_app(app).await
     }
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        self.inner.update_app(expected_revision, app).await
+    }
     async fn apps(&self) -> StoreResult<Vec<App>> {
         self.inner.apps().await
     }

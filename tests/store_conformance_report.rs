@@ -54,7 +54,7 @@ fn said_by<'a>(report: &'a str, property: &str) -> &'a str {
 
 #[test]
 fn a_store_that_never_spends_a_code_fails_exactly_the_properties_of_single_use_codes() {
-    let report = report_of(async || NeverSpent::default());
+    let report = report_of(async || Faulty::new(Fault::NeverSpent));
     let failed = failed_in(&report);
     assert_eq!(
         failed,
@@ -82,6 +82,27 @@ fn a_store_that_never_spends_a_code_fails_exactly_the_properties_of_single_use_c
     );
     assert!(raced.contains("(first redemptions, reuses)"), "{raced}");
     assert!(raced.contains("(100, 0)"), "{raced}");
+}
+
+#[test]
+fn a_store_whose_app_updates_overwrite_fails_exactly_the_properties_of_app_revisions() {
+    let report = report_of(async || Faulty::new(Fault::AppUpdatesOverwrite));
+    assert_eq!(
+        failed_in(&report),
+        BTreeSet::from([
+            "an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created",
+            "many_concurrent_updates_of_one_app_commit_exactly_once",
+        ]),
+        "{report}"
+    );
+    let stale = said_by(
+        &report,
+        "an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created",
+    );
+    assert!(
+        stale.contains("an update over a stale revision committed"),
+        "{stale}"
+    );
 }
 
 #[test]
@@ -116,22 +137,41 @@ impl Handles for Failing {
     }
 }
 
-/// A [`MemoryStore`] whose codes are never spent: every redemption of a known code is the
-/// first. Everything else keeps the contract.
-#[derive(Clone, Default)]
-struct NeverSpent {
-    inner: MemoryStore,
+/// What a [`Faulty`] store gets wrong.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Codes are never spent: every redemption of a known code is the first.
+    NeverSpent,
+    /// An app update saves whatever revision the app is at, and saves a deleted app again: last
+    /// writer wins.
+    AppUpdatesOverwrite,
 }
 
-impl Handles for NeverSpent {
-    type Store = NeverSpent;
+/// A [`MemoryStore`] that gets one thing wrong, its fault. Everything else keeps the contract.
+#[derive(Clone)]
+struct Faulty {
+    inner: MemoryStore,
+    fault: Fault,
+}
 
-    async fn open(&self) -> NeverSpent {
+impl Faulty {
+    fn new(fault: Fault) -> Self {
+        Self {
+            inner: MemoryStore::new(),
+            fault,
+        }
+    }
+}
+
+impl Handles for Faulty {
+    type Store = Faulty;
+
+    async fn open(&self) -> Faulty {
         self.clone()
     }
 }
 
-impl CodeStore for NeverSpent {
+impl CodeStore for Faulty {
     async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
         self.inner.save_code(record).await
     }
@@ -139,6 +179,9 @@ impl CodeStore for NeverSpent {
         self.inner.code(digest).await
     }
     async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
+        if self.fault != Fault::NeverSpent {
+            return self.inner.redeem_code(digest).await;
+        }
         Ok(self
             .inner
             .code(digest)
@@ -150,12 +193,19 @@ impl CodeStore for NeverSpent {
     }
 }
 
-impl AppStore for NeverSpent {
+impl AppStore for Faulty {
     async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
         self.inner.app(client_id).await
     }
     async fn save_app(&self, app: App) -> StoreResult<()> {
         self.inner.save_app(app).await
+    }
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        if self.fault != Fault::AppUpdatesOverwrite {
+            return self.inner.update_app(expected_revision, app).await;
+        }
+        self.inner.save_app(app).await?;
+        Ok(true)
     }
     async fn apps(&self) -> StoreResult<Vec<App>> {
         self.inner.apps().await
@@ -165,7 +215,7 @@ impl AppStore for NeverSpent {
     }
 }
 
-impl Directory for NeverSpent {
+impl Directory for Faulty {
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         self.inner.memberships_of(user).await
     }
@@ -194,7 +244,7 @@ impl Directory for NeverSpent {
     }
 }
 
-impl DirectoryStore for NeverSpent {
+impl DirectoryStore for Faulty {
     async fn save_company(&self, company: Company) -> StoreResult<()> {
         self.inner.save_company(company).await
     }
@@ -214,7 +264,7 @@ impl DirectoryStore for NeverSpent {
     }
 }
 
-impl InstallationStore for NeverSpent {
+impl InstallationStore for Faulty {
     async fn installation(
         &self,
         app: &ClientId,
@@ -245,7 +295,7 @@ impl InstallationStore for NeverSpent {
     }
 }
 
-impl RefreshStore for NeverSpent {
+impl RefreshStore for Faulty {
     async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
         self.inner.save_family(family).await
     }
@@ -267,7 +317,7 @@ impl RefreshStore for NeverSpent {
     }
 }
 
-impl RevocationStore for NeverSpent {
+impl RevocationStore for Faulty {
     async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
         self.inner.revoke_grant(grant, at).await
     }
@@ -279,7 +329,7 @@ impl RevocationStore for NeverSpent {
     }
 }
 
-impl ConsentStore for NeverSpent {
+impl ConsentStore for Faulty {
     async fn save_consent(
         &self,
         user: &UserId,
@@ -299,7 +349,7 @@ impl ConsentStore for NeverSpent {
     }
 }
 
-impl KeyStore for NeverSpent {
+impl KeyStore for Faulty {
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
         self.inner.signing_keys().await
     }

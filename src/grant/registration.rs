@@ -151,6 +151,7 @@ impl AppRegistration {
             ceiling: self.ceiling,
             profile: self.profile,
             owner: self.owner,
+            revision: 0,
         };
         if let Some(manifest) = self.manifest {
             app.publish_manifest(manifest);

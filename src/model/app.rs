@@ -214,6 +214,11 @@ pub struct App {
     /// The company that owns a custom app: it can be installed there and nowhere else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<CompanyId>,
+    /// How many times the record was changed; stores save a change only over the revision it
+    /// was made from, so concurrent changes (a settings change, a secret rotation, a manifest
+    /// publish) cannot overwrite each other. Apps stored before revisions existed read as 0.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl App {

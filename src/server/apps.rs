@@ -6,6 +6,7 @@
 //! `http::developer_router` does, through the host's `DeveloperAuth`). Each is audited with
 //! [`AuditActor::Developer`] as its actor.
 
+use super::installations::CHANGE_ATTEMPTS;
 use super::{AuthorizationServer, ServerError, telemetry};
 use crate::audit::{AuditAction, AuditActor};
 use crate::grant::{AppUpdate, rotate_client_secret};
@@ -62,19 +63,22 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         update: AppUpdate,
     ) -> Result<App, ServerError> {
         let started = Instant::now();
-        let result = self.change_app(client_id, update).await;
+        let result = self.change_settings(client_id, update).await;
         telemetry::app_change("update_app", client_id, &result, started);
         result
     }
 
-    async fn change_app(
+    async fn change_settings(
         &self,
         client_id: &ClientId,
         update: AppUpdate,
     ) -> Result<App, ServerError> {
-        let app = self.find_app(client_id).await?;
-        let updated = update.apply(&app)?;
-        self.inner.store.save_app(updated.clone()).await?;
+        let (updated, ()) = self
+            .change_app(client_id, |app| {
+                *app = update.clone().apply(app)?;
+                Ok(())
+            })
+            .await?;
         self.audit(
             AuditActor::Developer,
             AuditAction::AppUpdated,
@@ -113,10 +117,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         client_id: &ClientId,
         overlap: Duration,
     ) -> Result<Secret, ServerError> {
-        let app = self.find_app(client_id).await?;
         let now = self.now();
-        let (rotated, secret) = rotate_client_secret(&app, overlap, now, &mut rand::thread_rng())?;
-        self.inner.store.save_app(rotated.clone()).await?;
+        // A rotation that lost a race is made again over the winner's app, with a secret of its
+        // own: only the secret of the attempt that saved is returned.
+        let (rotated, secret) = self
+            .change_app(client_id, |app| {
+                let (rotated, secret) =
+                    rotate_client_secret(app, overlap, now, &mut rand::thread_rng())?;
+                *app = rotated;
+                Ok(secret)
+            })
+            .await?;
         let previous_valid_until = rotated.previous_secret.map(|previous| previous.valid_until);
         self.audit(
             AuditActor::Developer,
@@ -178,6 +189,32 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             None,
         );
         Ok(left)
+    }
+
+    /// Applies `change` to the app and saves the result only over the revision it was made
+    /// from; if someone else changed the app first, reads it again and reapplies, so concurrent
+    /// changes never overwrite each other, and a change never brings back an app deleted
+    /// meanwhile ([`ServerError::UnknownApp`]). A change that leaves the app as it was saves
+    /// nothing. Gives up with [`ServerError::Busy`] after [`CHANGE_ATTEMPTS`] lost races.
+    pub(super) async fn change_app<T>(
+        &self,
+        client_id: &ClientId,
+        mut change: impl FnMut(&mut App) -> Result<T, ServerError>,
+    ) -> Result<(App, T), ServerError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let read = self.find_app(client_id).await?;
+            let read_at = read.revision;
+            let mut app = read.clone();
+            let outcome = change(&mut app)?;
+            if app == read {
+                return Ok((app, outcome));
+            }
+            app.revision = read_at + 1;
+            if self.inner.store.update_app(read_at, app.clone()).await? {
+                return Ok((app, outcome));
+            }
+        }
+        Err(ServerError::Busy)
     }
 
     /// Uninstalls the app from every company it is not uninstalled from yet, marking each as

@@ -57,8 +57,9 @@ pub enum ServerError {
     /// app uninstalled from the company it is bound to).
     #[error("invalid token: {0}")]
     Inactive(crate::access::DenyReason),
-    /// The record kept changing under concurrent requests; try again.
-    #[error("the installation is being changed by others; try again")]
+    /// The record (an installation, an app) kept changing under concurrent requests; try
+    /// again.
+    #[error("the record is being changed by others; try again")]
     Busy,
     /// The signing keys are set up in a way that cannot work.
     #[error("signing keys: {0}")]

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::time::Instant;
 
 /// How many times a change that lost a race is reapplied before giving up.
-const CHANGE_ATTEMPTS: usize = 5;
+pub(super) const CHANGE_ATTEMPTS: usize = 5;
 
 /// Runs an installation `change` of `app` in `company` by `actor`, and logs and counts what
 /// came of it.
@@ -142,9 +142,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     }
 
     async fn publish(&self, client_id: &ClientId, manifest: Manifest) -> Result<u32, ServerError> {
-        let mut app = self.find_app(client_id).await?;
-        let version = app.publish_manifest(manifest);
-        self.inner.store.save_app(app.clone()).await?;
+        let (app, version) = self
+            .change_app(client_id, |app| Ok(app.publish_manifest(manifest.clone())))
+            .await?;
         for listed in self.inner.store.installations_of(client_id).await? {
             let company = listed.company;
             // Each installation is proposed the manifest afresh and saved over what it was

@@ -28,6 +28,8 @@
 //! - round trips of apps, companies, users, memberships (and the member list), installations
 //!   (listed per app and per company) and consents, each record replaced by a later save;
 //! - apps listed sorted by client id, and deleted (their installations kept);
+//! - apps as a compare-and-swap: updated only at the revision an update was made from, however
+//!   many race, and never re-created by an update once deleted;
 //! - any directory: unknown ids read as nothing, a service account holds exactly what was
 //!   saved (a later save replaces it), a deactivated one reads as deactivated or absent;
 //! - authorization codes: peeked at without being spent, redeemed first exactly once however
@@ -347,6 +349,151 @@ pub async fn deleting_an_app_removes_only_its_record_and_says_whether_there_was_
 
     store.save_app(app.clone()).await.must();
     assert_eq!(store.app(&app.client_id).await.must(), Some(app));
+}
+
+/// An app is updated only if it is still stored at the revision the update was made from; an
+/// update that loses changes nothing, an update never creates an app (one never saved, or one
+/// deleted meanwhile), and an unconditional save sets the revision later updates are compared
+/// with.
+pub async fn an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created<
+    S: Store + Clone,
+>(
+    store: S,
+) {
+    let (app, other) = (new_app("FieldSync"), new_app("Other"));
+    store.save_app(app.clone()).await.must();
+    store.save_app(other.clone()).await.must();
+    let stored = async || store.app(&app.client_id).await.must();
+
+    // Renamed over revision 0.
+    let renamed = App {
+        name: "FieldSync Pro".into(),
+        revision: 1,
+        ..app.clone()
+    };
+    assert!(
+        store.update_app(0, renamed.clone()).await.must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored().await, Some(renamed.clone()));
+    // A rotation also made over revision 0 is stale now: it loses.
+    let rotated = App {
+        secret_digest: Some(SecretDigest::of("a-rotated-secret")),
+        revision: 1,
+        ..app.clone()
+    };
+    assert!(
+        !store.update_app(0, rotated).await.must(),
+        "an update over a stale revision committed"
+    );
+    // So does a change made over a revision the app has not reached.
+    let ahead = App {
+        revision: 3,
+        ..renamed.clone()
+    };
+    assert!(
+        !store.update_app(2, ahead).await.must(),
+        "an update over a revision not reached yet committed"
+    );
+    assert_eq!(stored().await, Some(renamed.clone()));
+    // The change made over the current revision wins.
+    let mut published = App {
+        revision: 2,
+        ..renamed.clone()
+    };
+    published.publish_manifest(Manifest::new(0).company_tool("budget", Level::ReadOnly));
+    assert!(
+        store.update_app(1, published.clone()).await.must(),
+        "an update over the current revision was refused"
+    );
+    assert_eq!(stored().await, Some(published.clone()));
+    assert_eq!(
+        store.app(&other.client_id).await.must(),
+        Some(other.clone()),
+        "updating an app changed another"
+    );
+
+    // An unconditional save (an import) sets the revision later updates are compared with.
+    let imported = App {
+        revision: 7,
+        ..published.clone()
+    };
+    store.save_app(imported.clone()).await.must();
+    assert_eq!(stored().await, Some(imported.clone()));
+    let stale = App {
+        name: "Stale".into(),
+        revision: 3,
+        ..imported.clone()
+    };
+    assert!(
+        !store.update_app(2, stale).await.must(),
+        "an update over the revision before a save committed"
+    );
+    let next = App {
+        name: "FieldSync 8".into(),
+        revision: 8,
+        ..imported
+    };
+    assert!(
+        store.update_app(7, next.clone()).await.must(),
+        "an update over the revision a save set was refused"
+    );
+    assert_eq!(stored().await, Some(next.clone()));
+
+    // An update of an app never saved creates nothing.
+    let never = new_app("Never");
+    assert!(
+        !store.update_app(0, never.clone()).await.must(),
+        "an update of an app never saved said it committed"
+    );
+    assert_eq!(store.app(&never.client_id).await.must(), None);
+    // Nor does one of an app deleted since it was read, whatever revision it names.
+    assert!(store.delete_app(&app.client_id).await.must());
+    for read_at in [8, 0] {
+        let resurrected = App {
+            name: "Zombie".into(),
+            revision: read_at + 1,
+            ..next.clone()
+        };
+        assert!(
+            !store.update_app(read_at, resurrected).await.must(),
+            "an update of a deleted app said it committed"
+        );
+    }
+    assert_eq!(stored().await, None, "an update brought a deleted app back");
+    assert_eq!(store.apps().await.must(), vec![other]);
+}
+
+/// Of many updates of one app made over the same revision at once (settings changes, secret
+/// rotations, manifest publishes racing) exactly one commits; the app is what it wrote.
+pub async fn many_concurrent_updates_of_one_app_commit_exactly_once<S: Store + Clone>(store: S) {
+    let app = new_app("FieldSync");
+    store.save_app(app.clone()).await.must();
+    let updates: Vec<App> = (0..RACERS)
+        .map(|i| App {
+            name: format!("FieldSync {i}"),
+            secret_digest: Some(SecretDigest::of(&format!("secret-{i}"))),
+            revision: app.revision + 1,
+            ..app.clone()
+        })
+        .collect();
+    let read_at = app.revision;
+    let results = race(RACERS, |i| {
+        let (store, update) = (store.clone(), updates[i].clone());
+        async move { store.update_app(read_at, update).await.must() }
+    })
+    .await;
+    let won = winners(&results);
+    assert_eq!(
+        won.len(),
+        1,
+        "{}",
+        tally(&won, "updates of one app over one revision committed")
+    );
+    assert_eq!(
+        store.app(&app.client_id).await.must().as_ref(),
+        Some(&updates[won[0]])
+    );
 }
 
 /// Companies and users (people and service accounts) read back exactly as saved, and a later
@@ -2143,6 +2290,8 @@ properties! {
         apps_round_trip_and_are_replaced: store;
         apps_are_listed_once_each_as_last_saved_sorted_by_client_id: store;
         deleting_an_app_removes_only_its_record_and_says_whether_there_was_one: store;
+        an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
+        many_concurrent_updates_of_one_app_commit_exactly_once: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;

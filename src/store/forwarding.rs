@@ -23,6 +23,10 @@ impl<T: AppStore> AppStore for Arc<T> {
         T::save_app(self, app).await
     }
 
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        T::update_app(self, expected_revision, app).await
+    }
+
     async fn apps(&self) -> StoreResult<Vec<App>> {
         T::apps(self).await
     }

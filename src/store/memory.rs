@@ -65,6 +65,17 @@ impl AppStore for MemoryStore {
         Ok(())
     }
 
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.apps.get_mut(&app.client_id) {
+            Some(stored) if stored.revision == expected_revision => {
+                *stored = app;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn apps(&self) -> StoreResult<Vec<App>> {
         let mut apps: Vec<App> = self.state().apps.values().cloned().collect();
         apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));

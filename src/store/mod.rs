@@ -57,14 +57,24 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait AppStore: Send + Sync {
     /// The app with this client id.
     fn app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<Option<App>>> + Send;
-    /// Inserts or replaces an app.
+    /// Inserts or replaces an app unconditionally (registering a new one; seeding and imports).
+    /// The server changes a registered app with [`update_app`](AppStore::update_app) instead.
     fn save_app(&self, app: App) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Replaces the app if it is still stored at `expected_revision`; returns whether it did
+    /// (false: someone else changed or deleted it first). Never inserts: an app that is not
+    /// stored (deleted meanwhile) stays so.
+    fn update_app(
+        &self,
+        expected_revision: u64,
+        app: App,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Every app, sorted by client id as Rust sorts strings (bytewise, whatever a database's
     /// collation says).
     fn apps(&self) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
     /// Deletes the app with this client id; returns whether there was one. Only the app's own
     /// record goes: its installations stay as they are (the server uninstalls them first, and
-    /// keeps them as the record of when its tokens stopped).
+    /// keeps them as the record of when its tokens stopped). Whatever its revision: a deletion
+    /// wins over any change, which [`update_app`](AppStore::update_app) cannot undo.
     fn delete_app(&self, client_id: &ClientId) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
@@ -270,6 +280,7 @@ pub trait KeyStore: Send + Sync {
 /// # impl AppStore for CountingStore {
 /// #     async fn app(&self, id: &ClientId) -> StoreResult<Option<App>> { self.inner.app(id).await }
 /// #     async fn save_app(&self, app: App) -> StoreResult<()> { self.inner.save_app(app).await }
+/// #     async fn update_app(&self, revision: u64, app: App) -> StoreResult<bool> { self.inner.update_app(revision, app).await }
 /// #     async fn apps(&self) -> StoreResult<Vec<App>> { self.inner.apps().await }
 /// #     async fn delete_app(&self, id: &ClientId) -> StoreResult<bool> { self.inner.delete_app(id).await }
 /// # }

@@ -85,6 +85,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         &["CREATE INDEX IF NOT EXISTS appgrant_families_user_app \
            ON appgrant_families (user_id, client_id)"],
     ),
+    // An app's revision, which a change is saved over (as an installation's is). Apps from
+    // before read as revision 0, their records saying nothing of one.
+    (
+        7,
+        &["ALTER TABLE appgrant_apps ADD COLUMN revision BIGINT NOT NULL DEFAULT 0"],
+    ),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -116,6 +122,19 @@ fn time(nanos: i64) -> StoreResult<DateTime<Utc>> {
 
 fn revision(installation: &Installation) -> StoreResult<i64> {
     i64::try_from(installation.revision).map_err(backend)
+}
+
+fn app_revision(app: &App) -> StoreResult<i64> {
+    i64::try_from(app.revision).map_err(backend)
+}
+
+/// An app row, at the revision its column says: the column is what `update_app` compares, and
+/// an instance from before migration 7 sharing the database rewrites the record without one.
+fn app_from(row: &AnyRow) -> StoreResult<App> {
+    let mut app: App = from_json(&text(row, "record")?)?;
+    let revision: i64 = row.try_get("revision").map_err(backend)?;
+    app.revision = u64::try_from(revision).map_err(backend)?;
+    Ok(app)
 }
 
 fn digest(hex: &str) -> StoreResult<SecretDigest> {
@@ -444,31 +463,54 @@ fn generation(family: &RefreshFamily) -> StoreResult<i64> {
 
 impl AppStore for SqlStore {
     async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
-        self.record(
-            "SELECT record FROM appgrant_apps WHERE client_id = $1",
-            client_id.as_str(),
-        )
-        .await
+        let row = sqlx::query("SELECT record, revision FROM appgrant_apps WHERE client_id = $1")
+            .bind(client_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(app_from).transpose()
     }
 
     async fn save_app(&self, app: App) -> StoreResult<()> {
-        self.upsert(
-            "INSERT INTO appgrant_apps (client_id, record) VALUES ($1, $2) \
-             ON CONFLICT (client_id) DO UPDATE SET record = excluded.record",
-            &[app.client_id.as_str()],
-            to_json(&app)?,
+        sqlx::query(
+            "INSERT INTO appgrant_apps (client_id, record, revision) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO UPDATE SET record = excluded.record, \
+             revision = excluded.revision",
         )
+        .bind(app.client_id.to_string())
+        .bind(to_json(&app)?)
+        .bind(app_revision(&app)?)
+        .execute(&self.pool)
         .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        let expected = i64::try_from(expected_revision).map_err(backend)?;
+        // One statement: the database decides which of two racing changes saves.
+        let done = sqlx::query(
+            "UPDATE appgrant_apps SET record = $2, revision = $3 \
+             WHERE client_id = $1 AND revision = $4",
+        )
+        .bind(app.client_id.to_string())
+        .bind(to_json(&app)?)
+        .bind(app_revision(&app)?)
+        .bind(expected)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
-        let rows = sqlx::query("SELECT record FROM appgrant_apps")
+        let rows = sqlx::query("SELECT record, revision FROM appgrant_apps")
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
         let mut apps = rows
             .iter()
-            .map(|row| from_json(&text(row, "record")?))
+            .map(app_from)
             .collect::<StoreResult<Vec<App>>>()?;
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));

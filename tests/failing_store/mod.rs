@@ -91,6 +91,10 @@ impl AppStore for FailingStore {
         self.up()?;
         self.inner.save_app(app).await
     }
+    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.update_app(expected_revision, app).await
+    }
     async fn apps(&self) -> StoreResult<Vec<App>> {
         self.up()?;
         self.inner.apps().await
