@@ -47,6 +47,11 @@ pub struct Config {
     pub pkce: PkcePolicy,
     /// Clock skew tolerated when validating tokens, in seconds (default 0).
     pub leeway_seconds: i64,
+    /// How many verified access tokens an instance remembers, so a token presented again skips
+    /// its signature check (default 16,384, a few MB; 0 verifies every time). Everything that
+    /// can change (keys, times, installations, users, permissions, revocations) is still
+    /// checked at every decision.
+    pub verified_token_cache: usize,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             refresh_reuse: RefreshReuse::RevokeFamily,
             pkce: PkcePolicy::PublicClients,
             leeway_seconds: 0,
+            verified_token_cache: 16_384,
         }
     }
 

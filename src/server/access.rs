@@ -7,7 +7,7 @@ use crate::model::{
     App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
 };
 use crate::store::{Directory, Store, StoreError};
-use crate::token::{AccessClaims, SubjectKind, validate};
+use crate::token::{AccessClaims, SubjectKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
@@ -134,12 +134,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         requirement: &Requirement,
     ) -> Result<AccessDecision, StoreError> {
         let now = self.now();
-        let claims = match validate(
-            token,
-            &self.fresh_keys().await,
-            &self.inner.config.expectations(),
-            now,
-        ) {
+        let claims = match self.validate_access_token(token, now).await {
             Ok(claims) => claims,
             Err(problem) => {
                 return Ok(AccessDecision {
@@ -320,14 +315,21 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         result
     }
 
+    /// Validates an access token, verifying its signature only the first time this instance
+    /// sees it (see `verified_tokens`).
+    async fn validate_access_token(
+        &self,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<AccessClaims, crate::token::ValidationError> {
+        let keys = self.fresh_keys().await;
+        let expect = self.inner.config.expectations();
+        self.inner.verified.validate(token, &keys, &expect, now)
+    }
+
     async fn describe(&self, token: &str) -> Result<TokenInfo, ServerError> {
         let now = self.now();
-        let claims = validate(
-            token,
-            &self.fresh_keys().await,
-            &self.inner.config.expectations(),
-            now,
-        )?;
+        let claims = self.validate_access_token(token, now).await?;
         match self.standing(&claims).await? {
             Ok(()) => {}
             Err(DenyReason::Revoked) => return Err(ServerError::Revoked),
@@ -397,12 +399,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             ));
         }
         let now = self.now();
-        if let Ok(claims) = validate(
-            token,
-            &self.fresh_keys().await,
-            &self.inner.config.expectations(),
-            now,
-        ) {
+        if let Ok(claims) = self.validate_access_token(token, now).await {
             // Only the app a token was issued to may look into it; to anyone else it is just
             // not active, so introspection cannot be used to test stolen tokens (RFC 7662 §4).
             if claims.client_id != caller.client_id || self.standing(&claims).await?.is_err() {

@@ -14,6 +14,7 @@ mod installations;
 mod review;
 pub mod telemetry;
 mod tokens;
+mod verified_tokens;
 
 pub use access::{AccessDecision, Introspection, TokenInfo};
 pub use authorization::ConsentPrompt;
@@ -46,6 +47,7 @@ struct Inner<S, D> {
     stored_keys: Option<StoredKeys>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+    verified: verified_tokens::VerifiedTokens,
 }
 
 /// Signing keys kept in the store: how to open them, how they rotate, when to reread them.
@@ -214,7 +216,6 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
             inner: Arc::new(Inner {
                 store: self.store,
                 directory: self.directory,
-                config: self.config,
                 keys: RwLock::new(keys),
                 refresh_key: self
                     .refresh_key
@@ -225,6 +226,8 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 stored_keys,
                 audit: self.audit,
                 clock: self.clock,
+                verified: verified_tokens::VerifiedTokens::new(self.config.verified_token_cache),
+                config: self.config,
             }),
         }
     }

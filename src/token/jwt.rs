@@ -165,6 +165,25 @@ pub fn validate(
     expect: &Expectations,
     now: DateTime<Utc>,
 ) -> Result<AccessClaims, ValidationError> {
+    let verified = verify(token, keys, now)?;
+    check_claims(&verified.claims, expect, now)?;
+    Ok(verified.claims)
+}
+
+/// A token whose structure, type, key, algorithm and signature were checked: its claims (not
+/// yet checked against expectations or times) and the id of the key that signed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    /// The `kid` of the key that signed it.
+    pub kid: String,
+}
+
+/// Checks everything about `token` that cannot change while it lives (structure, `typ`, key
+/// and algorithm, signature) with a key of `keys` that may verify at `now`; what can change
+/// with time is left to [`revalidate`].
+pub fn verify(token: &str, keys: &KeySet, now: DateTime<Utc>) -> Result<Verified, ValidationError> {
     let (signing_input, signature) = token.rsplit_once('.').ok_or(ValidationError::Malformed)?;
     let (header, payload) = signing_input
         .split_once('.')
@@ -196,8 +215,21 @@ pub fn validate(
         .map_err(|_| ValidationError::Malformed)?;
     let claims: AccessClaims =
         serde_json::from_slice(&payload).map_err(|_| ValidationError::InvalidClaims)?;
-    check_claims(&claims, expect, now)?;
-    Ok(claims)
+    Ok(Verified { claims, kid })
+}
+
+/// What [`validate`] checks of a token [`verify`] accepted earlier, at `now`: that its key
+/// still verifies (it may have been retired since) and its issuer, audience and times.
+pub fn revalidate(
+    verified: &Verified,
+    keys: &KeySet,
+    expect: &Expectations,
+    now: DateTime<Utc>,
+) -> Result<(), ValidationError> {
+    if keys.verifier(&verified.kid, now).is_none() {
+        return Err(ValidationError::UnknownKey);
+    }
+    check_claims(&verified.claims, expect, now)
 }
 
 fn check_claims(

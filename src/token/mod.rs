@@ -9,7 +9,10 @@ pub mod refresh_token;
 pub mod secret;
 
 pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
-pub use jwt::{AccessClaims, Expectations, SubjectKind, ValidationError, issue, validate};
+pub use jwt::{
+    AccessClaims, Expectations, SubjectKind, ValidationError, Verified, issue, revalidate,
+    validate, verify,
+};
 pub use key_schedule::{KeyEncryptionKey, KeyPolicy, StoredKey};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeySet, SigningKey};
 pub use refresh_token::{RefreshTokenClaims, RefreshTokenKey};
