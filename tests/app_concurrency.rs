@@ -6,18 +6,16 @@
 //! (a second server on the same data) make its change right after the racing call read the app,
 //! and before that call writes.
 
-use appgrant::grant::{
-    AppRegistration, ClientAuthentication, CodeRecord, Redemption, RefreshFamily, authenticate,
-};
+#[macro_use]
+mod store_forwarding;
+
+use appgrant::grant::{AppRegistration, ClientAuthentication, authenticate};
 use appgrant::model::*;
 use appgrant::server::{Clock, ManualClock, ServerError};
-use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, RevocationStore,
-    StoreResult,
-};
-use appgrant::token::{Secret, StoredKey};
+use appgrant::store::{AppStore, StoreResult};
+use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, MemoryStore};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,98 +92,12 @@ impl AppStore for Racing {
     }
 }
 
-impl InstallationStore for Racing {
-    async fn installation(&self, a: &ClientId, c: &CompanyId) -> StoreResult<Option<Installation>> {
-        self.inner.installation(a, c).await
-    }
-    async fn save_installation(&self, i: Installation) -> StoreResult<()> {
-        self.inner.save_installation(i).await
-    }
-    async fn insert_installation(&self, i: Installation) -> StoreResult<bool> {
-        self.inner.insert_installation(i).await
-    }
-    async fn update_installation(&self, revision: u64, i: Installation) -> StoreResult<bool> {
-        self.inner.update_installation(revision, i).await
-    }
-    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
-        self.inner.installations_of(app).await
-    }
-    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
-        self.inner.installations_in(company).await
-    }
-}
-
-impl CodeStore for Racing {
-    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
-        self.inner.save_code(record).await
-    }
-    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
-        self.inner.code(digest).await
-    }
-    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
-        self.inner.redeem_code(digest).await
-    }
-    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_codes(before).await
-    }
-}
-
-impl RefreshStore for Racing {
-    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
-        self.inner.save_family(family).await
-    }
-    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
-        self.inner.family(grant).await
-    }
-    async fn commit_rotation(&self, e: &SecretDigest, f: RefreshFamily) -> StoreResult<bool> {
-        self.inner.commit_rotation(e, f).await
-    }
-    async fn families_of(&self, u: &UserId, a: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
-        self.inner.families_of(u, a).await
-    }
-    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_families(now).await
-    }
-}
-
-impl RevocationStore for Racing {
-    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.revoke_grant(grant, at).await
-    }
-    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
-        self.inner.is_revoked(grant).await
-    }
-    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_revocations(before).await
-    }
-}
-
-impl ConsentStore for Racing {
-    async fn save_consent(&self, u: &UserId, a: &ClientId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.save_consent(u, a, at).await
-    }
-    async fn consent(&self, u: &UserId, a: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
-        self.inner.consent(u, a).await
-    }
-    async fn consents_of(&self, u: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
-        self.inner.consents_of(u).await
-    }
-    async fn forget_consent(&self, u: &UserId, a: &ClientId) -> StoreResult<()> {
-        self.inner.forget_consent(u, a).await
-    }
-}
-
-impl KeyStore for Racing {
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        self.inner.signing_keys().await
-    }
-    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
-        self.inner.add_signing_key(key).await
-    }
-    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
-        self.inner.delete_signing_key(kid).await
-    }
-}
+forward_installation_store!(Racing, inner);
+forward_code_store!(Racing, inner);
+forward_refresh_store!(Racing, inner);
+forward_revocation_store!(Racing, inner);
+forward_consent_store!(Racing, inner);
+forward_key_store!(Racing, inner);
 
 /// Two instances on one data set: `racing`, whose reads `store` can make stale, and `other`,
 /// which changes the app in between; and the app, registered with `secret`.

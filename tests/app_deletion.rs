@@ -2,21 +2,19 @@
 //! decision, every service account deactivated), then the record goes (the token endpoint
 //! refuses its client); a deletion the directory interrupted is finished by deleting again.
 
+#[macro_use]
+mod store_forwarding;
 mod support;
 
 use appgrant::audit::{AuditAction, AuditActor};
-use appgrant::grant::{
-    AuthorizeError, CodeRecord, ErrorPage, Redemption, RefreshFamily, TokenError, TokenRequest,
-};
+use appgrant::grant::{AuthorizeError, ErrorPage, TokenError, TokenRequest};
 use appgrant::model::*;
 use appgrant::server::ServerError;
 use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreError, StoreResult,
+    AppStore, Directory, DirectoryStore, InstallationStore, ServiceAccount, StoreError, StoreResult,
 };
-use appgrant::token::StoredKey;
 use appgrant::{AuthorizationServer, Config, DenyReason, MemoryStore};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -429,98 +427,17 @@ impl AppStore for ConsentDuringDeletion {
     }
 }
 
-impl InstallationStore for ConsentDuringDeletion {
-    async fn installation(&self, a: &ClientId, c: &CompanyId) -> StoreResult<Option<Installation>> {
-        self.inner.installation(a, c).await
-    }
-    async fn save_installation(&self, i: Installation) -> StoreResult<()> {
-        self.inner.save_installation(i).await
-    }
-    async fn insert_installation(&self, i: Installation) -> StoreResult<bool> {
-        self.inner.insert_installation(i).await
-    }
-    async fn update_installation(&self, revision: u64, i: Installation) -> StoreResult<bool> {
-        self.inner.update_installation(revision, i).await
-    }
-    async fn installations_of(&self, app: &ClientId) -> StoreResult<Vec<Installation>> {
-        self.inner.installations_of(app).await
-    }
-    async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
-        self.inner.installations_in(company).await
-    }
-}
+forward_installation_store!(ConsentDuringDeletion, inner);
 
-impl CodeStore for ConsentDuringDeletion {
-    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
-        self.inner.save_code(record).await
-    }
-    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
-        self.inner.code(digest).await
-    }
-    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
-        self.inner.redeem_code(digest).await
-    }
-    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_codes(before).await
-    }
-}
+forward_code_store!(ConsentDuringDeletion, inner);
 
-impl RefreshStore for ConsentDuringDeletion {
-    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
-        self.inner.save_family(family).await
-    }
-    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
-        self.inner.family(grant).await
-    }
-    async fn commit_rotation(&self, e: &SecretDigest, f: RefreshFamily) -> StoreResult<bool> {
-        self.inner.commit_rotation(e, f).await
-    }
-    async fn families_of(&self, u: &UserId, a: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
-        self.inner.families_of(u, a).await
-    }
-    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_families(now).await
-    }
-}
+forward_refresh_store!(ConsentDuringDeletion, inner);
 
-impl RevocationStore for ConsentDuringDeletion {
-    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.revoke_grant(grant, at).await
-    }
-    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
-        self.inner.is_revoked(grant).await
-    }
-    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_revocations(before).await
-    }
-}
+forward_revocation_store!(ConsentDuringDeletion, inner);
 
-impl ConsentStore for ConsentDuringDeletion {
-    async fn save_consent(&self, u: &UserId, a: &ClientId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.save_consent(u, a, at).await
-    }
-    async fn consent(&self, u: &UserId, a: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
-        self.inner.consent(u, a).await
-    }
-    async fn consents_of(&self, u: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
-        self.inner.consents_of(u).await
-    }
-    async fn forget_consent(&self, u: &UserId, a: &ClientId) -> StoreResult<()> {
-        self.inner.forget_consent(u, a).await
-    }
-}
+forward_consent_store!(ConsentDuringDeletion, inner);
 
-impl KeyStore for ConsentDuringDeletion {
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        self.inner.signing_keys().await
-    }
-    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
-        self.inner.add_signing_key(key).await
-    }
-    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
-        self.inner.delete_signing_key(kid).await
-    }
-}
+forward_key_store!(ConsentDuringDeletion, inner);
 
 #[tokio::test]
 async fn an_installation_a_consent_made_while_the_app_was_being_deleted_is_uninstalled_too() {

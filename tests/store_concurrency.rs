@@ -1,6 +1,8 @@
 //! Atomicity under concurrency: a code is redeemed once however many requests race for it, a
 //! refresh family rotates once per token, and the façade can be shared across tokio tasks.
 
+#[macro_use]
+mod store_forwarding;
 mod support;
 
 use appgrant::grant::{
@@ -9,10 +11,7 @@ use appgrant::grant::{
 };
 use appgrant::model::*;
 use appgrant::server::ManualClock;
-use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, RevocationStore,
-    StoreResult,
-};
+use appgrant::store::{CodeStore, InstallationStore, RefreshStore, StoreResult};
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, DenyReason, MemoryStore};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -280,23 +279,7 @@ struct HeldFamilies {
     release: Arc<Notify>,
 }
 
-impl AppStore for HeldFamilies {
-    async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
-        self.inner.app(client_id).await
-    }
-    async fn save_app(&self, app: App) -> StoreResult<()> {
-        self.inner.save_app(app).await
-    }
-    async fn update_app(&self, expected_revision: u64, app: App) -> StoreResult<bool> {
-        self.inner.update_app(expected_revision, app).await
-    }
-    async fn apps(&self) -> StoreResult<Vec<App>> {
-        self.inner.apps().await
-    }
-    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
-        self.inner.delete_app(client_id).await
-    }
-}
+forward_app_store!(HeldFamilies, inner);
 
 impl InstallationStore for HeldFamilies {
     async fn installation(
@@ -329,20 +312,7 @@ impl InstallationStore for HeldFamilies {
     }
 }
 
-impl CodeStore for HeldFamilies {
-    async fn save_code(&self, record: CodeRecord) -> StoreResult<()> {
-        self.inner.save_code(record).await
-    }
-    async fn code(&self, digest: &SecretDigest) -> StoreResult<Option<CodeRecord>> {
-        self.inner.code(digest).await
-    }
-    async fn redeem_code(&self, digest: &SecretDigest) -> StoreResult<Redemption> {
-        self.inner.redeem_code(digest).await
-    }
-    async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_codes(before).await
-    }
-}
+forward_code_store!(HeldFamilies, inner);
 
 impl RefreshStore for HeldFamilies {
     async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
@@ -368,49 +338,11 @@ impl RefreshStore for HeldFamilies {
     }
 }
 
-impl RevocationStore for HeldFamilies {
-    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.revoke_grant(grant, at).await
-    }
-    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_revocations(before).await
-    }
-    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
-        self.inner.is_revoked(grant).await
-    }
-}
+forward_revocation_store!(HeldFamilies, inner);
 
-impl KeyStore for HeldFamilies {
-    async fn signing_keys(&self) -> StoreResult<Vec<appgrant::token::StoredKey>> {
-        self.inner.signing_keys().await
-    }
-    async fn add_signing_key(&self, key: appgrant::token::StoredKey) -> StoreResult<bool> {
-        self.inner.add_signing_key(key).await
-    }
-    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
-        self.inner.delete_signing_key(kid).await
-    }
-}
+forward_key_store!(HeldFamilies, inner);
 
-impl ConsentStore for HeldFamilies {
-    async fn save_consent(
-        &self,
-        user: &UserId,
-        app: &ClientId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.inner.save_consent(user, app, at).await
-    }
-    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
-        self.inner.consent(user, app).await
-    }
-    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
-        self.inner.consents_of(user).await
-    }
-    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
-        self.inner.forget_consent(user, app).await
-    }
-}
+forward_consent_store!(HeldFamilies, inner);
 
 /// Acme with John (read-only on the tower), the both-flows app, and a code John authorized.
 async fn held_world(

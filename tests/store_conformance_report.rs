@@ -1,17 +1,15 @@
 //! What `appgrant::store::conformance::run_all` tells a host whose store breaks the contract: a
 //! report naming exactly the properties that failed, and what each said.
 
+#[macro_use]
+mod store_forwarding;
 mod failing_store;
 
 use appgrant::MemoryStore;
-use appgrant::grant::{CodeRecord, Redemption, RefreshFamily};
+use appgrant::grant::{CodeRecord, Redemption};
 use appgrant::model::*;
 use appgrant::store::conformance::{self, Handles, PROPERTIES};
-use appgrant::store::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
-};
-use appgrant::token::StoredKey;
+use appgrant::store::{AppStore, CodeStore, DirectoryStore, InstallationStore, StoreResult};
 use chrono::{DateTime, Utc};
 use failing_store::FailingStore;
 use std::collections::BTreeSet;
@@ -215,54 +213,9 @@ impl AppStore for Faulty {
     }
 }
 
-impl Directory for Faulty {
-    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
-        self.inner.memberships_of(user).await
-    }
-    async fn company(&self, id: &CompanyId) -> StoreResult<Option<Company>> {
-        self.inner.company(id).await
-    }
-    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
-        self.inner.user(id).await
-    }
-    async fn membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> StoreResult<Option<Permissions>> {
-        self.inner.membership(company, user).await
-    }
-    async fn save_service_account(&self, account: &ServiceAccount) -> StoreResult<()> {
-        self.inner.save_service_account(account).await
-    }
-    async fn deactivate_service_account(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-    ) -> StoreResult<()> {
-        self.inner.deactivate_service_account(company, user).await
-    }
-}
+forward_directory!(Faulty, inner);
 
-impl DirectoryStore for Faulty {
-    async fn save_company(&self, company: Company) -> StoreResult<()> {
-        self.inner.save_company(company).await
-    }
-    async fn save_user(&self, user: User) -> StoreResult<()> {
-        self.inner.save_user(user).await
-    }
-    async fn save_membership(
-        &self,
-        company: &CompanyId,
-        user: &UserId,
-        permissions: Permissions,
-    ) -> StoreResult<()> {
-        self.inner.save_membership(company, user, permissions).await
-    }
-    async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
-        self.inner.members(company).await
-    }
-}
+forward_directory_store!(Faulty, inner);
 
 impl InstallationStore for Faulty {
     async fn installation(
@@ -295,68 +248,10 @@ impl InstallationStore for Faulty {
     }
 }
 
-impl RefreshStore for Faulty {
-    async fn save_family(&self, family: RefreshFamily) -> StoreResult<()> {
-        self.inner.save_family(family).await
-    }
-    async fn family(&self, grant: &GrantId) -> StoreResult<Option<RefreshFamily>> {
-        self.inner.family(grant).await
-    }
-    async fn commit_rotation(
-        &self,
-        expected: &SecretDigest,
-        family: RefreshFamily,
-    ) -> StoreResult<bool> {
-        self.inner.commit_rotation(expected, family).await
-    }
-    async fn purge_families(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_families(now).await
-    }
-    async fn families_of(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<RefreshFamily>> {
-        self.inner.families_of(user, app).await
-    }
-}
+forward_refresh_store!(Faulty, inner);
 
-impl RevocationStore for Faulty {
-    async fn revoke_grant(&self, grant: &GrantId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.inner.revoke_grant(grant, at).await
-    }
-    async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
-        self.inner.is_revoked(grant).await
-    }
-    async fn purge_revocations(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.inner.purge_revocations(before).await
-    }
-}
+forward_revocation_store!(Faulty, inner);
 
-impl ConsentStore for Faulty {
-    async fn save_consent(
-        &self,
-        user: &UserId,
-        app: &ClientId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.inner.save_consent(user, app, at).await
-    }
-    async fn consent(&self, user: &UserId, app: &ClientId) -> StoreResult<Option<DateTime<Utc>>> {
-        self.inner.consent(user, app).await
-    }
-    async fn consents_of(&self, user: &UserId) -> StoreResult<Vec<(ClientId, DateTime<Utc>)>> {
-        self.inner.consents_of(user).await
-    }
-    async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
-        self.inner.forget_consent(user, app).await
-    }
-}
+forward_consent_store!(Faulty, inner);
 
-impl KeyStore for Faulty {
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        self.inner.signing_keys().await
-    }
-    async fn add_signing_key(&self, key: StoredKey) -> StoreResult<bool> {
-        self.inner.add_signing_key(key).await
-    }
-    async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
-        self.inner.delete_signing_key(kid).await
-    }
-}
+forward_key_store!(Faulty, inner);
