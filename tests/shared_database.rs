@@ -192,6 +192,33 @@ async fn an_uninstall_through_one_server_is_seen_by_the_next_decision_through_th
     assert_eq!(user.status, UserStatus::Deactivated);
 }
 
+async fn a_permission_change_through_one_server_is_seen_by_the_next_decision_through_the_other(
+    database: &Database,
+) {
+    let (a, b) = two_servers(database).await;
+    let john = a.tokens_for(&a.john).await;
+    // Decided once through b, so b has verified (and remembered) the token.
+    assert!(b.allowed(&john, &read_tower()).await);
+    a.server
+        .set_membership(&a.acme, &a.john, Permissions::none())
+        .await
+        .unwrap();
+    assert!(!b.allowed(&john, &read_tower()).await);
+
+    let raised = Permissions::none().with(Scope::Project(a.tower.clone()), "rfis", Level::Standard);
+    a.server
+        .set_membership(&a.acme, &a.john, raised)
+        .await
+        .unwrap();
+    assert!(b.allowed(&john, &write_tower()).await);
+
+    a.server.deactivate_user(&a.john).await.unwrap();
+    assert_eq!(
+        b.denied_because(&john, &read_tower()).await,
+        Some(DenyReason::UserDeactivated)
+    );
+}
+
 async fn data_survives_a_restart(database: &Database) {
     let (keys, clock) = (new_keys(), new_clock());
     let before = seed(
@@ -463,6 +490,7 @@ macro_rules! every_shared_database_test {
             a_refresh_raced_across_both_servers_rotates_once;
             a_revocation_through_one_server_is_seen_by_the_next_decision_through_the_other;
             an_uninstall_through_one_server_is_seen_by_the_next_decision_through_the_other;
+            a_permission_change_through_one_server_is_seen_by_the_next_decision_through_the_other;
             data_survives_a_restart;
             secrets_codes_and_tokens_are_stored_only_as_digests;
             a_family_takes_the_same_storage_however_often_it_rotates;

@@ -200,10 +200,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 .map(|account| account.user.clone()),
         };
         let (user, permissions) = match &acting {
-            Some(id) => (
-                directory.user(id).await?,
-                directory.membership(company, id).await?,
-            ),
+            Some(id) => directory.member(company, id).await?,
             None => (None, None),
         };
         Ok(DirectoryView {

@@ -2018,6 +2018,38 @@ pub async fn unknown_ids_read_as_nothing<D: Directory>(directory: D, company: Co
     );
 }
 
+/// `member` answers what `user` and `membership` answer, for a member, for the same user in a
+/// company they are not in, and for nobody: decisions read the acting user through it.
+pub async fn a_member_reads_as_its_user_and_membership_read<D: Directory>(
+    directory: D,
+    company: CompanyId,
+) {
+    let projects = listed_projects(&directory, &company).await;
+    let approved = on_projects(&projects[..projects.len().min(1)], Level::ReadOnly);
+    let account = service_account(&company, "member-check", approved.clone());
+    directory.save_service_account(&account).await.must();
+    let nowhere = CompanyId::new("appgrant-conformance-nowhere");
+    let nobody = UserId::new("appgrant-conformance-nobody");
+    for (company, user) in [
+        (&company, &account.id),
+        (&nowhere, &account.id),
+        (&company, &nobody),
+    ] {
+        let separately = (
+            directory.user(user).await.must(),
+            directory.membership(company, user).await.must(),
+        );
+        assert_eq!(
+            directory.member(company, user).await.must(),
+            separately,
+            "member({company}, {user}) differs from user and membership"
+        );
+    }
+    let (user, held) = directory.member(&company, &account.id).await.must();
+    assert!(user.is_some_and(|user| user.id == account.id));
+    assert_eq!(held, Some(approved));
+}
+
 /// A saved service account is an active user of its app, a member of its company holding
 /// exactly what was saved (and of no other company: asked about another, it is not a member),
 /// and a later save replaces what it holds: what decisions read is what the admin approved
@@ -2326,6 +2358,7 @@ properties! {
     }
     directory {
         unknown_ids_read_as_nothing;
+        a_member_reads_as_its_user_and_membership_read;
         a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it;
         a_deactivated_service_account_reads_as_deactivated_or_absent;
     }

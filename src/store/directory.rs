@@ -119,6 +119,22 @@ pub trait Directory: Send + Sync + 'static {
         company: &CompanyId,
         user: &UserId,
     ) -> impl Future<Output = StoreResult<Option<Permissions>>> + Send;
+    /// `user` and what they hold in `company`, as [`user`](Self::user) and
+    /// [`membership`](Self::membership) answer: what every decision reads of the acting user.
+    /// The default asks one then the other; a directory that can answer both in one round trip
+    /// (appgrant's SQL store does) should.
+    fn member(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> impl Future<Output = StoreResult<(Option<User>, Option<Permissions>)>> + Send {
+        async move {
+            Ok((
+                self.user(user).await?,
+                self.membership(company, user).await?,
+            ))
+        }
+    }
     /// Every company `user` is a member of, with their permissions there (introspection of a
     /// token bound to no company asks it).
     fn memberships_of(

@@ -182,6 +182,14 @@ impl<T: Directory> Directory for Arc<T> {
         T::membership(self, company, user).await
     }
 
+    async fn member(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<(Option<User>, Option<Permissions>)> {
+        T::member(self, company, user).await
+    }
+
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         T::memberships_of(self, user).await
     }

@@ -109,6 +109,21 @@ impl Directory for MemoryStore {
             .cloned())
     }
 
+    async fn member(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<(Option<User>, Option<Permissions>)> {
+        // One lock for both, so the two are read as of the same moment.
+        let state = self.state();
+        let held = state
+            .memberships
+            .get(company)
+            .and_then(|members| members.get(user))
+            .cloned();
+        Ok((state.users.get(user).cloned(), held))
+    }
+
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         let state = self.state();
         let Some(companies) = state.companies_of.get(user) else {

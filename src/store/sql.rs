@@ -561,6 +561,31 @@ impl Directory for SqlStore {
             .transpose()
     }
 
+    async fn member(
+        &self,
+        company: &CompanyId,
+        user: &UserId,
+    ) -> StoreResult<(Option<User>, Option<Permissions>)> {
+        // One round trip for what every decision reads of the acting user: two scalar
+        // subqueries, so the row is there whether either is.
+        let row = sqlx::query(
+            "SELECT (SELECT record FROM appgrant_users WHERE id = $1) AS record, \
+             (SELECT permissions FROM appgrant_memberships WHERE company_id = $2 AND user_id = $1) \
+             AS permissions",
+        )
+        .bind(user.to_string())
+        .bind(company.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let record: Option<String> = row.try_get("record").map_err(backend)?;
+        let permissions: Option<String> = row.try_get("permissions").map_err(backend)?;
+        Ok((
+            record.map(|record| from_json(&record)).transpose()?,
+            permissions.map(|held| from_json(&held)).transpose()?,
+        ))
+    }
+
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
         let rows = sqlx::query(
             "SELECT company_id, permissions FROM appgrant_memberships WHERE user_id = $1",

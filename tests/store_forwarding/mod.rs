@@ -267,6 +267,16 @@ macro_rules! forward_directory {
             ) -> appgrant::store::StoreResult<Option<appgrant::model::Permissions>> {
                 appgrant::store::Directory::membership(&self.$inner, company, user).await
             }
+            async fn member(
+                &self,
+                company: &appgrant::model::CompanyId,
+                user: &appgrant::model::UserId,
+            ) -> appgrant::store::StoreResult<(
+                Option<appgrant::model::User>,
+                Option<appgrant::model::Permissions>,
+            )> {
+                appgrant::store::Directory::member(&self.$inner, company, user).await
+            }
             async fn memberships_of(
                 &self,
                 user: &appgrant::model::UserId,
