@@ -175,6 +175,15 @@ impl Race {
         );
         assert!(self.other.apps().await.unwrap().is_empty());
     }
+
+    /// The racing change was refused as for an unknown app, and the app stays deleted.
+    async fn assert_refused_and_deleted<T: std::fmt::Debug>(&self, answer: Result<T, ServerError>) {
+        assert!(
+            matches!(answer, Err(ServerError::UnknownApp(_))),
+            "{answer:?}"
+        );
+        self.assert_deleted().await;
+    }
 }
 
 fn renamed(name: &str) -> appgrant::grant::AppUpdate {
@@ -350,11 +359,7 @@ async fn a_settings_change_racing_a_deletion_does_not_bring_the_app_back() {
     let race = race().await;
     race.store.arm(1, deletes(&race));
     let updated = race.racing.update_app(&race.app, renamed("Zombie")).await;
-    assert!(
-        matches!(updated, Err(ServerError::UnknownApp(_))),
-        "{updated:?}"
-    );
-    race.assert_deleted().await;
+    race.assert_refused_and_deleted(updated).await;
 }
 
 #[tokio::test]
@@ -362,11 +367,7 @@ async fn a_secret_rotation_racing_a_deletion_does_not_bring_the_app_back() {
     let race = race().await;
     race.store.arm(1, deletes(&race));
     let rotated = race.racing.rotate_client_secret(&race.app, HOUR).await;
-    assert!(
-        matches!(rotated, Err(ServerError::UnknownApp(_))),
-        "{rotated:?}"
-    );
-    race.assert_deleted().await;
+    race.assert_refused_and_deleted(rotated).await;
 }
 
 #[tokio::test]
@@ -375,11 +376,7 @@ async fn a_manifest_publish_racing_a_deletion_does_not_bring_the_app_back() {
     race.store.arm(1, deletes(&race));
     let manifest = Manifest::new(0).company_tool("budget", Level::Admin);
     let published = race.racing.publish_manifest(&race.app, manifest).await;
-    assert!(
-        matches!(published, Err(ServerError::UnknownApp(_))),
-        "{published:?}"
-    );
-    race.assert_deleted().await;
+    race.assert_refused_and_deleted(published).await;
 }
 
 #[tokio::test]

@@ -32,15 +32,7 @@ async fn a_companys_apps_list_requests_with_who_asked_and_only_for_a_directory_a
     assert!(request.approved.is_none() && request.changes.is_empty());
 
     let refused = world.server.company_apps(&world.acme, &world.john).await;
-    assert!(
-        matches!(
-            refused,
-            Err(ServerError::Installation(
-                InstallationError::NotDirectoryAdmin { .. }
-            ))
-        ),
-        "{refused:?}"
-    );
+    assert!(not_directory_admin(&refused), "{refused:?}");
     let refused = world
         .server
         .installation_review(&world.acme, &world.app.client_id, &world.john)
@@ -191,6 +183,15 @@ async fn jane_decides(
         .await
 }
 
+fn not_directory_admin<T>(result: &Result<T, ServerError>) -> bool {
+    matches!(
+        result,
+        Err(ServerError::Installation(
+            InstallationError::NotDirectoryAdmin { .. }
+        ))
+    )
+}
+
 fn changed_since_review(result: &Result<Installation, ServerError>) -> bool {
     matches!(
         result,
@@ -319,26 +320,10 @@ async fn only_a_directory_admin_learns_whether_an_app_is_installed_in_the_compan
                 .await,
         ];
         for answer in answers {
-            assert!(
-                matches!(
-                    answer,
-                    Err(ServerError::Installation(
-                        InstallationError::NotDirectoryAdmin { .. }
-                    ))
-                ),
-                "{app}: {answer:?}"
-            );
+            assert!(not_directory_admin(&answer), "{app}: {answer:?}");
         }
         let review = server.installation_review(acme, app, john).await;
-        assert!(
-            matches!(
-                review,
-                Err(ServerError::Installation(
-                    InstallationError::NotDirectoryAdmin { .. }
-                ))
-            ),
-            "{app}: {review:?}"
-        );
+        assert!(not_directory_admin(&review), "{app}: {review:?}");
     }
 }
 
