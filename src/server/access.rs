@@ -168,8 +168,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         company: &CompanyId,
     ) -> Result<DirectoryView, StoreError> {
         let store = &self.inner.store;
-        let installation = store.installation(&claims.client_id, company).await?;
-        let revoked = store.is_revoked(&claims.grant_id).await?;
+        let (installation, revoked) = store
+            .installation_and_revocation(&claims.client_id, company, &claims.grant_id)
+            .await?;
         let ceiling = match claims.grant_kind {
             SubjectKind::User => store
                 .app(&claims.client_id)

@@ -654,6 +654,47 @@ pub async fn members_are_listed_sorted_by_user_id_with_their_permissions<
     );
 }
 
+/// An installation and a grant's revocation read together answer what each read alone answers:
+/// nothing and not revoked, then the installation, then revoked; a decision reads them so.
+pub async fn an_installation_and_a_revocation_read_together_read_as_each_alone<S: Store + Clone>(
+    store: S,
+) {
+    let app = new_app("FieldSync");
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let (grant, other) = (GrantId::new("grant-1"), GrantId::new("grant-2"));
+    let together = |company: &CompanyId, grant: &GrantId| {
+        let (store, app, company, grant) = (
+            store.clone(),
+            app.client_id.clone(),
+            company.clone(),
+            grant.clone(),
+        );
+        async move {
+            store
+                .installation_and_revocation(&app, &company, &grant)
+                .await
+                .must()
+        }
+    };
+    assert_eq!(together(&acme, &grant).await, (None, false));
+    let installed = Installation::request(&app, &acme, &UserId::new("jane"), start());
+    store.save_installation(installed.clone()).await.must();
+    assert_eq!(
+        together(&acme, &grant).await,
+        (Some(installed.clone()), false)
+    );
+    assert_eq!(together(&globex, &grant).await, (None, false));
+    store.revoke_grant(&grant, start()).await.must();
+    // Revoking again changes nothing (the first revocation's time stands).
+    store.revoke_grant(&grant, start()).await.must();
+    assert_eq!(together(&acme, &grant).await, (Some(installed), true));
+    assert_eq!(together(&globex, &grant).await, (None, true));
+    assert!(
+        !together(&acme, &other).await.1,
+        "another grant reads as revoked"
+    );
+}
+
 /// Installations read back exactly as saved, a later save replaces them, and an app's are listed
 /// sorted by company id as Rust sorts strings, without other apps'.
 pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store + Clone>(store: S) {
@@ -2325,6 +2366,7 @@ properties! {
         an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
         many_concurrent_updates_of_one_app_commit_exactly_once: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
+        an_installation_and_a_revocation_read_together_read_as_each_alone: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
         many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;

@@ -237,6 +237,21 @@ impl InstallationStore for MemoryStore {
             .cloned())
     }
 
+    async fn installation_and_revocation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+        grant: &GrantId,
+    ) -> StoreResult<(Option<Installation>, bool)> {
+        // One lock for both, so the two are read as of the same moment.
+        let state = self.state();
+        let installation = state
+            .installations
+            .get(&(app.clone(), company.clone()))
+            .cloned();
+        Ok((installation, state.revoked.contains_key(grant)))
+    }
+
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
         let key = (installation.app.clone(), installation.company.clone());
         self.state().installations.insert(key, installation);

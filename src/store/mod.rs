@@ -86,6 +86,24 @@ pub trait InstallationStore: Send + Sync {
         app: &ClientId,
         company: &CompanyId,
     ) -> impl Future<Output = StoreResult<Option<Installation>>> + Send;
+    /// The installation of `app` in `company` and whether `grant` is revoked, as
+    /// [`installation`](Self::installation) and [`RevocationStore::is_revoked`] answer: what
+    /// every decision reads of the store. The default asks one then the other; a store that
+    /// can answer both in one round trip (appgrant's SQL store does) should.
+    fn installation_and_revocation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+        grant: &GrantId,
+    ) -> impl Future<Output = StoreResult<(Option<Installation>, bool)>> + Send
+    where
+        Self: RevocationStore,
+    {
+        async move {
+            let installation = self.installation(app, company).await?;
+            Ok((installation, self.is_revoked(grant).await?))
+        }
+    }
     /// Inserts or replaces an installation unconditionally (for seeding and imports; the server
     /// uses the two calls below).
     fn save_installation(

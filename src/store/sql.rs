@@ -714,6 +714,31 @@ impl InstallationStore for SqlStore {
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
     }
 
+    async fn installation_and_revocation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+        grant: &GrantId,
+    ) -> StoreResult<(Option<Installation>, bool)> {
+        // One round trip for what every decision reads of the store; COUNT decodes as an
+        // integer on both databases (EXISTS would be a boolean on one and an integer on the
+        // other).
+        let row = sqlx::query(
+            "SELECT (SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2) \
+             AS record, (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked",
+        )
+        .bind(app.to_string())
+        .bind(company.to_string())
+        .bind(grant.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let record: Option<String> = row.try_get("record").map_err(backend)?;
+        let revoked: i64 = row.try_get("revoked").map_err(backend)?;
+        let installation = record.map(|record| from_json(&record)).transpose()?;
+        Ok((installation, revoked > 0))
+    }
+
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO appgrant_installations (app_id, company_id, record, revision) \
