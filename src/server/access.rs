@@ -321,8 +321,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<AccessClaims, crate::token::ValidationError> {
         let keys = self.fresh_keys().await;
-        let expect = self.inner.config.expectations();
-        self.inner.verified.validate(token, &keys, &expect, now)
+        let expect = &self.inner.expectations;
+        self.inner.verified.validate(token, &keys, expect, now)
     }
 
     async fn describe(&self, token: &str) -> Result<TokenInfo, ServerError> {

@@ -1,6 +1,6 @@
 //! Apps and their installations: registration, manifests, and the admin's install lifecycle.
 
-use super::{AuthorizationServer, ServerError, telemetry};
+use super::{AdminDecision, AuthorizationServer, ServerError, telemetry};
 use crate::audit::{AuditAction, AuditActor};
 use crate::grant::AppRegistration;
 use crate::model::{
@@ -19,7 +19,7 @@ pub(super) const CHANGE_ATTEMPTS: usize = 5;
 
 /// Runs an installation `change` of `app` in `company` by `actor`, and logs and counts what
 /// came of it.
-pub(super) async fn observe_change(
+async fn observe_change(
     change: &'static str,
     company: &CompanyId,
     app: &ClientId,
@@ -254,11 +254,14 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         approver: &UserId,
         permitted_projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let change = self.approve(company, app, approver, permitted_projects, None);
-        observe_change("approve_installation", company, app, approver, change).await
+        let decision = AdminDecision::Approve {
+            projects: permitted_projects,
+        };
+        self.decide_installation(company, app, approver, None, decision)
+            .await
     }
 
-    pub(super) async fn approve(
+    async fn approve(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -326,11 +329,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let change = self.deny(company, app, approver, None);
-        observe_change("deny_installation", company, app, approver, change).await
+        self.decide_installation(company, app, approver, None, AdminDecision::Deny)
+            .await
     }
 
-    pub(super) async fn deny(
+    async fn deny(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -362,11 +365,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let change = self.approve_update(company, app, approver, None);
-        observe_change("approve_manifest_update", company, app, approver, change).await
+        let decision = AdminDecision::ApproveUpdate;
+        self.decide_installation(company, app, approver, None, decision)
+            .await
     }
 
-    pub(super) async fn approve_update(
+    async fn approve_update(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -406,11 +410,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         approver: &UserId,
         projects: BTreeSet<ProjectId>,
     ) -> Result<Installation, ServerError> {
-        let change = self.permit_projects(company, app, approver, projects, None);
-        observe_change("set_permitted_projects", company, app, approver, change).await
+        let decision = AdminDecision::SetProjects { projects };
+        self.decide_installation(company, app, approver, None, decision)
+            .await
     }
 
-    pub(super) async fn permit_projects(
+    async fn permit_projects(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -451,11 +456,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         app: &ClientId,
         approver: &UserId,
     ) -> Result<Installation, ServerError> {
-        let change = self.remove(company, app, approver);
-        observe_change("uninstall", company, app, approver, change).await
+        self.decide_installation(company, app, approver, None, AdminDecision::Uninstall)
+            .await
     }
 
-    pub(super) async fn remove(
+    async fn remove(
         &self,
         company: &CompanyId,
         app: &ClientId,
@@ -477,6 +482,41 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             .await?;
         self.deactivate_account_of(&installation).await?;
         Ok(self.decided(installation, approver, AuditAction::Uninstalled))
+    }
+
+    /// Takes `decision` by `admin` on the installation of `app` in `company`, only over the
+    /// revision `reviewed` if one is given (see `decide_on_review`), and logs and counts it.
+    pub(super) async fn decide_installation(
+        &self,
+        company: &CompanyId,
+        app: &ClientId,
+        admin: &UserId,
+        reviewed: Option<u64>,
+        decision: AdminDecision,
+    ) -> Result<Installation, ServerError> {
+        match decision {
+            AdminDecision::Approve { projects } => {
+                let change = self.approve(company, app, admin, projects, reviewed);
+                observe_change("approve_installation", company, app, admin, change).await
+            }
+            AdminDecision::Deny => {
+                let change = self.deny(company, app, admin, reviewed);
+                observe_change("deny_installation", company, app, admin, change).await
+            }
+            AdminDecision::ApproveUpdate => {
+                let change = self.approve_update(company, app, admin, reviewed);
+                observe_change("approve_manifest_update", company, app, admin, change).await
+            }
+            AdminDecision::SetProjects { projects } => {
+                let change = self.permit_projects(company, app, admin, projects, reviewed);
+                observe_change("set_permitted_projects", company, app, admin, change).await
+            }
+            // Uninstalling only takes access away: it applies whatever changed since.
+            AdminDecision::Uninstall => {
+                let change = self.remove(company, app, admin);
+                observe_change("uninstall", company, app, admin, change).await
+            }
+        }
     }
 
     pub(super) async fn deactivate_account_of(

@@ -48,6 +48,9 @@ struct Inner<S, D> {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     verified: verified_tokens::VerifiedTokens,
+    /// What validation expects of this server's tokens, from `config`, made once rather than
+    /// at every decision.
+    expectations: crate::token::Expectations,
 }
 
 /// Signing keys kept in the store: how to open them, how they rotate, when to reread them.
@@ -227,6 +230,7 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 audit: self.audit,
                 clock: self.clock,
                 verified: verified_tokens::VerifiedTokens::new(self.config.verified_token_cache),
+                expectations: self.config.expectations(),
                 config: self.config,
             }),
         }

@@ -3,7 +3,6 @@
 //! reviewed, which is taken only if nothing changed since (the decisions themselves are in
 //! `installations`).
 
-use super::installations::observe_change;
 use super::{AuthorizationServer, ConsentPrompt, ServerError, telemetry};
 use crate::access::delegated_permissions;
 use crate::model::{
@@ -166,29 +165,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         reviewed: u64,
         decision: AdminDecision,
     ) -> Result<Installation, ServerError> {
-        let reviewed = Some(reviewed);
-        match decision {
-            AdminDecision::Approve { projects } => {
-                let change = self.approve(company, app, admin, projects, reviewed);
-                observe_change("approve_installation", company, app, admin, change).await
-            }
-            AdminDecision::Deny => {
-                let change = self.deny(company, app, admin, reviewed);
-                observe_change("deny_installation", company, app, admin, change).await
-            }
-            AdminDecision::ApproveUpdate => {
-                let change = self.approve_update(company, app, admin, reviewed);
-                observe_change("approve_manifest_update", company, app, admin, change).await
-            }
-            AdminDecision::SetProjects { projects } => {
-                let change = self.permit_projects(company, app, admin, projects, reviewed);
-                observe_change("set_permitted_projects", company, app, admin, change).await
-            }
-            AdminDecision::Uninstall => {
-                let change = self.remove(company, app, admin);
-                observe_change("uninstall", company, app, admin, change).await
-            }
-        }
+        self.decide_installation(company, app, admin, Some(reviewed), decision)
+            .await
     }
 
     /// What the consent page tells `user` about `prompt`'s app, in `company` if the host named
