@@ -202,19 +202,7 @@ fn slot<T>() -> Arc<Mutex<Option<T>>> {
 async fn a_settings_change_racing_a_secret_rotation_keeps_the_rotated_secret() {
     let race = race().await;
     let rotated = slot::<Secret>();
-    race.store.arm(1, {
-        let (other, app, rotated) = (race.other.clone(), race.app.clone(), rotated.clone());
-        the_other_instance(move || {
-            let (other, app, rotated) = (other.clone(), app.clone(), rotated.clone());
-            async move {
-                let secret = other
-                    .rotate_client_secret(&app, Duration::ZERO)
-                    .await
-                    .unwrap();
-                *rotated.lock().unwrap() = Some(secret);
-            }
-        })
-    });
+    race.store.arm(1, rotates(&race, Duration::ZERO, &rotated));
 
     let updated = race
         .racing
@@ -273,16 +261,7 @@ async fn a_secret_rotation_racing_a_settings_change_keeps_the_change() {
 async fn two_secret_rotations_racing_each_other_both_hold_through_the_overlap() {
     let race = race().await;
     let first = slot::<Secret>();
-    race.store.arm(1, {
-        let (other, app, first) = (race.other.clone(), race.app.clone(), first.clone());
-        the_other_instance(move || {
-            let (other, app, first) = (other.clone(), app.clone(), first.clone());
-            async move {
-                let secret = other.rotate_client_secret(&app, HOUR).await.unwrap();
-                *first.lock().unwrap() = Some(secret);
-            }
-        })
-    });
+    race.store.arm(1, rotates(&race, HOUR, &first));
 
     let second = race
         .racing
@@ -341,6 +320,18 @@ async fn two_manifest_publishes_racing_each_other_keep_both_versions() {
         }
     );
     assert_eq!(manifests[2], Manifest { version: 3, ..ours });
+}
+
+/// The other instance rotates the app's secret with `overlap`, leaving the new one in `slot`.
+fn rotates(race: &Race, overlap: Duration, slot: &Arc<Mutex<Option<Secret>>>) -> Move {
+    let (other, app, slot) = (race.other.clone(), race.app.clone(), slot.clone());
+    the_other_instance(move || {
+        let (other, app, slot) = (other.clone(), app.clone(), slot.clone());
+        async move {
+            let secret = other.rotate_client_secret(&app, overlap).await.unwrap();
+            *slot.lock().unwrap() = Some(secret);
+        }
+    })
 }
 
 /// The other instance deletes the app.

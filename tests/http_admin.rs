@@ -21,6 +21,14 @@ fn as_user(world: &support::World, user: &str) -> Router {
     admin_router(world.server.clone(), sign_in, HttpOptions::default())
 }
 
+/// The JSON route of `action` on FieldSync's installation in Acme.
+fn api_action_path(world: &support::World, action: &str) -> String {
+    format!(
+        "/admin/api/companies/acme/apps/{}/{action}",
+        world.app.client_id
+    )
+}
+
 fn review_path(world: &support::World) -> String {
     format!("/admin/companies/acme/apps/{}", world.app.client_id)
 }
@@ -311,10 +319,7 @@ async fn the_same_actions_work_as_json_and_only_with_a_json_content_type() {
     let world = support::world().await;
     requested(&world).await;
     let jane = as_user(&world, "jane");
-    let path = format!(
-        "/admin/api/companies/acme/apps/{}/approve",
-        world.app.client_id
-    );
+    let path = api_action_path(&world, "approve");
     let as_form = post_json(
         &jane,
         &path,
@@ -423,10 +428,7 @@ async fn json_decisions_name_the_revision_they_were_made_on() {
     let world = support::world().await;
     requested(&world).await;
     let jane = as_user(&world, "jane");
-    let path = format!(
-        "/admin/api/companies/acme/apps/{}/approve",
-        world.app.client_id
-    );
+    let path = api_action_path(&world, "approve");
     let unnamed = post_json(
         &jane,
         &path,
@@ -453,10 +455,7 @@ async fn json_decisions_name_the_revision_they_were_made_on() {
         .await
         .unwrap();
     assert_eq!(installation.status, InstallationStatus::Requested);
-    let uninstall = format!(
-        "/admin/api/companies/acme/apps/{}/uninstall",
-        world.app.client_id
-    );
+    let uninstall = api_action_path(&world, "uninstall");
     let removed = post_json(&jane, &uninstall, "", "application/json").await;
     assert_eq!(removed.status, 200, "{}", removed.body);
     assert_eq!(removed.json()["status"], "uninstalled");
@@ -524,10 +523,7 @@ async fn a_json_action_a_browser_says_another_site_sent_is_refused_and_changes_n
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
     let jane = as_user(&world, "jane");
-    let path = format!(
-        "/admin/api/companies/acme/apps/{}/uninstall",
-        world.app.client_id
-    );
+    let path = api_action_path(&world, "uninstall");
     for site in ["cross-site", "same-site"] {
         let request = Request::post(&path)
             .header(header::CONTENT_TYPE, "application/json")
