@@ -26,7 +26,7 @@ macro_rules! suite {
             conformance::an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
             conformance::many_concurrent_updates_of_one_app_commit_exactly_once: store;
             conformance::installations_round_trip_are_replaced_and_listed_per_app: store;
-            conformance::an_installation_and_a_revocation_read_together_read_as_each_alone: store;
+            conformance::a_decisions_records_read_together_read_as_each_alone: store;
             conformance::a_companys_installations_are_listed_sorted_by_client_id: store;
             conformance::an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
             conformance::many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
@@ -55,6 +55,7 @@ macro_rules! suite {
             conformance::memberships_round_trip_per_company_and_are_replaced: store;
             conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
             conformance::a_service_account_saved_over_a_persons_id_gives_the_person_nothing: store;
+            conformance::a_decisions_member_read_in_store_is_the_one_its_installation_names: store;
             conformance::unknown_ids_read_as_nothing: directory;
             conformance::a_member_reads_as_its_user_and_membership_read: directory;
             conformance::a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it: directory;

@@ -6,7 +6,7 @@ use crate::grant::{ClientAuthentication, FamilyStatus, Presented, TokenError, ac
 use crate::model::{
     App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
 };
-use crate::store::{Directory, Store, StoreError};
+use crate::store::{Acting, DecisionQuery, Directory, Store, StoreError};
 use crate::token::{AccessClaims, SubjectKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -167,21 +167,34 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         claims: &AccessClaims,
         company: &CompanyId,
     ) -> Result<DirectoryView, StoreError> {
-        let store = &self.inner.store;
-        let (installation, revoked) = store
-            .installation_and_revocation(&claims.client_id, company, &claims.grant_id)
-            .await?;
-        let ceiling = match claims.grant_kind {
-            SubjectKind::User => store
-                .app(&claims.client_id)
-                .await?
-                .and_then(|app| app.ceiling),
-            SubjectKind::ServiceAccount => None,
+        // Everything in one round trip where the store can, and what it read is the state of
+        // one moment: the service account is the one the installation read names.
+        let person = UserId::new(claims.sub.as_str());
+        let query = DecisionQuery {
+            app: &claims.client_id,
+            company,
+            grant: &claims.grant_id,
+            acting: match claims.grant_kind {
+                SubjectKind::User => Acting::Person(&person),
+                SubjectKind::ServiceAccount => Acting::ServiceAccount,
+            },
+            member: self.inner.member_reads,
         };
-        let mut view = self.subject_view(claims, installation, company).await?;
-        view.revoked = revoked;
-        view.ceiling = ceiling;
-        Ok(view)
+        let records = self.inner.store.decision_records(&query).await?;
+        let (user, permissions) = match records.member {
+            Some(member) => member,
+            None => match query.acting_user(records.installation.as_ref()) {
+                Some(user) => self.inner.directory.member(company, &user).await?,
+                None => (None, None),
+            },
+        };
+        Ok(DirectoryView {
+            installation: records.installation,
+            user,
+            permissions,
+            revoked: records.revoked,
+            ceiling: records.ceiling,
+        })
     }
 
     /// The view of `installation`'s company with the acting user read fresh: the token's user,

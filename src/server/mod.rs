@@ -28,7 +28,7 @@ pub use review::{AdminDecision, CompanyAccess, ConsentDetails, InstallationRevie
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
-use crate::store::{Directory, Store};
+use crate::store::{Directory, MemberReads, Store};
 use crate::token::{
     Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
     RefreshTokenKey, SigningKey, StoredKey, key_schedule,
@@ -48,6 +48,9 @@ struct Inner<S, D> {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     verified: verified_tokens::VerifiedTokens,
+    /// Whether the directory is the store's own tables, which a decision then reads with the
+    /// rest of what it reads of the store.
+    member_reads: MemberReads,
     /// What validation expects of this server's tokens, from `config`, made once rather than
     /// at every decision.
     expectations: crate::token::Expectations,
@@ -107,6 +110,7 @@ pub struct ServerBuilder<S, D = S> {
     key_encryption_key: Option<KeyEncryptionKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+    member_reads: MemberReads,
 }
 
 impl<S: Store, D> ServerBuilder<S, D> {
@@ -124,6 +128,7 @@ impl<S: Store, D> ServerBuilder<S, D> {
             key_encryption_key: self.key_encryption_key,
             audit: self.audit,
             clock: self.clock,
+            member_reads: MemberReads::Elsewhere,
         }
     }
 
@@ -231,6 +236,7 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 clock: self.clock,
                 verified: verified_tokens::VerifiedTokens::new(self.config.verified_token_cache),
                 expectations: self.config.expectations(),
+                member_reads: self.member_reads,
                 config: self.config,
             }),
         }
@@ -328,6 +334,7 @@ impl<S: Store, D> AuthorizationServer<S, D> {
             key_encryption_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),
+            member_reads: MemberReads::Elsewhere,
         }
     }
 }
@@ -367,7 +374,10 @@ impl<S: Store + Clone> AuthorizationServer<S, S> {
     /// # }).unwrap();
     /// ```
     pub fn builder(store: S, config: Config) -> ServerBuilder<S> {
-        AuthorizationServer::builder_with_directory(store.clone(), store, config)
+        ServerBuilder {
+            member_reads: MemberReads::InStore,
+            ..AuthorizationServer::builder_with_directory(store.clone(), store, config)
+        }
     }
 }
 

@@ -68,8 +68,9 @@ use crate::model::{
     ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
 };
 use crate::store::{
-    AppStore, CodeStore, Directory, DirectoryStore, InstallationStore, KeyStore, MemoryStore,
-    RefreshStore, RevocationStore, ServiceAccount, Store, StoreResult,
+    Acting, AppStore, CodeStore, DecisionQuery, DecisionRecords, Directory, DirectoryStore,
+    InstallationStore, KeyStore, MemberReads, MemoryStore, RefreshStore, RevocationStore,
+    ServiceAccount, Store, StoreResult,
 };
 use crate::token::{Algorithm, Secret, StoredKey};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -654,45 +655,90 @@ pub async fn members_are_listed_sorted_by_user_id_with_their_permissions<
     );
 }
 
-/// An installation and a grant's revocation read together answer what each read alone answers:
-/// nothing and not revoked, then the installation, then revoked; a decision reads them so.
-pub async fn an_installation_and_a_revocation_read_together_read_as_each_alone<S: Store + Clone>(
-    store: S,
-) {
-    let app = new_app("FieldSync");
+/// What [`InstallationStore::decision_records`] must answer for `query`: what the single reads
+/// answer, with the member as [`Directory::member`] reads it when the store read it.
+async fn records_read_alone<S: Store>(store: &S, query: &DecisionQuery<'_>) -> DecisionRecords {
+    let installation = store.installation(query.app, query.company).await.must();
+    let ceiling = match query.acting {
+        Acting::Person(_) => store
+            .app(query.app)
+            .await
+            .must()
+            .and_then(|app| app.ceiling),
+        Acting::ServiceAccount => None,
+    };
+    DecisionRecords {
+        revoked: store.is_revoked(query.grant).await.must(),
+        installation,
+        ceiling,
+        member: None,
+    }
+}
+
+/// Reads `query` together and alone and says they agree; returns what was read together.
+async fn records_agree<S: Store>(store: &S, query: &DecisionQuery<'_>) -> DecisionRecords {
+    let together = store.decision_records(query).await.must();
+    let alone = records_read_alone(store, query).await;
+    assert_eq!(
+        DecisionRecords {
+            member: None,
+            ..together.clone()
+        },
+        alone,
+        "the records of {query:?} read together differ from each read alone"
+    );
+    together
+}
+
+/// A decision's records read together answer what each read alone answers: nothing and not
+/// revoked, then the installation, then revoked, and for a person's token the app's ceiling
+/// (never for a service account's); a store asked to leave the member to another directory
+/// reads none.
+pub async fn a_decisions_records_read_together_read_as_each_alone<S: Store + Clone>(store: S) {
+    let mut app = new_app("FieldSync");
+    app.ceiling = Some([(Tool::new("rfis"), Level::ReadOnly)].into());
+    store.save_app(app.clone()).await.must();
     let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
     let (grant, other) = (GrantId::new("grant-1"), GrantId::new("grant-2"));
-    let together = |company: &CompanyId, grant: &GrantId| {
-        let (store, app, company, grant) = (
-            store.clone(),
-            app.client_id.clone(),
-            company.clone(),
-            grant.clone(),
-        );
-        async move {
-            store
-                .installation_and_revocation(&app, &company, &grant)
-                .await
-                .must()
-        }
+    let john = UserId::new("john");
+    let query = |company, grant, acting| DecisionQuery {
+        app: &app.client_id,
+        company,
+        grant,
+        acting,
+        member: MemberReads::Elsewhere,
     };
-    assert_eq!(together(&acme, &grant).await, (None, false));
-    let installed = Installation::request(&app, &acme, &UserId::new("jane"), start());
-    store.save_installation(installed.clone()).await.must();
+    let (person, account) = (Acting::Person(&john), Acting::ServiceAccount);
+    let read = records_agree(&store, &query(&acme, &grant, person)).await;
+    assert_eq!((read.installation, read.revoked), (None, false));
     assert_eq!(
-        together(&acme, &grant).await,
-        (Some(installed.clone()), false)
+        read.ceiling, app.ceiling,
+        "a person's token reads the ceiling"
     );
-    assert_eq!(together(&globex, &grant).await, (None, false));
+    assert_eq!(read.member, None, "a member read for another directory");
+    let account_read = records_agree(&store, &query(&acme, &grant, account)).await;
+    assert_eq!(
+        account_read.ceiling, None,
+        "a service account read a ceiling"
+    );
+
+    let installed = Installation::request(&app, &acme, &john, start());
+    store.save_installation(installed.clone()).await.must();
+    let read = records_agree(&store, &query(&acme, &grant, person)).await;
+    assert_eq!(read.installation, Some(installed.clone()));
+    records_agree(&store, &query(&globex, &grant, account)).await;
     store.revoke_grant(&grant, start()).await.must();
     // Revoking again changes nothing (the first revocation's time stands).
     store.revoke_grant(&grant, start()).await.must();
-    assert_eq!(together(&acme, &grant).await, (Some(installed), true));
-    assert_eq!(together(&globex, &grant).await, (None, true));
-    assert!(
-        !together(&acme, &other).await.1,
-        "another grant reads as revoked"
-    );
+    for company in [&acme, &globex] {
+        for acting in [person, account] {
+            let read = records_agree(&store, &query(company, &grant, acting)).await;
+            assert!(read.revoked, "a revoked grant reads as not revoked");
+            assert_eq!(read.member, None, "a member read for another directory");
+        }
+    }
+    let read = records_agree(&store, &query(&acme, &other, person)).await;
+    assert!(!read.revoked, "another grant reads as revoked");
 }
 
 /// Installations read back exactly as saved, a later save replaces them, and an app's are listed
@@ -2250,6 +2296,80 @@ pub async fn a_service_account_saved_over_a_persons_id_gives_the_person_nothing<
     assert_eq!(store.membership(&acme, &john.id).await.must(), Some(holds));
 }
 
+/// A store that is its own directory may read a decision's member with the rest; if it does,
+/// the member is what [`Directory::member`] reads for the acting user: the person, or the
+/// service account the installation read names (a new one once the installation names it, none
+/// while it names none), and nothing for a user of another company.
+pub async fn a_decisions_member_read_in_store_is_the_one_its_installation_names<S>(store: S)
+where
+    S: Store + DirectoryStore + Clone,
+{
+    let app = new_app("FieldSync");
+    store.save_app(app.clone()).await.must();
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let grant = GrantId::new("grant-1");
+    let john = UserId::new("john");
+    store.save_user(User::person("john", "John")).await.must();
+    store
+        .save_membership(&acme, &john, tower_rfis(Level::ReadOnly))
+        .await
+        .must();
+    let query = |company, acting| DecisionQuery {
+        app: &app.client_id,
+        company,
+        grant: &grant,
+        acting,
+        member: MemberReads::InStore,
+    };
+    let member_of = async |query: DecisionQuery<'_>| {
+        let read = records_agree(&store, &query).await;
+        let Some(member) = read.member else {
+            return None;
+        };
+        let expected = match query.acting_user(read.installation.as_ref()) {
+            Some(user) => store.member(query.company, &user).await.must(),
+            None => (None, None),
+        };
+        assert_eq!(
+            member, expected,
+            "the member of {query:?} differs from its own read"
+        );
+        Some(member)
+    };
+    let person = Acting::Person(&john);
+    for company in [&acme, &globex] {
+        member_of(query(company, person)).await;
+    }
+    let mut installation = Installation::request(&app, &acme, &john, start());
+    store.save_installation(installation.clone()).await.must();
+    if let Some(member) = member_of(query(&acme, Acting::ServiceAccount)).await {
+        assert_eq!(member, (None, None), "an account read with none approved");
+    }
+    for (name, level) in [("first", Level::ReadOnly), ("second", Level::Admin)] {
+        let account = service_account(&acme, app.client_id.as_str(), tower_rfis(level));
+        store.save_service_account(&account).await.must();
+        installation.service_account = Some(ServiceAccountGrant {
+            user: account.id.clone(),
+            approved: Manifest::new(1),
+            permitted_projects: BTreeSet::from([ProjectId::new("tower")]),
+        });
+        store.save_installation(installation.clone()).await.must();
+        if let Some((user, held)) = member_of(query(&acme, Acting::ServiceAccount)).await {
+            assert_eq!(
+                user.map(|user| user.id),
+                Some(account.id),
+                "the {name} account"
+            );
+            assert_eq!(
+                held,
+                Some(tower_rfis(level)),
+                "what the {name} account holds"
+            );
+        }
+        member_of(query(&globex, Acting::ServiceAccount)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every property, in one call
 // ---------------------------------------------------------------------------------------------
@@ -2366,7 +2486,7 @@ properties! {
         an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
         many_concurrent_updates_of_one_app_commit_exactly_once: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
-        an_installation_and_a_revocation_read_together_read_as_each_alone: store;
+        a_decisions_records_read_together_read_as_each_alone: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
         many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;
@@ -2397,6 +2517,7 @@ properties! {
         memberships_round_trip_per_company_and_are_replaced;
         members_are_listed_sorted_by_user_id_with_their_permissions;
         a_service_account_saved_over_a_persons_id_gives_the_person_nothing;
+        a_decisions_member_read_in_store_is_the_one_its_installation_names;
     }
     directory {
         unknown_ids_read_as_nothing;

@@ -1,8 +1,9 @@
 //! The in-memory store: everything in one process, behind one lock per call.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
+    Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
+    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, RevocationStore,
+    ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
@@ -28,6 +29,17 @@ struct State {
     revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
     signing_keys: Vec<StoredKey>,
+}
+
+impl State {
+    fn member(&self, company: &CompanyId, user: &UserId) -> (Option<User>, Option<Permissions>) {
+        let held = self
+            .memberships
+            .get(company)
+            .and_then(|members| members.get(user))
+            .cloned();
+        (self.users.get(user).cloned(), held)
+    }
 }
 
 /// A store in process memory: the embedded default. Cloning shares the same data.
@@ -115,13 +127,7 @@ impl Directory for MemoryStore {
         user: &UserId,
     ) -> StoreResult<(Option<User>, Option<Permissions>)> {
         // One lock for both, so the two are read as of the same moment.
-        let state = self.state();
-        let held = state
-            .memberships
-            .get(company)
-            .and_then(|members| members.get(user))
-            .cloned();
-        Ok((state.users.get(user).cloned(), held))
+        Ok(self.state().member(company, user))
     }
 
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<(CompanyId, Permissions)>> {
@@ -237,19 +243,34 @@ impl InstallationStore for MemoryStore {
             .cloned())
     }
 
-    async fn installation_and_revocation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-        grant: &GrantId,
-    ) -> StoreResult<(Option<Installation>, bool)> {
-        // One lock for both, so the two are read as of the same moment.
+    async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
+        // One lock for all of it, so everything is read as of the same moment.
         let state = self.state();
         let installation = state
             .installations
-            .get(&(app.clone(), company.clone()))
+            .get(&(query.app.clone(), query.company.clone()))
             .cloned();
-        Ok((installation, state.revoked.contains_key(grant)))
+        let ceiling = match query.acting {
+            Acting::Person(_) => state
+                .apps
+                .get(query.app)
+                .and_then(|app| app.ceiling.clone()),
+            Acting::ServiceAccount => None,
+        };
+        let member = match query.member {
+            MemberReads::InStore => Some(
+                query
+                    .acting_user(installation.as_ref())
+                    .map_or((None, None), |user| state.member(query.company, &user)),
+            ),
+            MemberReads::Elsewhere => None,
+        };
+        Ok(DecisionRecords {
+            revoked: state.revoked.contains_key(query.grant),
+            installation,
+            ceiling,
+            member,
+        })
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {

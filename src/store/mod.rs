@@ -9,12 +9,14 @@
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+mod decision_records;
 mod directory;
 mod forwarding;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
+pub use decision_records::{Acting, DecisionQuery, DecisionRecords, MemberReads};
 pub use directory::{Directory, DirectoryStore, ServiceAccount};
 pub use memory::MemoryStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -86,22 +88,31 @@ pub trait InstallationStore: Send + Sync {
         app: &ClientId,
         company: &CompanyId,
     ) -> impl Future<Output = StoreResult<Option<Installation>>> + Send;
-    /// The installation of `app` in `company` and whether `grant` is revoked, as
-    /// [`installation`](Self::installation) and [`RevocationStore::is_revoked`] answer: what
-    /// every decision reads of the store. The default asks one then the other; a store that
-    /// can answer both in one round trip (appgrant's SQL store does) should.
-    fn installation_and_revocation(
+    /// Everything a decision reads of storage, as [`installation`](Self::installation),
+    /// [`RevocationStore::is_revoked`], the app's ceiling ([`AppStore::app`], for a person's
+    /// token) and, when asked [`MemberReads::InStore`], [`Directory::member`] for the acting
+    /// user answer. The default asks each in turn and leaves the member to the directory; a
+    /// store that can answer in one round trip (appgrant's SQL and memory stores do) should.
+    fn decision_records(
         &self,
-        app: &ClientId,
-        company: &CompanyId,
-        grant: &GrantId,
-    ) -> impl Future<Output = StoreResult<(Option<Installation>, bool)>> + Send
+        query: &DecisionQuery<'_>,
+    ) -> impl Future<Output = StoreResult<DecisionRecords>> + Send
     where
-        Self: RevocationStore,
+        Self: RevocationStore + AppStore,
     {
         async move {
-            let installation = self.installation(app, company).await?;
-            Ok((installation, self.is_revoked(grant).await?))
+            let installation = self.installation(query.app, query.company).await?;
+            let revoked = self.is_revoked(query.grant).await?;
+            let ceiling = match query.acting {
+                Acting::Person(_) => self.app(query.app).await?.and_then(|app| app.ceiling),
+                Acting::ServiceAccount => None,
+            };
+            Ok(DecisionRecords {
+                installation,
+                revoked,
+                ceiling,
+                member: None,
+            })
         }
     }
     /// Inserts or replaces an installation unconditionally (for seeding and imports; the server

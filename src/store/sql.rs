@@ -7,8 +7,9 @@
 //! decides races between instances. Secrets appear only as SHA-256 digests in hex.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreError, StoreResult,
+    Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
+    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, RevocationStore,
+    ServiceAccount, StoreError, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
@@ -211,6 +212,46 @@ impl SqlStore {
         rows.iter()
             .map(|row| from_json(&text(row, "record")?))
             .collect()
+    }
+
+    /// The one statement a decision reads everything with (see
+    /// [`InstallationStore::decision_records`]). Its parameters: $1 the app, $2 the company,
+    /// $3 the grant, $4 the person (null for a service account). The acting user is the person
+    /// or the service account named in the installation's record, read in the same statement,
+    /// so the account and what it holds are those of the installation read. COUNT decodes as an
+    /// integer on both databases (EXISTS would be a boolean on one and an integer on the other).
+    fn decision_statement(&self, query: &DecisionQuery<'_>) -> String {
+        // The record is JSON text; each database reads a field of it its own way.
+        let field = |path: [&str; 2]| match self.database {
+            Database::Sqlite => format!("json_extract(record, '$.{}.{}')", path[0], path[1]),
+            Database::Postgres => format!("(record::json -> '{}' ->> '{}')", path[0], path[1]),
+        };
+        let ceiling = match (query.acting, self.database) {
+            (Acting::ServiceAccount, _) => "NULL".to_owned(),
+            (Acting::Person(_), Database::Sqlite) => "(SELECT json_extract(record, '$.ceiling') \
+                FROM appgrant_apps WHERE client_id = $1)"
+                .to_owned(),
+            (Acting::Person(_), Database::Postgres) => "(SELECT record::json ->> 'ceiling' \
+                FROM appgrant_apps WHERE client_id = $1)"
+                .to_owned(),
+        };
+        let member = match query.member {
+            MemberReads::InStore => "(SELECT u.record FROM appgrant_users u, acting \
+                WHERE u.id = acting.id) AS user_record, \
+                (SELECT m.permissions FROM appgrant_memberships m, acting \
+                WHERE m.company_id = $2 AND m.user_id = acting.id) AS permissions, "
+                .to_owned(),
+            MemberReads::Elsewhere => String::new(),
+        };
+        format!(
+            "WITH installation AS (SELECT record FROM appgrant_installations \
+             WHERE app_id = $1 AND company_id = $2), \
+             acting AS (SELECT COALESCE($4, (SELECT {account} FROM installation)) AS id) \
+             SELECT (SELECT record FROM installation) AS record, {member}\
+             (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked, \
+             {ceiling} AS ceiling",
+            account = field(["service_account", "user"]),
+        )
     }
 
     /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) with the
@@ -714,29 +755,43 @@ impl InstallationStore for SqlStore {
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
     }
 
-    async fn installation_and_revocation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-        grant: &GrantId,
-    ) -> StoreResult<(Option<Installation>, bool)> {
-        // One round trip for what every decision reads of the store; COUNT decodes as an
-        // integer on both databases (EXISTS would be a boolean on one and an integer on the
-        // other).
-        let row = sqlx::query(
-            "SELECT (SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2) \
-             AS record, (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked",
-        )
-        .bind(app.to_string())
-        .bind(company.to_string())
-        .bind(grant.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)?;
+    async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
+        let person = match query.acting {
+            Acting::Person(user) => Some(user.to_string()),
+            Acting::ServiceAccount => None,
+        };
+        let row = sqlx::query(&self.decision_statement(query))
+            .bind(query.app.to_string())
+            .bind(query.company.to_string())
+            .bind(query.grant.to_string())
+            .bind(person)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         let record: Option<String> = row.try_get("record").map_err(backend)?;
         let revoked: i64 = row.try_get("revoked").map_err(backend)?;
-        let installation = record.map(|record| from_json(&record)).transpose()?;
-        Ok((installation, revoked > 0))
+        let ceiling: Option<String> = row.try_get("ceiling").map_err(backend)?;
+        let member = match query.member {
+            MemberReads::InStore => {
+                let user: Option<String> = row.try_get("user_record").map_err(backend)?;
+                let held: Option<String> = row.try_get("permissions").map_err(backend)?;
+                Some((
+                    user.map(|user| from_json(&user)).transpose()?,
+                    held.map(|held| from_json(&held)).transpose()?,
+                ))
+            }
+            MemberReads::Elsewhere => None,
+        };
+        Ok(DecisionRecords {
+            installation: record.map(|record| from_json(&record)).transpose()?,
+            revoked: revoked > 0,
+            // A stored `null` ceiling (none) reads as none, as an absent one does.
+            ceiling: ceiling
+                .map(|ceiling| from_json(&ceiling))
+                .transpose()?
+                .flatten(),
+            member,
+        })
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
