@@ -15,6 +15,8 @@ mod forwarding;
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite_reads;
 
 pub use decision_records::{Acting, DecisionQuery, DecisionRecords, MemberReads};
 pub use directory::{Directory, DirectoryStore, ServiceAccount};

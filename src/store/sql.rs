@@ -132,8 +132,15 @@ fn app_revision(app: &App) -> StoreResult<i64> {
 /// An app row, at the revision its column says: the column is what `update_app` compares, and
 /// an instance from before migration 7 sharing the database rewrites the record without one.
 fn app_from(row: &AnyRow) -> StoreResult<App> {
-    let mut app: App = from_json(&text(row, "record")?)?;
-    let revision: i64 = row.try_get("revision").map_err(backend)?;
+    app_at(
+        &text(row, "record")?,
+        row.try_get("revision").map_err(backend)?,
+    )
+}
+
+/// An app's record, at the revision its column says (see [`app_from`]).
+fn app_at(record: &str, revision: i64) -> StoreResult<App> {
+    let mut app: App = from_json(record)?;
     app.revision = u64::try_from(revision).map_err(backend)?;
     Ok(app)
 }
@@ -142,11 +149,46 @@ fn digest(hex: &str) -> StoreResult<SecretDigest> {
     SecretDigest::from_hex(hex).ok_or_else(|| backend(Corrupt("digest")))
 }
 
+/// The columns of the decision statement, as the database returned them.
+struct DecisionRow {
+    record: Option<String>,
+    revoked: i64,
+    ceiling: Option<String>,
+    user: Option<String>,
+    permissions: Option<String>,
+}
+
+impl DecisionRow {
+    fn decode(self, member: MemberReads) -> StoreResult<DecisionRecords> {
+        let member = match member {
+            MemberReads::InStore => Some((
+                self.user.map(|user| from_json(&user)).transpose()?,
+                self.permissions.map(|held| from_json(&held)).transpose()?,
+            )),
+            MemberReads::Elsewhere => None,
+        };
+        Ok(DecisionRecords {
+            installation: self.record.map(|record| from_json(&record)).transpose()?,
+            revoked: self.revoked > 0,
+            // A stored `null` ceiling (none) reads as none, as an absent one does.
+            ceiling: self
+                .ceiling
+                .map(|ceiling| from_json(&ceiling))
+                .transpose()?
+                .flatten(),
+            member,
+        })
+    }
+}
+
 /// A store in SQLite or PostgreSQL, chosen by the URL. Cloning shares the pool.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
     database: Database,
+    /// The decision path's reads, on the calling thread, for a SQLite file.
+    #[cfg(feature = "sqlite")]
+    sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
 }
 
 /// Which database the URL named: the few statements that differ depend on it.
@@ -294,12 +336,53 @@ impl SqlStore {
                 _ => return Err(StoreError::UnsupportedUrl { feature: None }),
             }
         };
-        let store = Self { pool, database };
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        let mut store = Self {
+            pool,
+            database,
+            #[cfg(feature = "sqlite")]
+            sqlite_reads: None,
+        };
         if database == Database::Sqlite {
             store.use_wal().await?;
         }
         store.migrate().await?;
+        #[cfg(feature = "sqlite")]
+        if database == Database::Sqlite {
+            store.sqlite_reads = store
+                .database_file()
+                .await?
+                .map(|path| std::sync::Arc::new(super::sqlite_reads::SqliteReads::new(path)));
+        }
         Ok(store)
+    }
+
+    /// The reads run on the calling thread, for a SQLite file.
+    #[cfg(feature = "sqlite")]
+    fn reads_here(&self) -> StoreResult<Option<&super::sqlite_reads::SqliteReads>> {
+        // The pool closed is the store closed, whichever connections could still read.
+        if self.pool.is_closed() {
+            return Err(backend(sqlx::Error::PoolClosed));
+        }
+        Ok(self.sqlite_reads.as_deref())
+    }
+
+    /// The file of a SQLite database, or `None` for one in memory (which other connections
+    /// cannot open).
+    #[cfg(feature = "sqlite")]
+    async fn database_file(&self) -> StoreResult<Option<std::path::PathBuf>> {
+        let rows = sqlx::query("PRAGMA database_list")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            let name: String = row.try_get("name").map_err(backend)?;
+            let file: String = row.try_get("file").map_err(backend)?;
+            if name == "main" && !file.is_empty() {
+                return Ok(Some(file.into()));
+            }
+        }
+        Ok(None)
     }
 
     /// Puts the SQLite file in WAL mode, which lets readers work while one writer commits and
@@ -504,7 +587,23 @@ fn generation(family: &RefreshFamily) -> StoreResult<i64> {
 
 impl AppStore for SqlStore {
     async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
-        let row = sqlx::query("SELECT record, revision FROM appgrant_apps WHERE client_id = $1")
+        const STATEMENT: &str = "SELECT record, revision FROM appgrant_apps WHERE client_id = $1";
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            let row = reads.read(|connection| {
+                use rusqlite::OptionalExtension;
+                let mut prepared = connection.prepare_cached(STATEMENT)?;
+                prepared
+                    .query_row(rusqlite::named_params! {"$1": client_id.as_str()}, |row| {
+                        Ok((row.get("record")?, row.get("revision")?))
+                    })
+                    .optional()
+            })?;
+            return row
+                .map(|(record, revision): (String, i64)| app_at(&record, revision))
+                .transpose();
+        }
+        let row = sqlx::query(STATEMENT)
             .bind(client_id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -744,23 +843,69 @@ impl InstallationStore for SqlStore {
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<Installation>> {
-        let row = sqlx::query(
-            "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2",
-        )
-        .bind(app.to_string())
-        .bind(company.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        const STATEMENT: &str =
+            "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2";
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            let record = reads.read(|connection| {
+                use rusqlite::OptionalExtension;
+                let mut prepared = connection.prepare_cached(STATEMENT)?;
+                prepared
+                    .query_row(
+                        rusqlite::named_params! {"$1": app.as_str(), "$2": company.as_str()},
+                        |row| row.get::<_, String>("record"),
+                    )
+                    .optional()
+            })?;
+            return record.map(|record| from_json(&record)).transpose();
+        }
+        let row = sqlx::query(STATEMENT)
+            .bind(app.to_string())
+            .bind(company.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
+        let statement = self.decision_statement(query);
         let person = match query.acting {
             Acting::Person(user) => Some(user.to_string()),
             Acting::ServiceAccount => None,
         };
-        let row = sqlx::query(&self.decision_statement(query))
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            let row = reads.read(|connection| {
+                let mut prepared = connection.prepare_cached(&statement)?;
+                let parameters: [(&str, &dyn rusqlite::ToSql); 4] = [
+                    ("$1", &query.app.as_str()),
+                    ("$2", &query.company.as_str()),
+                    ("$3", &query.grant.as_str()),
+                    ("$4", &person),
+                ];
+                prepared.query_row(&parameters[..], |row| {
+                    let in_store = query.member == MemberReads::InStore;
+                    Ok(DecisionRow {
+                        record: row.get("record")?,
+                        revoked: row.get("revoked")?,
+                        ceiling: row.get("ceiling")?,
+                        user: if in_store {
+                            row.get("user_record")?
+                        } else {
+                            None
+                        },
+                        permissions: if in_store {
+                            row.get("permissions")?
+                        } else {
+                            None
+                        },
+                    })
+                })
+            })?;
+            return row.decode(query.member);
+        }
+        let row = sqlx::query(&statement)
             .bind(query.app.to_string())
             .bind(query.company.to_string())
             .bind(query.grant.to_string())
@@ -768,30 +913,16 @@ impl InstallationStore for SqlStore {
             .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
-        let record: Option<String> = row.try_get("record").map_err(backend)?;
-        let revoked: i64 = row.try_get("revoked").map_err(backend)?;
-        let ceiling: Option<String> = row.try_get("ceiling").map_err(backend)?;
-        let member = match query.member {
-            MemberReads::InStore => {
-                let user: Option<String> = row.try_get("user_record").map_err(backend)?;
-                let held: Option<String> = row.try_get("permissions").map_err(backend)?;
-                Some((
-                    user.map(|user| from_json(&user)).transpose()?,
-                    held.map(|held| from_json(&held)).transpose()?,
-                ))
-            }
-            MemberReads::Elsewhere => None,
-        };
-        Ok(DecisionRecords {
-            installation: record.map(|record| from_json(&record)).transpose()?,
-            revoked: revoked > 0,
-            // A stored `null` ceiling (none) reads as none, as an absent one does.
-            ceiling: ceiling
-                .map(|ceiling| from_json(&ceiling))
-                .transpose()?
-                .flatten(),
-            member,
-        })
+        let get = |column| row.try_get::<Option<String>, _>(column).map_err(backend);
+        let in_store = query.member == MemberReads::InStore;
+        DecisionRow {
+            record: get("record")?,
+            revoked: row.try_get("revoked").map_err(backend)?,
+            ceiling: get("ceiling")?,
+            user: if in_store { get("user_record")? } else { None },
+            permissions: if in_store { get("permissions")? } else { None },
+        }
+        .decode(query.member)
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
