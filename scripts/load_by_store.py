@@ -13,6 +13,8 @@ over the rounds with the ratio of each store to memory.
 Usage: scripts/load_by_store.py [seconds=10] [connections=32] [rounds=3]
 With APPGRANT_BASELINE_SERVER=path/to/an/older/release/examples/server, that build runs on the
 memory store in the same rounds too ("memory, baseline"), for a before/after ratio.
+With APPGRANT_LOAD_PLOT=path.svg it also draws the medians as a bar chart (API calls and grants
+per second by store), in plain SVG so that it needs nothing installed.
 """
 
 import base64
@@ -183,6 +185,60 @@ def main():
             f" {median(api, 'p50'):.2f} ms | {median(grant, 'rate'):,.0f} |"
             f" {median(grant, 'rate') / base_grant:.2f} | {median(grant, 'p50'):.2f} ms |"
         )
+    if os.environ.get("APPGRANT_LOAD_PLOT"):
+        medians = {
+            name: {"API call": median(results[name]["api"], "rate"),
+                   "grant": median(results[name]["grant"], "rate")}
+            for name, _, _ in stores
+        }
+        title = f"Demo server over HTTP, by store: medians of {rounds} interleaved rounds of {seconds} s, {connections} connections"
+        bar_chart(os.environ["APPGRANT_LOAD_PLOT"], title, medians)
+
+
+def bar_chart(path, title, medians):
+    """Writes a grouped bar chart of `medians` ({store: {"API call": rate, "grant": rate}})."""
+    series = [("API call", "#2f6fb0"), ("grant", "#d98c2b")]
+    width, height, left, bottom, top = 760, 380, 90, 70, 50
+    plot_w, plot_h = width - left - 20, height - top - bottom
+    peak = max(rate for rates in medians.values() for rate in rates.values())
+    step = 10 ** (len(str(int(peak))) - 1)
+    ceiling = step * (int(peak // step) + 1)
+    group = plot_w / len(medians)
+    bar = group * 0.8 / len(series)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="24" text-anchor="middle" font-size="15">{title}</text>',
+    ]
+    for tick in range(0, int(ceiling) + 1, int(step)):
+        y = top + plot_h - plot_h * tick / ceiling
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:,}</text>')
+    for index, (store, rates) in enumerate(medians.items()):
+        x0 = left + index * group + group * 0.1
+        for offset, (name, colour) in enumerate(series):
+            rate = rates[name]
+            h = plot_h * rate / ceiling
+            x = x0 + offset * bar
+            out.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 2:.1f}" '
+                f'height="{h:.1f}" fill="{colour}"/>'
+            )
+            out.append(
+                f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 4:.1f}" '
+                f'text-anchor="middle" font-size="10">{rate:,.0f}</text>'
+            )
+        out.append(
+            f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 18}" text-anchor="middle">{store}</text>'
+        )
+    for offset, (name, colour) in enumerate(series):
+        x = left + offset * 130
+        out.append(f'<rect x="{x}" y="{height - 28}" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{x + 18}" y="{height - 18}">{name}s per second</text>')
+    out.append("</svg>")
+    with open(path, "w") as svg:
+        svg.write("\n".join(out) + "\n")
 
 
 if __name__ == "__main__":
