@@ -1,8 +1,9 @@
 //! What one tenant costs the memory store: an app with its manifest and profile, the company
 //! with two projects, the app's active installation with its approved service account, the
 //! account's user and its membership. It fills a store with `TENANTS` of them (default
-//! 1,000,000; `APPGRANT_TENANTS` overrides) and prints the heap bytes and allocations per
-//! tenant, counted by the global allocator, and the growth of resident memory.
+//! 1,000,000; `APPGRANT_TENANTS` overrides), one part of every tenant after another, and prints
+//! the heap bytes and allocations the store keeps per tenant for each part and in all, counted
+//! by the global allocator, and the growth of resident memory.
 //!
 //! Run with `cargo bench --bench tenant_memory`. It is not a criterion benchmark: the figure is
 //! a count, the same on every machine for one build (resident memory varies a little with the
@@ -64,8 +65,16 @@ fn company(index: usize) -> Company {
         .with_project("bridge", "Harbour Bridge")
 }
 
-/// Saves one tenant the way the server does when an admin approves the install.
-async fn save_tenant(store: &MemoryStore, index: usize, admin: &Actor<'_>, now: DateTime<Utc>) {
+/// One tenant's records, made the way the server makes them when an admin approves the
+/// install.
+struct Tenant {
+    app: App,
+    company: Company,
+    installation: Installation,
+    account: ServiceAccount,
+}
+
+fn tenant(index: usize, admin: &Actor<'_>, now: DateTime<Utc>) -> Tenant {
     let app = app(index);
     let company = company(index);
     let mut installation = Installation::request(&app, &company.id, &admin.user.id, now);
@@ -82,10 +91,38 @@ async fn save_tenant(store: &MemoryStore, index: usize, admin: &Actor<'_>, now: 
         app: app.client_id.clone(),
         permissions: change.permissions,
     };
-    store.save_service_account(&account).await.expect("saved");
-    store.save_installation(installation).await.expect("saved");
-    store.save_company(company).await.expect("saved");
-    store.save_app(app).await.expect("saved");
+    Tenant {
+        app,
+        company,
+        installation,
+        account,
+    }
+}
+
+/// The parts of a tenant, saved in turn so that each is counted on its own.
+const PARTS: [&str; 4] = [
+    "app",
+    "company",
+    "installation",
+    "service account (user and membership)",
+];
+
+async fn save_part(store: &MemoryStore, part: usize, tenant: Tenant) {
+    match part {
+        0 => store.save_app(tenant.app).await,
+        1 => store.save_company(tenant.company).await,
+        2 => store.save_installation(tenant.installation).await,
+        _ => store.save_service_account(&tenant.account).await,
+    }
+    .expect("saved");
+}
+
+/// Heap bytes and allocations still held after `region` began.
+fn held(region: &Region<'_, System>) -> (isize, isize) {
+    let change = region.change();
+    let bytes = change.bytes_allocated as isize - change.bytes_deallocated as isize
+        + change.bytes_reallocated;
+    (bytes, change.allocations as isize - change.deallocations as isize)
 }
 
 /// Resident memory of this process in bytes (Linux), if it can be read.
@@ -111,28 +148,42 @@ fn main() {
     let now = Utc::now();
     let store = MemoryStore::new();
     // The first tenant sizes nothing but the empty maps' first allocations; leave it out.
-    runtime.block_on(save_tenant(&store, usize::MAX, &admin, now));
-    let resident_before = resident_bytes();
-    let region = Region::new(ALLOCATOR);
     runtime.block_on(async {
-        for index in 0..tenants {
-            save_tenant(&store, index, &admin, now).await;
+        for part in 0..PARTS.len() {
+            save_part(&store, part, tenant(usize::MAX, &admin, now)).await;
         }
     });
-    let change = region.change();
+    let resident_before = resident_bytes();
+    let (mut total_bytes, mut total_allocations) = (0, 0);
+    let per_tenant = |count: isize| count as f64 / tenants as f64;
+    for (part, name) in PARTS.iter().enumerate() {
+        // Whole tenants are made inside the region and the other parts dropped there, so what
+        // is still held at its end is what the store keeps of this part.
+        let region = Region::new(ALLOCATOR);
+        runtime.block_on(async {
+            for index in 0..tenants {
+                save_part(&store, part, tenant(index, &admin, now)).await;
+            }
+        });
+        let (bytes, allocations) = held(&region);
+        println!(
+            "{name}: {:.0} heap bytes, {:.1} allocations per tenant",
+            per_tenant(bytes),
+            per_tenant(allocations)
+        );
+        total_bytes += bytes;
+        total_allocations += allocations;
+    }
     let resident_after = resident_bytes();
-    let held = change.bytes_allocated as isize - change.bytes_deallocated as isize
-        + change.bytes_reallocated;
-    let live_allocations = change.allocations as isize - change.deallocations as isize;
     println!("tenants: {tenants}");
-    println!("heap bytes per tenant: {:.0}", held as f64 / tenants as f64);
     println!(
-        "live allocations per tenant: {:.1}",
-        live_allocations as f64 / tenants as f64
+        "whole tenant: {:.0} heap bytes, {:.1} allocations per tenant",
+        per_tenant(total_bytes),
+        per_tenant(total_allocations)
     );
     if let (Some(before), Some(after)) = (resident_before, resident_after) {
         println!(
-            "resident bytes per tenant: {:.0}",
+            "resident memory grew by {:.0} bytes per tenant",
             after.saturating_sub(before) as f64 / tenants as f64
         );
     }
