@@ -122,7 +122,10 @@ fn held(region: &Region<'_, System>) -> (isize, isize) {
     let change = region.change();
     let bytes = change.bytes_allocated as isize - change.bytes_deallocated as isize
         + change.bytes_reallocated;
-    (bytes, change.allocations as isize - change.deallocations as isize)
+    (
+        bytes,
+        change.allocations as isize - change.deallocations as isize,
+    )
 }
 
 /// Resident memory of this process in bytes (Linux), if it can be read.

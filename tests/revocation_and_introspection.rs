@@ -265,7 +265,7 @@ async fn introspecting_an_active_access_token_shows_who_and_until_when() {
     let tokens = world.tokens_for(&world.jane).await;
     let answer = introspect(&world, access(&tokens)).await;
     assert_eq!(answer["active"], true);
-    assert_eq!(answer["token_type"], "access_token");
+    assert_eq!(answer["token_kind"], "access_token");
     assert_eq!(answer["client_id"], world.app.client_id.as_str());
     assert_eq!(answer["sub"], "jane");
     assert_eq!(answer["iss"], ISSUER);
@@ -273,13 +273,26 @@ async fn introspecting_an_active_access_token_shows_who_and_until_when() {
     assert_eq!(answer["iat"], tokens.created_at);
 }
 
+/// RFC 7662 §2.2: `token_type` is the token type of RFC 6749 §5.1, the scheme the token is
+/// presented with, not which token it is; that has a field of its own.
 #[tokio::test]
-async fn introspecting_a_refresh_token_shows_its_type() {
+async fn introspection_gives_an_access_tokens_type_as_bearer_and_its_kind_apart() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let answer = introspect(&world, access(&tokens)).await;
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["token_kind"], "access_token");
+}
+
+#[tokio::test]
+async fn introspecting_a_refresh_token_shows_its_kind_and_no_token_type() {
     let world = support::world().await;
     let tokens = world.tokens_for(&world.john).await;
     let answer = introspect(&world, refresh_token(&tokens)).await;
     assert_eq!(answer["active"], true);
-    assert_eq!(answer["token_type"], "refresh_token");
+    assert_eq!(answer["token_kind"], "refresh_token");
+    // A refresh token is not presented to resource servers, so it has no RFC 6749 §5.1 type.
+    assert!(answer.get("token_type").is_none(), "{answer}");
     assert_eq!(answer["client_id"], world.app.client_id.as_str());
     assert_eq!(answer["sub"], "john");
 }

@@ -43,9 +43,14 @@ pub struct TokenApplication {
 pub struct Introspection {
     /// Whether the token is active now.
     pub active: bool,
-    /// `access_token` or `refresh_token`.
+    /// The token type of RFC 6749 §5.1 (RFC 7662 §2.2): `Bearer` for an access token; none
+    /// for a refresh token, which is never presented to a resource server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// Which token it is: `access_token` or `refresh_token`, the names of RFC 7009's
+    /// `token_type_hint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_kind: Option<TokenKind>,
     /// The app.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -73,6 +78,16 @@ pub struct Introspection {
     /// The company the token is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_id: Option<CompanyId>,
+}
+
+/// Which token an introspection looked into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// An access token.
+    AccessToken,
+    /// A refresh token.
+    RefreshToken,
 }
 
 /// An access decision with what the resource server may want to know about the token.
@@ -379,7 +394,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             Ok(introspection) => tracing::debug!(
                 target: telemetry::TOKEN,
                 active = introspection.active,
-                token_type = introspection.token_type,
+                token_kind = ?introspection.token_kind,
                 outcome = if introspection.active { "active" } else { "inactive" },
                 "introspection answered"
             ),
@@ -418,7 +433,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             }
             return Ok(Introspection {
                 active: true,
-                token_type: Some("access_token"),
+                token_type: Some("Bearer"),
+                token_kind: Some(TokenKind::AccessToken),
                 client_id: Some(claims.client_id.to_string()),
                 sub: Some(claims.sub),
                 exp: Some(claims.exp),
@@ -462,7 +478,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         }
         Ok(Introspection {
             active: true,
-            token_type: Some("refresh_token"),
+            token_kind: Some(TokenKind::RefreshToken),
             client_id: Some(family.client_id.to_string()),
             sub: Some(family.user.to_string()),
             exp: family.expires_at.map(|expiry| expiry.timestamp()),

@@ -16,7 +16,7 @@ pub mod telemetry;
 mod tokens;
 mod verified_tokens;
 
-pub use access::{AccessDecision, Introspection, TokenInfo};
+pub use access::{AccessDecision, Introspection, TokenInfo, TokenKind};
 pub use authorization::ConsentPrompt;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connections::ConnectedApp;
