@@ -59,6 +59,7 @@ async fn scene<S: Store + DirectoryStore + Clone>(store: S, remembered: usize) -
         .await
         .expect("a membership");
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         name: "FieldSync".into(),
         client_type: ClientType::Confidential,
         redirect_uris: vec!["https://app.example.com/callback".into()],

@@ -111,6 +111,7 @@ impl World {
         server.set_membership(&company, &jane, holds).await.unwrap();
         let RegisteredApp { app, client_secret } = server
             .register_app(AppRegistration {
+                application_type: appgrant::model::ApplicationType::Web,
                 name: "FieldSync".into(),
                 client_type: ClientType::Confidential,
                 redirect_uris: vec![REDIRECT.into()],
@@ -553,6 +554,7 @@ async fn populate(size: usize) -> Populated {
         let account = UserId::new(format!("sa-{index:07}"));
         let secret = Secret::generate(&mut rng);
         let app = App {
+            application_type: appgrant::model::ApplicationType::Web,
             client_id: client_id.clone(),
             name: format!("App {index}"),
             client_type: ClientType::Confidential,

@@ -40,6 +40,7 @@ fn app(index: usize) -> App {
         .project_tool("rfis", Level::Standard)
         .project_tool("submittals", Level::ReadOnly);
     App {
+        application_type: appgrant::model::ApplicationType::Web,
         client_id: ClientId::new(format!("app_{index:024x}")),
         name: format!("FieldSync {index}"),
         client_type: ClientType::Confidential,

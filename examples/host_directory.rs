@@ -416,6 +416,7 @@ pub async fn run(dir: &Path) -> Result<Shown, Box<dyn Error>> {
     chapter("FieldSync is registered (in appgrant's tables; nobody is copied into them)");
     let registered = server
         .register_app(AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "FieldSync".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![REDIRECT.into()],

@@ -61,6 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     chapter("A developer registers FieldSync");
     let registered = server
         .register_app(AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "FieldSync".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![REDIRECT.into()],

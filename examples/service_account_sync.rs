@@ -27,6 +27,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .build()?;
     let registered = server
         .register_app(AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "Nightly Sync".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![],

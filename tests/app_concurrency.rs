@@ -128,6 +128,7 @@ async fn race() -> Race {
         .build()
         .unwrap();
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         name: "FieldSync".into(),
         client_type: ClientType::Confidential,
         redirect_uris: vec![REDIRECT.into()],
@@ -450,6 +451,7 @@ async fn every_app_change_advances_its_revision_and_a_change_of_nothing_saves_no
 #[test]
 fn an_app_recorded_before_revisions_existed_reads_as_revision_0() {
     let (app, _) = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         name: "FieldSync".into(),
         client_type: ClientType::Public,
         redirect_uris: vec![REDIRECT.into()],

@@ -9,6 +9,7 @@ use appgrant::server::ServerError;
 
 fn profiled() -> AppRegistration {
     AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         profile: AppProfile {
             publisher: Some("FieldSync Ltd".into()),
             description: Some("Syncs RFIs with the field crews' tablets.".into()),
@@ -54,6 +55,7 @@ fn a_profile_links_only_to_https_urls() {
 /// A custom app owned by `owner`.
 async fn custom_app(world: &support::World, owner: &str) -> App {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         owner: Some(CompanyId::new(owner)),
         ..support::both_flows_app()
     };

@@ -10,6 +10,7 @@ use appgrant::token::Secret;
 
 fn with_redirects(uris: &[&str]) -> AppRegistration {
     AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         redirect_uris: uris.iter().map(|uri| (*uri).to_owned()).collect(),
         ..support::both_flows_app()
     }
@@ -25,6 +26,7 @@ fn rejected_uri(uri: &str) -> Result<(App, Option<Secret>), RegistrationError> {
 
 fn service_account_only(client_type: ClientType) -> AppRegistration {
     AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         client_type,
         redirect_uris: vec![],
         flows: AppFlows::ServiceAccount,
@@ -121,6 +123,7 @@ fn redirect_uris_are_kept_exactly_as_registered() {
 fn an_app_using_the_authorization_code_flow_needs_a_redirect_uri() {
     for flows in [AppFlows::UserDelegated, AppFlows::Both] {
         let registration = AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             redirect_uris: vec![],
             flows,
             ..support::both_flows_app()
@@ -150,6 +153,7 @@ fn a_public_client_with_a_service_account_is_rejected() {
         Err(RegistrationError::PublicServiceAccount)
     );
     let both = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         client_type: ClientType::Public,
         ..support::both_flows_app()
     };
@@ -159,6 +163,7 @@ fn a_public_client_with_a_service_account_is_rejected() {
 #[test]
 fn a_public_client_acting_only_as_its_users_is_accepted() {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         client_type: ClientType::Public,
         flows: AppFlows::UserDelegated,
         manifest: None,
@@ -174,6 +179,7 @@ fn a_public_client_acting_only_as_its_users_is_accepted() {
 fn an_app_needs_a_name_pages_can_show() {
     for blank in ["", " ", "\t"] {
         let registration = AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: blank.into(),
             ..support::both_flows_app()
         };
@@ -184,6 +190,7 @@ fn an_app_needs_a_name_pages_can_show() {
 #[test]
 fn a_service_account_needs_a_manifest() {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         manifest: None,
         ..service_account_only(ClientType::Confidential)
     };
@@ -193,6 +200,7 @@ fn a_service_account_needs_a_manifest() {
 #[test]
 fn the_first_manifest_is_version_one_whatever_the_developer_numbered_it() {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         manifest: Some(Manifest::new(7).project_tool("rfis", Level::ReadOnly)),
         ..service_account_only(ClientType::Confidential)
     };

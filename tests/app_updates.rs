@@ -192,6 +192,7 @@ async fn a_service_account_needs_a_confidential_client_with_a_manifest_after_an_
     let world = support::world().await;
     // A confidential app that acts only as its users, with no manifest.
     let user_only = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         flows: AppFlows::UserDelegated,
         manifest: None,
         ..support::both_flows_app()
@@ -235,6 +236,7 @@ async fn a_service_account_needs_a_confidential_client_with_a_manifest_after_an_
 
     // A public client never may.
     let public = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         client_type: ClientType::Public,
         flows: AppFlows::UserDelegated,
         manifest: None,
@@ -337,6 +339,7 @@ async fn every_app_is_listed_sorted_by_client_id() {
     let mut registered = vec![world.app.clone()];
     for name in ["Second", "Third"] {
         let registration = AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: name.into(),
             ..support::both_flows_app()
         };

@@ -129,6 +129,7 @@ async fn other_app(world: &World) -> ClientAuthentication {
 /// A public (native) app that only acts as its users.
 async fn public_app(world: &World) -> App {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         name: "Pocket".into(),
         client_type: ClientType::Public,
         redirect_uris: vec![REDIRECT.into()],

@@ -154,6 +154,7 @@ async fn a_public_client_is_refused_unauthorized_client() {
     let (app, secret) = register(
         &world,
         AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "Pocket".into(),
             client_type: ClientType::Public,
             redirect_uris: vec![support::REDIRECT.into()],
@@ -179,6 +180,7 @@ async fn a_user_delegated_only_app_is_refused_unauthorized_client() {
     let (app, secret) = register(
         &world,
         AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             flows: AppFlows::UserDelegated,
             manifest: None,
             ..support::both_flows_app()

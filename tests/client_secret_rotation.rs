@@ -154,6 +154,7 @@ async fn the_new_secret_is_kept_only_as_a_digest_and_the_old_one_with_its_end() 
 async fn a_public_client_has_no_secret_to_rotate() {
     let world = support::world().await;
     let public = appgrant::grant::AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         client_type: ClientType::Public,
         flows: AppFlows::UserDelegated,
         manifest: None,

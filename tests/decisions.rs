@@ -611,6 +611,7 @@ async fn tokens_through_app_with_ceiling(
     let registered = world
         .server
         .register_app(AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "Viewer".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![support::REDIRECT.into()],

@@ -114,6 +114,7 @@ async fn installed(
         .unwrap();
     let registered = server
         .register_app(AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             name: "FieldSync".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![],

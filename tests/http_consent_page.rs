@@ -24,6 +24,7 @@ fn john_in_acme() -> SignedInAs {
 /// An app with a profile, capped at read-only RFIs; the authorize path for it.
 async fn profiled_app(world: &support::World) -> (App, String) {
     let registration = AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         ceiling: Some(ToolLevels::from([(Tool::new("rfis"), Level::ReadOnly)])),
         profile: AppProfile {
             publisher: Some("FieldSync Ltd".into()),

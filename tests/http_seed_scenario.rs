@@ -393,6 +393,40 @@ async fn an_rfi_records_who_created_it() {
     assert_eq!(created["created_by"], "jane");
 }
 
+/// RFC 8252 §7.3 over HTTP: the demo's native app gets its code at whatever loopback port it
+/// listens on, and exchanges it there with PKCE alone.
+#[tokio::test]
+async fn the_demos_native_app_is_redirected_to_the_loopback_port_it_asks_for() {
+    let running = start().await;
+    let app = running.app("FieldSync Desktop");
+    assert!(app.native);
+    let browser = signed_in(&running, "john").await;
+    let listening = "http://127.0.0.1:49152/callback";
+    let challenge = appgrant::grant::pkce::challenge_of(PKCE_VERIFIER);
+    let authorize = format!(
+        "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri={listening}&state=st&code_challenge={challenge}&code_challenge_method=S256",
+        running.base, app.client_id
+    );
+    let consent = browser.open(&authorize).await.text().await.unwrap();
+    let answer = browser.answer_consent(&consent, "allow").await;
+    let location = redirect_target(&answer).expect("consent redirects to the app");
+    assert!(location.starts_with(&format!("{listening}?")), "{location}");
+    let code = query_param(&location, "code").expect("a code");
+    let response = client()
+        .post(running.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", app.client_id.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", listening),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
     let running = start().await;
@@ -428,12 +462,21 @@ async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
     }
 
     let apps = seed["apps"].as_array().unwrap();
-    assert_eq!(apps.len(), 2);
+    assert_eq!(apps.len(), 3);
     for app in apps {
         assert!(app["client_id"].as_str().is_some_and(|id| !id.is_empty()));
         assert!(app.get("client_secret").is_some(), "{app}");
-        assert_eq!(app["redirect_uri"], "http://127.0.0.1:8765/callback");
+        let expected = match app["native"].as_bool() {
+            Some(true) => "http://127.0.0.1/callback",
+            _ => "http://127.0.0.1:8765/callback",
+        };
+        assert_eq!(app["redirect_uri"], expected, "{app}");
     }
+    assert_eq!(
+        apps.iter().filter(|app| app["native"] == true).count(),
+        1,
+        "one native app"
+    );
     let fieldsync = apps.iter().find(|app| app["name"] == "FieldSync").unwrap();
     let token = client()
         .post(running.url("/oauth/token"))

@@ -286,6 +286,7 @@ async fn the_service_account_holds_exactly_the_approved_manifest_on_exactly_the_
 async fn approving_an_app_that_only_acts_as_its_users_creates_no_service_account() {
     let world = support::world().await;
     let registration = appgrant::grant::AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         flows: AppFlows::UserDelegated,
         manifest: None,
         ..support::both_flows_app()

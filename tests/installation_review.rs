@@ -97,6 +97,7 @@ async fn an_update_review_shows_what_the_new_version_changes_and_what_stays_in_f
 async fn the_consent_page_says_what_the_app_may_do_through_this_person_in_this_company() {
     let world = support::world().await;
     let capped = appgrant::grant::AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         ceiling: Some(ToolLevels::from([(Tool::new("rfis"), Level::ReadOnly)])),
         ..support::both_flows_app()
     };
@@ -407,6 +408,7 @@ async fn a_request_that_named_no_manifest_is_reviewed_on_the_first_one_its_app_p
     let world = support::world().await;
     let server = &world.server;
     let registration = appgrant::grant::AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         flows: AppFlows::UserDelegated,
         manifest: None,
         ..support::both_flows_app()

@@ -396,6 +396,7 @@ async fn a_public_client_may_not_introspect() {
     let public = world
         .server
         .register_app(appgrant::grant::AppRegistration {
+            application_type: appgrant::model::ApplicationType::Web,
             client_type: appgrant::model::ClientType::Public,
             flows: appgrant::model::AppFlows::UserDelegated,
             manifest: None,

@@ -11,8 +11,9 @@ use appgrant::http::{
     self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
 };
 use appgrant::model::{
-    AppFlows, AppProfile, ClientId, ClientType, Company, CompanyId, ConsentInstall,
-    InstallationError, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, User, UserId,
+    AppFlows, AppProfile, ApplicationType, ClientId, ClientType, Company, CompanyId,
+    ConsentInstall, InstallationError, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope,
+    User, UserId,
 };
 use appgrant::server::ServerError;
 use appgrant::store::{DirectoryStore, Store};
@@ -37,6 +38,8 @@ pub type Server = AuthorizationServer<MemoryStore>;
 pub const COMPANY: &str = "acme";
 pub const PROJECTS: [&str; 2] = ["tower", "depot"];
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+/// The native demo app's redirect URI: a loopback IP one, matched at any port (RFC 8252 §7.3).
+pub const NATIVE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 const SESSION_COOKIE: &str = "demo_session";
 
 /// What a script needs to drive the demo: printed as one JSON line at start.
@@ -94,6 +97,8 @@ pub struct DemoApp {
     pub client_secret: Option<String>,
     pub redirect_uri: String,
     pub client_type: String,
+    /// A native app (RFC 8252): its loopback redirect URI matches at any port.
+    pub native: bool,
 }
 
 /// How long a demo sign-in lasts.
@@ -369,12 +374,29 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         });
     }
     let mut apps = Vec::new();
-    for (name, client_type, flows) in [
-        ("FieldSync", ClientType::Confidential, AppFlows::Both),
+    let web = [REDIRECT_URI, OUT_OF_BAND];
+    for (name, client_type, application_type, flows, redirect_uris) in [
+        (
+            "FieldSync",
+            ClientType::Confidential,
+            ApplicationType::Web,
+            AppFlows::Both,
+            &web[..],
+        ),
         (
             "FieldSync Mobile",
             ClientType::Public,
+            ApplicationType::Web,
             AppFlows::UserDelegated,
+            &web[..],
+        ),
+        // A desktop app: it listens on a loopback port the system gives it, at any port.
+        (
+            "FieldSync Desktop",
+            ClientType::Public,
+            ApplicationType::Native,
+            AppFlows::UserDelegated,
+            &[NATIVE_REDIRECT_URI][..],
         ),
     ] {
         let manifest = flows.service_account().then(|| {
@@ -387,9 +409,10 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         let mut seeded =
             rand::rngs::StdRng::from_seed(secret.host_key(&format!("demo app {name}")));
         let (app, client_secret) = AppRegistration {
+            application_type,
             name: name.into(),
             client_type,
-            redirect_uris: vec![REDIRECT_URI.into(), OUT_OF_BAND.into()],
+            redirect_uris: redirect_uris.iter().map(|uri| (*uri).to_owned()).collect(),
             flows,
             manifest,
             ceiling: None,
@@ -414,8 +437,9 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
                 .client_secret
                 .as_ref()
                 .map(|secret| secret.expose().to_owned()),
-            redirect_uri: REDIRECT_URI.into(),
+            redirect_uri: redirect_uris[0].into(),
             client_type: format!("{client_type:?}").to_lowercase(),
+            native: application_type == ApplicationType::Native,
         });
     }
     let options = HttpOptions {

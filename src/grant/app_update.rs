@@ -47,7 +47,7 @@ impl AppUpdate {
         }
         check_settings(
             &updated.name,
-            updated.client_type,
+            (updated.client_type, updated.application_type),
             &updated.redirect_uris,
             updated.flows,
             updated.manifest().is_some(),

@@ -1,7 +1,8 @@
 //! Registering an app: a client id, a secret shown once, and redirect URIs checked up front.
 
 use crate::model::{
-    App, AppFlows, AppProfile, ClientId, ClientType, CompanyId, Manifest, OUT_OF_BAND, ToolLevels,
+    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientType, CompanyId, Manifest,
+    OUT_OF_BAND, ToolLevels,
 };
 use crate::token::Secret;
 use rand::RngCore;
@@ -13,6 +14,8 @@ pub struct AppRegistration {
     pub name: String,
     /// Confidential or public.
     pub client_type: ClientType,
+    /// Web, or native (a public client whose loopback redirect URIs match at any port).
+    pub application_type: ApplicationType,
     /// Redirect URIs (needed for the authorization-code flow).
     pub redirect_uris: Vec<String>,
     /// Which flows it uses.
@@ -52,6 +55,10 @@ pub enum RegistrationError {
     /// An empty or blank name: consent and install pages show it.
     #[error("an app needs a name")]
     BlankName,
+    /// A native app runs on the person's device, where it cannot keep a secret (RFC 8252
+    /// §8.5): it is a public client.
+    #[error("a native app is a public client")]
+    ConfidentialNativeApp,
 }
 
 /// What registration and every later update check of an app's settings, together: a name,
@@ -59,7 +66,7 @@ pub enum RegistrationError {
 /// confidential client with a manifest for a service account.
 pub(crate) fn check_settings(
     name: &str,
-    client_type: ClientType,
+    (client_type, application_type): (ClientType, ApplicationType),
     redirect_uris: &[String],
     flows: AppFlows,
     has_manifest: bool,
@@ -67,6 +74,9 @@ pub(crate) fn check_settings(
 ) -> Result<(), RegistrationError> {
     if name.trim().is_empty() {
         return Err(RegistrationError::BlankName);
+    }
+    if application_type == ApplicationType::Native && client_type != ClientType::Public {
+        return Err(RegistrationError::ConfidentialNativeApp);
     }
     for uri in redirect_uris {
         check_redirect_uri(uri)?;
@@ -132,7 +142,7 @@ impl AppRegistration {
     ) -> Result<(App, Option<Secret>), RegistrationError> {
         check_settings(
             &self.name,
-            self.client_type,
+            (self.client_type, self.application_type),
             &self.redirect_uris,
             self.flows,
             self.manifest.is_some(),
@@ -143,6 +153,7 @@ impl AppRegistration {
             client_id: ClientId::generate(rng),
             name: self.name,
             client_type: self.client_type,
+            application_type: self.application_type,
             secret_digest: secret.as_ref().map(Secret::digest),
             previous_secret: None,
             redirect_uris: self.redirect_uris,

@@ -19,6 +19,21 @@ pub enum ClientType {
     Public,
 }
 
+/// What kind of app it is, for the redirect URIs it may use (the `application_type` of OpenID
+/// Connect dynamic registration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    /// A web app: its redirect URIs are matched exactly, character for character.
+    #[default]
+    Web,
+    /// A native app on the person's device (RFC 8252), a public client: a loopback IP
+    /// redirect URI it registered (`http://127.0.0.1/…` or `http://[::1]/…`) matches at any
+    /// port, because the app listens on whichever port the operating system gives it (§7.3).
+    /// Every other redirect URI, `localhost` included, matches exactly.
+    Native,
+}
+
 /// Which of the two ways into a company's data the app uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +164,45 @@ fn exceeds(wanted: &ToolLevels, granted: &ToolLevels) -> bool {
         .any(|(tool, level)| *level > granted.get(tool).copied().unwrap_or_default())
 }
 
+/// The loopback IP literals a native app's redirect may name (RFC 8252 §7.3; `localhost` is
+/// not one: RFC 8252 §8.3 advises against it, as a name may resolve elsewhere).
+const LOOPBACK_HOSTS: [&str; 2] = ["127.0.0.1", "[::1]"];
+
+/// Whether `requested` is the loopback IP redirect URI `registered` with, at most, another
+/// port: the two are the same text once their ports are taken out (so the same `http` scheme,
+/// IP literal, path and query, written the same way).
+fn loopback_at_any_port(registered: &str, requested: &str) -> bool {
+    match (without_port(registered), without_port(requested)) {
+        (Some(registered), Some(requested)) => registered == requested,
+        _ => false,
+    }
+}
+
+/// A loopback IP redirect URI with its port, if it has one, taken out; `None` for any other
+/// URI (another host, a malformed port, user info, or a fragment).
+fn without_port(uri: &str) -> Option<String> {
+    if uri.contains('#') {
+        return None;
+    }
+    LOOPBACK_HOSTS.iter().find_map(|host| {
+        let origin = format!("http://{host}");
+        let rest = uri.strip_prefix(&origin)?;
+        let rest = match rest.strip_prefix(':') {
+            Some(port_and_rest) => {
+                let digits = port_and_rest.len()
+                    - port_and_rest
+                        .trim_start_matches(|c: char| c.is_ascii_digit())
+                        .len();
+                let port = port_and_rest[..digits].parse::<u16>().ok()?;
+                (port != 0).then_some(&port_and_rest[digits..])?
+            }
+            None => rest,
+        };
+        let authority_ends = rest.is_empty() || rest.starts_with(['/', '?']);
+        authority_ends.then(|| format!("{origin}{rest}"))
+    })
+}
+
 /// What pages say about an app, besides its name: who publishes it, what it does, where to
 /// learn more. Shown on the consent and install pages, always escaped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +249,9 @@ pub struct App {
     pub name: String,
     /// Confidential or public.
     pub client_type: ClientType,
+    /// Web or native; apps stored before native apps existed read as web apps.
+    #[serde(default)]
+    pub application_type: ApplicationType,
     /// Digest of the client secret (confidential clients only); the secret itself is shown once.
     pub secret_digest: Option<SecretDigest>,
     /// The secret the last rotation replaced, while it is still accepted.
@@ -232,11 +289,14 @@ impl App {
         self.manifests.last()
     }
 
-    /// Whether `uri` is registered, by exact string comparison (RFC 9700 §4.1.3).
+    /// Whether `uri` is registered: by exact string comparison (RFC 9700 §4.1.3), or, for a
+    /// native app, as a registered loopback IP redirect URI at another port (RFC 8252 §7.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
+        self.redirect_uris.iter().any(|registered| {
+            registered == uri
+                || (self.application_type == ApplicationType::Native
+                    && loopback_at_any_port(registered, uri))
+        })
     }
 
     /// Publishes a new manifest version, numbered after the current one; returns its number.

@@ -2,7 +2,7 @@
 //! anything secret (no client secret digest, current or previous) and without the companies'
 //! own people and projects.
 
-use super::app::{App, AppFlows, AppProfile, ClientType, Manifest};
+use super::app::{App, AppFlows, AppProfile, ApplicationType, ClientType, Manifest};
 use super::ids::{ClientId, CompanyId};
 use super::installation::{Installation, InstallationStatus};
 use super::permission::ToolLevels;
@@ -20,7 +20,9 @@ pub struct DeveloperApp {
     pub name: String,
     /// Confidential or public.
     pub client_type: ClientType,
-    /// Registered redirect URIs, matched exactly.
+    /// Web or native.
+    pub application_type: ApplicationType,
+    /// Registered redirect URIs, matched exactly (a native app's loopback IP ones at any port).
     pub redirect_uris: Vec<String>,
     /// Which flows it uses.
     pub flows: AppFlows,
@@ -43,6 +45,7 @@ impl From<&App> for DeveloperApp {
             client_id: app.client_id.clone(),
             name: app.name.clone(),
             client_type: app.client_type,
+            application_type: app.application_type,
             redirect_uris: app.redirect_uris.clone(),
             flows: app.flows,
             manifests: app.manifests.clone(),

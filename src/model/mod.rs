@@ -12,8 +12,8 @@ pub mod installation;
 pub mod permission;
 
 pub use app::{
-    App, AppFlows, AppProfile, ClientType, Manifest, ManifestChange, OUT_OF_BAND, PreviousSecret,
-    Reach,
+    App, AppFlows, AppProfile, ApplicationType, ClientType, Manifest, ManifestChange, OUT_OF_BAND,
+    PreviousSecret, Reach,
 };
 pub use developer::{DeveloperApp, DeveloperInstallation};
 pub use digest::SecretDigest;

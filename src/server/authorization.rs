@@ -93,6 +93,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// # let john_holds = Permissions::none().with(Scope::Project("tower".into()), "rfis", Level::ReadOnly);
     /// # server.set_membership(&CompanyId::new("acme"), &UserId::new("john"), john_holds).await?;
     /// # let registered = server.register_app(AppRegistration {
+    /// #     application_type: appgrant::model::ApplicationType::Web,
     /// #     name: "FieldSync".into(), client_type: ClientType::Confidential,
     /// #     redirect_uris: vec!["https://fieldsync.example.com/callback".into()],
     /// #     flows: AppFlows::UserDelegated, manifest: None, ceiling: None,

@@ -37,6 +37,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// # server.set_membership(&CompanyId::new("acme"), &UserId::new("jane"), admin).await?;
     /// let registered = server
     ///     .register_app(AppRegistration {
+    ///         application_type: appgrant::model::ApplicationType::Web,
     ///         name: "Nightly sync".into(),
     ///         client_type: ClientType::Confidential,
     ///         redirect_uris: vec![],

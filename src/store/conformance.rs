@@ -165,6 +165,7 @@ where
 /// The registration of the confidential app, using both flows, that the properties store.
 pub fn registration(name: &str) -> AppRegistration {
     AppRegistration {
+        application_type: crate::model::ApplicationType::Web,
         name: name.into(),
         client_type: ClientType::Confidential,
         redirect_uris: vec![REDIRECT.into(), OUT_OF_BAND.into()],

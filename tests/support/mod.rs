@@ -34,6 +34,7 @@ pub struct World {
 
 pub fn both_flows_app() -> AppRegistration {
     AppRegistration {
+        application_type: appgrant::model::ApplicationType::Web,
         name: "FieldSync".into(),
         client_type: ClientType::Confidential,
         redirect_uris: vec![REDIRECT.into(), OUT_OF_BAND.into()],
