@@ -490,6 +490,17 @@ async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
 
+    // A browser app on an origin the line names may call the token endpoint across origins.
+    let origin = seed["cors_origins"][0].as_str().unwrap();
+    let preflight = client()
+        .request(reqwest::Method::OPTIONS, running.url("/oauth/token"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], origin);
+
     // The company's admin page, as its directory admin opens it.
     let jane = signed_in(&running, "jane").await;
     let admin = jane.open(seed["admin_url"].as_str().unwrap()).await;

@@ -41,6 +41,9 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 /// The native demo app's redirect URI: a loopback IP one, matched at any port (RFC 8252 §7.3).
 pub const NATIVE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 const SESSION_COOKIE: &str = "demo_session";
+/// The browser origins the demo lets call its token and revocation endpoints (CORS): a
+/// single-page app on a developer's machine.
+pub const CORS_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
 
 /// What a script needs to drive the demo: printed as one JSON line at start.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,6 +61,8 @@ pub struct SeedInfo {
     /// The bearer token of the demo's one developer, who manages every app through the
     /// library's developer routes (`/developer/apps…`). Derived from the deployment secret.
     pub developer_token: String,
+    /// The browser origins allowed to call the token and revocation endpoints (CORS).
+    pub cors_origins: Vec<String>,
 }
 
 /// The demo's developer portal sign-in: one developer, who presents a bearer token derived
@@ -444,6 +449,8 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
     }
     let options = HttpOptions {
         connected_apps_url: Some(http::CONNECTED_APPS_PATH.into()),
+        // The demo's own constants: they are origins, so this cannot fail.
+        cors_origins: http::CorsOrigins::parse(CORS_ORIGINS).expect("valid origins"),
         ..HttpOptions::default()
     };
     let sign_in = DemoSignIn::new(secret.host_key("demo sessions"));
@@ -477,6 +484,10 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             http::CONNECTED_APPS_PATH
         ),
         developer_token: developer_token.clone(),
+        cors_origins: CORS_ORIGINS
+            .iter()
+            .map(|origin| (*origin).to_owned())
+            .collect(),
     };
     // The library's pages: the company's app administration and a person's connected apps.
     let admin = http::admin_router(server.clone(), sign_in.clone(), options.clone());

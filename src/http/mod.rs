@@ -7,6 +7,7 @@
 mod admin;
 mod authorize;
 mod connections;
+mod cors;
 mod cross_site;
 mod developer;
 mod form_token;
@@ -21,6 +22,7 @@ mod token;
 
 pub use admin::admin_router;
 pub use connections::{CONNECTED_APPS_PATH, account_router};
+pub use cors::{CorsOrigins, InvalidOrigin};
 pub use pages::{PageError, Pages, Strings};
 pub use resource::{Allowed, ResourceGuard, ResourceRejection, ResourceRequest};
 
@@ -179,6 +181,9 @@ pub struct HttpOptions {
     /// Where a person manages their connected apps, linked from the consent page (default
     /// none).
     pub connected_apps_url: Option<String>,
+    /// The browser origins allowed to call the token and revocation endpoints, the metadata and
+    /// the key set across origins (CORS; default none). Never the authorization endpoint.
+    pub cors_origins: CorsOrigins,
 }
 
 impl Default for HttpOptions {
@@ -189,6 +194,7 @@ impl Default for HttpOptions {
             consent_form_lifetime: std::time::Duration::from_secs(600),
             pages: Pages::default(),
             connected_apps_url: None,
+            cors_origins: CorsOrigins::none(),
         }
     }
 }
@@ -255,6 +261,12 @@ pub fn router<S: Store, D: Directory, A: SignIn>(
     sign_in: A,
     options: HttpOptions,
 ) -> Router {
+    let cors = options.cors_origins.layer();
+    // The endpoints a browser app calls with fetch, open to the configured origins.
+    let cross_origin = |route: axum::routing::MethodRouter<HttpState<S, D, A>>| match &cors {
+        Some(cors) => route.layer(cors.clone()),
+        None => route,
+    };
     let state = HttpState {
         shared: Arc::new(Shared {
             server,
@@ -272,11 +284,11 @@ pub fn router<S: Store, D: Directory, A: SignIn>(
         )
         .route(
             "/oauth/token",
-            observed("token", post(token::token::<S, D, A>)),
+            cross_origin(observed("token", post(token::token::<S, D, A>))),
         )
         .route(
             "/oauth/revoke",
-            observed("revoke", post(token::revoke::<S, D, A>)),
+            cross_origin(observed("revoke", post(token::revoke::<S, D, A>))),
         )
         .route(
             "/oauth/introspect",
@@ -288,11 +300,14 @@ pub fn router<S: Store, D: Directory, A: SignIn>(
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            observed("metadata", get(metadata::authorization_server::<S, D, A>)),
+            cross_origin(observed(
+                "metadata",
+                get(metadata::authorization_server::<S, D, A>),
+            )),
         )
         .route(
             "/.well-known/jwks.json",
-            observed("jwks", get(metadata::jwks::<S, D, A>)),
+            cross_origin(observed("jwks", get(metadata::jwks::<S, D, A>))),
         )
         .route("/healthz", observed("healthz", get(health::alive)))
         .route("/readyz", observed("readyz", get(health::ready::<S, D, A>)))
