@@ -86,6 +86,7 @@ async fn scene<S: Store + DirectoryStore + Clone>(store: S, remembered: usize) -
     };
     let request = TokenRequest::ClientCredentials {
         company_id: Some(acme),
+        scope: None,
     };
     let issued = server.token(request, &client).await.expect("a token");
     Scene {

@@ -155,6 +155,7 @@ impl World {
     fn service_request(&self) -> TokenRequest {
         TokenRequest::ClientCredentials {
             company_id: Some(self.company.clone()),
+            scope: None,
         }
     }
 
@@ -352,6 +353,7 @@ fn grants(c: &mut Criterion) {
                 for _ in 0..iters {
                     let request = TokenRequest::RefreshToken {
                         refresh_token: refresh_token.clone(),
+                        scope: None,
                     };
                     let response = world.server.token(request, &client).await.unwrap();
                     refresh_token = response.refresh_token.unwrap();
@@ -647,6 +649,7 @@ fn scale(c: &mut Criterion) {
                 next += 1;
                 let request = TokenRequest::ClientCredentials {
                     company_id: Some(company.clone()),
+                    scope: None,
                 };
                 async move { server.token(request, client).await.unwrap() }
             })

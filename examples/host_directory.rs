@@ -470,7 +470,10 @@ pub async fn run(dir: &Path) -> Result<Shown, Box<dyn Error>> {
     }
     let sync = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await?;

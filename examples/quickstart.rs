@@ -154,7 +154,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     chapter("The nightly sync job reads through the service account");
     let sync = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await?;

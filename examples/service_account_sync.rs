@@ -55,7 +55,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("\n== One unbound token, the company named at each access");
     let token = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await?;
@@ -75,6 +78,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .token(
             TokenRequest::ClientCredentials {
                 company_id: Some(bolt.clone()),
+                scope: None,
             },
             &client,
         )

@@ -1,5 +1,6 @@
 //! Server configuration: issuer, lifetimes and policy switches. Plain data passed to every flow.
 
+use crate::model::Tool;
 use crate::token::Expectations;
 use chrono::TimeDelta;
 
@@ -52,6 +53,10 @@ pub struct Config {
     /// can change (keys, times, installations, users, permissions, revocations) is still
     /// checked at every decision.
     pub verified_token_cache: usize,
+    /// The platform's tools that scopes may name: `rfis` makes `rfis:read`, `rfis:write` and
+    /// `rfis:admin`, listed as `scopes_supported` in the metadata. Empty (the default): any
+    /// well-formed `tool:level` scope is known, and the metadata lists none.
+    pub tools: Vec<Tool>,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             pkce: PkcePolicy::PublicClients,
             leeway_seconds: 0,
             verified_token_cache: 16_384,
+            tools: Vec::new(),
         }
     }
 

@@ -52,6 +52,7 @@ fn user_grant() -> TokenGrant {
         company: None,
         grant: GrantId::new("grant-1"),
         granted_at: t0(),
+        scope: None,
     }
 }
 

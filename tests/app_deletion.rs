@@ -100,8 +100,14 @@ async fn deleting_an_app_stops_every_token_at_the_next_decision_and_refuses_its_
     // The token endpoint no longer knows the client, whatever it asks for.
     let refresh_token = user_tokens.refresh_token.clone().unwrap();
     let requests = [
-        TokenRequest::ClientCredentials { company_id: None },
-        TokenRequest::RefreshToken { refresh_token },
+        TokenRequest::ClientCredentials {
+            company_id: None,
+            scope: None,
+        },
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope: None,
+        },
         world.exchange_request(unspent_code),
     ];
     for request in requests {

@@ -784,6 +784,7 @@ async fn reused_code_is_refused_and_revokes_the_tokens_it_issued() {
     assert_eq!(decision.deny_reason(), Some(&DenyReason::Revoked));
     let refresh = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
+        scope: None,
     };
     let refreshed = world.server.token(refresh, &world.client()).await;
     assert_eq!(error_code(refreshed), ErrorCode::InvalidGrant);

@@ -91,6 +91,7 @@ async fn client_credentials(
 ) -> Result<TokenResponse, TokenError> {
     let request = TokenRequest::ClientCredentials {
         company_id: company.cloned(),
+        scope: None,
     };
     world.server.token(request, credentials).await
 }

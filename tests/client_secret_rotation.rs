@@ -27,7 +27,10 @@ fn basic(world: &World, secret: &Secret) -> ClientAuthentication {
 
 /// Whether the token endpoint accepts `secret` for the app now (a client-credentials grant).
 async fn accepted(world: &World, secret: &Secret) -> bool {
-    let grant = TokenRequest::ClientCredentials { company_id: None };
+    let grant = TokenRequest::ClientCredentials {
+        company_id: None,
+        scope: None,
+    };
     match world.server.token(grant, &basic(world, secret)).await {
         Ok(_) => true,
         Err(TokenError::InvalidClient(_)) => false,

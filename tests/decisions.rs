@@ -45,6 +45,7 @@ fn user_claims() -> AccessClaims {
         grant_kind: SubjectKind::User,
         company_id: None,
         grant_id: GrantId::new("grant-1"),
+        scope: None,
     }
 }
 

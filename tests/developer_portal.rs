@@ -149,7 +149,10 @@ async fn accepted(world: &World, app: &ClientId, secret: &Secret) -> bool {
         client_id: app.clone(),
         secret: secret.clone(),
     };
-    let grant = TokenRequest::ClientCredentials { company_id: None };
+    let grant = TokenRequest::ClientCredentials {
+        company_id: None,
+        scope: None,
+    };
     match world.server.token(grant, &credentials).await {
         Ok(_) => true,
         Err(TokenError::InvalidClient(_)) => false,

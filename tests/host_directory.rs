@@ -187,7 +187,10 @@ async fn every_change_of_what_a_service_account_holds_is_written_to_the_hosts_di
     );
     let token = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await
@@ -206,7 +209,10 @@ async fn a_role_the_host_revokes_in_its_own_table_denies_the_next_decision() {
     let (server, pool, client) = installed(&scratch, &["tower"]).await;
     let token = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await
@@ -232,7 +238,10 @@ async fn a_failing_host_directory_is_a_store_error_not_a_decision() {
     let (server, pool, client) = installed(&scratch, &["tower"]).await;
     let token = server
         .token(
-            TokenRequest::ClientCredentials { company_id: None },
+            TokenRequest::ClientCredentials {
+                company_id: None,
+                scope: None,
+            },
             &client,
         )
         .await

@@ -56,6 +56,7 @@ async fn disconnecting_an_app_stops_every_token_given_to_it_and_forgets_the_cons
     assert_eq!(decision.deny_reason(), Some(&DenyReason::Revoked));
     let refresh = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
+        scope: None,
     };
     assert!(world.server.token(refresh, &world.client()).await.is_err());
     assert!(

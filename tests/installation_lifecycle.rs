@@ -198,7 +198,10 @@ async fn refresh(world: &World, token: &TokenResponse) -> TokenResponse {
     world
         .server
         .token(
-            TokenRequest::RefreshToken { refresh_token },
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            },
             &world.client(),
         )
         .await
@@ -785,7 +788,10 @@ async fn a_refresh_token_from_before_an_uninstall_does_not_bring_access_back_aft
     let refreshed = world
         .server
         .token(
-            TokenRequest::RefreshToken { refresh_token },
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            },
             &world.client(),
         )
         .await;

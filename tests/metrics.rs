@@ -113,6 +113,7 @@ fn a_refresh_token_reuse_counts_as_an_invalid_grant_of_the_refresh_token_grant()
         let first = world.tokens_for(&world.john).await;
         let refresh = TokenRequest::RefreshToken {
             refresh_token: first.refresh_token.clone().unwrap(),
+            scope: None,
         };
         world
             .server
@@ -146,7 +147,10 @@ fn refused_client_authentication_counts_as_invalid_client() {
             client_id: world.app.client_id.clone(),
             secret: appgrant::token::Secret::new("not the secret"),
         };
-        let request = TokenRequest::ClientCredentials { company_id: None };
+        let request = TokenRequest::ClientCredentials {
+            company_id: None,
+            scope: None,
+        };
         world.server.token(request, &wrong).await.unwrap_err();
     });
     let pairs = grants("client_credentials", "invalid_client");
@@ -225,7 +229,10 @@ fn store_failures_are_counted_by_the_operation_that_met_them() {
             secret: registered.client_secret.unwrap(),
         };
         store.fail(true);
-        let request = TokenRequest::ClientCredentials { company_id: None };
+        let request = TokenRequest::ClientCredentials {
+            company_id: None,
+            scope: None,
+        };
         server.token(request, &credentials).await.unwrap_err();
         server
             .approve_installation(

@@ -592,7 +592,10 @@ async fn failing_world() -> (
 fn a_store_failure_is_logged_as_an_error_with_its_operation_and_cause() {
     let ((), log) = run_logged(async {
         let (server, store, credentials) = failing_world().await;
-        let request = TokenRequest::ClientCredentials { company_id: None };
+        let request = TokenRequest::ClientCredentials {
+            company_id: None,
+            scope: None,
+        };
         let token = server.token(request.clone(), &credentials).await.unwrap();
         store.fail(true);
         server.token(request, &credentials).await.unwrap_err();

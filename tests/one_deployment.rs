@@ -28,6 +28,7 @@ fn instance(world: &World, secret: &DeploymentSecret) -> AuthorizationServer<Mem
 fn refresh(tokens: &TokenResponse) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
+        scope: None,
     }
 }
 

@@ -107,6 +107,7 @@ fn claims(kind: SubjectKind, bound: bool) -> AccessClaims {
         grant_kind: kind,
         company_id: bound.then(|| CompanyId::new("acme")),
         grant_id: GrantId::new("grant"),
+        scope: None,
     }
 }
 
@@ -547,6 +548,115 @@ proptest! {
                 prop_assert_eq!(have, shown_level)
             }
             Decision::Deny(other) => prop_assert!(false, "unexpected deny {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) Scopes: a token's scopes cap what it may do, and never add to it.
+// ---------------------------------------------------------------------------------------------
+
+fn scopes() -> impl Strategy<Value = Scopes> {
+    prop::collection::btree_map(tool(), select(Level::ALL[1..].to_vec()), 1..=TOOLS.len()).prop_map(
+        |levels| {
+            let text: Vec<String> = levels
+                .iter()
+                .map(|(tool, level)| Scopes::token(tool, *level))
+                .collect();
+            Scopes::parse(&text.join(" ")).unwrap()
+        },
+    )
+}
+
+fn scoped(mut claims: AccessClaims, scope: Option<Scopes>) -> AccessClaims {
+    claims.scope = scope;
+    claims
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_scoped_user_token_never_exceeds_the_users_level_the_ceiling_or_the_scope(
+        held in permissions(),
+        ceiling in prop::option::of(tool_levels()),
+        scope in prop::option::of(scopes()),
+        requirement in requirement(),
+    ) {
+        let users = held.level(requirement.project.as_ref(), &requirement.tool);
+        let cap = ceiling.as_ref().map_or(Level::Admin, |c| level_in(c, &requirement.tool));
+        let scoped_to = scope.as_ref().map_or(Level::Admin, |s| s.level(&requirement.tool));
+        let claims = scoped(claims(SubjectKind::User, false), scope);
+        let view = user_view(held, ceiling);
+        let most = users.min(cap).min(scoped_to);
+        match decide(&claims, &view, &requirement, now()) {
+            Decision::Allow { level } => {
+                prop_assert_eq!(level, most, "allowed at what the three allow together");
+                prop_assert!(level >= requirement.level);
+            }
+            Decision::Deny(DenyReason::InsufficientLevel { have, need }) => {
+                prop_assert_eq!(have, most);
+                prop_assert!(most < need);
+            }
+            Decision::Deny(other) => prop_assert!(false, "unexpected deny {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_scoped_service_account_token_never_exceeds_the_approved_manifest_or_the_scope(
+        approved in manifest(),
+        permitted in prop::collection::btree_set(project(), 0..=PROJECTS.len()),
+        scope in prop::option::of(scopes()),
+        requirement in requirement(),
+    ) {
+        let grant = ServiceAccountGrant {
+            user: UserId::new(ACCOUNT),
+            approved: approved.clone(),
+            permitted_projects: permitted.clone(),
+        };
+        let held = grant.permissions();
+        let in_manifest = grant.approved_level(requirement.project.as_ref(), &requirement.tool);
+        let scoped_to = scope.as_ref().map_or(Level::Admin, |s| s.level(&requirement.tool));
+        let claims = scoped(claims(SubjectKind::ServiceAccount, true), scope);
+        let view = service_view(grant, held);
+        match decide(&claims, &view, &requirement, now()) {
+            Decision::Allow { level } => {
+                prop_assert!(level <= in_manifest && level <= scoped_to);
+                prop_assert!(level >= requirement.level);
+            }
+            Decision::Deny(DenyReason::InsufficientLevel { have, need }) => {
+                prop_assert!(have < need);
+                prop_assert!(in_manifest.min(scoped_to) < need);
+            }
+            Decision::Deny(DenyReason::ProjectNotPermitted) => {
+                prop_assert!(requirement.project.as_ref().is_some_and(|p| !permitted.contains(p)));
+            }
+            Decision::Deny(other) => prop_assert!(false, "unexpected deny {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_scope_string_reads_back_as_the_same_scopes(scope in scopes()) {
+        prop_assert_eq!(Scopes::parse(&scope.to_string()).unwrap(), scope);
+    }
+
+    #[test]
+    fn granted_scopes_are_within_what_was_asked_and_the_reach(
+        asked in scopes(),
+        reach in tool_levels(),
+    ) {
+        let reach_of = |tool: &Tool| level_in(&reach, tool);
+        match asked.granted(&[], reach_of) {
+            Ok(granted) => {
+                prop_assert!(granted.is_within(&asked));
+                for (tool, level) in granted.iter() {
+                    prop_assert!(level <= reach_of(tool) && level > Level::None);
+                }
+            }
+            Err(ScopeError::OutOfReach(tool)) => {
+                prop_assert_eq!(reach_of(&Tool::new(tool.as_str())), Level::None);
+            }
+            Err(other) => prop_assert!(false, "unexpected refusal {other:?}"),
         }
     }
 }

@@ -30,7 +30,13 @@ async fn refresh_as(
     let refresh_token = tokens.refresh_token.clone().expect("a refresh token");
     world
         .server
-        .token(TokenRequest::RefreshToken { refresh_token }, client)
+        .token(
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            },
+            client,
+        )
         .await
 }
 
@@ -169,6 +175,7 @@ async fn unknown_refresh_token_is_invalid_grant() {
     let world = support::world().await;
     let request = TokenRequest::RefreshToken {
         refresh_token: Secret::new("never-issued"),
+        scope: None,
     };
     let result = world.server.token(request, &world.client()).await;
     assert_eq!(error_code(result), ErrorCode::InvalidGrant);
@@ -273,7 +280,10 @@ async fn present(world: &World, refresh_token: Secret) -> Result<TokenResponse, 
     world
         .server
         .token(
-            TokenRequest::RefreshToken { refresh_token },
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            },
             &world.client(),
         )
         .await
@@ -369,6 +379,7 @@ async fn refresh_tokens_need_the_servers_refresh_key() {
         .unwrap();
     let request = |tokens: &TokenResponse| TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
+        scope: None,
     };
     let rotated = same.token(request(&tokens), &world.client()).await.unwrap();
     for stranger in [&other, &world.server] {
@@ -538,7 +549,13 @@ async fn race_refreshes(world: &World, tokens: &TokenResponse, racers: usize) ->
             tokio::spawn(async move {
                 start.wait().await;
                 server
-                    .token(TokenRequest::RefreshToken { refresh_token }, &client)
+                    .token(
+                        TokenRequest::RefreshToken {
+                            refresh_token,
+                            scope: None,
+                        },
+                        &client,
+                    )
                     .await
             })
         })
@@ -683,6 +700,7 @@ async fn an_idle_timeout_configured_later_applies_to_existing_families() {
     world.clock.advance(TimeDelta::days(10));
     let request = TokenRequest::RefreshToken {
         refresh_token: first.refresh_token.clone().unwrap(),
+        scope: None,
     };
     let refused = stricter.token(request.clone(), &world.client()).await;
     assert_eq!(error_code(refused), ErrorCode::InvalidGrant);

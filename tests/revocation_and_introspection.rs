@@ -35,6 +35,7 @@ fn refresh_token(tokens: &TokenResponse) -> &str {
 async fn refresh(world: &World, tokens: &TokenResponse) -> Result<TokenResponse, TokenError> {
     let request = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().expect("a refresh token"),
+        scope: None,
     };
     world.server.token(request, &world.client()).await
 }

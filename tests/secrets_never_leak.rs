@@ -146,12 +146,14 @@ fn basic_header(client_id: &ClientId, secret: &str) -> String {
 fn refresh(token: &Secret) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: token.clone(),
+        scope: None,
     }
 }
 
 fn service_request(company: Option<&str>) -> TokenRequest {
     TokenRequest::ClientCredentials {
         company_id: company.map(CompanyId::new),
+        scope: None,
     }
 }
 
@@ -824,6 +826,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
         family: &family,
         presented: Presented::Current,
         user: jane.as_ref(),
+        scope: None,
     };
     check.debug("RefreshInput", &input);
     let rotation = rotate(input, &config, &keys, &refresh_key, now, &mut OsRng).unwrap();

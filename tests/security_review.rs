@@ -604,6 +604,7 @@ async fn refreshing_does_not_grow_the_store_without_bound() {
         world.clock.advance(TimeDelta::seconds(1));
         let request = TokenRequest::RefreshToken {
             refresh_token: tokens.refresh_token.clone().unwrap(),
+            scope: None,
         };
         tokens = world.server.token(request, &world.client()).await.unwrap();
     }

@@ -125,7 +125,10 @@ impl World {
 
     /// What a fresh service-account token may do: read Tower RFIs.
     async fn service_account_reads_tower(&self) -> Result<(), DenyReason> {
-        let grant = TokenRequest::ClientCredentials { company_id: None };
+        let grant = TokenRequest::ClientCredentials {
+            company_id: None,
+            scope: None,
+        };
         let tokens = self.server.token(grant, &self.client).await.unwrap();
         let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
         let decision = self

@@ -102,7 +102,13 @@ async fn a_refresh_raced_across_both_servers_rotates_once(database: &Database) {
         let refresh_token = refresh_token.clone();
         async move {
             server
-                .token(TokenRequest::RefreshToken { refresh_token }, &client)
+                .token(
+                    TokenRequest::RefreshToken {
+                        refresh_token,
+                        scope: None,
+                    },
+                    &client,
+                )
                 .await
         }
     })

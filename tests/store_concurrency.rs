@@ -82,6 +82,7 @@ async fn a_refresh_token_raced_by_many_requests_rotates_exactly_once() {
         let (server, client) = (world.server.clone(), world.client());
         let request = TokenRequest::RefreshToken {
             refresh_token: refresh_token.clone(),
+            scope: None,
         };
         async move { server.token(request, &client).await }
     })
@@ -99,6 +100,7 @@ fn code_record(code: &Secret) -> CodeRecord {
         grant: GrantId::new("grant-1"),
         issued_at: start(),
         expires_at: start() + TimeDelta::minutes(10),
+        scope: None,
     }
 }
 
@@ -136,6 +138,7 @@ fn family(current: &str) -> RefreshFamily {
         expires_at: None,
         generation: 1,
         status: FamilyStatus::Active,
+        scope: None,
     }
 }
 
@@ -220,7 +223,13 @@ async fn the_facades_futures_are_send_and_run_as_tokio_tasks() {
         let refresh_token = tokens.refresh_token.clone().unwrap();
         async move {
             server
-                .token(TokenRequest::RefreshToken { refresh_token }, &client)
+                .token(
+                    TokenRequest::RefreshToken {
+                        refresh_token,
+                        scope: None,
+                    },
+                    &client,
+                )
                 .await
         }
     })
@@ -441,7 +450,13 @@ async fn a_reuse_that_lands_before_the_winners_family_is_saved_still_revokes_the
         "the refresh token introspects as active"
     );
     let refreshed = server
-        .token(TokenRequest::RefreshToken { refresh_token }, &client)
+        .token(
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            },
+            &client,
+        )
         .await;
     assert!(
         refreshed.is_err_and(|error| error.code() == ErrorCode::InvalidGrant),

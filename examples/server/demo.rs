@@ -13,7 +13,7 @@ use appgrant::http::{
 use appgrant::model::{
     AppFlows, AppProfile, ApplicationType, ClientId, ClientType, Company, CompanyId,
     ConsentInstall, InstallationError, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope,
-    User, UserId,
+    Tool, User, UserId,
 };
 use appgrant::server::ServerError;
 use appgrant::store::{DirectoryStore, Store};
@@ -41,6 +41,8 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 /// The native demo app's redirect URI: a loopback IP one, matched at any port (RFC 8252 §7.3).
 pub const NATIVE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 const SESSION_COOKIE: &str = "demo_session";
+/// The demo platform's tools: scopes name them (`rfis:write`, `directory:read`).
+pub const DEMO_TOOLS: [&str; 2] = ["rfis", "directory"];
 /// The browser origins the demo lets call its token and revocation endpoints (CORS): a
 /// single-page app on a developer's machine.
 pub const CORS_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
@@ -323,8 +325,10 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         .secret
         .clone()
         .unwrap_or_else(|| DeploymentSecret::generate(&mut rand::rngs::OsRng));
-    let builder =
-        AuthorizationServer::builder(store, Config::new(issuer)).deployment_secret(&secret);
+    let mut config = Config::new(issuer);
+    // The demo platform's tools, for scopes (`rfis:read`…) and their `scopes_supported`.
+    config.tools = DEMO_TOOLS.into_iter().map(Tool::new).collect();
+    let builder = AuthorizationServer::builder(store, config).deployment_secret(&secret);
     let server = match (deployment.keys, &deployment.secret) {
         (Some(keys), _) => builder.keys(keys).build()?,
         // A deployment's signing keys live in its store, sealed under its secret.

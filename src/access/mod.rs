@@ -5,8 +5,8 @@
 //! uninstalls and revocations take effect at the very next decision.
 
 use crate::model::{
-    CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement, Tool,
-    ToolLevels, User, UserKind,
+    CompanyId, Installation, InstallationStatus, Level, Permissions, ProjectId, Requirement,
+    Scopes, Tool, ToolLevels, User, UserKind,
 };
 use crate::token::{AccessClaims, SubjectKind, ValidationError};
 use chrono::{DateTime, Utc};
@@ -190,10 +190,15 @@ fn effective_level(
         return Err(DenyReason::WrongCompany);
     }
     let installation = active_installation(claims, view, &requirement.company)?;
-    match claims.grant_kind {
+    let held = match claims.grant_kind {
         SubjectKind::User => user_level(claims, view, requirement),
         SubjectKind::ServiceAccount => service_account_level(installation, view, requirement),
-    }
+    }?;
+    // The token's scopes cap, tool by tool, whatever the subject holds; they never add.
+    Ok(claims
+        .scope
+        .as_ref()
+        .map_or(held, |scope| held.min(scope.level(&requirement.tool))))
 }
 
 fn active_installation<'a>(
@@ -230,11 +235,20 @@ fn active_installation<'a>(
 /// every user-delegated decision applies, for the consent page to show before the person
 /// agrees; tools left at [`Level::None`] are dropped.
 pub fn delegated_permissions(held: &Permissions, ceiling: Option<&ToolLevels>) -> Permissions {
-    let cap = |tool: &Tool, level: Level| {
+    capped_each(held, |tool, level| {
         ceiling.map_or(level, |ceiling| {
             level.min(ceiling.get(tool).copied().unwrap_or_default())
         })
-    };
+    })
+}
+
+/// `permissions` with each tool capped at what `scope` allows, as every decision for a token
+/// with those scopes caps it; tools left at [`Level::None`] are dropped.
+pub fn within_scope(permissions: &Permissions, scope: &Scopes) -> Permissions {
+    capped_each(permissions, |tool, level| level.min(scope.level(tool)))
+}
+
+fn capped_each(permissions: &Permissions, cap: impl Fn(&Tool, Level) -> Level) -> Permissions {
     let capped = |levels: &ToolLevels| -> ToolLevels {
         levels
             .iter()
@@ -243,8 +257,8 @@ pub fn delegated_permissions(held: &Permissions, ceiling: Option<&ToolLevels>) -
             .collect()
     };
     Permissions {
-        company: capped(&held.company),
-        projects: held
+        company: capped(&permissions.company),
+        projects: permissions
             .projects
             .iter()
             .map(|(project, levels)| (project.clone(), capped(levels)))

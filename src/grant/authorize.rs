@@ -4,7 +4,9 @@
 use super::error::ErrorCode;
 use super::pkce;
 use crate::config::{Config, PkcePolicy};
-use crate::model::{App, ClientId, ClientType, GrantId, OUT_OF_BAND, SecretDigest, UserId};
+use crate::model::{
+    App, ClientId, ClientType, GrantId, OUT_OF_BAND, ScopeError, Scopes, SecretDigest, UserId,
+};
 use crate::token::Secret;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -22,7 +24,8 @@ pub struct AuthorizationRequest {
     pub response_type: Option<String>,
     /// `state`, echoed back.
     pub state: Option<String>,
-    /// `scope`; access follows the user's permissions, so it is accepted and not used.
+    /// `scope`: `tool:level` scopes capping what the token may do (see [`Scopes`]); without
+    /// it, the token may do what the user may, within the app's ceiling.
     pub scope: Option<String>,
     /// `code_challenge`.
     pub code_challenge: Option<String>,
@@ -41,6 +44,10 @@ pub struct ValidAuthorization {
     pub state: Option<String>,
     /// The S256 challenge, if any.
     pub code_challenge: Option<String>,
+    /// The scopes the code will grant (those asked for, capped by the app's ceiling), if any
+    /// were asked for.
+    #[serde(default)]
+    pub scope: Option<Scopes>,
 }
 
 /// Why an authorization request failed where the user must be shown an error page, because
@@ -145,11 +152,12 @@ pub fn validate_request(
     if !app.has_redirect_uri(&redirect_uri) {
         return page(ErrorPage::UnregisteredRedirectUri);
     }
-    let valid = ValidAuthorization {
+    let mut valid = ValidAuthorization {
         client_id: app.client_id.clone(),
         redirect_uri,
         state: request.state.clone(),
         code_challenge: request.code_challenge.clone(),
+        scope: None,
     };
     let fail = |error, description| {
         Err(AuthorizeError::Redirect(valid.error(
@@ -170,9 +178,39 @@ pub fn validate_request(
             "this app does not use the authorization-code flow",
         );
     }
-    match check_pkce(request, app, config) {
-        Ok(()) => Ok(valid),
-        Err(description) => fail(ErrorCode::InvalidRequest, description),
+    if let Err(description) = check_pkce(request, app, config) {
+        return fail(ErrorCode::InvalidRequest, description);
+    }
+    match granted_scope(request, app, config) {
+        Ok(scope) => {
+            valid.scope = scope;
+            Ok(valid)
+        }
+        Err(refused) => fail(ErrorCode::InvalidScope, scope_description(&refused)),
+    }
+}
+
+/// The scopes a code for `request` grants: those asked for, capped by the app's ceiling.
+fn granted_scope(
+    request: &AuthorizationRequest,
+    app: &App,
+    config: &Config,
+) -> Result<Option<Scopes>, ScopeError> {
+    let Some(text) = request.scope.as_deref().filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let asked = Scopes::parse(text)?;
+    asked
+        .granted(&config.tools, |tool| app.delegated_reach(tool))
+        .map(Some)
+}
+
+/// What the redirect says of a refused scope (the redirect carries no text the request wrote).
+fn scope_description(refused: &ScopeError) -> &'static str {
+    match refused {
+        ScopeError::UnknownTool(_) => "scope names a tool this server does not know",
+        ScopeError::OutOfReach(_) => "scope names a tool the app may not use",
+        _ => "scope must be tool:read, tool:write or tool:admin, separated by spaces",
     }
 }
 
@@ -223,6 +261,9 @@ pub struct CodeRecord {
     pub issued_at: DateTime<Utc>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
+    /// The scopes it grants, if any were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scopes>,
 }
 
 /// A successful authorization: where to send the browser, or a code to show.
@@ -277,6 +318,7 @@ impl ValidAuthorization {
             grant: GrantId::generate(rng),
             issued_at: now,
             expires_at: now + config.code_ttl,
+            scope: self.scope.clone(),
         };
         let mut params = vec![("code", code.expose())];
         if let Some(state) = &self.state {

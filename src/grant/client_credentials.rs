@@ -5,7 +5,7 @@ use super::error::TokenError;
 use super::exchange::Issued;
 use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use crate::config::Config;
-use crate::model::{App, ClientType, CompanyId, GrantId, Installation};
+use crate::model::{App, ClientType, CompanyId, GrantId, Installation, Scopes};
 use crate::token::{KeySet, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -24,10 +24,12 @@ pub enum Binding<'a> {
     },
 }
 
-/// Issues a service-account access token for the authenticated `app`.
+/// Issues a service-account access token for the authenticated `app`, limited to `scope`
+/// (capped by the app's manifest) when it asks for scopes.
 pub fn client_credentials(
     app: &App,
     binding: Binding<'_>,
+    scope: Option<&Scopes>,
     config: &Config,
     keys: &KeySet,
     now: DateTime<Utc>,
@@ -58,6 +60,9 @@ pub fn client_credentials(
             (account.user.to_string(), Some(company.clone()))
         }
     };
+    let scope = scope
+        .map(|asked| asked.granted(&config.tools, |tool| app.service_account_reach(tool)))
+        .transpose()?;
     let grant = TokenGrant {
         subject,
         client_id: app.client_id.clone(),
@@ -65,6 +70,7 @@ pub fn client_credentials(
         company,
         grant: GrantId::generate(rng),
         granted_at: now,
+        scope,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     Ok(Issued {

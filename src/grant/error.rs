@@ -1,6 +1,6 @@
 //! Errors of the token endpoint, and the RFC 6749 / RFC 6750 error codes they map to.
 
-use crate::model::{ClientId, GrantId};
+use crate::model::{ClientId, GrantId, ScopeError};
 use crate::store::StoreError;
 use serde::Serialize;
 use std::fmt;
@@ -127,6 +127,10 @@ pub enum TokenError {
     /// Unknown `grant_type`.
     #[error("unsupported grant type")]
     UnsupportedGrantType,
+    /// The `scope` asked for is malformed, unknown, out of the app's reach, or wider than
+    /// the grant.
+    #[error("invalid scope: {0}")]
+    InvalidScope(#[from] ScopeError),
     /// The store failed.
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
@@ -145,6 +149,7 @@ impl TokenError {
             | TokenError::CodeOfAnotherClient { .. } => ErrorCode::InvalidGrant,
             TokenError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            TokenError::InvalidScope(_) => ErrorCode::InvalidScope,
             TokenError::Store(_) => ErrorCode::TemporarilyUnavailable,
         }
     }

@@ -112,6 +112,7 @@ pub fn exchange_code(
         // The grant dates from the user's authorization, so a code issued before an uninstall
         // gives nothing that works after a reinstall.
         granted_at: record.issued_at,
+        scope: record.scope.clone(),
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let (family, refresh_token) = RefreshFamily::start(record, config, refresh_key, now, rng);

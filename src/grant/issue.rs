@@ -1,7 +1,7 @@
 //! Minting what every grant returns: a signed access token, and the token response.
 
 use crate::config::Config;
-use crate::model::{ClientId, CompanyId, GrantId, TokenId};
+use crate::model::{ClientId, CompanyId, GrantId, Scopes, TokenId};
 use crate::token::{AccessClaims, KeySet, Secret, SubjectKind, issue};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -22,6 +22,8 @@ pub struct TokenGrant {
     pub grant: GrantId,
     /// When the grant was made.
     pub granted_at: DateTime<Utc>,
+    /// The scopes granted, if any were asked for.
+    pub scope: Option<Scopes>,
 }
 
 /// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
@@ -58,6 +60,7 @@ pub fn access_claims(
         grant_kind: grant.kind,
         company_id: grant.company,
         grant_id: grant.grant,
+        scope: grant.scope,
     }
 }
 
@@ -94,6 +97,10 @@ pub struct TokenResponse {
     pub refresh_token: Option<Secret>,
     /// When the token was issued, seconds since the epoch.
     pub created_at: i64,
+    /// The scopes granted (RFC 6749 §5.1), whenever scopes limit the token: they may be less
+    /// than was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl TokenResponse {
@@ -105,6 +112,7 @@ impl TokenResponse {
             expires_in: claims.exp - claims.iat,
             refresh_token,
             created_at: claims.iat,
+            scope: claims.scope.as_ref().map(Scopes::to_string),
         }
     }
 }

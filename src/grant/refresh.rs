@@ -9,7 +9,7 @@ use super::error::TokenError;
 use super::exchange::Issued;
 use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use crate::config::{Config, RefreshReuse};
-use crate::model::{App, ClientId, GrantId, SecretDigest, User, UserId};
+use crate::model::{App, ClientId, GrantId, ScopeError, Scopes, SecretDigest, User, UserId};
 use crate::token::{KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -51,6 +51,10 @@ pub struct RefreshFamily {
     pub expires_at: Option<DateTime<Utc>>,
     /// Active or revoked.
     pub status: FamilyStatus,
+    /// The scopes the user granted, if the app asked for any: every access token of the
+    /// family is limited to them, or to fewer when a refresh asks for fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scopes>,
 }
 
 /// Which of a family's tokens was presented.
@@ -88,6 +92,7 @@ impl RefreshFamily {
             rotated_at: now,
             expires_at: expiry(record.issued_at, now, config),
             status: FamilyStatus::Active,
+            scope: record.scope.clone(),
         };
         (family, token)
     }
@@ -107,8 +112,9 @@ impl RefreshFamily {
         }
     }
 
-    /// What each access token of the family is issued for: its user, from its grant's time.
-    pub fn access_grant(&self) -> TokenGrant {
+    /// What an access token of the family is issued for: its user, from its grant's time,
+    /// with `scope` (the family's, or fewer).
+    pub fn access_grant(&self, scope: Option<Scopes>) -> TokenGrant {
         TokenGrant {
             subject: self.user.to_string(),
             client_id: self.client_id.clone(),
@@ -116,7 +122,35 @@ impl RefreshFamily {
             company: None,
             grant: self.grant.clone(),
             granted_at: self.created_at,
+            scope,
         }
+    }
+
+    /// The scopes an access token of the family gets when a refresh asks for `asked`: the
+    /// family's when it asks for none; else `asked`, which may narrow but never widen what
+    /// the user granted (RFC 6749 §6), nor pass the app's reach.
+    pub fn refreshed_scope(
+        &self,
+        asked: Option<&Scopes>,
+        app: &App,
+        config: &Config,
+    ) -> Result<Option<Scopes>, ScopeError> {
+        let Some(asked) = asked else {
+            return Ok(self.scope.clone());
+        };
+        if self
+            .scope
+            .as_ref()
+            .is_some_and(|granted| !asked.is_within(granted))
+        {
+            return Err(ScopeError::Wider);
+        }
+        let granted = asked.granted(&config.tools, |tool| app.delegated_reach(tool))?;
+        // Capping by the reach can only lower a level; a lowered one is not what was asked.
+        if granted != *asked {
+            return Err(ScopeError::Wider);
+        }
+        Ok(Some(granted))
     }
 
     /// Whether it can no longer refresh at `now`: past its stored expiry, or past what the
@@ -166,6 +200,8 @@ pub struct RefreshInput<'a> {
     pub presented: Presented,
     /// The family's user, if the directory still has them.
     pub user: Option<&'a User>,
+    /// Narrower scopes asked for the new access token, if any.
+    pub scope: Option<&'a Scopes>,
 }
 
 /// Rotates a family: a new access token and the family's next refresh token.
@@ -182,6 +218,7 @@ pub fn rotate(
         family,
         presented,
         user,
+        scope,
     } = input;
     if family.client_id != app.client_id {
         return Err(TokenError::InvalidGrant(
@@ -214,7 +251,9 @@ pub fn rotate(
             grant: family.grant.clone(),
         });
     }
-    let (access_token, claims) = mint_access_token(family.access_grant(), config, keys, now, rng);
+    let scope = family.refreshed_scope(scope, app, config)?;
+    let (access_token, claims) =
+        mint_access_token(family.access_grant(scope), config, keys, now, rng);
     let generation = family.generation + 1;
     let refresh_token = refresh_key.mint(&family.grant, generation, rng);
     let mut next = family.clone();

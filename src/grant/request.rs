@@ -1,6 +1,6 @@
 //! The token endpoint's request, parsed as a `grant_type`-tagged enum.
 
-use crate::model::CompanyId;
+use crate::model::{CompanyId, Scopes};
 use crate::token::Secret;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -30,12 +30,18 @@ pub enum TokenRequest {
     RefreshToken {
         /// The refresh token.
         refresh_token: Secret,
+        /// Narrower scopes for the new access token; `None` keeps the grant's.
+        #[serde(default)]
+        scope: Option<Scopes>,
     },
     /// A service-account token.
     ClientCredentials {
         /// Bind the token to this company; without it the token works in every company that
         /// installed the app, named at each access.
         company_id: Option<CompanyId>,
+        /// The scopes asked for, capped by the app's manifest; `None`: the whole manifest.
+        #[serde(default)]
+        scope: Option<Scopes>,
     },
 }
 
@@ -133,6 +139,8 @@ impl TokenRequest {
         let required = |name: &'static str, missing: &'static str| {
             text(name).ok_or(TokenError::InvalidRequest(missing))
         };
+        // Only the grants that take a scope read it (a code's scope was fixed at authorize).
+        let scope = || text("scope").as_deref().map(Scopes::parse).transpose();
         match params.get("grant_type").map(String::as_str) {
             None | Some("") => Err(TokenError::InvalidRequest("grant_type is required")),
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
@@ -142,9 +150,11 @@ impl TokenRequest {
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
                 refresh_token: Secret::new(required("refresh_token", "refresh_token is required")?),
+                scope: scope()?,
             }),
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
                 company_id: text("company_id").map(CompanyId::new),
+                scope: scope()?,
             }),
             Some(_) => Err(TokenError::UnsupportedGrantType),
         }

@@ -2,7 +2,7 @@
 //! `POST /oauth/authorize` (the user's decision, CSRF-checked).
 
 use super::form_token::{self, FormBinding};
-use super::pages::view::{AppView, PermissionRow, permission_rows};
+use super::pages::view::{AppView, PermissionRow, ScopeRow, permission_rows, scope_rows};
 use super::params::{parse_form, parse_form_keeping_first};
 use super::render::{error_page, escape, page, redirect, rendered_page, unavailable_page};
 use super::{HttpState, SignIn, SignedIn};
@@ -202,6 +202,7 @@ struct ConsentView<'a> {
     company_name: Option<String>,
     access: Option<CompanyAccess>,
     rows: Vec<PermissionRow>,
+    asked: Vec<ScopeRow>,
     capped: bool,
     connected_apps_url: Option<&'a str>,
     action: &'a str,
@@ -258,6 +259,11 @@ async fn consent_page<S: Store, D: Directory, A: SignIn>(
         company_name: details.company.as_ref().map(|company| company.name.clone()),
         access: details.access,
         rows,
+        asked: prompt
+            .request
+            .scope
+            .as_ref()
+            .map_or_else(Vec::new, |scope| scope_rows(strings, scope)),
         capped: details.capped,
         connected_apps_url: state.shared.options.connected_apps_url.as_deref(),
         action: "authorize",

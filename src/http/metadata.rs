@@ -3,6 +3,7 @@
 use super::render::json_no_store;
 use super::resource::{ResourceRejection, bearer_token};
 use super::{HttpState, SignIn};
+use crate::model::Scopes;
 use crate::server::ServerError;
 use crate::store::{Directory, Store};
 use axum::Json;
@@ -22,8 +23,9 @@ pub(crate) async fn authorization_server<S: Store, D: Directory, A: SignIn>(
         .issuer
         .trim_end_matches('/')
         .to_owned();
-    Json(json!({
-        "issuer": state.shared.server.config().issuer,
+    let config = state.shared.server.config();
+    let mut metadata = json!({
+        "issuer": config.issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
@@ -36,8 +38,12 @@ pub(crate) async fn authorization_server<S: Store, D: Directory, A: SignIn>(
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-    }))
-    .into_response()
+    });
+    // Without configured tools any well-formed tool:level scope is known, and none is listed.
+    if !config.tools.is_empty() {
+        metadata["scopes_supported"] = json!(Scopes::supported(&config.tools));
+    }
+    Json(metadata).into_response()
 }
 
 /// `GET /.well-known/jwks.json`.

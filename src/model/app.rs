@@ -313,4 +313,20 @@ impl App {
             .as_ref()
             .map(|ceiling| ceiling.get(tool).copied().unwrap_or_default())
     }
+
+    /// The most a token acting through a user may ever do with `tool`: the app's ceiling, or
+    /// anything when it declares none. Scopes asked for at authorization are capped by this.
+    pub fn delegated_reach(&self, tool: &Tool) -> Level {
+        self.ceiling_for(tool).unwrap_or(Level::Admin)
+    }
+
+    /// The most its service account may ever do with `tool` in any company: what the current
+    /// manifest asks for it, at company level or on projects. Scopes asked for with client
+    /// credentials are capped by this.
+    pub fn service_account_reach(&self, tool: &Tool) -> Level {
+        self.manifest().map_or(Level::None, |manifest| {
+            let level = |levels: &ToolLevels| levels.get(tool).copied().unwrap_or_default();
+            level(&manifest.company).max(level(&manifest.project))
+        })
+    }
 }

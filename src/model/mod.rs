@@ -10,6 +10,7 @@ pub mod directory;
 pub mod ids;
 pub mod installation;
 pub mod permission;
+pub mod scopes;
 
 pub use app::{
     App, AppFlows, AppProfile, ApplicationType, ClientType, Manifest, ManifestChange, OUT_OF_BAND,
@@ -27,3 +28,4 @@ pub use installation::{
     ServiceAccountGrant, require_directory_admin, require_installable,
 };
 pub use permission::{Level, Permissions, Requirement, Scope, Tool, ToolLevels};
+pub use scopes::{ScopeError, Scopes};

@@ -4,7 +4,8 @@ use super::{AuthorizationServer, ServerError, telemetry};
 use crate::access::{Decision, DenyReason, DirectoryView, decide, standing};
 use crate::grant::{ClientAuthentication, FamilyStatus, Presented, TokenError, access_claims};
 use crate::model::{
-    App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, SecretDigest, UserId,
+    App, ClientType, CompanyId, Installation, InstallationStatus, Requirement, Scopes,
+    SecretDigest, UserId,
 };
 use crate::store::{Acting, DecisionQuery, Directory, Store, StoreError};
 use crate::token::{AccessClaims, SubjectKind};
@@ -19,7 +20,8 @@ pub struct TokenInfo {
     pub resource_owner_id: Option<String>,
     /// The app.
     pub application: TokenApplication,
-    /// Scopes (access follows permissions, so this is empty).
+    /// The scopes the token is limited to (empty when it was granted without scopes: then
+    /// only permissions limit it).
     pub scopes: Vec<String>,
     /// Seconds until expiry.
     pub expires_in_seconds: i64,
@@ -78,6 +80,9 @@ pub struct Introspection {
     /// The company the token is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_id: Option<CompanyId>,
+    /// The scopes the token is limited to, space-separated (RFC 7662 §2.2), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Which token an introspection looked into.
@@ -366,7 +371,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             application: TokenApplication {
                 uid: claims.client_id.to_string(),
             },
-            scopes: Vec::new(),
+            scopes: claims.scope.as_ref().map_or_else(Vec::new, |scope| {
+                scope
+                    .iter()
+                    .map(|(tool, level)| Scopes::token(tool, level))
+                    .collect()
+            }),
             expires_in_seconds: claims.exp - now.timestamp(),
             created_at: claims.iat,
             grant_kind: claims.grant_kind,
@@ -444,6 +454,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 jti: Some(claims.jti.to_string()),
                 grant_kind: Some(claims.grant_kind),
                 company_id: claims.company_id,
+                scope: claims.scope.as_ref().map(ToString::to_string),
             });
         }
         self.introspect_refresh_token(&caller, token, now).await
@@ -468,7 +479,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             && family.identify(&claims, &SecretDigest::of(token)) == Presented::Current
             && !family.is_expired(&self.inner.config, now);
         let next_access = access_claims(
-            family.access_grant(),
+            family.access_grant(family.scope.clone()),
             &self.inner.config,
             now,
             &mut rand::thread_rng(),
@@ -485,6 +496,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             iat: Some(family.rotated_at.timestamp()),
             iss: Some(self.inner.config.issuer.clone()),
             grant_kind: Some(SubjectKind::User),
+            scope: family.scope.as_ref().map(ToString::to_string),
             ..Introspection::default()
         })
     }

@@ -4,7 +4,7 @@
 //! `installations`).
 
 use super::{AuthorizationServer, ConsentPrompt, ServerError, telemetry};
-use crate::access::delegated_permissions;
+use crate::access::{delegated_permissions, within_scope};
 use crate::model::{
     App, ClientId, Company, CompanyId, Installation, InstallationStatus, Manifest, ManifestChange,
     Permissions, ProjectId, User, UserId,
@@ -105,7 +105,7 @@ pub struct ConsentDetails {
     /// company, or if they are not a member: only members learn what is installed there).
     pub access: Option<CompanyAccess>,
     /// What the app may do through them there: their permissions capped by the app's ceiling
-    /// (`None` without a company, if they are not a member, or if the app is not installed
+    /// and by the scopes it asked for (`None` without a company, if they are not a member, or if the app is not installed
     /// there and allowing does not install it).
     pub may_do: Option<Permissions>,
     /// Whether the app's ceiling keeps it below some of what they hold there.
@@ -204,8 +204,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 CompanyAccess::Installed | CompanyAccess::InstalledOnAllow
             ) {
                 let ceiling = prompt.app.ceiling.as_ref();
-                let may_do = delegated_permissions(&held, ceiling);
+                let mut may_do = delegated_permissions(&held, ceiling);
                 details.capped = may_do != delegated_permissions(&held, None);
+                if let Some(scope) = &prompt.request.scope {
+                    may_do = within_scope(&may_do, scope);
+                }
                 details.may_do = Some(may_do);
             }
             details.company = record;

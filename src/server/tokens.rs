@@ -7,7 +7,7 @@ use crate::grant::{
     TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials, exchange_code,
     rotate,
 };
-use crate::model::{App, ClientId, CompanyId, GrantId, UserId};
+use crate::model::{App, ClientId, CompanyId, GrantId, Scopes, UserId};
 use crate::store::{Directory, Store};
 use crate::token::{Secret, validate};
 use std::time::Instant;
@@ -58,7 +58,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///     client_id: app,
     ///     secret: registered.client_secret.expect("a confidential app's secret, shown once"),
     /// };
-    /// let grant = TokenRequest::ClientCredentials { company_id: Some(acme) };
+    /// let grant = TokenRequest::ClientCredentials { company_id: Some(acme), scope: None };
     /// let tokens = server.token(grant, &client).await?;
     /// let write = Requirement::new("acme", "rfis", Level::Standard).on_project("tower");
     /// assert!(server.decide(tokens.access_token.expose(), &write).await?.is_allowed());
@@ -85,7 +85,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         // The company a client-credentials token is bound to, for the log only (so only
         // copied when some grant event could be recorded: WARN is the least verbose they use).
         let company = match &request {
-            TokenRequest::ClientCredentials { company_id } if tracing::enabled!(target: telemetry::TOKEN, Level::WARN) => {
+            TokenRequest::ClientCredentials { company_id, .. } if tracing::enabled!(target: telemetry::TOKEN, Level::WARN) => {
                 company_id.clone()
             }
             _ => None,
@@ -115,11 +115,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 };
                 self.exchange(&app, &exchange).await?
             }
-            TokenRequest::RefreshToken { refresh_token } => {
-                self.refresh(&app, &refresh_token).await?
-            }
-            TokenRequest::ClientCredentials { company_id } => {
-                self.service_account_token(&app, company_id.as_ref())
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(&app, &refresh_token, scope.as_ref()).await?,
+            TokenRequest::ClientCredentials { company_id, scope } => {
+                self.service_account_token(&app, company_id.as_ref(), scope.as_ref())
                     .await?
             }
         };
@@ -236,7 +237,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         error
     }
 
-    async fn refresh(&self, app: &App, token: &Secret) -> Result<Issued, TokenError> {
+    async fn refresh(
+        &self,
+        app: &App,
+        token: &Secret,
+        scope: Option<&Scopes>,
+    ) -> Result<Issued, TokenError> {
         let store = &self.inner.store;
         let digest = token.digest();
         let claims = self
@@ -255,6 +261,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 family: &family,
                 presented: family.identify(&claims, &digest),
                 user: user.as_ref(),
+                scope,
             };
             let result = {
                 let keys = self.fresh_keys().await;
@@ -300,6 +307,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         &self,
         app: &App,
         company: Option<&CompanyId>,
+        scope: Option<&Scopes>,
     ) -> Result<Issued, TokenError> {
         let installation = match company {
             Some(company) => {
@@ -322,6 +330,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             client_credentials(
                 app,
                 binding,
+                scope,
                 &self.inner.config,
                 &keys,
                 self.now(),

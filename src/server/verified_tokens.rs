@@ -81,6 +81,7 @@ mod tests {
             company: None,
             grant: GrantId::new("grant-1"),
             granted_at: t0(),
+            scope: None,
         };
         let (token, _) = mint_access_token(grant, config, keys, t0(), &mut OsRng);
         token.expose().to_owned()

@@ -64,8 +64,8 @@
 use crate::grant::{AppRegistration, CodeRecord, FamilyStatus, Redemption, RefreshFamily, pkce};
 use crate::model::{
     App, AppFlows, ClientId, ClientType, Company, CompanyId, ConsentInstall, GrantId, Installation,
-    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, SecretDigest,
-    ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
+    InstallationStatus, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope, Scopes,
+    SecretDigest, ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
 };
 use crate::store::{
     Acting, AppStore, CodeStore, DecisionQuery, DecisionRecords, Directory, DirectoryStore,
@@ -198,6 +198,7 @@ fn code_record(code: &Secret, grant: &str, expires_at: DateTime<Utc>) -> CodeRec
         grant: GrantId::new(grant),
         issued_at: expires_at - TimeDelta::minutes(10),
         expires_at,
+        scope: None,
     }
 }
 
@@ -214,6 +215,7 @@ fn family(grant: &str, current: &str) -> RefreshFamily {
         rotated_at: start(),
         expires_at: None,
         status: FamilyStatus::Active,
+        scope: None,
     }
 }
 
@@ -1167,7 +1169,9 @@ pub async fn a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown
     store: S,
 ) {
     let code = Secret::new("the-code");
-    let record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    let mut record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
+    record.scope = Scopes::parse("rfis:read").ok();
+    assert!(record.scope.is_some());
     let other = Secret::new("another-code");
     let other_record = code_record(&other, "grant-2", start() + TimeDelta::minutes(10));
     store.save_code(record.clone()).await.must();
@@ -1345,6 +1349,9 @@ pub async fn a_family_round_trips_and_each_rotation_replaces_its_one_record<S: S
     assert_eq!(store.family(&grant).await.must(), None);
     let mut first = family("grant-1", "r0");
     first.expires_at = Some(start() + TimeDelta::days(30));
+    // The scopes the user granted are kept with the family, through every rotation.
+    first.scope = Scopes::parse("directory:read rfis:write").ok();
+    assert!(first.scope.is_some());
     store.save_family(first.clone()).await.must();
     // An unrelated family, which no lookup below may return.
     store.save_family(family("grant-2", "other")).await.must();

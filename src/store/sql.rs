@@ -13,8 +13,8 @@ use super::{
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
-    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, SecretDigest, User,
-    UserId, UserKind, UserStatus,
+    App, ClientId, Company, CompanyId, GrantId, Installation, Permissions, Scopes, SecretDigest,
+    User, UserId, UserKind, UserStatus,
 };
 use crate::token::{Algorithm, StoredKey};
 use chrono::{DateTime, Utc};
@@ -92,6 +92,9 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         7,
         &["ALTER TABLE appgrant_apps ADD COLUMN revision BIGINT NOT NULL DEFAULT 0"],
     ),
+    // The scopes a person granted, which every access token of the family is limited to.
+    // Families from before have none: they were granted without scopes.
+    (8, &["ALTER TABLE appgrant_families ADD COLUMN scope TEXT"]),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -566,6 +569,7 @@ fn text(row: &AnyRow, column: &str) -> StoreResult<String> {
 fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
     let optional_nanos: Option<i64> = row.try_get("expires_at").map_err(backend)?;
     let previous: Option<String> = row.try_get("previous_digest").map_err(backend)?;
+    let scope: Option<String> = row.try_get("scope").map_err(backend)?;
     Ok(RefreshFamily {
         grant: GrantId::new(text(row, "grant_id")?),
         client_id: ClientId::new(text(row, "client_id")?),
@@ -581,11 +585,16 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
             "active" => FamilyStatus::Active,
             _ => FamilyStatus::Revoked,
         },
+        scope: scope
+            .as_deref()
+            .map(Scopes::parse)
+            .transpose()
+            .map_err(backend)?,
     })
 }
 
 const FAMILY_COLUMNS: &str = "grant_id, client_id, user_id, current_digest, previous_digest, \
-                              created_at, rotated_at, expires_at, status, generation";
+                              created_at, rotated_at, expires_at, status, generation, scope";
 
 fn generation(family: &RefreshFamily) -> StoreResult<i64> {
     i64::try_from(family.generation).map_err(backend)
@@ -1056,7 +1065,7 @@ impl RefreshStore for SqlStore {
         sqlx::query(&format!(
             "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              CASE WHEN EXISTS (SELECT 1 FROM appgrant_revoked_grants WHERE grant_id = $1) \
-             THEN 'revoked' ELSE $9 END, $10)"
+             THEN 'revoked' ELSE $9 END, $10, $11)"
         ))
         .bind(family.grant.to_string())
         .bind(family.client_id.to_string())
@@ -1068,6 +1077,7 @@ impl RefreshStore for SqlStore {
         .bind(family.expires_at.map(stamp).transpose()?)
         .bind(status_text(family.status).to_owned())
         .bind(generation(&family)?)
+        .bind(family.scope.as_ref().map(ToString::to_string))
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;

@@ -5,7 +5,7 @@
 //! any JWT library verifies with the JWKS.
 
 use super::keys::{KeySet, SigningKey};
-use crate::model::{ClientId, CompanyId, GrantId, TokenId};
+use crate::model::{ClientId, CompanyId, GrantId, Scopes, TokenId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -54,6 +54,11 @@ pub struct AccessClaims {
     pub company_id: Option<CompanyId>,
     /// The grant (refresh family or client-credentials issuance) the token belongs to.
     pub grant_id: GrantId,
+    /// The scopes the token was granted (RFC 9068 §2.2.3), capping what it may do tool by
+    /// tool; absent when none were asked for, and then only the user's or service account's
+    /// permissions (with the app's ceiling or approved manifest) limit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scopes>,
 }
 
 impl AccessClaims {

@@ -53,6 +53,7 @@ pub fn family(grant: &str, current: &str) -> RefreshFamily {
         rotated_at: start(),
         expires_at: None,
         status: FamilyStatus::Active,
+        scope: None,
     }
 }
 
@@ -265,7 +266,13 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
     pub async fn refresh(&self, tokens: &TokenResponse) -> Result<TokenResponse, TokenError> {
         let refresh_token = tokens.refresh_token.clone().expect("a refresh token");
         self.server
-            .token(TokenRequest::RefreshToken { refresh_token }, &self.client())
+            .token(
+                TokenRequest::RefreshToken {
+                    refresh_token,
+                    scope: None,
+                },
+                &self.client(),
+            )
             .await
     }
 
@@ -287,6 +294,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
             .token(
                 TokenRequest::ClientCredentials {
                     company_id: Some(self.acme.clone()),
+                    scope: None,
                 },
                 &self.client(),
             )

@@ -191,6 +191,7 @@ impl World {
             .token(
                 TokenRequest::ClientCredentials {
                     company_id: company.cloned(),
+                    scope: None,
                 },
                 &self.client(),
             )

@@ -43,6 +43,7 @@ strings! {
     consent_not_installed: "{app} is not installed in {company}, so it cannot reach {company}'s data through you until an administrator installs it.",
     consent_no_company: "{app} will be able to see and do what you can, no more, in each company where it is installed.",
     consent_follows: "This follows your permissions: when they change, so does what {app} can do through you.",
+    consent_scopes: "{app} asks for no more than this, whatever your permissions:",
     consent_capped: "The app itself is limited to less than some of your permissions, and never gets more than that limit.",
     consent_revoke_later: "You can disconnect {app} at any time from your connected apps.",
     allow: "Allow",

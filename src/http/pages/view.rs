@@ -2,7 +2,7 @@
 //! templates stay free of logic and the strings stay in one place.
 
 use super::Strings;
-use crate::model::{App, Level, Permissions, Reach, ToolLevels};
+use crate::model::{App, Level, Permissions, Reach, Scopes, ToolLevels};
 use serde::Serialize;
 
 /// The app as pages show it (never its secret digest).
@@ -102,4 +102,24 @@ pub(crate) fn permission_rows(
         }
     }
     rows
+}
+
+/// One scope an app asked for: the token as the app wrote it, and its tool and level in words.
+#[derive(Serialize)]
+pub(crate) struct ScopeRow {
+    pub token: String,
+    pub tool: String,
+    pub level: String,
+}
+
+/// The scopes an app asked for, one row each, in order.
+pub(crate) fn scope_rows(strings: &Strings, scopes: &Scopes) -> Vec<ScopeRow> {
+    scopes
+        .iter()
+        .map(|(tool, level)| ScopeRow {
+            token: Scopes::token(tool, level),
+            tool: tool.to_string(),
+            level: level_words(strings, level),
+        })
+        .collect()
 }
