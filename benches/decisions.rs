@@ -87,6 +87,7 @@ async fn scene<S: Store + DirectoryStore + Clone>(store: S, remembered: usize) -
     let request = TokenRequest::ClientCredentials {
         company_id: Some(acme),
         scope: None,
+        resource: None,
     };
     let issued = server.token(request, &client).await.expect("a token");
     Scene {

@@ -156,6 +156,7 @@ impl World {
         TokenRequest::ClientCredentials {
             company_id: Some(self.company.clone()),
             scope: None,
+            resource: None,
         }
     }
 
@@ -179,6 +180,7 @@ impl World {
             scope: None,
             code_challenge: Some(pkce::challenge_of(VERIFIER)),
             code_challenge_method: Some("S256".into()),
+            resource: None,
         };
         let response = self
             .server
@@ -202,6 +204,7 @@ impl World {
             code,
             redirect_uri: Some(REDIRECT.into()),
             code_verifier: Some(Secret::new(VERIFIER)),
+            resource: None,
         }
     }
 }
@@ -354,6 +357,7 @@ fn grants(c: &mut Criterion) {
                     let request = TokenRequest::RefreshToken {
                         refresh_token: refresh_token.clone(),
                         scope: None,
+                        resource: None,
                     };
                     let response = world.server.token(request, &client).await.unwrap();
                     refresh_token = response.refresh_token.unwrap();
@@ -650,6 +654,7 @@ fn scale(c: &mut Criterion) {
                 let request = TokenRequest::ClientCredentials {
                     company_id: Some(company.clone()),
                     scope: None,
+                    resource: None,
                 };
                 async move { server.token(request, client).await.unwrap() }
             })

@@ -473,6 +473,7 @@ pub async fn run(dir: &Path) -> Result<Shown, Box<dyn Error>> {
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )
@@ -548,6 +549,7 @@ async fn sign_in_and_authorize(
         code_challenge: Some(pkce::challenge_of(verifier.expose())),
         code_challenge_method: Some("S256".into()),
         scope: None,
+        resource: None,
     };
     server.consent_prompt(&request).await?;
     let AuthorizationResponse::Redirect(location) = server
@@ -565,6 +567,7 @@ async fn sign_in_and_authorize(
         code,
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(verifier),
+        resource: None,
     };
     Ok(server.token(exchange, client).await?)
 }

@@ -157,6 +157,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )
@@ -200,6 +201,7 @@ async fn sign_in_and_authorize(
         code_challenge: Some(pkce::challenge_of(verifier.expose())),
         code_challenge_method: Some("S256".into()),
         scope: None,
+        resource: None,
     };
     let prompt = server.consent_prompt(&request).await?;
     say(&format!(
@@ -221,6 +223,7 @@ async fn sign_in_and_authorize(
         code,
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(verifier),
+        resource: None,
     };
     Ok(server.token(exchange, client).await?)
 }

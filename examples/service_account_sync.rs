@@ -58,6 +58,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )
@@ -79,6 +80,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             TokenRequest::ClientCredentials {
                 company_id: Some(bolt.clone()),
                 scope: None,
+                resource: None,
             },
             &client,
         )

@@ -30,8 +30,15 @@ pub enum RefreshReuse {
 pub struct Config {
     /// The issuer identifier (`iss`), an https URL without query or fragment.
     pub issuer: String,
-    /// The audience (`aud`) of access tokens: the host platform's API.
+    /// The default audience (`aud`) of access tokens, for a request that names no resource:
+    /// the host platform's API. [`Config::new`] makes it the issuer; set it to the API's own
+    /// identifier so that a token is never taken for one meant for the authorization server.
     pub audience: String,
+    /// The other resource servers a client may ask tokens for with `resource` (RFC 8707):
+    /// absolute URIs without a fragment, each the `aud` of the tokens issued for it. A resource
+    /// named neither here nor as [`audience`](Self::audience) is `invalid_target`. Empty by
+    /// default.
+    pub resources: Vec<String>,
     /// Access-token lifetime (default 5400 s).
     pub access_token_ttl: TimeDelta,
     /// Authorization-code lifetime (default 10 minutes).
@@ -77,15 +84,39 @@ impl Config {
             leeway_seconds: 0,
             verified_token_cache: 16_384,
             tools: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
-    /// What validation expects of this server's tokens.
+    /// What a resource server at the default audience expects of this server's tokens.
     pub fn expectations(&self) -> Expectations {
+        self.expectations_at(&self.audience)
+    }
+
+    /// What the resource server `resource` expects of this server's tokens: its own
+    /// identifier as the audience.
+    pub fn expectations_at(&self, resource: &str) -> Expectations {
         Expectations {
             issuer: self.issuer.clone(),
-            audience: self.audience.clone(),
+            audiences: vec![resource.to_owned()],
             leeway_seconds: self.leeway_seconds,
         }
+    }
+
+    /// What this server itself accepts when it looks into a token (introspection, token
+    /// info, revocation): any audience it issues for.
+    pub fn expectations_anywhere(&self) -> Expectations {
+        let mut audiences = vec![self.audience.clone()];
+        audiences.extend(self.resources.iter().cloned());
+        Expectations {
+            audiences,
+            ..self.expectations()
+        }
+    }
+
+    /// Whether `resource` is one this server issues tokens for: the default audience or one
+    /// of the configured resources.
+    pub fn knows_resource(&self, resource: &str) -> bool {
+        resource == self.audience || self.resources.iter().any(|known| known == resource)
     }
 }

@@ -53,6 +53,7 @@ fn user_grant() -> TokenGrant {
         grant: GrantId::new("grant-1"),
         granted_at: t0(),
         scope: None,
+        resource: None,
     }
 }
 

@@ -103,10 +103,12 @@ async fn deleting_an_app_stops_every_token_at_the_next_decision_and_refuses_its_
         TokenRequest::ClientCredentials {
             company_id: None,
             scope: None,
+            resource: None,
         },
         TokenRequest::RefreshToken {
             refresh_token,
             scope: None,
+            resource: None,
         },
         world.exchange_request(unspent_code),
     ];

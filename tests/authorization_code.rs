@@ -82,6 +82,7 @@ fn exchange(code: Secret, redirect_uri: Option<&str>, verifier: Option<&str>) ->
         code,
         redirect_uri: redirect_uri.map(Into::into),
         code_verifier: verifier.map(Into::into),
+        resource: None,
     }
 }
 
@@ -785,6 +786,7 @@ async fn reused_code_is_refused_and_revokes_the_tokens_it_issued() {
     let refresh = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
         scope: None,
+        resource: None,
     };
     let refreshed = world.server.token(refresh, &world.client()).await;
     assert_eq!(error_code(refreshed), ErrorCode::InvalidGrant);

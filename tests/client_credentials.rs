@@ -92,6 +92,7 @@ async fn client_credentials(
     let request = TokenRequest::ClientCredentials {
         company_id: company.cloned(),
         scope: None,
+        resource: None,
     };
     world.server.token(request, credentials).await
 }

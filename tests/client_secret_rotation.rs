@@ -30,6 +30,7 @@ async fn accepted(world: &World, secret: &Secret) -> bool {
     let grant = TokenRequest::ClientCredentials {
         company_id: None,
         scope: None,
+        resource: None,
     };
     match world.server.token(grant, &basic(world, secret)).await {
         Ok(_) => true,

@@ -152,6 +152,7 @@ async fn accepted(world: &World, app: &ClientId, secret: &Secret) -> bool {
     let grant = TokenRequest::ClientCredentials {
         company_id: None,
         scope: None,
+        resource: None,
     };
     match world.server.token(grant, &credentials).await {
         Ok(_) => true,

@@ -73,6 +73,7 @@ async fn a_disconnect_finds_a_grant_whose_refresh_expired_while_its_access_token
             appgrant::grant::TokenRequest::RefreshToken {
                 refresh_token: first.refresh_token.clone().unwrap(),
                 scope: None,
+                resource: None,
             },
             &world.client(),
         )

@@ -190,6 +190,7 @@ async fn every_change_of_what_a_service_account_holds_is_written_to_the_hosts_di
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )
@@ -212,6 +213,7 @@ async fn a_role_the_host_revokes_in_its_own_table_denies_the_next_decision() {
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )
@@ -241,6 +243,7 @@ async fn a_failing_host_directory_is_a_store_error_not_a_decision() {
             TokenRequest::ClientCredentials {
                 company_id: None,
                 scope: None,
+                resource: None,
             },
             &client,
         )

@@ -57,6 +57,7 @@ async fn disconnecting_an_app_stops_every_token_given_to_it_and_forgets_the_cons
     let refresh = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
         scope: None,
+        resource: None,
     };
     assert!(world.server.token(refresh, &world.client()).await.is_err());
     assert!(

@@ -201,6 +201,7 @@ async fn refresh(world: &World, token: &TokenResponse) -> TokenResponse {
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope: None,
+                resource: None,
             },
             &world.client(),
         )
@@ -791,6 +792,7 @@ async fn a_refresh_token_from_before_an_uninstall_does_not_bring_access_back_aft
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope: None,
+                resource: None,
             },
             &world.client(),
         )

@@ -114,6 +114,7 @@ fn a_refresh_token_reuse_counts_as_an_invalid_grant_of_the_refresh_token_grant()
         let refresh = TokenRequest::RefreshToken {
             refresh_token: first.refresh_token.clone().unwrap(),
             scope: None,
+            resource: None,
         };
         world
             .server
@@ -150,6 +151,7 @@ fn refused_client_authentication_counts_as_invalid_client() {
         let request = TokenRequest::ClientCredentials {
             company_id: None,
             scope: None,
+            resource: None,
         };
         world.server.token(request, &wrong).await.unwrap_err();
     });
@@ -232,6 +234,7 @@ fn store_failures_are_counted_by_the_operation_that_met_them() {
         let request = TokenRequest::ClientCredentials {
             company_id: None,
             scope: None,
+            resource: None,
         };
         server.token(request, &credentials).await.unwrap_err();
         server

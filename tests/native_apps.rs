@@ -89,6 +89,7 @@ async fn exchange(world: &World, app: &App, code: Secret, redirect_uri: &str) ->
         code,
         redirect_uri: Some(redirect_uri.into()),
         code_verifier: Some(VERIFIER.into()),
+        resource: None,
     };
     world.server.token(request, &public).await.is_ok()
 }

@@ -595,6 +595,7 @@ fn a_store_failure_is_logged_as_an_error_with_its_operation_and_cause() {
         let request = TokenRequest::ClientCredentials {
             company_id: None,
             scope: None,
+            resource: None,
         };
         let token = server.token(request.clone(), &credentials).await.unwrap();
         store.fail(true);

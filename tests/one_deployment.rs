@@ -29,6 +29,7 @@ fn refresh(tokens: &TokenResponse) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
         scope: None,
+        resource: None,
     }
 }
 

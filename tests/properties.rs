@@ -355,7 +355,7 @@ const SIGNING: [Algorithm; 3] = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::
 fn expectations() -> Expectations {
     Expectations {
         issuer: ISSUER.into(),
-        audience: ISSUER.into(),
+        audiences: vec![ISSUER.into()],
         leeway_seconds: 0,
     }
 }

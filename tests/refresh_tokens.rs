@@ -34,6 +34,7 @@ async fn refresh_as(
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope: None,
+                resource: None,
             },
             client,
         )
@@ -176,6 +177,7 @@ async fn unknown_refresh_token_is_invalid_grant() {
     let request = TokenRequest::RefreshToken {
         refresh_token: Secret::new("never-issued"),
         scope: None,
+        resource: None,
     };
     let result = world.server.token(request, &world.client()).await;
     assert_eq!(error_code(result), ErrorCode::InvalidGrant);
@@ -283,6 +285,7 @@ async fn present(world: &World, refresh_token: Secret) -> Result<TokenResponse, 
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope: None,
+                resource: None,
             },
             &world.client(),
         )
@@ -380,6 +383,7 @@ async fn refresh_tokens_need_the_servers_refresh_key() {
     let request = |tokens: &TokenResponse| TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
         scope: None,
+        resource: None,
     };
     let rotated = same.token(request(&tokens), &world.client()).await.unwrap();
     for stranger in [&other, &world.server] {
@@ -553,6 +557,7 @@ async fn race_refreshes(world: &World, tokens: &TokenResponse, racers: usize) ->
                         TokenRequest::RefreshToken {
                             refresh_token,
                             scope: None,
+                            resource: None,
                         },
                         &client,
                     )
@@ -701,6 +706,7 @@ async fn an_idle_timeout_configured_later_applies_to_existing_families() {
     let request = TokenRequest::RefreshToken {
         refresh_token: first.refresh_token.clone().unwrap(),
         scope: None,
+        resource: None,
     };
     let refused = stricter.token(request.clone(), &world.client()).await;
     assert_eq!(error_code(refused), ErrorCode::InvalidGrant);

@@ -36,6 +36,7 @@ async fn refresh(world: &World, tokens: &TokenResponse) -> Result<TokenResponse,
     let request = TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().expect("a refresh token"),
         scope: None,
+        resource: None,
     };
     world.server.token(request, &world.client()).await
 }

@@ -89,6 +89,7 @@ async fn refresh_with(
     let request = TokenRequest::RefreshToken {
         refresh_token: token.refresh_token.clone().unwrap(),
         scope: scope.map(|scope| Scopes::parse(scope).unwrap()),
+        resource: None,
     };
     world.server.token(request, &world.client()).await
 }
@@ -97,6 +98,7 @@ async fn service_token_with(world: &World, scope: &str) -> Result<TokenResponse,
     let request = TokenRequest::ClientCredentials {
         company_id: Some(world.acme.clone()),
         scope: Some(Scopes::parse(scope)?),
+        resource: None,
     };
     world.server.token(request, &world.client()).await
 }

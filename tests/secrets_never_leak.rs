@@ -147,6 +147,7 @@ fn refresh(token: &Secret) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: token.clone(),
         scope: None,
+        resource: None,
     }
 }
 
@@ -154,6 +155,7 @@ fn service_request(company: Option<&str>) -> TokenRequest {
     TokenRequest::ClientCredentials {
         company_id: company.map(CompanyId::new),
         scope: None,
+        resource: None,
     }
 }
 
@@ -265,6 +267,7 @@ async fn pkce_code_verifier_never_shows_in_debug() {
         code,
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(VERIFIER.into()),
+        resource: None,
     };
     let mut check = check_for(&world);
     check
@@ -463,6 +466,7 @@ async fn failed_code_exchanges_never_echo_the_code() {
         code: misdirected,
         redirect_uri: Some(format!("{REDIRECT}/")),
         code_verifier: Some(VERIFIER.into()),
+        resource: None,
     };
     check.debug("misdirected TokenRequest", &request);
     let result = server.token(request, &world.client()).await;
@@ -474,6 +478,7 @@ async fn failed_code_exchanges_never_echo_the_code() {
         code: unverified,
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some("x".repeat(43).into()),
+        resource: None,
     };
     let result = server.token(request, &world.client()).await;
     failures.push(("wrong verifier", result.unwrap_err()));
@@ -805,6 +810,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
         code: code.clone(),
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(VERIFIER.into()),
+        resource: None,
     };
     let jane = world.server.store().user(&world.jane).await.unwrap();
     let input = ExchangeInput {
@@ -827,6 +833,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
         presented: Presented::Current,
         user: jane.as_ref(),
         scope: None,
+        resource: None,
     };
     check.debug("RefreshInput", &input);
     let rotation = rotate(input, &config, &keys, &refresh_key, now, &mut OsRng).unwrap();

@@ -134,6 +134,7 @@ impl<S: Store + Clone, D: DirectoryStore> Seeded<S, D> {
             scope: None,
             code_challenge: Some(support::challenge()),
             code_challenge_method: Some("S256".into()),
+            resource: None,
         };
         let code = code_of(
             self.server
@@ -145,6 +146,7 @@ impl<S: Store + Clone, D: DirectoryStore> Seeded<S, D> {
             code,
             redirect_uri: Some(REDIRECT.into()),
             code_verifier: Some(VERIFIER.into()),
+            resource: None,
         };
         self.server.token(exchange, &self.client()).await.unwrap()
     }
@@ -605,6 +607,7 @@ async fn refreshing_does_not_grow_the_store_without_bound() {
         let request = TokenRequest::RefreshToken {
             refresh_token: tokens.refresh_token.clone().unwrap(),
             scope: None,
+            resource: None,
         };
         tokens = world.server.token(request, &world.client()).await.unwrap();
     }

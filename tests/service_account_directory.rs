@@ -128,6 +128,7 @@ impl World {
         let grant = TokenRequest::ClientCredentials {
             company_id: None,
             scope: None,
+            resource: None,
         };
         let tokens = self.server.token(grant, &self.client).await.unwrap();
         let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");

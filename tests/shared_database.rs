@@ -106,6 +106,7 @@ async fn a_refresh_raced_across_both_servers_rotates_once(database: &Database) {
                     TokenRequest::RefreshToken {
                         refresh_token,
                         scope: None,
+                        resource: None,
                     },
                     &client,
                 )

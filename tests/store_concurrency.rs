@@ -83,6 +83,7 @@ async fn a_refresh_token_raced_by_many_requests_rotates_exactly_once() {
         let request = TokenRequest::RefreshToken {
             refresh_token: refresh_token.clone(),
             scope: None,
+            resource: None,
         };
         async move { server.token(request, &client).await }
     })
@@ -101,6 +102,7 @@ fn code_record(code: &Secret) -> CodeRecord {
         issued_at: start(),
         expires_at: start() + TimeDelta::minutes(10),
         scope: None,
+        resource: None,
     }
 }
 
@@ -139,6 +141,7 @@ fn family(current: &str) -> RefreshFamily {
         generation: 1,
         status: FamilyStatus::Active,
         scope: None,
+        resource: None,
     }
 }
 
@@ -227,6 +230,7 @@ async fn the_facades_futures_are_send_and_run_as_tokio_tasks() {
                     TokenRequest::RefreshToken {
                         refresh_token,
                         scope: None,
+                        resource: None,
                     },
                     &client,
                 )
@@ -417,6 +421,7 @@ fn exchange(code: &Secret) -> TokenRequest {
         code: code.clone(),
         redirect_uri: Some(support::REDIRECT.into()),
         code_verifier: Some(support::VERIFIER.into()),
+        resource: None,
     }
 }
 
@@ -454,6 +459,7 @@ async fn a_reuse_that_lands_before_the_winners_family_is_saved_still_revokes_the
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope: None,
+                resource: None,
             },
             &client,
         )

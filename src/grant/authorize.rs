@@ -3,6 +3,7 @@
 
 use super::error::ErrorCode;
 use super::pkce;
+use super::resource::{ResourceError, check_resource};
 use crate::config::{Config, PkcePolicy};
 use crate::model::{
     App, ClientId, ClientType, GrantId, OUT_OF_BAND, ScopeError, Scopes, SecretDigest, UserId,
@@ -31,6 +32,10 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     /// `code_challenge_method`; only `S256`.
     pub code_challenge_method: Option<String>,
+    /// `resource` (RFC 8707): the resource server the tokens are for; without it, the default
+    /// audience (or whichever known resource the token request names).
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 /// A request that passed validation: safe to show consent for and to issue a code.
@@ -48,6 +53,9 @@ pub struct ValidAuthorization {
     /// were asked for.
     #[serde(default)]
     pub scope: Option<Scopes>,
+    /// The resource server the code's tokens are for, if the request named one.
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 /// Why an authorization request failed where the user must be shown an error page, because
@@ -158,6 +166,7 @@ pub fn validate_request(
         state: request.state.clone(),
         code_challenge: request.code_challenge.clone(),
         scope: None,
+        resource: None,
     };
     let fail = |error, description| {
         Err(AuthorizeError::Redirect(valid.error(
@@ -181,12 +190,24 @@ pub fn validate_request(
     if let Err(description) = check_pkce(request, app, config) {
         return fail(ErrorCode::InvalidRequest, description);
     }
-    match granted_scope(request, app, config) {
-        Ok(scope) => {
-            valid.scope = scope;
-            Ok(valid)
-        }
-        Err(refused) => fail(ErrorCode::InvalidScope, scope_description(&refused)),
+    let scope = match granted_scope(request, app, config) {
+        Ok(scope) => scope,
+        Err(refused) => return fail(ErrorCode::InvalidScope, scope_description(&refused)),
+    };
+    let resource = request.resource.as_deref().filter(|text| !text.is_empty());
+    if let Some(Err(refused)) = resource.map(|resource| check_resource(resource, config)) {
+        return fail(ErrorCode::InvalidTarget, resource_description(refused));
+    }
+    valid.scope = scope;
+    valid.resource = resource.map(str::to_owned);
+    Ok(valid)
+}
+
+/// What the redirect says of a refused resource.
+fn resource_description(refused: ResourceError) -> &'static str {
+    match refused {
+        ResourceError::Unknown => "resource is not one this server issues tokens for",
+        _ => "resource must be an absolute URI without a fragment",
     }
 }
 
@@ -264,6 +285,9 @@ pub struct CodeRecord {
     /// The scopes it grants, if any were asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scopes>,
+    /// The resource server its tokens are for, if the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// A successful authorization: where to send the browser, or a code to show.
@@ -319,6 +343,7 @@ impl ValidAuthorization {
             issued_at: now,
             expires_at: now + config.code_ttl,
             scope: self.scope.clone(),
+            resource: self.resource.clone(),
         };
         let mut params = vec![("code", code.expose())];
         if let Some(state) = &self.state {

@@ -3,9 +3,10 @@
 
 use super::error::TokenError;
 use super::exchange::Issued;
-use super::issue::{TokenGrant, TokenResponse, mint_access_token};
+use super::issue::{Requested, TokenGrant, TokenResponse, mint_access_token};
+use super::resource::resource_for;
 use crate::config::Config;
-use crate::model::{App, ClientType, CompanyId, GrantId, Installation, Scopes};
+use crate::model::{App, ClientType, CompanyId, GrantId, Installation};
 use crate::token::{KeySet, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -24,12 +25,12 @@ pub enum Binding<'a> {
     },
 }
 
-/// Issues a service-account access token for the authenticated `app`, limited to `scope`
-/// (capped by the app's manifest) when it asks for scopes.
+/// Issues a service-account access token for the authenticated `app`, limited to the scopes
+/// `requested` (capped by the app's manifest) and for the resource it names, if any.
 pub fn client_credentials(
     app: &App,
     binding: Binding<'_>,
-    scope: Option<&Scopes>,
+    requested: Requested<'_>,
     config: &Config,
     keys: &KeySet,
     now: DateTime<Utc>,
@@ -60,7 +61,9 @@ pub fn client_credentials(
             (account.user.to_string(), Some(company.clone()))
         }
     };
-    let scope = scope
+    let resource = resource_for(requested.resource, None, config)?;
+    let scope = requested
+        .scope
         .map(|asked| asked.granted(&config.tools, |tool| app.service_account_reach(tool)))
         .transpose()?;
     let grant = TokenGrant {
@@ -71,6 +74,7 @@ pub fn client_credentials(
         grant: GrantId::generate(rng),
         granted_at: now,
         scope,
+        resource,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     Ok(Issued {

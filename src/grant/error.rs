@@ -1,5 +1,6 @@
 //! Errors of the token endpoint, and the RFC 6749 / RFC 6750 error codes they map to.
 
+use super::resource::ResourceError;
 use crate::model::{ClientId, GrantId, ScopeError};
 use crate::store::StoreError;
 use serde::Serialize;
@@ -24,6 +25,8 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     /// The requested scope is invalid.
     InvalidScope,
+    /// The requested resource is invalid, unknown or not granted (RFC 8707 §2).
+    InvalidTarget,
     /// The resource owner or server denied the request.
     AccessDenied,
     /// The server failed.
@@ -50,6 +53,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
@@ -131,6 +135,9 @@ pub enum TokenError {
     /// the grant.
     #[error("invalid scope: {0}")]
     InvalidScope(#[from] ScopeError),
+    /// The `resource` asked for is malformed, unknown, or not the one the grant was for.
+    #[error("invalid target: {0}")]
+    InvalidTarget(#[from] ResourceError),
     /// The store failed.
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
@@ -150,6 +157,7 @@ impl TokenError {
             TokenError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             TokenError::InvalidScope(_) => ErrorCode::InvalidScope,
+            TokenError::InvalidTarget(_) => ErrorCode::InvalidTarget,
             TokenError::Store(_) => ErrorCode::TemporarilyUnavailable,
         }
     }

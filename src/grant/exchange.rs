@@ -6,6 +6,7 @@ use super::error::TokenError;
 use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use super::pkce;
 use super::refresh::RefreshFamily;
+use super::resource::resource_for;
 use crate::config::Config;
 use crate::model::{App, User};
 use crate::token::{AccessClaims, KeySet, RefreshTokenKey, Secret, SubjectKind};
@@ -32,6 +33,8 @@ pub struct CodeExchange {
     pub redirect_uri: Option<String>,
     /// The PKCE verifier.
     pub code_verifier: Option<Secret>,
+    /// `resource` (RFC 8707): the code's own, or, for a code authorized for none, any known.
+    pub resource: Option<String>,
 }
 
 /// Tokens a grant produced, and what must be stored for them.
@@ -103,6 +106,11 @@ pub fn exchange_code(
             grant: record.grant.clone(),
         });
     }
+    let resource = resource_for(
+        request.resource.as_deref(),
+        record.resource.as_deref(),
+        config,
+    )?;
     let grant = TokenGrant {
         subject: record.user.to_string(),
         client_id: app.client_id.clone(),
@@ -113,6 +121,7 @@ pub fn exchange_code(
         // gives nothing that works after a reinstall.
         granted_at: record.issued_at,
         scope: record.scope.clone(),
+        resource,
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let (family, refresh_token) = RefreshFamily::start(record, config, refresh_key, now, rng);

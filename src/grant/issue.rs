@@ -24,6 +24,18 @@ pub struct TokenGrant {
     pub granted_at: DateTime<Utc>,
     /// The scopes granted, if any were asked for.
     pub scope: Option<Scopes>,
+    /// The resource server it is for (its `aud`); `None` for the default audience.
+    pub resource: Option<String>,
+}
+
+/// What a token request asks to narrow the token to: scopes, and the resource server it is
+/// for (RFC 8707).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Requested<'a> {
+    /// `scope`, parsed.
+    pub scope: Option<&'a Scopes>,
+    /// `resource`.
+    pub resource: Option<&'a str>,
 }
 
 /// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
@@ -50,7 +62,7 @@ pub fn access_claims(
     AccessClaims {
         iss: config.issuer.clone(),
         sub: grant.subject,
-        aud: config.audience.clone(),
+        aud: grant.resource.unwrap_or_else(|| config.audience.clone()),
         exp: iat + config.access_token_ttl.num_seconds(),
         iat,
         granted_at_ms: grant.granted_at.timestamp_millis(),

@@ -14,6 +14,7 @@ pub mod pkce;
 pub mod refresh;
 pub mod registration;
 pub mod request;
+pub mod resource;
 
 pub use app_update::{AppUpdate, MAX_SECRET_OVERLAP, SecretRotationError, rotate_client_secret};
 pub use authorize::{
@@ -26,7 +27,8 @@ pub use error::{ErrorCode, TokenError};
 pub use exchange::{
     CodeExchange, ExchangeInput, Issued, Redemption, check_presenter, exchange_code,
 };
-pub use issue::{TokenGrant, TokenResponse, access_claims, mint_access_token};
+pub use issue::{Requested, TokenGrant, TokenResponse, access_claims, mint_access_token};
 pub use refresh::{FamilyStatus, Presented, RefreshFamily, RefreshInput, Rotation, rotate};
 pub use registration::{AppRegistration, RegistrationError};
 pub use request::{Params, TokenRequest};
+pub use resource::{ResourceError, check_resource, resource_for};

@@ -8,6 +8,7 @@ use super::authorize::CodeRecord;
 use super::error::TokenError;
 use super::exchange::Issued;
 use super::issue::{TokenGrant, TokenResponse, mint_access_token};
+use super::resource::resource_for;
 use crate::config::{Config, RefreshReuse};
 use crate::model::{App, ClientId, GrantId, ScopeError, Scopes, SecretDigest, User, UserId};
 use crate::token::{KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind};
@@ -55,6 +56,11 @@ pub struct RefreshFamily {
     /// family is limited to them, or to fewer when a refresh asks for fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scopes>,
+    /// The resource server the user authorized it for (RFC 8707), if the authorization named
+    /// one: every access token of the family is for it. Without one, a refresh may name any
+    /// known resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// Which of a family's tokens was presented.
@@ -93,6 +99,7 @@ impl RefreshFamily {
             expires_at: expiry(record.issued_at, now, config),
             status: FamilyStatus::Active,
             scope: record.scope.clone(),
+            resource: record.resource.clone(),
         };
         (family, token)
     }
@@ -113,8 +120,8 @@ impl RefreshFamily {
     }
 
     /// What an access token of the family is issued for: its user, from its grant's time,
-    /// with `scope` (the family's, or fewer).
-    pub fn access_grant(&self, scope: Option<Scopes>) -> TokenGrant {
+    /// with `scope` (the family's, or fewer), for `resource` (`None`: the default audience).
+    pub fn access_grant(&self, scope: Option<Scopes>, resource: Option<String>) -> TokenGrant {
         TokenGrant {
             subject: self.user.to_string(),
             client_id: self.client_id.clone(),
@@ -123,6 +130,7 @@ impl RefreshFamily {
             grant: self.grant.clone(),
             granted_at: self.created_at,
             scope,
+            resource,
         }
     }
 
@@ -202,6 +210,8 @@ pub struct RefreshInput<'a> {
     pub user: Option<&'a User>,
     /// Narrower scopes asked for the new access token, if any.
     pub scope: Option<&'a Scopes>,
+    /// The resource asked for the new access token (RFC 8707), if any.
+    pub resource: Option<&'a str>,
 }
 
 /// Rotates a family: a new access token and the family's next refresh token.
@@ -219,6 +229,7 @@ pub fn rotate(
         presented,
         user,
         scope,
+        resource,
     } = input;
     if family.client_id != app.client_id {
         return Err(TokenError::InvalidGrant(
@@ -252,8 +263,9 @@ pub fn rotate(
         });
     }
     let scope = family.refreshed_scope(scope, app, config)?;
+    let resource = resource_for(resource, family.resource.as_deref(), config)?;
     let (access_token, claims) =
-        mint_access_token(family.access_grant(scope), config, keys, now, rng);
+        mint_access_token(family.access_grant(scope, resource), config, keys, now, rng);
     let generation = family.generation + 1;
     let refresh_token = refresh_key.mint(&family.grant, generation, rng);
     let mut next = family.clone();

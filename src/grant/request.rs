@@ -25,6 +25,9 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         /// The PKCE verifier.
         code_verifier: Option<Secret>,
+        /// The resource server the tokens are for (RFC 8707).
+        #[serde(default)]
+        resource: Option<String>,
     },
     /// Rotate a refresh token.
     RefreshToken {
@@ -33,6 +36,9 @@ pub enum TokenRequest {
         /// Narrower scopes for the new access token; `None` keeps the grant's.
         #[serde(default)]
         scope: Option<Scopes>,
+        /// The resource server the new access token is for (RFC 8707).
+        #[serde(default)]
+        resource: Option<String>,
     },
     /// A service-account token.
     ClientCredentials {
@@ -42,6 +48,9 @@ pub enum TokenRequest {
         /// The scopes asked for, capped by the app's manifest; `None`: the whole manifest.
         #[serde(default)]
         scope: Option<Scopes>,
+        /// The resource server the token is for (RFC 8707).
+        #[serde(default)]
+        resource: Option<String>,
     },
 }
 
@@ -147,14 +156,17 @@ impl TokenRequest {
                 code: Secret::new(required("code", "code is required")?),
                 redirect_uri: text("redirect_uri"),
                 code_verifier: text("code_verifier").map(Secret::new),
+                resource: text("resource"),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
                 refresh_token: Secret::new(required("refresh_token", "refresh_token is required")?),
                 scope: scope()?,
+                resource: text("resource"),
             }),
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
                 company_id: text("company_id").map(CompanyId::new),
                 scope: scope()?,
+                resource: text("resource"),
             }),
             Some(_) => Err(TokenError::UnsupportedGrantType),
         }

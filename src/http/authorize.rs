@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
 
-const REQUEST_FIELDS: [&str; 7] = [
+const REQUEST_FIELDS: [&str; 8] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -26,6 +26,7 @@ const REQUEST_FIELDS: [&str; 7] = [
     "scope",
     "code_challenge",
     "code_challenge_method",
+    "resource",
 ];
 
 fn authorization_request(params: &Params) -> AuthorizationRequest {
@@ -38,6 +39,7 @@ fn authorization_request(params: &Params) -> AuthorizationRequest {
         scope: field("scope"),
         code_challenge: field("code_challenge"),
         code_challenge_method: field("code_challenge_method"),
+        resource: field("resource"),
     }
 }
 
@@ -145,7 +147,7 @@ fn consent_binding<'a>(
         fields.push(params.get(name).map(String::as_bytes));
     }
     FormBinding {
-        purpose: b"appgrant consent form v3",
+        purpose: b"appgrant consent form v4",
         fields,
     }
 }

@@ -27,12 +27,16 @@ use std::sync::Arc;
 pub struct ResourceGuard {
     decider: Arc<dyn Decider>,
     company_header: HeaderName,
+    /// The resource server's identifier (RFC 8707), which tokens must name as their `aud`;
+    /// `None`: the server's default audience.
+    resource: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for ResourceGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResourceGuard")
             .field("company_header", &self.company_header)
+            .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }
@@ -46,7 +50,21 @@ impl ResourceGuard {
         Self {
             decider: Arc::new(server),
             company_header: options.company_header.clone(),
+            resource: None,
         }
+    }
+
+    /// The guard of the resource server `resource` (RFC 8707): it accepts only tokens issued
+    /// for it (`aud` is `resource`, one of the server's `Config::resources`), not those for
+    /// the default audience or another resource server.
+    pub fn serving(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(Arc::from(resource.into()));
+        self
+    }
+
+    /// The resource server's identifier, if it was given one with [`serving`](Self::serving).
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
     }
 }
 
@@ -55,12 +73,25 @@ type Checked<'a> = Pin<Box<dyn Future<Output = Result<AccessDecision, StoreError
 /// A server as the extractor sees it: something that decides. Boxing the future (one small
 /// allocation per decision) is what lets the guard forget the store's type.
 trait Decider: Send + Sync {
-    fn decide<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a>;
+    fn decide<'a>(
+        &'a self,
+        resource: Option<&'a str>,
+        token: &'a str,
+        requirement: &'a Requirement,
+    ) -> Checked<'a>;
 }
 
 impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
-    fn decide<'a>(&'a self, token: &'a str, requirement: &'a Requirement) -> Checked<'a> {
-        Box::pin(AuthorizationServer::decide(self, token, requirement))
+    fn decide<'a>(
+        &'a self,
+        resource: Option<&'a str>,
+        token: &'a str,
+        requirement: &'a Requirement,
+    ) -> Checked<'a> {
+        match resource {
+            Some(resource) => Box::pin(self.decide_for(resource, token, requirement)),
+            None => Box::pin(AuthorizationServer::decide(self, token, requirement)),
+        }
     }
 }
 
@@ -284,7 +315,7 @@ impl ResourceRequest {
         let check = self
             .guard
             .decider
-            .decide(&self.token, &requirement)
+            .decide(self.guard.resource.as_deref(), &self.token, &requirement)
             .await
             .map_err(|_| ResourceRejection::Unavailable)?;
         match (check.decision, check.claims, check.acting_user) {

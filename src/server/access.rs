@@ -8,7 +8,7 @@ use crate::model::{
     SecretDigest, UserId,
 };
 use crate::store::{Acting, DecisionQuery, Directory, Store, StoreError};
-use crate::token::{AccessClaims, SubjectKind};
+use crate::token::{AccessClaims, Expectations, SubjectKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
@@ -139,9 +139,53 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         token: &str,
         requirement: &Requirement,
     ) -> Result<AccessDecision, StoreError> {
+        self.decide_with(&self.inner.expectations, token, requirement)
+            .await
+    }
+
+    /// [`decide`](Self::decide) for the resource server `resource` (RFC 8707): the token must
+    /// have been issued for it (its `aud`), so a token for another resource server, or for the
+    /// default audience, is an invalid token here.
+    #[tracing::instrument(
+        name = "check_access",
+        target = "appgrant::access",
+        level = "debug",
+        skip_all,
+        fields(company = %requirement.company, tool = %requirement.tool)
+    )]
+    pub async fn decide_for(
+        &self,
+        resource: &str,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<AccessDecision, StoreError> {
+        let configured = self
+            .inner
+            .expectations_at
+            .iter()
+            .find(|expect| expect.audiences.iter().any(|audience| audience == resource));
+        match configured {
+            Some(expect) => self.decide_with(expect, token, requirement).await,
+            // The default audience, or a resource this server never issues for (which no
+            // token of ours names, so every token is refused for its audience).
+            None => {
+                let expect = self.inner.config.expectations_at(resource);
+                self.decide_with(&expect, token, requirement).await
+            }
+        }
+    }
+
+    async fn decide_with(
+        &self,
+        expect: &Expectations,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<AccessDecision, StoreError> {
         let started = Instant::now();
-        let result =
-            telemetry::observe_store("check_access", self.decide_now(token, requirement).await);
+        let result = telemetry::observe_store(
+            "check_access",
+            self.decide_now(expect, token, requirement).await,
+        );
         if let Ok(check) = &result {
             telemetry::decision(&check.decision, check.claims.as_ref(), requirement, started);
         }
@@ -150,11 +194,12 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
 
     async fn decide_now(
         &self,
+        expect: &Expectations,
         token: &str,
         requirement: &Requirement,
     ) -> Result<AccessDecision, StoreError> {
         let now = self.now();
-        let claims = match self.validate_access_token(token, now).await {
+        let claims = match self.validate_access_token(token, expect, now).await {
             Ok(claims) => claims,
             Err(problem) => {
                 return Ok(AccessDecision {
@@ -351,16 +396,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     async fn validate_access_token(
         &self,
         token: &str,
+        expect: &Expectations,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<AccessClaims, crate::token::ValidationError> {
         let keys = self.fresh_keys().await;
-        let expect = &self.inner.expectations;
         self.inner.verified.validate(token, &keys, expect, now)
     }
 
     async fn describe(&self, token: &str) -> Result<TokenInfo, ServerError> {
         let now = self.now();
-        let claims = self.validate_access_token(token, now).await?;
+        let anywhere = &self.inner.expectations_anywhere;
+        let claims = self.validate_access_token(token, anywhere, now).await?;
         match self.standing(&claims).await? {
             Ok(()) => {}
             Err(DenyReason::Revoked) => return Err(ServerError::Revoked),
@@ -435,7 +481,8 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             ));
         }
         let now = self.now();
-        if let Ok(claims) = self.validate_access_token(token, now).await {
+        let anywhere = &self.inner.expectations_anywhere;
+        if let Ok(claims) = self.validate_access_token(token, anywhere, now).await {
             // Only the app a token was issued to may look into it; to anyone else it is just
             // not active, so introspection cannot be used to test stolen tokens (RFC 7662 §4).
             if claims.client_id != caller.client_id || self.standing(&claims).await?.is_err() {
@@ -479,7 +526,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             && family.identify(&claims, &SecretDigest::of(token)) == Presented::Current
             && !family.is_expired(&self.inner.config, now);
         let next_access = access_claims(
-            family.access_grant(family.scope.clone()),
+            family.access_grant(family.scope.clone(), family.resource.clone()),
             &self.inner.config,
             now,
             &mut rand::thread_rng(),

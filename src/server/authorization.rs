@@ -113,6 +113,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///     code_challenge: Some(pkce::challenge_of(verifier.expose())),
     ///     code_challenge_method: Some("S256".into()),
     ///     scope: None,
+    ///     resource: None,
     /// };
     /// // 1. Validate it, and show the consent page.
     /// let prompt = server.consent_prompt(&request).await?;
@@ -131,6 +132,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///     code,
     ///     redirect_uri: request.redirect_uri.clone(),
     ///     code_verifier: Some(verifier),
+    ///     resource: None,
     /// };
     /// let tokens = server.token(exchange, &client).await?;
     /// // 4. The app now reads what John may read, no more.

@@ -54,6 +54,10 @@ struct Inner<S, D> {
     /// What validation expects of this server's tokens, from `config`, made once rather than
     /// at every decision.
     expectations: crate::token::Expectations,
+    /// What this server accepts when it looks into a token itself: any audience it issues for.
+    expectations_anywhere: crate::token::Expectations,
+    /// What each configured resource server expects (RFC 8707), in `Config::resources` order.
+    expectations_at: Vec<crate::token::Expectations>,
 }
 
 /// Signing keys kept in the store: how to open them, how they rotate, when to reread them.
@@ -236,6 +240,10 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 clock: self.clock,
                 verified: verified_tokens::VerifiedTokens::new(self.config.verified_token_cache),
                 expectations: self.config.expectations(),
+                expectations_anywhere: self.config.expectations_anywhere(),
+                expectations_at: (self.config.resources.iter())
+                    .map(|resource| self.config.expectations_at(resource))
+                    .collect(),
                 member_reads: self.member_reads,
                 config: self.config,
             }),

@@ -82,6 +82,7 @@ mod tests {
             grant: GrantId::new("grant-1"),
             granted_at: t0(),
             scope: None,
+            resource: None,
         };
         let (token, _) = mint_access_token(grant, config, keys, t0(), &mut OsRng);
         token.expose().to_owned()
@@ -138,7 +139,7 @@ mod tests {
             .validate(&token, &keys, &config.expectations(), t0())
             .unwrap();
         let mut elsewhere = config.expectations();
-        elsewhere.audience = "https://api.other.example".into();
+        elsewhere.audiences = vec!["https://api.other.example".into()];
         assert_eq!(
             cache.validate(&token, &keys, &elsewhere, t0()),
             Err(ValidationError::WrongAudience)

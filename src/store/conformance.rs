@@ -199,6 +199,7 @@ fn code_record(code: &Secret, grant: &str, expires_at: DateTime<Utc>) -> CodeRec
         issued_at: expires_at - TimeDelta::minutes(10),
         expires_at,
         scope: None,
+        resource: None,
     }
 }
 
@@ -216,6 +217,7 @@ fn family(grant: &str, current: &str) -> RefreshFamily {
         expires_at: None,
         status: FamilyStatus::Active,
         scope: None,
+        resource: None,
     }
 }
 
@@ -1172,6 +1174,7 @@ pub async fn a_code_is_redeemed_first_then_reused_and_an_unknown_code_is_unknown
     let mut record = code_record(&code, "grant-1", start() + TimeDelta::minutes(10));
     record.scope = Scopes::parse("rfis:read").ok();
     assert!(record.scope.is_some());
+    record.resource = Some("https://files.example.com".into());
     let other = Secret::new("another-code");
     let other_record = code_record(&other, "grant-2", start() + TimeDelta::minutes(10));
     store.save_code(record.clone()).await.must();
@@ -1352,6 +1355,7 @@ pub async fn a_family_round_trips_and_each_rotation_replaces_its_one_record<S: S
     // The scopes the user granted are kept with the family, through every rotation.
     first.scope = Scopes::parse("directory:read rfis:write").ok();
     assert!(first.scope.is_some());
+    first.resource = Some("https://files.example.com".into());
     store.save_family(first.clone()).await.must();
     // An unrelated family, which no lookup below may return.
     store.save_family(family("grant-2", "other")).await.must();

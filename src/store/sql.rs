@@ -95,6 +95,11 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     // The scopes a person granted, which every access token of the family is limited to.
     // Families from before have none: they were granted without scopes.
     (8, &["ALTER TABLE appgrant_families ADD COLUMN scope TEXT"]),
+    // The resource server a person authorized the family for (RFC 8707), if they named one.
+    (
+        9,
+        &["ALTER TABLE appgrant_families ADD COLUMN resource TEXT"],
+    ),
 ];
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -570,6 +575,7 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
     let optional_nanos: Option<i64> = row.try_get("expires_at").map_err(backend)?;
     let previous: Option<String> = row.try_get("previous_digest").map_err(backend)?;
     let scope: Option<String> = row.try_get("scope").map_err(backend)?;
+    let resource: Option<String> = row.try_get("resource").map_err(backend)?;
     Ok(RefreshFamily {
         grant: GrantId::new(text(row, "grant_id")?),
         client_id: ClientId::new(text(row, "client_id")?),
@@ -590,11 +596,12 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
             .map(Scopes::parse)
             .transpose()
             .map_err(backend)?,
+        resource,
     })
 }
 
 const FAMILY_COLUMNS: &str = "grant_id, client_id, user_id, current_digest, previous_digest, \
-                              created_at, rotated_at, expires_at, status, generation, scope";
+                              created_at, rotated_at, expires_at, status, generation, scope, resource";
 
 fn generation(family: &RefreshFamily) -> StoreResult<i64> {
     i64::try_from(family.generation).map_err(backend)
@@ -1065,7 +1072,7 @@ impl RefreshStore for SqlStore {
         sqlx::query(&format!(
             "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              CASE WHEN EXISTS (SELECT 1 FROM appgrant_revoked_grants WHERE grant_id = $1) \
-             THEN 'revoked' ELSE $9 END, $10, $11)"
+             THEN 'revoked' ELSE $9 END, $10, $11, $12)"
         ))
         .bind(family.grant.to_string())
         .bind(family.client_id.to_string())
@@ -1078,6 +1085,7 @@ impl RefreshStore for SqlStore {
         .bind(status_text(family.status).to_owned())
         .bind(generation(&family)?)
         .bind(family.scope.as_ref().map(ToString::to_string))
+        .bind(family.resource.clone())
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;

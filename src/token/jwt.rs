@@ -87,8 +87,9 @@ pub fn issue(claims: &AccessClaims, key: &SigningKey) -> String {
 pub struct Expectations {
     /// The expected `iss`.
     pub issuer: String,
-    /// The expected `aud`.
-    pub audience: String,
+    /// The accepted `aud` values: a resource server accepts its own identifier only; the
+    /// authorization server's introspection accepts every audience it issues for.
+    pub audiences: Vec<String>,
     /// Tolerated clock skew, in seconds, for `exp`, `nbf` and `iat`.
     pub leeway_seconds: i64,
 }
@@ -120,7 +121,7 @@ pub enum ValidationError {
     /// `iss` is not this issuer.
     #[error("wrong issuer")]
     WrongIssuer,
-    /// `aud` is not the expected audience.
+    /// `aud` is not an accepted audience.
     #[error("wrong audience")]
     WrongAudience,
     /// `exp` has passed.
@@ -245,7 +246,7 @@ fn check_claims(
     if claims.iss != expect.issuer {
         return Err(ValidationError::WrongIssuer);
     }
-    if claims.aud != expect.audience {
+    if !expect.audiences.contains(&claims.aud) {
         return Err(ValidationError::WrongAudience);
     }
     let now = now.timestamp();

@@ -54,6 +54,7 @@ pub fn family(grant: &str, current: &str) -> RefreshFamily {
         expires_at: None,
         status: FamilyStatus::Active,
         scope: None,
+        resource: None,
     }
 }
 
@@ -217,6 +218,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
             scope: None,
             code_challenge: Some(pkce::challenge_of(VERIFIER)),
             code_challenge_method: Some("S256".into()),
+            resource: None,
         }
     }
 
@@ -248,6 +250,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
             code: code.clone(),
             redirect_uri: Some(REDIRECT.into()),
             code_verifier: Some(VERIFIER.into()),
+            resource: None,
         }
     }
 
@@ -270,6 +273,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
                 TokenRequest::RefreshToken {
                     refresh_token,
                     scope: None,
+                    resource: None,
                 },
                 &self.client(),
             )
@@ -295,6 +299,7 @@ impl<S: Store + DirectoryStore + Clone> World<S> {
                 TokenRequest::ClientCredentials {
                     company_id: Some(self.acme.clone()),
                     scope: None,
+                    resource: None,
                 },
                 &self.client(),
             )

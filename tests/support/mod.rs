@@ -133,6 +133,7 @@ impl World {
             scope: None,
             code_challenge: Some(challenge()),
             code_challenge_method: Some("S256".into()),
+            resource: None,
         }
     }
 
@@ -160,6 +161,7 @@ impl World {
             code,
             redirect_uri: Some(REDIRECT.into()),
             code_verifier: Some(VERIFIER.into()),
+            resource: None,
         }
     }
 
@@ -192,6 +194,7 @@ impl World {
                 TokenRequest::ClientCredentials {
                     company_id: company.cloned(),
                     scope: None,
+                    resource: None,
                 },
                 &self.client(),
             )
