@@ -533,3 +533,69 @@ async fn the_admin_sees_the_companys_projects_by_name_and_cannot_permit_one_it_l
     let installed = admin_decides(&running, &jane, "approve", &["tower"]).await;
     assert_eq!(installed.status(), StatusCode::OK);
 }
+
+/// FieldSync's service-account token for `resource` (RFC 8707), bound to Acme.
+async fn service_account_token_for(running: &Running, resource: &str) -> Response {
+    let app = running.fieldsync();
+    client()
+        .post(running.url("/oauth/token"))
+        .basic_auth(&app.client_id, app.client_secret.as_deref())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("company_id", "acme"),
+            ("resource", resource),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn list_files(running: &Running, token: &str, project: &str) -> Response {
+    client()
+        .get(running.url(&format!("/files/projects/{project}")))
+        .bearer_auth(token)
+        .header("Company-Id", "acme")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demos_two_resource_servers_each_accept_only_tokens_for_themselves() {
+    let running = start().await;
+    install_fieldsync(&running, &["tower"]).await;
+    let seed = serde_json::to_value(&running.seed).unwrap();
+    let api = seed["default_audience"].as_str().unwrap().to_owned();
+    assert_eq!(api, format!("{}/api", running.base.trim_end_matches('/')));
+    assert_ne!(api, running.base);
+    let resources: Vec<String> = serde_json::from_value(seed["resources"].clone()).unwrap();
+    let files = resources.iter().find(|resource| **resource != api).unwrap();
+    assert!(resources.contains(&api), "{resources:?}");
+
+    let for_files = service_account_token_for(&running, files).await;
+    assert_eq!(for_files.status(), StatusCode::OK);
+    let for_files: Value = for_files.json().await.unwrap();
+    let for_files = for_files["access_token"].as_str().unwrap();
+    assert_eq!(
+        list_files(&running, for_files, "tower").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        list_rfis(&running, for_files, "tower").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A token asked for without a resource is for the API, and only the API.
+    let for_api = service_account_token(&running).await;
+    assert_eq!(
+        list_rfis(&running, &for_api, "tower").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        list_files(&running, &for_api, "tower").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unknown = service_account_token_for(&running, "https://elsewhere.example.com").await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["error"], "invalid_target");
+}

@@ -363,3 +363,38 @@ fn options_header() -> axum::http::HeaderName {
 }
 
 use axum::response::IntoResponse;
+
+#[tokio::test]
+async fn the_consent_page_names_the_resource_the_access_is_for() {
+    let world = world().await;
+    let sign_in = SignedInAs {
+        user: world.jane.clone(),
+        company: world.acme.clone(),
+        session: "a session".into(),
+    };
+    let router = in_process::app(world.server.clone(), sign_in);
+    let path = |resource: &str| {
+        format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&state=xyz\
+             &code_challenge={}&code_challenge_method=S256{resource}",
+            world.app.client_id,
+            support::REDIRECT,
+            support::challenge()
+        )
+    };
+    let page = in_process::get(
+        &router,
+        &path("&resource=https%3A%2F%2Ffiles.example.com%2Fv1"),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    // The page escapes the slashes of the URI as HTML.
+    let text = page.body.replace("&#x2f;", "/");
+    assert!(
+        text.contains("The access is for https://files.example.com/v1 only."),
+        "{text}"
+    );
+    let plain = in_process::get(&router, &path(""), None).await;
+    assert!(!plain.body.contains("The access is for"), "{}", plain.body);
+}

@@ -65,6 +65,11 @@ pub struct SeedInfo {
     pub developer_token: String,
     /// The browser origins allowed to call the token and revocation endpoints (CORS).
     pub cors_origins: Vec<String>,
+    /// The audience of a token asked for without `resource`: the demo API (not the issuer).
+    pub default_audience: String,
+    /// The resource servers a client may name with `resource` (RFC 8707): the API at
+    /// `/api/…` and the file store at `/files/…`, each accepting only tokens for itself.
+    pub resources: Vec<String>,
 }
 
 /// The demo's developer portal sign-in: one developer, who presents a bearer token derived
@@ -328,6 +333,10 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
     let mut config = Config::new(issuer);
     // The demo platform's tools, for scopes (`rfis:read`…) and their `scopes_supported`.
     config.tools = DEMO_TOOLS.into_iter().map(Tool::new).collect();
+    // Two resource servers (RFC 8707): the API, the default audience, and the file store.
+    let (api, files) = resource_servers(issuer);
+    config.audience = api.clone();
+    config.resources = vec![api, files];
     let builder = AuthorizationServer::builder(store, config).deployment_secret(&secret);
     let server = match (deployment.keys, &deployment.secret) {
         (Some(keys), _) => builder.keys(keys).build()?,
@@ -463,12 +472,18 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         let bytes = secret.host_key("demo developer token");
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
+    let (api, files) = resource_servers(issuer);
+    let rfis = Arc::new(Mutex::new(Vec::new()));
+    let file_store = FileStore {
+        guard: ResourceGuard::new(server.clone(), &options).serving(files.clone()),
+        rfis: Arc::clone(&rfis),
+    };
     let state = DemoState {
-        guard: ResourceGuard::new(server.clone(), &options),
+        guard: ResourceGuard::new(server.clone(), &options).serving(api.clone()),
         server: server.clone(),
         sign_in: sign_in.clone(),
         passwords: Arc::new(passwords),
-        rfis: Arc::new(Mutex::new(Vec::new())),
+        rfis,
         origin: Arc::from(issuer.trim_end_matches('/')),
     };
     let seed = SeedInfo {
@@ -492,6 +507,8 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             .iter()
             .map(|origin| (*origin).to_owned())
             .collect(),
+        default_audience: api.clone(),
+        resources: vec![api, files],
     };
     // The library's pages: the company's app administration and a person's connected apps.
     let admin = http::admin_router(server.clone(), sign_in.clone(), options.clone());
@@ -504,8 +521,68 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         .merge(admin)
         .merge(account)
         .merge(portal)
-        .merge(demo_routes(state));
+        .merge(demo_routes(state))
+        .merge(file_routes(file_store));
     Ok((router, seed, server))
+}
+
+/// The demo's resource servers' identifiers: its API (the default audience) and its file
+/// store, each at its own path of the issuer's origin.
+pub fn resource_servers(issuer: &str) -> (String, String) {
+    let origin = issuer.trim_end_matches('/');
+    (format!("{origin}/api"), format!("{origin}/files"))
+}
+
+/// The demo's second resource server, the file store: it accepts only tokens issued for it
+/// (`resource` = its identifier, RFC 8707), and lists the files of a project's RFIs.
+#[derive(Clone)]
+struct FileStore {
+    guard: ResourceGuard,
+    rfis: Arc<Mutex<Vec<Rfi>>>,
+}
+
+impl FromRef<FileStore> for ResourceGuard {
+    fn from_ref(state: &FileStore) -> Self {
+        state.guard.clone()
+    }
+}
+
+fn file_routes(state: FileStore) -> Router {
+    Router::new()
+        .route("/files/projects/{project}", get(list_files))
+        .with_state(state)
+}
+
+/// One file of the file store: the PDF export of an RFI.
+#[derive(Serialize)]
+struct StoredFile {
+    name: String,
+    rfi: usize,
+}
+
+async fn list_files(
+    State(state): State<FileStore>,
+    Path(project): Path<String>,
+    access: ResourceRequest,
+) -> Result<Json<Vec<StoredFile>>, ResourceRejection> {
+    let project_id = ProjectId::new(project.as_str());
+    access
+        .require(Some(&project_id), "rfis", Level::ReadOnly)
+        .await?;
+    let rfis = state
+        .rfis
+        .lock()
+        .map(|rfis| rfis.clone())
+        .unwrap_or_default();
+    Ok(Json(
+        rfis.into_iter()
+            .filter(|rfi| rfi.project == project)
+            .map(|rfi| StoredFile {
+                name: format!("rfi-{}.pdf", rfi.id),
+                rfi: rfi.id,
+            })
+            .collect(),
+    ))
 }
 
 fn demo_routes<S: Store + DirectoryStore + Clone>(state: DemoState<S>) -> Router {

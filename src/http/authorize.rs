@@ -205,6 +205,7 @@ struct ConsentView<'a> {
     access: Option<CompanyAccess>,
     rows: Vec<PermissionRow>,
     asked: Vec<ScopeRow>,
+    resource: Option<&'a str>,
     capped: bool,
     connected_apps_url: Option<&'a str>,
     action: &'a str,
@@ -266,6 +267,7 @@ async fn consent_page<S: Store, D: Directory, A: SignIn>(
             .scope
             .as_ref()
             .map_or_else(Vec::new, |scope| scope_rows(strings, scope)),
+        resource: prompt.request.resource.as_deref(),
         capped: details.capped,
         connected_apps_url: state.shared.options.connected_apps_url.as_deref(),
         action: "authorize",

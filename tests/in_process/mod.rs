@@ -92,7 +92,8 @@ pub async fn send(router: &Router, request: Request<Body>) -> Answer {
 }
 
 /// What the pages' strings name for the page to fill in; no page may show one.
-const PLACEHOLDERS: [&str; 8] = [
+const PLACEHOLDERS: [&str; 9] = [
+    "{resource}",
     "{app}",
     "{company}",
     "{user}",

@@ -1,6 +1,6 @@
 //! Every user-facing string of the pages, in one place: a host translates or rewords them by
 //! replacing [`Strings`] (all fields are public, and it deserializes from JSON or any serde
-//! format). `{app}`, `{user}`, `{company}` and `{count}` are filled in where a text names them.
+//! format). `{app}`, `{user}`, `{company}`, `{count}` and `{resource}` are filled in where a text names them.
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -44,6 +44,7 @@ strings! {
     consent_no_company: "{app} will be able to see and do what you can, no more, in each company where it is installed.",
     consent_follows: "This follows your permissions: when they change, so does what {app} can do through you.",
     consent_scopes: "{app} asks for no more than this, whatever your permissions:",
+    consent_resource: "The access is for {resource} only.",
     consent_capped: "The app itself is limited to less than some of your permissions, and never gets more than that limit.",
     consent_revoke_later: "You can disconnect {app} at any time from your connected apps.",
     allow: "Allow",
