@@ -599,3 +599,43 @@ async fn the_demos_two_resource_servers_each_accept_only_tokens_for_themselves()
     let unknown: Value = unknown.json().await.unwrap();
     assert_eq!(unknown["error"], "invalid_target");
 }
+
+#[tokio::test]
+async fn the_demo_api_names_its_metadata_in_a_401_and_serves_it() {
+    let running = start().await;
+    let seed = serde_json::to_value(&running.seed).unwrap();
+    for (path, resource) in [
+        ("/api/projects/tower/rfis", seed["default_audience"].clone()),
+        ("/files/projects/tower", seed["resources"][1].clone()),
+    ] {
+        let refused = client()
+            .get(running.url(path))
+            .header("Company-Id", "acme")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+        let url = challenge
+            .split("resource_metadata=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no resource_metadata in {challenge}"));
+        let document: Value = client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(document["resource"], resource, "{document}");
+        assert_eq!(document["authorization_servers"], json!([running.base]));
+        assert!(
+            document["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("rfis:read"))
+        );
+    }
+}

@@ -475,11 +475,15 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
     let (api, files) = resource_servers(issuer);
     let rfis = Arc::new(Mutex::new(Vec::new()));
     let file_store = FileStore {
-        guard: ResourceGuard::new(server.clone(), &options).serving(files.clone()),
+        guard: ResourceGuard::new(server.clone(), &options)
+            .serving(files.clone())
+            .advertising_metadata(),
         rfis: Arc::clone(&rfis),
     };
     let state = DemoState {
-        guard: ResourceGuard::new(server.clone(), &options).serving(api.clone()),
+        guard: ResourceGuard::new(server.clone(), &options)
+            .serving(api.clone())
+            .advertising_metadata(),
         server: server.clone(),
         sign_in: sign_in.clone(),
         passwords: Arc::new(passwords),
@@ -521,6 +525,9 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         .merge(admin)
         .merge(account)
         .merge(portal)
+        // Each resource server's metadata (RFC 9728), where its 401 challenges point.
+        .merge(state.guard.metadata_router())
+        .merge(file_store.guard.metadata_router())
         .merge(demo_routes(state))
         .merge(file_routes(file_store));
     Ok((router, seed, server))

@@ -65,6 +65,10 @@ pub(crate) async fn token_info<S: Store, D: Directory, A: SignIn>(
     match state.shared.server.token_info(token).await {
         Ok(info) => json_no_store(StatusCode::OK, &info),
         Err(ServerError::Store(_)) => ResourceRejection::Unavailable.into_response(),
-        Err(error) => ResourceRejection::InvalidToken(error.to_string()).into_response(),
+        Err(error) => ResourceRejection::InvalidToken {
+            reason: error.to_string(),
+            resource_metadata: None,
+        }
+        .into_response(),
     }
 }

@@ -4,7 +4,7 @@
 use super::HttpOptions;
 use crate::Decision;
 use crate::access::{DenyKind, DenyReason};
-use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Tool, UserId};
+use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Scopes, Tool, UserId};
 use crate::server::AccessDecision;
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store, StoreError};
@@ -30,6 +30,22 @@ pub struct ResourceGuard {
     /// The resource server's identifier (RFC 8707), which tokens must name as their `aud`;
     /// `None`: the server's default audience.
     resource: Option<Arc<str>>,
+    /// What its protected-resource metadata says (RFC 9728), shared by its clones.
+    metadata: Arc<ResourceMetadata>,
+    /// The metadata URL its 401 challenges name (`resource_metadata`), once the host says it
+    /// publishes the metadata ([`ResourceGuard::advertising_metadata`]).
+    advertised_metadata: Option<Arc<str>>,
+}
+
+/// What a resource server's metadata document (RFC 9728) is made of.
+#[derive(Debug)]
+struct ResourceMetadata {
+    /// The server's default audience, the identifier of a guard not given one.
+    default_audience: String,
+    /// The authorization server's issuer.
+    issuer: String,
+    /// `scopes_supported`: the scopes of the configured tools.
+    scopes_supported: Vec<String>,
 }
 
 impl std::fmt::Debug for ResourceGuard {
@@ -37,6 +53,7 @@ impl std::fmt::Debug for ResourceGuard {
         f.debug_struct("ResourceGuard")
             .field("company_header", &self.company_header)
             .field("resource", &self.resource)
+            .field("advertised_metadata", &self.advertised_metadata)
             .finish_non_exhaustive()
     }
 }
@@ -48,9 +65,15 @@ impl ResourceGuard {
         options: &HttpOptions,
     ) -> Self {
         Self {
+            metadata: Arc::new(ResourceMetadata {
+                default_audience: server.config().audience.clone(),
+                issuer: server.config().issuer.clone(),
+                scopes_supported: Scopes::supported(&server.config().tools),
+            }),
             decider: Arc::new(server),
             company_header: options.company_header.clone(),
             resource: None,
+            advertised_metadata: None,
         }
     }
 
@@ -59,6 +82,18 @@ impl ResourceGuard {
     /// the default audience or another resource server.
     pub fn serving(mut self, resource: impl Into<String>) -> Self {
         self.resource = Some(Arc::from(resource.into()));
+        if self.advertised_metadata.is_some() {
+            self = self.advertising_metadata();
+        }
+        self
+    }
+
+    /// Names the metadata URL in every 401 challenge (`resource_metadata`, RFC 9728 §5.1), so
+    /// a client that meets the resource learns which authorization server to ask. Serve the
+    /// document there too: merge [`metadata_router`](Self::metadata_router) into the host's
+    /// router.
+    pub fn advertising_metadata(mut self) -> Self {
+        self.advertised_metadata = Some(Arc::from(self.metadata_url()));
         self
     }
 
@@ -66,7 +101,71 @@ impl ResourceGuard {
     pub fn resource(&self) -> Option<&str> {
         self.resource.as_deref()
     }
+
+    /// The identifier its tokens name as `aud`: the one it serves, or the default audience.
+    pub fn identifier(&self) -> &str {
+        self.resource
+            .as_deref()
+            .unwrap_or(&self.metadata.default_audience)
+    }
+
+    /// Where its protected-resource metadata is published (RFC 9728 §3.1): the
+    /// `/.well-known/oauth-protected-resource` path inserted before the path of its
+    /// identifier (`https://host/api` has `https://host/.well-known/oauth-protected-resource/api`).
+    pub fn metadata_url(&self) -> String {
+        let identifier = self.identifier();
+        let (origin, path) = match identifier.find("://") {
+            Some(scheme_end) => {
+                let host_end = identifier[scheme_end + 3..]
+                    .find('/')
+                    .map_or(identifier.len(), |slash| scheme_end + 3 + slash);
+                identifier.split_at(host_end)
+            }
+            None => (identifier, ""),
+        };
+        let path = path.trim_end_matches('/');
+        format!("{origin}{METADATA_PATH}{path}")
+    }
+
+    /// Its protected-resource metadata document (RFC 9728 §2).
+    pub fn metadata_document(&self) -> serde_json::Value {
+        let mut document = json!({
+            "resource": self.identifier(),
+            "authorization_servers": [self.metadata.issuer],
+            "bearer_methods_supported": ["header"],
+        });
+        if !self.metadata.scopes_supported.is_empty() {
+            document["scopes_supported"] = json!(self.metadata.scopes_supported);
+        }
+        document
+    }
+
+    /// A router that serves [`metadata_document`](Self::metadata_document) at the path of
+    /// [`metadata_url`](Self::metadata_url), for the host to merge into its own.
+    pub fn metadata_router(&self) -> axum::Router {
+        let url = self.metadata_url();
+        // The URL always holds the well-known path, so the route is never empty.
+        let path = url
+            .find(METADATA_PATH)
+            .map_or(METADATA_PATH, |start| &url[start..])
+            .to_owned();
+        let document = self.metadata_document();
+        axum::Router::new().route(
+            &path,
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
+    }
+
+    fn challenge_metadata(&self) -> Option<Arc<str>> {
+        self.advertised_metadata.clone()
+    }
 }
+
+/// The well-known path of protected-resource metadata (RFC 9728 §3).
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 type Checked<'a> = Pin<Box<dyn Future<Output = Result<AccessDecision, StoreError>> + Send + 'a>>;
 
@@ -100,11 +199,19 @@ impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
 #[non_exhaustive]
 pub enum ResourceRejection {
     /// No bearer token: 401 with a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
-    MissingToken,
+    MissingToken {
+        /// Where the resource server's metadata is (RFC 9728 §5.1), for the challenge.
+        resource_metadata: Option<Arc<str>>,
+    },
     /// The `Authorization` header is not one Bearer credential: 400 `invalid_request`.
     MalformedAuthorization,
     /// The token is invalid, expired or revoked: 401 `invalid_token`.
-    InvalidToken(String),
+    InvalidToken {
+        /// Why, for `error_description`.
+        reason: String,
+        /// Where the resource server's metadata is (RFC 9728 §5.1), for the challenge.
+        resource_metadata: Option<Arc<str>>,
+    },
     /// The token may not do this: 403 `insufficient_scope`, with the reason.
     Forbidden(DenyReason),
     /// No company header: 400 `invalid_request`.
@@ -113,26 +220,45 @@ pub enum ResourceRejection {
     Unavailable,
 }
 
-fn bearer_challenge(error: Option<&str>, description: Option<&str>) -> HeaderValue {
+/// Printable ASCII without quotes or backslashes, for a quoted-string.
+fn quotable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect()
+}
+
+fn bearer_challenge(
+    error: Option<&str>,
+    description: Option<&str>,
+    resource_metadata: Option<&str>,
+) -> HeaderValue {
     let mut challenge = String::from("Bearer realm=\"api\"");
+    if let Some(url) = resource_metadata {
+        challenge.push_str(&format!(", resource_metadata=\"{}\"", quotable(url)));
+    }
     if let Some(error) = error {
         challenge.push_str(&format!(", error=\"{error}\""));
     }
     if let Some(description) = description {
-        // Quoted-string: keep it to printable ASCII without quotes or backslashes.
-        let safe: String = description
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-            .collect();
-        challenge.push_str(&format!(", error_description=\"{safe}\""));
+        challenge.push_str(&format!(
+            ", error_description=\"{}\"",
+            quotable(description)
+        ));
     }
     HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer realm=\"api\""))
 }
 
 impl IntoResponse for ResourceRejection {
     fn into_response(self) -> Response {
+        let resource_metadata = match &self {
+            ResourceRejection::MissingToken { resource_metadata }
+            | ResourceRejection::InvalidToken {
+                resource_metadata, ..
+            } => resource_metadata.clone(),
+            _ => None,
+        };
         let (status, error, description, reason) = match &self {
-            ResourceRejection::MissingToken => (
+            ResourceRejection::MissingToken { .. } => (
                 StatusCode::UNAUTHORIZED,
                 None,
                 "a bearer token is required".to_owned(),
@@ -144,10 +270,10 @@ impl IntoResponse for ResourceRejection {
                 "send exactly one Authorization: Bearer header".to_owned(),
                 None,
             ),
-            ResourceRejection::InvalidToken(why) => (
+            ResourceRejection::InvalidToken { reason, .. } => (
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
-                why.clone(),
+                reason.clone(),
                 None,
             ),
             ResourceRejection::Forbidden(reason) => (
@@ -175,7 +301,11 @@ impl IntoResponse for ResourceRejection {
             super::render::retry_later(&mut response);
         }
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            let challenge = bearer_challenge(error, error.map(|_| description.as_str()));
+            let challenge = bearer_challenge(
+                error,
+                error.map(|_| description.as_str()),
+                resource_metadata.as_deref(),
+            );
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
@@ -188,7 +318,9 @@ impl IntoResponse for ResourceRejection {
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Err(ResourceRejection::MissingToken);
+        return Err(ResourceRejection::MissingToken {
+            resource_metadata: None,
+        });
     };
     if values.next().is_some() {
         return Err(ResourceRejection::MalformedAuthorization);
@@ -262,7 +394,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let guard = ResourceGuard::from_ref(state);
-        let token = bearer_token(&parts.headers)?.to_owned();
+        let token = match bearer_token(&parts.headers) {
+            Ok(token) => token.to_owned(),
+            Err(ResourceRejection::MissingToken { .. }) => {
+                return Err(ResourceRejection::MissingToken {
+                    resource_metadata: guard.challenge_metadata(),
+                });
+            }
+            Err(rejection) => return Err(rejection),
+        };
         let header_name = guard.company_header.clone();
         let company = parts
             .headers
@@ -326,7 +466,10 @@ impl ResourceRequest {
                 grant_kind: claims.grant_kind,
             }),
             (Decision::Deny(reason), _, _) => Err(match reason.kind() {
-                DenyKind::InvalidToken => ResourceRejection::InvalidToken(reason.to_string()),
+                DenyKind::InvalidToken => ResourceRejection::InvalidToken {
+                    reason: reason.to_string(),
+                    resource_metadata: self.guard.challenge_metadata(),
+                },
                 DenyKind::Forbidden => ResourceRejection::Forbidden(reason),
             }),
             // decide allows only a validated token with an acting member.
