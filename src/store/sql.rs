@@ -194,6 +194,8 @@ impl DecisionRow {
 pub struct SqlStore {
     pool: AnyPool,
     database: Database,
+    /// The decision statements, built once (see [`decision_statements`]).
+    decision_statements: std::sync::Arc<[String; 4]>,
     /// The decision path's reads, on the calling thread, for a SQLite file.
     #[cfg(feature = "sqlite")]
     sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
@@ -204,6 +206,61 @@ pub struct SqlStore {
 enum Database {
     Sqlite,
     Postgres,
+}
+
+/// Whose membership a decision statement reads: the token's person, or the installation's
+/// service account.
+#[derive(Clone, Copy)]
+enum ActingKind {
+    Person,
+    ServiceAccount,
+}
+
+/// The decision statement of each kind of query, built once per store (in the order
+/// [`SqlStore::decision_statement`] picks them): the SQL differs only by database, acting
+/// user and where members are read.
+fn decision_statements(database: Database) -> [String; 4] {
+    [
+        (ActingKind::Person, MemberReads::InStore),
+        (ActingKind::Person, MemberReads::Elsewhere),
+        (ActingKind::ServiceAccount, MemberReads::InStore),
+        (ActingKind::ServiceAccount, MemberReads::Elsewhere),
+    ]
+    .map(|(acting, member)| decision_statement(database, acting, member))
+}
+
+fn decision_statement(database: Database, acting: ActingKind, member: MemberReads) -> String {
+    // The record is JSON text; each database reads a field of it its own way.
+    let field = |path: [&str; 2]| match database {
+        Database::Sqlite => format!("json_extract(record, '$.{}.{}')", path[0], path[1]),
+        Database::Postgres => format!("(record::json -> '{}' ->> '{}')", path[0], path[1]),
+    };
+    let ceiling = match (acting, database) {
+        (ActingKind::ServiceAccount, _) => "NULL".to_owned(),
+        (ActingKind::Person, Database::Sqlite) => "(SELECT json_extract(record, '$.ceiling') \
+            FROM appgrant_apps WHERE client_id = $1)"
+            .to_owned(),
+        (ActingKind::Person, Database::Postgres) => "(SELECT record::json ->> 'ceiling' \
+            FROM appgrant_apps WHERE client_id = $1)"
+            .to_owned(),
+    };
+    let member = match member {
+        MemberReads::InStore => "(SELECT u.record FROM appgrant_users u, acting \
+            WHERE u.id = acting.id) AS user_record, \
+            (SELECT m.permissions FROM appgrant_memberships m, acting \
+            WHERE m.company_id = $2 AND m.user_id = acting.id) AS permissions, "
+            .to_owned(),
+        MemberReads::Elsewhere => String::new(),
+    };
+    format!(
+        "WITH installation AS (SELECT record FROM appgrant_installations \
+         WHERE app_id = $1 AND company_id = $2), \
+         acting AS (SELECT COALESCE($4, (SELECT {account} FROM installation)) AS id) \
+         SELECT (SELECT record FROM installation) AS record, {member}\
+         (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked, \
+         {ceiling} AS ceiling",
+        account = field(["service_account", "user"]),
+    )
 }
 
 /// The advisory lock that lets one instance at a time bring the schema up to date.
@@ -276,38 +333,16 @@ impl SqlStore {
     /// or the service account named in the installation's record, read in the same statement,
     /// so the account and what it holds are those of the installation read. COUNT decodes as an
     /// integer on both databases (EXISTS would be a boolean on one and an integer on the other).
-    fn decision_statement(&self, query: &DecisionQuery<'_>) -> String {
-        // The record is JSON text; each database reads a field of it its own way.
-        let field = |path: [&str; 2]| match self.database {
-            Database::Sqlite => format!("json_extract(record, '$.{}.{}')", path[0], path[1]),
-            Database::Postgres => format!("(record::json -> '{}' ->> '{}')", path[0], path[1]),
-        };
-        let ceiling = match (query.acting, self.database) {
-            (Acting::ServiceAccount, _) => "NULL".to_owned(),
-            (Acting::Person(_), Database::Sqlite) => "(SELECT json_extract(record, '$.ceiling') \
-                FROM appgrant_apps WHERE client_id = $1)"
-                .to_owned(),
-            (Acting::Person(_), Database::Postgres) => "(SELECT record::json ->> 'ceiling' \
-                FROM appgrant_apps WHERE client_id = $1)"
-                .to_owned(),
+    fn decision_statement(&self, query: &DecisionQuery<'_>) -> &str {
+        let acting = match query.acting {
+            Acting::Person(_) => 0,
+            Acting::ServiceAccount => 2,
         };
         let member = match query.member {
-            MemberReads::InStore => "(SELECT u.record FROM appgrant_users u, acting \
-                WHERE u.id = acting.id) AS user_record, \
-                (SELECT m.permissions FROM appgrant_memberships m, acting \
-                WHERE m.company_id = $2 AND m.user_id = acting.id) AS permissions, "
-                .to_owned(),
-            MemberReads::Elsewhere => String::new(),
+            MemberReads::InStore => 0,
+            MemberReads::Elsewhere => 1,
         };
-        format!(
-            "WITH installation AS (SELECT record FROM appgrant_installations \
-             WHERE app_id = $1 AND company_id = $2), \
-             acting AS (SELECT COALESCE($4, (SELECT {account} FROM installation)) AS id) \
-             SELECT (SELECT record FROM installation) AS record, {member}\
-             (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked, \
-             {ceiling} AS ceiling",
-            account = field(["service_account", "user"]),
-        )
+        &self.decision_statements[acting + member]
     }
 
     /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) with the
@@ -354,6 +389,7 @@ impl SqlStore {
         let mut store = Self {
             pool,
             database,
+            decision_statements: std::sync::Arc::new(decision_statements(database)),
             #[cfg(feature = "sqlite")]
             sqlite_reads: None,
         };
