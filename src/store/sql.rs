@@ -648,14 +648,8 @@ impl AppStore for SqlStore {
         const STATEMENT: &str = "SELECT record, revision FROM appgrant_apps WHERE client_id = $1";
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
-            let row = reads.read(|connection| {
-                use rusqlite::OptionalExtension;
-                let mut prepared = connection.prepare_cached(STATEMENT)?;
-                prepared
-                    .query_row(rusqlite::named_params! {"$1": client_id.as_str()}, |row| {
-                        Ok((row.get("record")?, row.get("revision")?))
-                    })
-                    .optional()
+            let row = reads.optional_row(STATEMENT, &[("$1", &client_id.as_str())], |row| {
+                Ok((row.get("record")?, row.get("revision")?))
             })?;
             return row
                 .map(|(record, revision): (String, i64)| app_at(&record, revision))
@@ -905,16 +899,10 @@ impl InstallationStore for SqlStore {
             "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2";
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
-            let record = reads.read(|connection| {
-                use rusqlite::OptionalExtension;
-                let mut prepared = connection.prepare_cached(STATEMENT)?;
-                prepared
-                    .query_row(
-                        rusqlite::named_params! {"$1": app.as_str(), "$2": company.as_str()},
-                        |row| row.get::<_, String>("record"),
-                    )
-                    .optional()
-            })?;
+            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
+                [("$1", &app.as_str()), ("$2", &company.as_str())];
+            let record =
+                reads.optional_row(STATEMENT, &parameters, |row| row.get::<_, String>("record"))?;
             return record.map(|record| from_json(&record)).transpose();
         }
         let row = sqlx::query(STATEMENT)
@@ -935,7 +923,7 @@ impl InstallationStore for SqlStore {
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
             let row = reads.read(|connection| {
-                let mut prepared = connection.prepare_cached(&statement)?;
+                let mut prepared = connection.prepare_cached(statement)?;
                 let parameters: [(&str, &dyn rusqlite::ToSql); 4] = [
                     ("$1", &query.app.as_str()),
                     ("$2", &query.company.as_str()),
@@ -963,7 +951,7 @@ impl InstallationStore for SqlStore {
             })?;
             return row.decode(query.member);
         }
-        let row = sqlx::query(&statement)
+        let row = sqlx::query(statement)
             .bind(query.app.to_string())
             .bind(query.company.to_string())
             .bind(query.grant.to_string())

@@ -72,6 +72,22 @@ impl SqliteReads {
         Ok(result)
     }
 
+    /// The one row `statement` finds with `parameters`, mapped by `row`, or `None`.
+    pub(super) fn optional_row<T>(
+        &self,
+        statement: &str,
+        parameters: &[(&str, &dyn rusqlite::ToSql)],
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Option<T>> {
+        use rusqlite::OptionalExtension;
+        self.read(|connection| {
+            connection
+                .prepare_cached(statement)?
+                .query_row(parameters, row)
+                .optional()
+        })
+    }
+
     fn open(&self) -> StoreResult<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
