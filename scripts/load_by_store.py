@@ -13,6 +13,7 @@ over the rounds with the ratio of each store to memory.
 Usage: scripts/load_by_store.py [seconds=10] [connections=32] [rounds=3]
 With APPGRANT_BASELINE_SERVER=path/to/an/older/release/examples/server, that build runs on the
 memory store in the same rounds too ("memory, baseline"), for a before/after ratio.
+With APPGRANT_LOAD_STORES=memory,PostgreSQL only the stores named run (memory always does).
 With APPGRANT_LOAD_PLOT=path.svg it also draws the medians as a bar chart (API calls and grants
 per second by store), in plain SVG so that it needs nothing installed.
 """
@@ -160,6 +161,11 @@ def main():
         stores.append(("PostgreSQL", SERVER, os.environ["APPGRANT_TEST_POSTGRES_URL"]))
     if os.environ.get("APPGRANT_BASELINE_SERVER"):
         stores.append(("memory, baseline", os.environ["APPGRANT_BASELINE_SERVER"], None))
+    # APPGRANT_LOAD_STORES=memory,PostgreSQL runs only those (memory, the reference, always).
+    only = os.environ.get("APPGRANT_LOAD_STORES")
+    if only:
+        wanted = {"memory"} | set(only.split(","))
+        stores = [store for store in stores if store[0] in wanted]
     results = {name: {"api": [], "grant": []} for name, _, _ in stores}
     for round_number in range(rounds):
         for name, binary, url in stores:

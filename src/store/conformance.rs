@@ -746,6 +746,85 @@ pub async fn a_decisions_records_read_together_read_as_each_alone<S: Store + Clo
     assert!(!read.revoked, "another grant reads as revoked");
 }
 
+/// Many decisions, apps and installations read at once each answer their own question,
+/// exactly as that read made alone does: a store that reads the requests in flight together
+/// (in one statement) never hands one request another's answer, nor one made before the read.
+pub async fn many_concurrent_reads_each_answer_their_own_question<S: Store + Clone>(store: S) {
+    let john = UserId::new("john");
+    let levels = [Level::ReadOnly, Level::Standard, Level::Admin];
+    let mut apps = Vec::new();
+    for (i, level) in levels.into_iter().enumerate() {
+        let mut app = new_app(&format!("App {i}"));
+        // Every other app has a ceiling, each a different one, so a mixed-up answer shows.
+        if i % 2 == 0 {
+            app.ceiling = Some([(Tool::new("rfis"), level)].into());
+        }
+        store.save_app(app.clone()).await.must();
+        apps.push(app);
+    }
+    let companies = [CompanyId::new("acme"), CompanyId::new("globex")];
+    for (i, app) in apps.iter().enumerate() {
+        for (j, company) in companies.iter().enumerate() {
+            if (i + j) % 3 != 2 {
+                let mut installation = Installation::request(app, company, &john, start());
+                installation.pending_manifest = Some(u32::try_from(i * 10 + j).unwrap_or(0));
+                store.save_installation(installation).await.must();
+            }
+        }
+    }
+    let grants = [GrantId::new("grant-a"), GrantId::new("grant-b")];
+    store.revoke_grant(&grants[1], start()).await.must();
+    let mut questions = Vec::new();
+    for app in &apps {
+        for company in &companies {
+            for grant in &grants {
+                for person in [true, false] {
+                    questions.push((
+                        app.client_id.clone(),
+                        company.clone(),
+                        grant.clone(),
+                        person,
+                    ));
+                }
+            }
+        }
+    }
+    let questions = Arc::new(questions);
+    let read = |store: S, questions: Arc<Vec<(ClientId, CompanyId, GrantId, bool)>>, i: usize| async move {
+        let (app, company, grant, person) = &questions[i % questions.len()];
+        let john = UserId::new("john");
+        let query = DecisionQuery {
+            app,
+            company,
+            grant,
+            acting: if *person {
+                Acting::Person(&john)
+            } else {
+                Acting::ServiceAccount
+            },
+            member: MemberReads::Elsewhere,
+        };
+        let records = store.decision_records(&query).await.must();
+        let app_read = store.app(app).await.must();
+        let installation = store.installation(app, company).await.must();
+        (records, app_read, installation)
+    };
+    let mut alone = Vec::new();
+    for i in 0..questions.len() {
+        alone.push(read(store.clone(), Arc::clone(&questions), i).await);
+    }
+    let together = race(RACERS, |i| read(store.clone(), Arc::clone(&questions), i)).await;
+    for (i, answer) in together.iter().enumerate() {
+        let expected = &alone[i % questions.len()];
+        assert_eq!(
+            answer,
+            expected,
+            "question {:?}, read with others in flight, answered differently than alone",
+            questions[i % questions.len()]
+        );
+    }
+}
+
 /// Installations read back exactly as saved, a later save replaces them, and an app's are listed
 /// sorted by company id as Rust sorts strings, without other apps'.
 pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store + Clone>(store: S) {
@@ -2498,6 +2577,7 @@ properties! {
         many_concurrent_updates_of_one_app_commit_exactly_once: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
         a_decisions_records_read_together_read_as_each_alone: store;
+        many_concurrent_reads_each_answer_their_own_question: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;
         an_installation_is_inserted_once_and_updated_only_at_the_revision_it_was_read_at: store;
         many_concurrent_inserts_and_updates_of_one_installation_commit_exactly_once: store;

@@ -13,6 +13,10 @@ mod decision_records;
 mod directory;
 mod forwarding;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres_reads;
+#[cfg(feature = "postgres")]
+mod shared_reads;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]

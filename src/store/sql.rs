@@ -102,15 +102,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
 ];
 
-fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+pub(super) fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
-fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(backend)
 }
 
-fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+pub(super) fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(backend)
 }
 
@@ -147,7 +147,7 @@ fn app_from(row: &AnyRow) -> StoreResult<App> {
 }
 
 /// An app's record, at the revision its column says (see [`app_from`]).
-fn app_at(record: &str, revision: i64) -> StoreResult<App> {
+pub(super) fn app_at(record: &str, revision: i64) -> StoreResult<App> {
     let mut app: App = from_json(record)?;
     app.revision = u64::try_from(revision).map_err(backend)?;
     Ok(app)
@@ -158,16 +158,16 @@ fn digest(hex: &str) -> StoreResult<SecretDigest> {
 }
 
 /// The columns of the decision statement, as the database returned them.
-struct DecisionRow {
-    record: Option<String>,
-    revoked: i64,
-    ceiling: Option<String>,
-    user: Option<String>,
-    permissions: Option<String>,
+pub(super) struct DecisionRow {
+    pub(super) record: Option<String>,
+    pub(super) revoked: i64,
+    pub(super) ceiling: Option<String>,
+    pub(super) user: Option<String>,
+    pub(super) permissions: Option<String>,
 }
 
 impl DecisionRow {
-    fn decode(self, member: MemberReads) -> StoreResult<DecisionRecords> {
+    pub(super) fn decode(self, member: MemberReads) -> StoreResult<DecisionRecords> {
         let member = match member {
             MemberReads::InStore => Some((
                 self.user.map(|user| from_json(&user)).transpose()?,
@@ -196,6 +196,9 @@ pub struct SqlStore {
     database: Database,
     /// The decision statements, built once (see [`decision_statements`]).
     decision_statements: std::sync::Arc<[String; 4]>,
+    /// On PostgreSQL, the hot reads in flight together, read in shared statements.
+    #[cfg(feature = "postgres")]
+    shared: Option<super::postgres_reads::PostgresReads>,
     /// The decision path's reads, on the calling thread, for a SQLite file.
     #[cfg(feature = "sqlite")]
     sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
@@ -386,10 +389,15 @@ impl SqlStore {
             }
         };
         #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        #[cfg(feature = "postgres")]
+        let shared = (database == Database::Postgres)
+            .then(|| super::postgres_reads::PostgresReads::new(&pool));
         let mut store = Self {
             pool,
             database,
             decision_statements: std::sync::Arc::new(decision_statements(database)),
+            #[cfg(feature = "postgres")]
+            shared,
             #[cfg(feature = "sqlite")]
             sqlite_reads: None,
         };
@@ -655,6 +663,10 @@ impl AppStore for SqlStore {
                 .map(|(record, revision): (String, i64)| app_at(&record, revision))
                 .transpose();
         }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            return shared.app(client_id).await;
+        }
         let row = sqlx::query(STATEMENT)
             .bind(client_id.to_string())
             .fetch_optional(&self.pool)
@@ -905,6 +917,10 @@ impl InstallationStore for SqlStore {
                 reads.optional_row(STATEMENT, &parameters, |row| row.get::<_, String>("record"))?;
             return record.map(|record| from_json(&record)).transpose();
         }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            return shared.installation(app, company).await;
+        }
         let row = sqlx::query(STATEMENT)
             .bind(app.to_string())
             .bind(company.to_string())
@@ -950,6 +966,10 @@ impl InstallationStore for SqlStore {
                 })
             })?;
             return row.decode(query.member);
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            return shared.decision(query, person).await?.decode(query.member);
         }
         let row = sqlx::query(statement)
             .bind(query.app.to_string())

@@ -1,0 +1,200 @@
+//! PostgreSQL's hot reads, each kind read for every request waiting in one statement (see
+//! [`shared_reads`](super::shared_reads)): a decision's records on every API call, and an app
+//! and an installation on every grant.
+//!
+//! Each statement takes its keys as the rows of one JSON parameter, numbered so that each
+//! answer goes back to its question, and left-joins the tables, so every key has exactly one
+//! row whether or not its records exist. A JSON parameter rather than arrays because the
+//! store's `Any` pool binds only scalars.
+
+use super::shared_reads::{ReadBatch, SharedReads};
+use super::sql::{DecisionRow, app_at, backend, from_json, to_json};
+use super::{Acting, DecisionQuery, StoreResult};
+use crate::model::{App, ClientId, CompanyId, Installation};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use std::sync::Arc;
+
+/// Every decision waiting, read as the one-decision statement reads one: the installation,
+/// the acting user (the person, or the service account the installation names) and their
+/// membership, the grant's revocation, and a person's app ceiling, all of one snapshot.
+const DECISIONS: &str = "SELECT q.n, i.record AS record, u.record AS user_record, \
+     m.permissions AS permissions, \
+     (SELECT COUNT(*) FROM appgrant_revoked_grants r WHERE r.grant_id = q.grant_id) AS revoked, \
+     CASE WHEN q.person IS NULL THEN NULL ELSE \
+       (SELECT a.record::json ->> 'ceiling' FROM appgrant_apps a WHERE a.client_id = q.app) \
+     END AS ceiling \
+     FROM json_to_recordset($1::json) \
+       AS q(n BIGINT, app TEXT, company TEXT, grant_id TEXT, person TEXT) \
+     LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company \
+     LEFT JOIN LATERAL (SELECT COALESCE(q.person, \
+       i.record::json -> 'service_account' ->> 'user') AS id) acting ON TRUE \
+     LEFT JOIN appgrant_users u ON u.id = acting.id \
+     LEFT JOIN appgrant_memberships m ON m.company_id = q.company AND m.user_id = acting.id";
+
+/// Every app waiting.
+const APPS: &str = "SELECT q.n, a.record, a.revision \
+     FROM json_to_recordset($1::json) AS q(n BIGINT, client_id TEXT) \
+     LEFT JOIN appgrant_apps a ON a.client_id = q.client_id";
+
+/// Every installation waiting.
+const INSTALLATIONS: &str = "SELECT q.n, i.record \
+     FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
+     LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
+
+/// One decision's question.
+#[derive(Serialize)]
+struct DecisionKey {
+    app: String,
+    company: String,
+    grant_id: String,
+    person: Option<String>,
+}
+
+/// One app's question.
+#[derive(Serialize)]
+struct AppKey {
+    client_id: String,
+}
+
+/// One installation's question.
+#[derive(Serialize)]
+struct InstallationKey {
+    app: String,
+    company: String,
+}
+
+/// A key with its place in the statement's parameter.
+#[derive(Serialize)]
+struct Numbered<K> {
+    n: usize,
+    #[serde(flatten)]
+    key: K,
+}
+
+/// The shared reads of one PostgreSQL store; clones share the queues.
+#[derive(Clone, Debug)]
+pub(super) struct PostgresReads {
+    decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
+    apps: Arc<SharedReads<AppKey, Option<App>>>,
+    installations: Arc<SharedReads<InstallationKey, Option<Installation>>>,
+}
+
+impl PostgresReads {
+    /// Shared reads over `pool`, as many statements of each kind at once as it has
+    /// connections (more would only wait for one).
+    pub(super) fn new(pool: &AnyPool) -> Self {
+        let readers = usize::try_from(pool.options().get_max_connections()).unwrap_or(4);
+        Self {
+            decisions: SharedReads::new(readers, reader(pool, DECISIONS, decision_row)),
+            apps: SharedReads::new(readers, reader(pool, APPS, app_row)),
+            installations: SharedReads::new(readers, reader(pool, INSTALLATIONS, installation_row)),
+        }
+    }
+
+    /// A decision's records; `person` is the acting person's id, `None` for a service account.
+    pub(super) async fn decision(
+        &self,
+        query: &DecisionQuery<'_>,
+        person: Option<String>,
+    ) -> StoreResult<DecisionRow> {
+        debug_assert_eq!(person.is_none(), query.acting == Acting::ServiceAccount);
+        let key = DecisionKey {
+            app: query.app.to_string(),
+            company: query.company.to_string(),
+            grant_id: query.grant.to_string(),
+            person,
+        };
+        self.decisions.read(key).await
+    }
+
+    /// The app with this client id.
+    pub(super) async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        let key = AppKey {
+            client_id: client_id.to_string(),
+        };
+        self.apps.read(key).await
+    }
+
+    /// The app's installation in the company.
+    pub(super) async fn installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<Installation>> {
+        let key = InstallationKey {
+            app: app.to_string(),
+            company: company.to_string(),
+        };
+        self.installations.read(key).await
+    }
+}
+
+/// Reads a batch with `statement`, decoding each row with `decode`.
+fn reader<K, R>(
+    pool: &AnyPool,
+    statement: &'static str,
+    decode: fn(&AnyRow) -> StoreResult<R>,
+) -> ReadBatch<K, R>
+where
+    K: Serialize + Send + 'static,
+    R: Send + 'static,
+{
+    let pool = pool.clone();
+    Arc::new(move |keys| Box::pin(read_batch(pool.clone(), statement, decode, keys)))
+}
+
+async fn read_batch<K: Serialize, R>(
+    pool: AnyPool,
+    statement: &'static str,
+    decode: fn(&AnyRow) -> StoreResult<R>,
+    keys: Vec<K>,
+) -> StoreResult<Vec<R>> {
+    let asked = keys.len();
+    let numbered: Vec<Numbered<K>> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(n, key)| Numbered { n, key })
+        .collect();
+    let rows = sqlx::query(statement)
+        .bind(to_json(&numbered)?)
+        .fetch_all(&pool)
+        .await
+        .map_err(backend)?;
+    let mut answers: Vec<Option<R>> = (0..asked).map(|_| None).collect();
+    for row in &rows {
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if let Some(slot) = usize::try_from(n).ok().and_then(|n| answers.get_mut(n)) {
+            *slot = Some(decode(row)?);
+        }
+    }
+    // A key left without a row is dropped here, and the shared read reports the shortfall
+    // instead of answering another key's question.
+    Ok(answers.into_iter().flatten().collect())
+}
+
+fn decision_row(row: &AnyRow) -> StoreResult<DecisionRow> {
+    let get = |column| row.try_get::<Option<String>, _>(column).map_err(backend);
+    Ok(DecisionRow {
+        record: get("record")?,
+        revoked: row.try_get("revoked").map_err(backend)?,
+        ceiling: get("ceiling")?,
+        user: get("user_record")?,
+        permissions: get("permissions")?,
+    })
+}
+
+fn app_row(row: &AnyRow) -> StoreResult<Option<App>> {
+    let record: Option<String> = row.try_get("record").map_err(backend)?;
+    let revision: Option<i64> = row.try_get("revision").map_err(backend)?;
+    match (record, revision) {
+        (Some(record), Some(revision)) => app_at(&record, revision).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn installation_row(row: &AnyRow) -> StoreResult<Option<Installation>> {
+    let record: Option<String> = row.try_get("record").map_err(backend)?;
+    record.map(|record| from_json(&record)).transpose()
+}
