@@ -746,9 +746,9 @@ pub async fn a_decisions_records_read_together_read_as_each_alone<S: Store + Clo
     assert!(!read.revoked, "another grant reads as revoked");
 }
 
-/// Many decisions, apps and installations read at once each answer their own question,
-/// exactly as that read made alone does: a store that reads the requests in flight together
-/// (in one statement) never hands one request another's answer, nor one made before the read.
+/// Many decisions, apps, installations and apps with their installation read at once each
+/// answer their own question, exactly as that read made alone does: a store that reads the
+/// requests in flight together (in one statement) never hands one request another's answer.
 pub async fn many_concurrent_reads_each_answer_their_own_question<S: Store + Clone>(store: S) {
     let john = UserId::new("john");
     let levels = [Level::ReadOnly, Level::Standard, Level::Admin];
@@ -807,6 +807,12 @@ pub async fn many_concurrent_reads_each_answer_their_own_question<S: Store + Clo
         let records = store.decision_records(&query).await.must();
         let app_read = store.app(app).await.must();
         let installation = store.installation(app, company).await.must();
+        let both = store.app_and_installation(app, company).await.must();
+        assert_eq!(
+            both,
+            (app_read.clone(), installation.clone()),
+            "an app and its installation read together differ from each read alone"
+        );
         (records, app_read, installation)
     };
     let mut alone = Vec::new();

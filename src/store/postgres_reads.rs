@@ -43,6 +43,13 @@ const INSTALLATIONS: &str = "SELECT q.n, i.record \
      FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
      LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
 
+/// Every app waiting with its installation in a company, of one snapshot.
+const APPS_AND_INSTALLATIONS: &str = "SELECT q.n, a.record AS app_record, a.revision, \
+     i.record AS installation_record \
+     FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
+     LEFT JOIN appgrant_apps a ON a.client_id = q.app \
+     LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
+
 /// One decision's question.
 #[derive(Serialize)]
 struct DecisionKey {
@@ -79,7 +86,11 @@ pub(super) struct PostgresReads {
     decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
     apps: Arc<SharedReads<AppKey, Option<App>>>,
     installations: Arc<SharedReads<InstallationKey, Option<Installation>>>,
+    apps_and_installations: Arc<SharedReads<InstallationKey, AppAndInstallation>>,
 }
+
+/// An app and its installation in a company, as read together.
+type AppAndInstallation = (Option<App>, Option<Installation>);
 
 impl PostgresReads {
     /// Shared reads over `pool`, as many statements of each kind at once as it has
@@ -90,6 +101,10 @@ impl PostgresReads {
             decisions: SharedReads::new(readers, reader(pool, DECISIONS, decision_row)),
             apps: SharedReads::new(readers, reader(pool, APPS, app_row)),
             installations: SharedReads::new(readers, reader(pool, INSTALLATIONS, installation_row)),
+            apps_and_installations: SharedReads::new(
+                readers,
+                reader(pool, APPS_AND_INSTALLATIONS, app_and_installation_row),
+            ),
         }
     }
 
@@ -128,6 +143,19 @@ impl PostgresReads {
             company: company.to_string(),
         };
         self.installations.read(key).await
+    }
+
+    /// The app and its installation in the company.
+    pub(super) async fn app_and_installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<AppAndInstallation> {
+        let key = InstallationKey {
+            app: app.to_string(),
+            company: company.to_string(),
+        };
+        self.apps_and_installations.read(key).await
     }
 }
 
@@ -197,4 +225,18 @@ fn app_row(row: &AnyRow) -> StoreResult<Option<App>> {
 fn installation_row(row: &AnyRow) -> StoreResult<Option<Installation>> {
     let record: Option<String> = row.try_get("record").map_err(backend)?;
     record.map(|record| from_json(&record)).transpose()
+}
+
+fn app_and_installation_row(row: &AnyRow) -> StoreResult<AppAndInstallation> {
+    let record: Option<String> = row.try_get("app_record").map_err(backend)?;
+    let revision: Option<i64> = row.try_get("revision").map_err(backend)?;
+    let app = match (record, revision) {
+        (Some(record), Some(revision)) => Some(app_at(&record, revision)?),
+        _ => None,
+    };
+    let installation: Option<String> = row.try_get("installation_record").map_err(backend)?;
+    Ok((
+        app,
+        installation.map(|record| from_json(&record)).transpose()?,
+    ))
 }

@@ -930,6 +930,19 @@ impl InstallationStore for SqlStore {
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
     }
 
+    async fn app_and_installation(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<(Option<App>, Option<Installation>)> {
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            return shared.app_and_installation(app, company).await;
+        }
+        let read = self.app(app).await?;
+        Ok((read, self.installation(app, company).await?))
+    }
+
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
         let statement = self.decision_statement(query);
         let person = match query.acting {
