@@ -102,6 +102,26 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
 ];
 
+/// Migrations whose SQL differs by database, each applied after the common migrations of
+/// lower versions: (version, SQLite's statements, PostgreSQL's statements).
+const DIALECT_MIGRATIONS: &[(i64, &[&str], &[&str])] = &[
+    // The service account an installation names, as a column the database computes from the
+    // record on every write (whichever instance, of whichever version, writes it), so a
+    // decision joins on it instead of parsing the record's JSON for every row. PostgreSQL
+    // stores it; SQLite can only add a column computed when read, kept for one schema.
+    (
+        10,
+        &[
+            "ALTER TABLE appgrant_installations ADD COLUMN service_account TEXT \
+           GENERATED ALWAYS AS (json_extract(record, '$.service_account.user')) VIRTUAL",
+        ],
+        &[
+            "ALTER TABLE appgrant_installations ADD COLUMN service_account TEXT \
+           GENERATED ALWAYS AS ((record::json -> 'service_account') ->> 'user') STORED",
+        ],
+    ),
+];
+
 pub(super) fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
@@ -492,18 +512,24 @@ impl SqlStore {
                 .await
                 .and_then(|row| row.try_get("version"))
                 .map_err(backend)?;
-        for (version, statements) in MIGRATIONS {
-            if current.is_some_and(|current| current >= *version) {
+        let dialect = DIALECT_MIGRATIONS
+            .iter()
+            .map(|(version, sqlite, postgres)| match self.database {
+                Database::Sqlite => (*version, *sqlite),
+                Database::Postgres => (*version, *postgres),
+            });
+        for (version, statements) in MIGRATIONS.iter().copied().chain(dialect) {
+            if current.is_some_and(|current| current >= version) {
                 continue;
             }
-            for statement in *statements {
+            for statement in statements {
                 sqlx::query(statement)
                     .execute(&mut *transaction)
                     .await
                     .map_err(backend)?;
             }
             sqlx::query("INSERT INTO appgrant_schema (version) VALUES ($1)")
-                .bind(*version)
+                .bind(version)
                 .execute(&mut *transaction)
                 .await
                 .map_err(backend)?;
