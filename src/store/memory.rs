@@ -552,3 +552,81 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, Scope};
+
+    fn holding(tool: &str) -> Permissions {
+        Permissions::none().with(Scope::Company, tool, Level::ReadOnly)
+    }
+
+    /// The pair index orders ids by their packed bytes, length first; what the store answers
+    /// is in string order all the same, as the store traits promise.
+    #[tokio::test]
+    async fn companies_and_members_are_listed_in_string_order_whatever_their_ids_lengths() {
+        let store = MemoryStore::new();
+        let jane = UserId::new("jane");
+        for company in ["ccc", "b", "aa"] {
+            store
+                .save_membership(&CompanyId::new(company), &jane, holding(company))
+                .await
+                .expect("saved");
+        }
+        let companies: Vec<String> = store
+            .memberships_of(&jane)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|(company, permissions)| {
+                assert_eq!(permissions, holding(company.as_str()));
+                company.as_str().to_owned()
+            })
+            .collect();
+        assert_eq!(companies, ["aa", "b", "ccc"]);
+
+        let acme = CompanyId::new("acme");
+        for user in ["zz", "a", "mmm"] {
+            store
+                .save_user(User::person(user, user))
+                .await
+                .expect("saved");
+            store
+                .save_membership(&acme, &UserId::new(user), holding(user))
+                .await
+                .expect("saved");
+        }
+        let members: Vec<String> = store
+            .members(&acme)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|(user, _)| user.id.as_str().to_owned())
+            .collect();
+        assert_eq!(members, ["a", "mmm", "zz"]);
+    }
+
+    #[tokio::test]
+    async fn a_membership_saved_again_is_listed_once_with_what_it_holds_now() {
+        let store = MemoryStore::new();
+        let (acme, jane) = (CompanyId::new("acme"), UserId::new("jane"));
+        store
+            .save_user(User::person("jane", "Jane"))
+            .await
+            .expect("saved");
+        for tool in ["rfis", "budget"] {
+            store
+                .save_membership(&acme, &jane, holding(tool))
+                .await
+                .expect("saved");
+        }
+        assert_eq!(
+            store.memberships_of(&jane).await.expect("read"),
+            [(acme.clone(), holding("budget"))]
+        );
+        let members = store.members(&acme).await.expect("read");
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].1, holding("budget"));
+    }
+}
