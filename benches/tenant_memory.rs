@@ -121,8 +121,10 @@ async fn save_part(store: &MemoryStore, part: usize, tenant: Tenant) {
 /// Heap bytes and allocations still held after `region` began.
 fn held(region: &Region<'_, System>) -> (isize, isize) {
     let change = region.change();
-    let bytes = change.bytes_allocated as isize - change.bytes_deallocated as isize
-        + change.bytes_reallocated;
+    // stats_alloc's `realloc` already adds what a block grew by to `bytes_allocated` and what
+    // it shrank by to `bytes_deallocated`; `bytes_reallocated` is that same change again, so
+    // adding it would count every grown `String`, `Vec` and table twice.
+    let bytes = change.bytes_allocated as isize - change.bytes_deallocated as isize;
     (
         bytes,
         change.allocations as isize - change.deallocations as isize,
