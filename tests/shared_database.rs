@@ -476,6 +476,79 @@ async fn manifests_published_at_once_through_both_servers_are_all_kept(database:
     assert_eq!(versions, expected, "one version per publish that succeeded");
 }
 
+/// The service account a decision acts as is the one the installation's record names, even
+/// when the record was written by an instance that knows nothing of the column a decision
+/// joins on (an older release sharing the database writes only the record): the database
+/// computes that column from the record at every write.
+async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the_one_decided_with(
+    database: &Database,
+) {
+    use appgrant::store::{
+        Acting, DecisionQuery, Directory, InstallationStore, MemberReads, ServiceAccount,
+    };
+    let store = database.open().await;
+    let (app, _) = store_suite::registration("FieldSync")
+        .register(&mut rand::thread_rng())
+        .unwrap();
+    let acme = CompanyId::new("acme");
+    let jane = UserId::new("jane");
+    let mut installation = Installation::request(&app, &acme, &jane, store_suite::start());
+    let accounts = [UserId::new("sa-first"), UserId::new("sa-second")];
+    for (account, level) in accounts.iter().zip([Level::ReadOnly, Level::Admin]) {
+        store
+            .save_service_account(&ServiceAccount {
+                company: acme.clone(),
+                id: account.clone(),
+                name: account.to_string(),
+                app: app.client_id.clone(),
+                permissions: Permissions::none().with(Scope::Company, "rfis", level),
+            })
+            .await
+            .unwrap();
+    }
+    installation.service_account = Some(ServiceAccountGrant {
+        user: accounts[0].clone(),
+        approved: Manifest::new(1),
+        permitted_projects: Default::default(),
+    });
+    store.save_installation(installation.clone()).await.unwrap();
+    let grant = GrantId::new("grant-1");
+    let query = DecisionQuery {
+        app: &app.client_id,
+        company: &acme,
+        grant: &grant,
+        acting: Acting::ServiceAccount,
+        member: MemberReads::InStore,
+    };
+    let acting = |records: appgrant::store::DecisionRecords| {
+        let (user, _) = records.member.expect("the member was read in store");
+        user.map(|user| user.id)
+    };
+    let read = store.decision_records(&query).await.unwrap();
+    assert_eq!(acting(read), Some(accounts[0].clone()));
+
+    // An older instance rewrites the record alone, naming the second account.
+    installation.service_account.as_mut().unwrap().user = accounts[1].clone();
+    let raw = database.raw_pool().await;
+    sqlx::query(
+        "UPDATE appgrant_installations SET record = $1 WHERE app_id = $2 AND company_id = $3",
+    )
+    .bind(serde_json::to_string(&installation).unwrap())
+    .bind(app.client_id.to_string())
+    .bind(acme.to_string())
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    let read = store.decision_records(&query).await.unwrap();
+    assert_eq!(read.installation, Some(installation.clone()));
+    assert_eq!(
+        acting(read),
+        Some(accounts[1].clone()),
+        "the decision acted as the account the record no longer names"
+    );
+}
+
 macro_rules! shared_database_tests {
     ($( $(#[$attribute:meta])* $name:ident; )*) => {
         $(
@@ -498,6 +571,7 @@ macro_rules! every_shared_database_test {
             a_revocation_through_one_server_is_seen_by_the_next_decision_through_the_other;
             an_uninstall_through_one_server_is_seen_by_the_next_decision_through_the_other;
             a_permission_change_through_one_server_is_seen_by_the_next_decision_through_the_other;
+            a_service_account_named_by_a_record_written_by_an_older_instance_is_the_one_decided_with;
             data_survives_a_restart;
             secrets_codes_and_tokens_are_stored_only_as_digests;
             a_family_takes_the_same_storage_however_often_it_rotates;

@@ -253,36 +253,35 @@ fn decision_statements(database: Database) -> [String; 4] {
 }
 
 fn decision_statement(database: Database, acting: ActingKind, member: MemberReads) -> String {
-    // The record is JSON text; each database reads a field of it its own way.
-    let field = |path: [&str; 2]| match database {
-        Database::Sqlite => format!("json_extract(record, '$.{}.{}')", path[0], path[1]),
-        Database::Postgres => format!("(record::json -> '{}' ->> '{}')", path[0], path[1]),
-    };
     let ceiling = match (acting, database) {
-        (ActingKind::ServiceAccount, _) => "NULL".to_owned(),
-        (ActingKind::Person, Database::Sqlite) => "(SELECT json_extract(record, '$.ceiling') \
-            FROM appgrant_apps WHERE client_id = $1)"
-            .to_owned(),
-        (ActingKind::Person, Database::Postgres) => "(SELECT record::json ->> 'ceiling' \
-            FROM appgrant_apps WHERE client_id = $1)"
-            .to_owned(),
+        (ActingKind::ServiceAccount, _) => "NULL",
+        (ActingKind::Person, Database::Sqlite) => {
+            "(SELECT json_extract(a.record, '$.ceiling') FROM appgrant_apps a \
+             WHERE a.client_id = $1)"
+        }
+        (ActingKind::Person, Database::Postgres) => {
+            "(SELECT a.record::json ->> 'ceiling' FROM appgrant_apps a WHERE a.client_id = $1)"
+        }
     };
-    let member = match member {
-        MemberReads::InStore => "(SELECT u.record FROM appgrant_users u, acting \
-            WHERE u.id = acting.id) AS user_record, \
-            (SELECT m.permissions FROM appgrant_memberships m, acting \
-            WHERE m.company_id = $2 AND m.user_id = acting.id) AS permissions, "
-            .to_owned(),
-        MemberReads::Elsewhere => String::new(),
+    // The acting user: the person, or the service account the installation names (the column
+    // the database computes from its record).
+    let (member, joins) = match member {
+        MemberReads::InStore => (
+            "u.record AS user_record, m.permissions AS permissions, ",
+            "LEFT JOIN appgrant_users u ON u.id = COALESCE(q.person, i.service_account) \
+             LEFT JOIN appgrant_memberships m ON m.company_id = $2 \
+             AND m.user_id = COALESCE(q.person, i.service_account)",
+        ),
+        MemberReads::Elsewhere => ("", ""),
     };
+    // One row whether or not the installation exists: the joins hang off a one-row select
+    // (of the person, so every statement takes all four parameters).
     format!(
-        "WITH installation AS (SELECT record FROM appgrant_installations \
-         WHERE app_id = $1 AND company_id = $2), \
-         acting AS (SELECT COALESCE($4, (SELECT {account} FROM installation)) AS id) \
-         SELECT (SELECT record FROM installation) AS record, {member}\
-         (SELECT COUNT(*) FROM appgrant_revoked_grants WHERE grant_id = $3) AS revoked, \
-         {ceiling} AS ceiling",
-        account = field(["service_account", "user"]),
+        "SELECT i.record AS record, {member}\
+         (SELECT COUNT(*) FROM appgrant_revoked_grants r WHERE r.grant_id = $3) AS revoked, \
+         {ceiling} AS ceiling \
+         FROM (SELECT CAST($4 AS TEXT) AS person) q \
+         LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2 {joins}"
     )
 }
 
