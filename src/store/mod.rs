@@ -15,7 +15,7 @@ mod forwarding;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres_reads;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod shared_reads;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

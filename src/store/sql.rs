@@ -209,6 +209,69 @@ impl DecisionRow {
     }
 }
 
+/// One decision's question, owned, as a SQLite file's shared read takes it.
+#[cfg(feature = "sqlite")]
+struct SqliteDecision {
+    /// Which of the store's decision statements answers it.
+    statement: usize,
+    app: String,
+    company: String,
+    grant: String,
+    person: Option<String>,
+    member: MemberReads,
+}
+
+/// The decisions in flight together on a SQLite file, each read with its own statement but
+/// all in one read transaction on one connection: the file's locks, taken and released for
+/// every statement read alone, are taken once per batch, and the threads serving requests no
+/// longer contend for SQLite's process-wide lock at every read.
+#[cfg(feature = "sqlite")]
+fn sqlite_decisions(
+    reads: std::sync::Arc<super::sqlite_reads::SqliteReads>,
+    statements: std::sync::Arc<[String; 4]>,
+) -> std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, DecisionRow>> {
+    let read: super::shared_reads::ReadBatch<SqliteDecision, DecisionRow> =
+        std::sync::Arc::new(move |keys: Vec<SqliteDecision>| {
+            let answers = reads.read_each(&keys, |connection, key| {
+                let statement = statements.get(key.statement).map_or("", String::as_str);
+                let mut prepared = connection.prepare_cached(statement)?;
+                let parameters: [(&str, &dyn rusqlite::ToSql); 4] = [
+                    ("$1", &key.app),
+                    ("$2", &key.company),
+                    ("$3", &key.grant),
+                    ("$4", &key.person),
+                ];
+                prepared.query_row(&parameters[..], |row| sqlite_decision_row(row, key.member))
+            });
+            Box::pin(std::future::ready(answers))
+        });
+    // One reader: the point is one connection reading for everyone at a time.
+    super::shared_reads::SharedReads::new(1, read)
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_decision_row(
+    row: &rusqlite::Row<'_>,
+    member: MemberReads,
+) -> rusqlite::Result<DecisionRow> {
+    let in_store = member == MemberReads::InStore;
+    Ok(DecisionRow {
+        record: row.get("record")?,
+        revoked: row.get("revoked")?,
+        ceiling: row.get("ceiling")?,
+        user: if in_store {
+            row.get("user_record")?
+        } else {
+            None
+        },
+        permissions: if in_store {
+            row.get("permissions")?
+        } else {
+            None
+        },
+    })
+}
+
 /// A store in SQLite or PostgreSQL, chosen by the URL. Cloning shares the pool.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
@@ -219,6 +282,10 @@ pub struct SqlStore {
     /// On PostgreSQL, the hot reads in flight together, read in shared statements.
     #[cfg(feature = "postgres")]
     shared: Option<super::postgres_reads::PostgresReads>,
+    /// On a SQLite file, the decisions in flight together, read in one read transaction.
+    #[cfg(feature = "sqlite")]
+    sqlite_decisions:
+        Option<std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, DecisionRow>>>,
     /// The decision path's reads, on the calling thread, for a SQLite file.
     #[cfg(feature = "sqlite")]
     sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
@@ -356,6 +423,11 @@ impl SqlStore {
     /// so the account and what it holds are those of the installation read. COUNT decodes as an
     /// integer on both databases (EXISTS would be a boolean on one and an integer on the other).
     fn decision_statement(&self, query: &DecisionQuery<'_>) -> &str {
+        &self.decision_statements[self.decision_statement_index(query)]
+    }
+
+    /// Where [`decision_statement`](Self::decision_statement) is in the store's statements.
+    fn decision_statement_index(&self, query: &DecisionQuery<'_>) -> usize {
         let acting = match query.acting {
             Acting::Person(_) => 0,
             Acting::ServiceAccount => 2,
@@ -364,7 +436,7 @@ impl SqlStore {
             MemberReads::InStore => 0,
             MemberReads::Elsewhere => 1,
         };
-        &self.decision_statements[acting + member]
+        acting + member
     }
 
     /// Connects to `url` (`sqlite://path.db`, created if missing, or `postgres://…`) with the
@@ -419,6 +491,8 @@ impl SqlStore {
             shared,
             #[cfg(feature = "sqlite")]
             sqlite_reads: None,
+            #[cfg(feature = "sqlite")]
+            sqlite_decisions: None,
         };
         if database == Database::Sqlite {
             store.use_wal().await?;
@@ -430,6 +504,12 @@ impl SqlStore {
                 .database_file()
                 .await?
                 .map(|path| std::sync::Arc::new(super::sqlite_reads::SqliteReads::new(path)));
+            store.sqlite_decisions = store.sqlite_reads.as_ref().map(|reads| {
+                sqlite_decisions(
+                    std::sync::Arc::clone(reads),
+                    std::sync::Arc::clone(&store.decision_statements),
+                )
+            });
         }
         Ok(store)
     }
@@ -964,6 +1044,32 @@ impl InstallationStore for SqlStore {
         if let Some(shared) = &self.shared {
             return shared.app_and_installation(app, company).await;
         }
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            // One statement, so one read transaction's locks, for both.
+            const STATEMENT: &str = "SELECT a.record AS app_record, a.revision, \
+                i.record AS installation_record FROM (SELECT 1 AS one) q \
+                LEFT JOIN appgrant_apps a ON a.client_id = $1 \
+                LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
+            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
+                [("$1", &app.as_str()), ("$2", &company.as_str())];
+            let row = reads.optional_row(STATEMENT, &parameters, |row| {
+                Ok((
+                    row.get::<_, Option<String>>("app_record")?,
+                    row.get::<_, Option<i64>>("revision")?,
+                    row.get::<_, Option<String>>("installation_record")?,
+                ))
+            })?;
+            let (app_record, revision, installation) = row.unwrap_or_default();
+            let app = match (app_record, revision) {
+                (Some(record), Some(revision)) => Some(app_at(&record, revision)?),
+                _ => None,
+            };
+            return Ok((
+                app,
+                installation.map(|record| from_json(&record)).transpose()?,
+            ));
+        }
         let read = self.app(app).await?;
         Ok((read, self.installation(app, company).await?))
     }
@@ -975,35 +1081,18 @@ impl InstallationStore for SqlStore {
             Acting::ServiceAccount => None,
         };
         #[cfg(feature = "sqlite")]
-        if let Some(reads) = self.reads_here()? {
-            let row = reads.read(|connection| {
-                let mut prepared = connection.prepare_cached(statement)?;
-                let parameters: [(&str, &dyn rusqlite::ToSql); 4] = [
-                    ("$1", &query.app.as_str()),
-                    ("$2", &query.company.as_str()),
-                    ("$3", &query.grant.as_str()),
-                    ("$4", &person),
-                ];
-                prepared.query_row(&parameters[..], |row| {
-                    let in_store = query.member == MemberReads::InStore;
-                    Ok(DecisionRow {
-                        record: row.get("record")?,
-                        revoked: row.get("revoked")?,
-                        ceiling: row.get("ceiling")?,
-                        user: if in_store {
-                            row.get("user_record")?
-                        } else {
-                            None
-                        },
-                        permissions: if in_store {
-                            row.get("permissions")?
-                        } else {
-                            None
-                        },
-                    })
-                })
-            })?;
-            return row.decode(query.member);
+        if let Some(shared) = &self.sqlite_decisions {
+            // The pool closed is the store closed, whichever connections could still read.
+            self.reads_here()?;
+            let key = SqliteDecision {
+                statement: self.decision_statement_index(query),
+                app: query.app.to_string(),
+                company: query.company.to_string(),
+                grant: query.grant.to_string(),
+                person,
+                member: query.member,
+            };
+            return shared.read(key).await?.decode(query.member);
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {

@@ -72,6 +72,25 @@ impl SqliteReads {
         Ok(result)
     }
 
+    /// Runs `one` for each of `keys` in turn, all in one read transaction, so the batch pays
+    /// the file's locks once and every answer is of one snapshot, taken at the first read.
+    pub(super) fn read_each<K, T>(
+        &self,
+        keys: &[K],
+        mut one: impl FnMut(&Connection, &K) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.read(|connection| {
+            // Dropped without a commit (a read failed), it rolls back: nothing was written.
+            let transaction = connection.unchecked_transaction()?;
+            let answers = keys
+                .iter()
+                .map(|key| one(&transaction, key))
+                .collect::<rusqlite::Result<Vec<T>>>()?;
+            transaction.commit()?;
+            Ok(answers)
+        })
+    }
+
     /// The one row `statement` finds with `parameters`, mapped by `row`, or `None`.
     pub(super) fn optional_row<T>(
         &self,
