@@ -84,13 +84,30 @@ struct Numbered<K> {
 #[derive(Clone, Debug)]
 pub(super) struct PostgresReads {
     decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
-    apps: Arc<SharedReads<AppKey, Option<App>>>,
-    installations: Arc<SharedReads<InstallationKey, Option<Installation>>>,
-    apps_and_installations: Arc<SharedReads<InstallationKey, AppAndInstallation>>,
+    apps: Arc<SharedReads<AppKey, Option<AppText>>>,
+    installations: Arc<SharedReads<InstallationKey, Option<String>>>,
+    apps_and_installations: Arc<SharedReads<InstallationKey, AppAndInstallationText>>,
 }
+
+/// An app's record and revision as stored. The shared reads answer with the text and each
+/// caller decodes its own in its own task: decoding in the reader would put every caller's
+/// decoding on one thread, in the path of every other answer of the statement.
+type AppText = (String, i64);
+
+/// An app's record and revision and its installation's record, as stored.
+type AppAndInstallationText = (Option<AppText>, Option<String>);
 
 /// An app and its installation in a company, as read together.
 type AppAndInstallation = (Option<App>, Option<Installation>);
+
+fn app_from(text: Option<AppText>) -> StoreResult<Option<App>> {
+    text.map(|(record, revision)| app_at(&record, revision))
+        .transpose()
+}
+
+fn installation_from(text: Option<String>) -> StoreResult<Option<Installation>> {
+    text.map(|record| from_json(&record)).transpose()
+}
 
 impl PostgresReads {
     /// Shared reads over `pool`.
@@ -133,7 +150,7 @@ impl PostgresReads {
         let key = AppKey {
             client_id: client_id.to_string(),
         };
-        self.apps.read(key).await
+        app_from(self.apps.read(key).await?)
     }
 
     /// The app's installation in the company.
@@ -146,7 +163,7 @@ impl PostgresReads {
             app: app.to_string(),
             company: company.to_string(),
         };
-        self.installations.read(key).await
+        installation_from(self.installations.read(key).await?)
     }
 
     /// The app and its installation in the company.
@@ -159,7 +176,8 @@ impl PostgresReads {
             app: app.to_string(),
             company: company.to_string(),
         };
-        self.apps_and_installations.read(key).await
+        let (app, installation) = self.apps_and_installations.read(key).await?;
+        Ok((app_from(app)?, installation_from(installation)?))
     }
 }
 
@@ -217,30 +235,21 @@ fn decision_row(row: &AnyRow) -> StoreResult<DecisionRow> {
     })
 }
 
-fn app_row(row: &AnyRow) -> StoreResult<Option<App>> {
-    let record: Option<String> = row.try_get("record").map_err(backend)?;
+fn app_text(row: &AnyRow, column: &str) -> StoreResult<Option<AppText>> {
+    let record: Option<String> = row.try_get(column).map_err(backend)?;
     let revision: Option<i64> = row.try_get("revision").map_err(backend)?;
-    match (record, revision) {
-        (Some(record), Some(revision)) => app_at(&record, revision).map(Some),
-        _ => Ok(None),
-    }
+    Ok(record.zip(revision))
 }
 
-fn installation_row(row: &AnyRow) -> StoreResult<Option<Installation>> {
-    let record: Option<String> = row.try_get("record").map_err(backend)?;
-    record.map(|record| from_json(&record)).transpose()
+fn app_row(row: &AnyRow) -> StoreResult<Option<AppText>> {
+    app_text(row, "record")
 }
 
-fn app_and_installation_row(row: &AnyRow) -> StoreResult<AppAndInstallation> {
-    let record: Option<String> = row.try_get("app_record").map_err(backend)?;
-    let revision: Option<i64> = row.try_get("revision").map_err(backend)?;
-    let app = match (record, revision) {
-        (Some(record), Some(revision)) => Some(app_at(&record, revision)?),
-        _ => None,
-    };
-    let installation: Option<String> = row.try_get("installation_record").map_err(backend)?;
-    Ok((
-        app,
-        installation.map(|record| from_json(&record)).transpose()?,
-    ))
+fn installation_row(row: &AnyRow) -> StoreResult<Option<String>> {
+    row.try_get("record").map_err(backend)
+}
+
+fn app_and_installation_row(row: &AnyRow) -> StoreResult<AppAndInstallationText> {
+    let installation = row.try_get("installation_record").map_err(backend)?;
+    Ok((app_text(row, "app_record")?, installation))
 }
