@@ -549,6 +549,73 @@ async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the
     );
 }
 
+/// An installation stored before the service-account column existed (migration 10) is decided,
+/// once the schema is brought up to date, with the service account its record names.
+async fn an_installation_stored_before_the_service_account_column_is_decided_with_its_account(
+    database: &Database,
+) {
+    use appgrant::store::{
+        Acting, DecisionQuery, Directory, InstallationStore, MemberReads, ServiceAccount,
+    };
+    let store = database.open().await;
+    let (app, _) = store_suite::registration("FieldSync")
+        .register(&mut rand::thread_rng())
+        .unwrap();
+    let acme = CompanyId::new("acme");
+    let account = UserId::new("sa-before");
+    store
+        .save_service_account(&ServiceAccount {
+            company: acme.clone(),
+            id: account.clone(),
+            name: "FieldSync (service account)".into(),
+            app: app.client_id.clone(),
+            permissions: Permissions::none().with(Scope::Company, "rfis", Level::Standard),
+        })
+        .await
+        .unwrap();
+    let mut installation =
+        Installation::request(&app, &acme, &UserId::new("jane"), store_suite::start());
+    installation.service_account = Some(ServiceAccountGrant {
+        user: account.clone(),
+        approved: Manifest::new(1),
+        permitted_projects: Default::default(),
+    });
+    // Back to the schema of version 9, with the installation stored as it stored it.
+    let raw = database.raw_pool().await;
+    for statement in [
+        "ALTER TABLE appgrant_installations DROP COLUMN service_account",
+        "DELETE FROM appgrant_schema WHERE version >= 10",
+    ] {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO appgrant_installations (app_id, company_id, record, revision) \
+         VALUES ($1, $2, $3, 0)",
+    )
+    .bind(app.client_id.to_string())
+    .bind(acme.to_string())
+    .bind(serde_json::to_string(&installation).unwrap())
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+
+    let upgraded = database.open().await;
+    let grant = GrantId::new("grant-1");
+    let query = DecisionQuery {
+        app: &app.client_id,
+        company: &acme,
+        grant: &grant,
+        acting: Acting::ServiceAccount,
+        member: MemberReads::InStore,
+    };
+    let read = upgraded.decision_records(&query).await.unwrap();
+    assert_eq!(read.installation, Some(installation));
+    let (user, held) = read.member.expect("the member was read in store");
+    assert_eq!(user.map(|user| user.id), Some(account));
+    assert!(held.is_some(), "the account's permissions were not read");
+}
+
 macro_rules! shared_database_tests {
     ($( $(#[$attribute:meta])* $name:ident; )*) => {
         $(
@@ -572,6 +639,7 @@ macro_rules! every_shared_database_test {
             an_uninstall_through_one_server_is_seen_by_the_next_decision_through_the_other;
             a_permission_change_through_one_server_is_seen_by_the_next_decision_through_the_other;
             a_service_account_named_by_a_record_written_by_an_older_instance_is_the_one_decided_with;
+            an_installation_stored_before_the_service_account_column_is_decided_with_its_account;
             data_survives_a_restart;
             secrets_codes_and_tokens_are_stored_only_as_digests;
             a_family_takes_the_same_storage_however_often_it_rotates;

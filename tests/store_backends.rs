@@ -57,6 +57,7 @@ macro_rules! suite {
             conformance::members_are_listed_sorted_by_user_id_with_their_permissions: store;
             conformance::a_service_account_saved_over_a_persons_id_gives_the_person_nothing: store;
             conformance::a_decisions_member_read_in_store_is_the_one_its_installation_names: store;
+            conformance::many_concurrent_decisions_each_read_their_own_member: store;
             conformance::unknown_ids_read_as_nothing: directory;
             conformance::a_member_reads_as_its_user_and_membership_read: directory;
             conformance::a_service_account_holds_exactly_what_was_saved_and_a_later_save_replaces_it: directory;

@@ -7,7 +7,7 @@ use crate::grant::{
     TokenError, TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials,
     exchange_code, rotate,
 };
-use crate::model::{App, ClientId, CompanyId, GrantId, Installation, UserId};
+use crate::model::{App, ClientId, CompanyId, GrantId, UserId};
 use crate::store::{Directory, Store};
 use crate::token::{Secret, validate};
 use std::time::Instant;
@@ -105,23 +105,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         request: TokenRequest,
         credentials: &ClientAuthentication,
     ) -> Result<TokenResponse, TokenError> {
-        // A client-credentials grant for a company reads the app and its installation in one
-        // go (one round trip where the store can), and uses the installation only once the
-        // client is authenticated.
-        let (app, installation) = match &request {
-            TokenRequest::ClientCredentials {
-                company_id: Some(company),
-                ..
-            } => {
-                let (app, installation) = self
-                    .inner
-                    .store
-                    .app_and_installation(credentials.client_id(), company)
-                    .await?;
-                (self.authenticated(app, credentials)?, installation)
-            }
-            _ => (self.authenticate(credentials).await?, None),
-        };
+        let app = self.authenticate(credentials).await?;
         let issued = match request {
             TokenRequest::AuthorizationCode {
                 code,
@@ -157,7 +141,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                     scope: scope.as_ref(),
                     resource: resource.as_deref(),
                 };
-                self.service_account_token(&app, company_id.as_ref(), installation, requested)
+                self.service_account_token(&app, company_id.as_ref(), requested)
                     .await?
             }
         };
@@ -169,15 +153,6 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         credentials: &ClientAuthentication,
     ) -> Result<App, TokenError> {
         let app = self.inner.store.app(credentials.client_id()).await?;
-        self.authenticated(app, credentials)
-    }
-
-    /// The app read for `credentials`, if they authenticate it now.
-    fn authenticated(
-        &self,
-        app: Option<App>,
-        credentials: &ClientAuthentication,
-    ) -> Result<App, TokenError> {
         authenticate(app.as_ref(), credentials, self.now())?;
         // authenticate refuses an unknown client, so the app is there.
         app.ok_or(TokenError::InvalidClient("unknown client"))
@@ -350,15 +325,21 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         ))
     }
 
-    /// A service-account token, bound to `company` (whose `installation` was read with the
-    /// app) or unbound.
     async fn service_account_token(
         &self,
         app: &App,
         company: Option<&CompanyId>,
-        installation: Option<Installation>,
         requested: Requested<'_>,
     ) -> Result<Issued, TokenError> {
+        let installation = match company {
+            Some(company) => {
+                self.inner
+                    .store
+                    .installation(&app.client_id, company)
+                    .await?
+            }
+            None => None,
+        };
         let binding = match company {
             Some(company) => Binding::Company {
                 company,

@@ -307,16 +307,6 @@ impl InstallationStore for MemoryStore {
         Ok(self.state().installation(app, company)?)
     }
 
-    async fn app_and_installation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-    ) -> StoreResult<(Option<App>, Option<Installation>)> {
-        // One lock for both, so they are of one moment.
-        let state = self.state();
-        Ok((state.app(app)?, state.installation(app, company)?))
-    }
-
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
         // One lock for all of it, so everything is read as of the same moment.
         let state = self.state();

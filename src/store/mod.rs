@@ -121,23 +121,6 @@ pub trait InstallationStore: Send + Sync {
             })
         }
     }
-    /// The app and its installation in `company`, as [`AppStore::app`] and
-    /// [`installation`](Self::installation) answer: a client-credentials grant for a company
-    /// needs both. The default asks each in turn; a store that can answer both in one round
-    /// trip (appgrant's PostgreSQL store does) should.
-    fn app_and_installation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-    ) -> impl Future<Output = StoreResult<(Option<App>, Option<Installation>)>> + Send
-    where
-        Self: AppStore,
-    {
-        async move {
-            let read = self.app(app).await?;
-            Ok((read, self.installation(app, company).await?))
-        }
-    }
     /// Inserts or replaces an installation unconditionally (for seeding and imports; the server
     /// uses the two calls below).
     fn save_installation(

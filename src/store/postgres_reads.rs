@@ -43,13 +43,6 @@ const INSTALLATIONS: &str = "SELECT q.n, i.record \
      FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
      LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
 
-/// Every app waiting with its installation in a company, of one snapshot.
-const APPS_AND_INSTALLATIONS: &str = "SELECT q.n, a.record AS app_record, a.revision, \
-     i.record AS installation_record \
-     FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
-     LEFT JOIN appgrant_apps a ON a.client_id = q.app \
-     LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
-
 /// One decision's question.
 #[derive(Serialize)]
 struct DecisionKey {
@@ -86,19 +79,12 @@ pub(super) struct PostgresReads {
     decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
     apps: Arc<SharedReads<AppKey, Option<AppText>>>,
     installations: Arc<SharedReads<InstallationKey, Option<String>>>,
-    apps_and_installations: Arc<SharedReads<InstallationKey, AppAndInstallationText>>,
 }
 
 /// An app's record and revision as stored. The shared reads answer with the text and each
 /// caller decodes its own in its own task: decoding in the reader would put every caller's
 /// decoding on one thread, in the path of every other answer of the statement.
 type AppText = (String, i64);
-
-/// An app's record and revision and its installation's record, as stored.
-type AppAndInstallationText = (Option<AppText>, Option<String>);
-
-/// An app and its installation in a company, as read together.
-type AppAndInstallation = (Option<App>, Option<Installation>);
 
 fn app_from(text: Option<AppText>) -> StoreResult<Option<App>> {
     text.map(|(record, revision)| app_at(&record, revision))
@@ -122,10 +108,6 @@ impl PostgresReads {
             decisions: SharedReads::new(readers, reader(pool, DECISIONS, decision_row)),
             apps: SharedReads::new(readers, reader(pool, APPS, app_row)),
             installations: SharedReads::new(readers, reader(pool, INSTALLATIONS, installation_row)),
-            apps_and_installations: SharedReads::new(
-                readers,
-                reader(pool, APPS_AND_INSTALLATIONS, app_and_installation_row),
-            ),
         }
     }
 
@@ -165,20 +147,6 @@ impl PostgresReads {
         };
         installation_from(self.installations.read(key).await?)
     }
-
-    /// The app and its installation in the company.
-    pub(super) async fn app_and_installation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-    ) -> StoreResult<AppAndInstallation> {
-        let key = InstallationKey {
-            app: app.to_string(),
-            company: company.to_string(),
-        };
-        let (app, installation) = self.apps_and_installations.read(key).await?;
-        Ok((app_from(app)?, installation_from(installation)?))
-    }
 }
 
 /// Reads a batch with `statement`, decoding each row with `decode`.
@@ -189,34 +157,45 @@ fn reader<K, R>(
 ) -> ReadBatch<K, R>
 where
     K: Serialize + Send + 'static,
-    R: Send + 'static,
+    R: Default + Send + 'static,
 {
     let pool = pool.clone();
     Arc::new(move |keys| Box::pin(read_batch(pool.clone(), statement, decode, keys)))
 }
 
-async fn read_batch<K: Serialize, R>(
+async fn read_batch<K: Serialize, R: Default>(
     pool: AnyPool,
     statement: &'static str,
     decode: fn(&AnyRow) -> StoreResult<R>,
     keys: Vec<K>,
 ) -> StoreResult<Vec<R>> {
-    let asked = keys.len();
-    let numbered: Vec<Numbered<K>> = keys
-        .into_iter()
-        .enumerate()
-        .map(|(n, key)| Numbered { n, key })
-        .collect();
-    let rows = sqlx::query(statement)
-        .bind(to_json(&numbered)?)
-        .fetch_all(&pool)
-        .await
-        .map_err(backend)?;
-    let mut answers: Vec<Option<R>> = (0..asked).map(|_| None).collect();
-    for row in &rows {
-        let n: i64 = row.try_get("n").map_err(backend)?;
-        if let Some(slot) = usize::try_from(n).ok().and_then(|n| answers.get_mut(n)) {
-            *slot = Some(decode(row)?);
+    let mut answers: Vec<Option<R>> = (0..keys.len()).map(|_| None).collect();
+    let mut parameter = String::from("[");
+    for (n, key) in keys.into_iter().enumerate() {
+        let row = to_json(&Numbered { n, key })?;
+        // PostgreSQL text holds no NUL character, so no record has a key with one; asked
+        // for, it would fail the whole statement and every other request sharing it.
+        if row.contains("\\u0000") {
+            answers[n] = Some(R::default());
+            continue;
+        }
+        if parameter.len() > 1 {
+            parameter.push(',');
+        }
+        parameter.push_str(&row);
+    }
+    parameter.push(']');
+    if parameter.len() > 2 {
+        let rows = sqlx::query(statement)
+            .bind(parameter)
+            .fetch_all(&pool)
+            .await
+            .map_err(backend)?;
+        for row in &rows {
+            let n: i64 = row.try_get("n").map_err(backend)?;
+            if let Some(slot) = usize::try_from(n).ok().and_then(|n| answers.get_mut(n)) {
+                *slot = Some(decode(row)?);
+            }
         }
     }
     // A key left without a row is dropped here, and the shared read reports the shortfall
@@ -247,9 +226,4 @@ fn app_row(row: &AnyRow) -> StoreResult<Option<AppText>> {
 
 fn installation_row(row: &AnyRow) -> StoreResult<Option<String>> {
     row.try_get("record").map_err(backend)
-}
-
-fn app_and_installation_row(row: &AnyRow) -> StoreResult<AppAndInstallationText> {
-    let installation = row.try_get("installation_record").map_err(backend)?;
-    Ok((app_text(row, "app_record")?, installation))
 }

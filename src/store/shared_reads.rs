@@ -6,10 +6,12 @@
 //! queue here: at most `readers` statements run at once, and each takes every read waiting
 //! when it starts. A read joins the queue after its request arrived and is answered by a
 //! statement that starts after that, so it sees every commit made before it, as a read of its
-//! own would. Under light load a read finds a free reader and runs alone at once.
+//! own would. A read that finds a reader free and nobody waiting runs alone at once, in its
+//! caller's task, so light load pays no hand-off.
 //!
-//! Each statement runs in a task of its own, so a caller that gives up (a client that
-//! disconnects) never cancels the reads of the others sharing it.
+//! A shared statement runs in a task of its own, so a caller that gives up (a client that
+//! disconnects) never cancels the reads of the others sharing it. A reader's place is released
+//! however its holder ends (done, cancelled, panicking) and handed on if reads are waiting.
 
 use super::{StoreError, StoreResult};
 use std::collections::VecDeque;
@@ -82,35 +84,55 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
     /// The row for `key`, read by a statement that starts after this call.
     pub(super) async fn read(self: &Arc<Self>, key: K) -> StoreResult<R> {
         let (answer, answered) = oneshot::channel();
-        let start_reader = {
+        let start = {
             // A panic while holding the lock cannot leave the queue half-changed: each change
             // below is one push, pop or counter step.
             let mut queue = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.waiting.push_back((key, answer));
             let free = queue.running < self.readers;
             if free {
                 queue.running += 1;
             }
-            free
+            if free && queue.waiting.is_empty() {
+                Start::Alone(key)
+            } else {
+                queue.waiting.push_back((key, answer));
+                if free { Start::Reader } else { Start::Wait }
+            }
         };
-        if start_reader {
-            tokio::spawn(Arc::clone(self).drain());
+        match start {
+            // Nobody to share with: read here, without a hand-off to another task.
+            Start::Alone(key) => {
+                let slot = Slot::running(Arc::clone(self));
+                let read = (self.read)(vec![key]).await;
+                // Released (or handed on to whoever queued meanwhile) even if this caller is
+                // dropped while reading: the slot's drop does it.
+                drop(slot);
+                match read {
+                    Ok(mut rows) if rows.len() == 1 => rows.pop().ok_or_else(|| mismatch(1, 0)),
+                    Ok(rows) => Err(mismatch(1, rows.len())),
+                    Err(error) => Err(error),
+                }
+            }
+            Start::Reader => {
+                self.start_reader();
+                wait(answered).await
+            }
+            Start::Wait => wait(answered).await,
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Unanswered))))
     }
 
-    /// Reads for whoever waits, one statement after another, until nobody does.
-    async fn drain(self: Arc<Self>) {
+    /// Reads for whoever waits, one statement after another, until nobody does; then `slot`
+    /// is released (or handed on, if someone queued after the last look).
+    async fn drain(self: Arc<Self>, mut slot: Slot<K, R>) {
+        slot.started = true;
         loop {
             let batch: Vec<_> = {
                 let mut queue = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                // A caller that gave up is not read for: under overload, the reads of clients
+                // that went away are shed rather than made.
+                queue.waiting.retain(|(_, answer)| !answer.is_closed());
                 if queue.waiting.is_empty() {
-                    // Under the same lock a new read checks `running`: it either sees this
-                    // reader gone and starts one, or was queued before and is taken here.
-                    queue.running -= 1;
-                    return;
+                    break;
                 }
                 let take = queue.waiting.len().min(MOST_KEYS);
                 queue.waiting.drain(..take).collect()
@@ -124,17 +146,94 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
                         let _ = answer.send(Ok(row));
                     }
                 }
-                Ok(rows) => {
-                    let error = Arc::new(StoreError::Backend(Box::new(RowsMismatch {
-                        asked,
-                        answered: rows.len(),
-                    })));
-                    fail(answers, &error);
-                }
+                Ok(rows) => fail(answers, &Arc::new(mismatch(asked, rows.len()))),
                 Err(error) => fail(answers, &Arc::new(error)),
             }
+            // A read that completes at once (SQLite's) would otherwise keep this worker for
+            // as long as reads keep coming; between statements, others run.
+            tokio::task::yield_now().await;
+        }
+        drop(slot);
+    }
+
+    /// Starts a reader task for the queue, in the slot the caller took for it.
+    fn start_reader(self: &Arc<Self>) {
+        let slot = Slot {
+            reads: Arc::clone(self),
+            started: false,
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(Arc::clone(self).drain(slot));
+            }
+            // No runtime to read in: the slot's drop answers whoever waits with an error.
+            Err(_) => drop(slot),
         }
     }
+
+    /// Gives a reader's slot back. A reader that ran hands it on if reads are still waiting;
+    /// one that never ran (its task dropped unpolled: the runtime is shutting down) answers
+    /// them with an error as their senders drop, rather than leave them waiting forever.
+    fn release(self: &Arc<Self>, started: bool) {
+        let hand_on = {
+            let mut queue = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.waiting.is_empty() || !started {
+                queue.running -= 1;
+                queue.waiting.clear();
+                false
+            } else {
+                true
+            }
+        };
+        if hand_on {
+            self.start_reader();
+        }
+    }
+}
+
+/// How a read starts.
+enum Start<K> {
+    /// Alone, in the caller's task: no reader was busy and nobody was waiting.
+    Alone(K),
+    /// Queued, with a reader to start for the queue.
+    Reader,
+    /// Queued for a reader already running.
+    Wait,
+}
+
+/// A reader's place among the `readers` allowed at once. Dropped however its holder ends
+/// (done, cancelled or panicking), it is released or handed on, so no read is left waiting.
+struct Slot<K: Send + 'static, R: Send + 'static> {
+    reads: Arc<SharedReads<K, R>>,
+    /// Whether its holder ran: a reader task dropped before its first poll must not start
+    /// another (on a runtime shutting down, that one would be dropped at once too).
+    started: bool,
+}
+
+impl<K: Send + 'static, R: Send + 'static> Slot<K, R> {
+    /// The slot of a read running now, in its caller's task.
+    fn running(reads: Arc<SharedReads<K, R>>) -> Self {
+        Self {
+            reads,
+            started: true,
+        }
+    }
+}
+
+impl<K: Send + 'static, R: Send + 'static> Drop for Slot<K, R> {
+    fn drop(&mut self) {
+        self.reads.release(self.started);
+    }
+}
+
+async fn wait<R>(answered: oneshot::Receiver<StoreResult<R>>) -> StoreResult<R> {
+    answered
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Unanswered))))
+}
+
+fn mismatch(asked: usize, answered: usize) -> StoreError {
+    StoreError::Backend(Box::new(RowsMismatch { asked, answered }))
 }
 
 fn fail<R>(answers: Vec<oneshot::Sender<StoreResult<R>>>, error: &Arc<StoreError>) {
@@ -147,23 +246,35 @@ fn fail<R>(answers: Vec<oneshot::Sender<StoreResult<R>>>, error: &Arc<StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
 
-    /// A reader that doubles each key, counting its statements, each taking a few ms.
-    fn doubling(statements: Arc<AtomicUsize>) -> ReadBatch<u32, u32> {
+    /// A reader that doubles each key, recording each statement's keys; each takes a few ms.
+    fn doubling(statements: Arc<Mutex<Vec<Vec<u32>>>>) -> ReadBatch<u32, u32> {
         Arc::new(move |keys: Vec<u32>| {
             let statements = Arc::clone(&statements);
             Box::pin(async move {
-                statements.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                statements.lock().unwrap().push(keys.clone());
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 Ok(keys.into_iter().map(|key| key * 2).collect())
             })
         })
     }
 
+    fn running(reads: &SharedReads<u32, u32>) -> usize {
+        reads.state.lock().unwrap().running
+    }
+
+    /// Fails the test instead of hanging when a read is never answered.
+    async fn answered<T>(read: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("a read was left waiting")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_in_flight_together_share_statements_and_each_gets_its_own_row() {
-        let statements = Arc::new(AtomicUsize::new(0));
+        let statements = Arc::new(Mutex::new(Vec::new()));
         let reads = SharedReads::new(1, doubling(Arc::clone(&statements)));
         let calls: Vec<_> = (0..50u32)
             .map(|key| {
@@ -172,36 +283,42 @@ mod tests {
             })
             .collect();
         for call in calls {
-            let (key, row) = call.await.unwrap();
+            let (key, row) = answered(call).await.unwrap();
             assert_eq!(row.unwrap(), key * 2);
         }
-        let made = statements.load(Ordering::SeqCst);
+        let made = statements.lock().unwrap().len();
         assert!(made < 50, "50 reads in flight took {made} statements");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(running(&reads), 0, "a reader's place was never given back");
     }
 
     #[tokio::test]
-    async fn a_lone_read_runs_at_once_and_the_reader_stops_after() {
-        let statements = Arc::new(AtomicUsize::new(0));
-        let reads = SharedReads::new(2, doubling(Arc::clone(&statements)));
-        assert_eq!(reads.read(21).await.unwrap(), 42);
-        assert_eq!(reads.read(4).await.unwrap(), 8);
-        assert_eq!(statements.load(Ordering::SeqCst), 2);
-        tokio::task::yield_now().await;
-        let running = reads.state.lock().unwrap().running;
-        assert!(
-            running <= 1,
-            "{running} readers left running with nothing queued"
-        );
+    async fn a_lone_read_runs_at_once_in_its_callers_task_and_gives_its_place_back() {
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&tasks);
+        let read: ReadBatch<u32, u32> = Arc::new(move |keys: Vec<u32>| {
+            seen.lock().unwrap().push(tokio::task::try_id());
+            Box::pin(async move { Ok(keys) })
+        });
+        let reads = SharedReads::new(2, read);
+        let caller = tokio::spawn({
+            let reads = Arc::clone(&reads);
+            async move { (tokio::task::id(), reads.read(21).await.unwrap()) }
+        });
+        let (caller_task, row) = caller.await.unwrap();
+        assert_eq!(row, 21);
+        assert_eq!(*tasks.lock().unwrap(), vec![Some(caller_task)]);
+        assert_eq!(running(&reads), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_statement_fails_every_read_in_it_and_the_next_reads_work() {
-        let fail_next = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let fail_next = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&fail_next);
         let read: ReadBatch<u32, u32> = Arc::new(move |keys: Vec<u32>| {
             let failing = flag.swap(false, Ordering::SeqCst);
             Box::pin(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 if failing {
                     Err(StoreError::Backend("database down".into()))
                 } else {
@@ -210,33 +327,119 @@ mod tests {
             })
         });
         let reads = SharedReads::new(1, read);
-        let first = reads.read(1).await;
-        let error = first.unwrap_err();
+        let error = answered(reads.read(1)).await.unwrap_err();
         assert!(error.to_string().contains("database down"), "{error}");
-        assert_eq!(reads.read(2).await.unwrap(), 2);
+        assert_eq!(answered(reads.read(2)).await.unwrap(), 2);
     }
 
     #[tokio::test]
     async fn a_statement_answering_the_wrong_number_of_rows_is_a_failure_not_a_wrong_answer() {
         let read: ReadBatch<u32, u32> = Arc::new(|_keys| Box::pin(async { Ok(Vec::new()) }));
         let reads = SharedReads::new(1, read);
-        assert!(reads.read(7).await.is_err());
+        assert!(answered(reads.read(7)).await.is_err());
+    }
+
+    /// A reader whose first statement waits for `gate`, recording every statement's keys.
+    fn gated(
+        gate: Arc<tokio::sync::Notify>,
+        statements: Arc<Mutex<Vec<Vec<u32>>>>,
+    ) -> ReadBatch<u32, u32> {
+        let first = Arc::new(AtomicBool::new(true));
+        Arc::new(move |keys: Vec<u32>| {
+            let (gate, statements) = (Arc::clone(&gate), Arc::clone(&statements));
+            let waits = first.swap(false, Ordering::SeqCst);
+            Box::pin(async move {
+                statements.lock().unwrap().push(keys.clone());
+                if waits {
+                    gate.notified().await;
+                }
+                Ok(keys.into_iter().map(|key| key * 2).collect())
+            })
+        })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_that_gives_up_does_not_cancel_the_others() {
-        let statements = Arc::new(AtomicUsize::new(0));
-        let reads = SharedReads::new(1, doubling(Arc::clone(&statements)));
-        let patient = {
+    async fn a_caller_that_gives_up_while_reading_for_others_does_not_strand_them() {
+        let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
+        let reads = SharedReads::new(1, gated(gate, Arc::clone(&statements)));
+        let spawn_read = |key: u32| {
             let reads = Arc::clone(&reads);
-            tokio::spawn(async move { reads.read(5).await })
+            tokio::spawn(async move { reads.read(key).await })
         };
-        let impatient = {
-            let reads = Arc::clone(&reads);
-            tokio::spawn(async move { reads.read(6).await })
-        };
+        // The first read runs alone, holding the one reader's place, stuck in its statement.
+        let first = spawn_read(1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (patient, impatient) = (spawn_read(2), spawn_read(3));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(running(&reads), 1);
+        // One queued caller gives up, then the holder: the read still queued is made by a
+        // reader the holder hands its place to; the abandoned one is not made at all.
         impatient.abort();
-        assert_eq!(patient.await.unwrap().unwrap(), 10);
-        assert_eq!(reads.read(8).await.unwrap(), 16);
+        assert!(answered(impatient).await.unwrap_err().is_cancelled());
+        first.abort();
+        assert_eq!(answered(patient).await.unwrap().unwrap(), 4);
+        assert!(
+            !statements
+                .lock()
+                .unwrap()
+                .iter()
+                .flatten()
+                .any(|key| *key == 3),
+            "a read whose caller gave up was still made"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(running(&reads), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_that_panics_leaves_no_read_waiting() {
+        let panicked = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&panicked);
+        let read: ReadBatch<u32, u32> = Arc::new(move |keys: Vec<u32>| {
+            let panics = keys.contains(&13) && !flag.swap(true, Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                assert!(!panics, "a reader's bug");
+                Ok(keys)
+            })
+        });
+        let reads = SharedReads::new(1, read);
+        let calls: Vec<_> = (10..20u32)
+            .map(|key| {
+                let reads = Arc::clone(&reads);
+                tokio::spawn(async move { reads.read(key).await })
+            })
+            .collect();
+        for call in calls {
+            // Each read is answered, refused or its caller's task panicked; none hangs.
+            let _ = answered(call).await;
+        }
+        assert!(panicked.load(Ordering::SeqCst));
+        assert_eq!(answered(reads.read(42)).await.unwrap(), 42);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(running(&reads), 0);
+    }
+
+    #[test]
+    fn reads_outside_a_runtime_are_refused_not_stranded() {
+        let read: ReadBatch<u32, u32> = Arc::new(|keys| Box::pin(async { Ok(keys) }));
+        let reads = SharedReads::new(1, read);
+        // Holding the one place, as a reader of another runtime would.
+        reads.state.lock().unwrap().running = 1;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let queued = {
+            let reads = Arc::clone(&reads);
+            runtime.spawn(async move { reads.read(1).await })
+        };
+        runtime.block_on(tokio::task::yield_now());
+        drop(runtime);
+        // The holder ends outside any runtime: it cannot start a reader, and says so to the
+        // queued read instead of leaving it queued.
+        reads.release(true);
+        assert_eq!(running(&reads), 0);
+        assert!(reads.state.lock().unwrap().waiting.is_empty());
+        drop(queued);
     }
 }

@@ -177,7 +177,9 @@ fn digest(hex: &str) -> StoreResult<SecretDigest> {
     SecretDigest::from_hex(hex).ok_or_else(|| backend(Corrupt("digest")))
 }
 
-/// The columns of the decision statement, as the database returned them.
+/// The columns of the decision statement, as the database returned them (by default: nothing
+/// found, nothing revoked).
+#[derive(Default)]
 pub(super) struct DecisionRow {
     pub(super) record: Option<String>,
     pub(super) revoked: i64,
@@ -597,7 +599,11 @@ impl SqlStore {
                 Database::Sqlite => (*version, *sqlite),
                 Database::Postgres => (*version, *postgres),
             });
-        for (version, statements) in MIGRATIONS.iter().copied().chain(dialect) {
+        // In version order, whichever list a migration is in.
+        let mut migrations: Vec<(i64, &[&str])> =
+            MIGRATIONS.iter().copied().chain(dialect).collect();
+        migrations.sort_by_key(|(version, _)| *version);
+        for (version, statements) in migrations {
             if current.is_some_and(|current| current >= version) {
                 continue;
             }
@@ -1033,45 +1039,6 @@ impl InstallationStore for SqlStore {
             .await
             .map_err(backend)?;
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
-    }
-
-    async fn app_and_installation(
-        &self,
-        app: &ClientId,
-        company: &CompanyId,
-    ) -> StoreResult<(Option<App>, Option<Installation>)> {
-        #[cfg(feature = "postgres")]
-        if let Some(shared) = &self.shared {
-            return shared.app_and_installation(app, company).await;
-        }
-        #[cfg(feature = "sqlite")]
-        if let Some(reads) = self.reads_here()? {
-            // One statement, so one read transaction's locks, for both.
-            const STATEMENT: &str = "SELECT a.record AS app_record, a.revision, \
-                i.record AS installation_record FROM (SELECT 1 AS one) q \
-                LEFT JOIN appgrant_apps a ON a.client_id = $1 \
-                LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
-            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
-                [("$1", &app.as_str()), ("$2", &company.as_str())];
-            let row = reads.optional_row(STATEMENT, &parameters, |row| {
-                Ok((
-                    row.get::<_, Option<String>>("app_record")?,
-                    row.get::<_, Option<i64>>("revision")?,
-                    row.get::<_, Option<String>>("installation_record")?,
-                ))
-            })?;
-            let (app_record, revision, installation) = row.unwrap_or_default();
-            let app = match (app_record, revision) {
-                (Some(record), Some(revision)) => Some(app_at(&record, revision)?),
-                _ => None,
-            };
-            return Ok((
-                app,
-                installation.map(|record| from_json(&record)).transpose()?,
-            ));
-        }
-        let read = self.app(app).await?;
-        Ok((read, self.installation(app, company).await?))
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
