@@ -139,7 +139,15 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
             };
             let (keys, answers): (Vec<K>, Vec<_>) = batch.into_iter().unzip();
             let asked = keys.len();
-            match (self.read)(keys).await {
+            let mut waited = false;
+            let mut read = std::pin::pin!((self.read)(keys));
+            let read = std::future::poll_fn(|context| {
+                let poll = read.as_mut().poll(context);
+                waited |= poll.is_pending();
+                poll
+            })
+            .await;
+            match read {
                 Ok(rows) if rows.len() == asked => {
                     for (answer, row) in answers.into_iter().zip(rows) {
                         // A caller that gave up no longer listens; nothing to do for it.
@@ -149,9 +157,12 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
                 Ok(rows) => fail(answers, &Arc::new(mismatch(asked, rows.len()))),
                 Err(error) => fail(answers, &Arc::new(error)),
             }
-            // A read that completes at once (SQLite's) would otherwise keep this worker for
-            // as long as reads keep coming; between statements, others run.
-            tokio::task::yield_now().await;
+            // A read that completes at once (SQLite's) would keep this worker for as long as
+            // reads keep coming: between such statements, others run. A read that waited on
+            // the database has let them run already, and yielding would only delay the next.
+            if !waited {
+                tokio::task::yield_now().await;
+            }
         }
         drop(slot);
     }
