@@ -476,43 +476,50 @@ async fn manifests_published_at_once_through_both_servers_are_all_kept(database:
     assert_eq!(versions, expected, "one version per publish that succeeded");
 }
 
-/// The service account a decision acts as is the one the installation's record names, even
-/// when the record was written by an instance that knows nothing of the column a decision
-/// joins on (an older release sharing the database writes only the record): the database
-/// computes that column from the record at every write.
-async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the_one_decided_with(
-    database: &Database,
-) {
-    use appgrant::store::{
-        Acting, DecisionQuery, Directory, InstallationStore, MemberReads, ServiceAccount,
-    };
-    let store = database.open().await;
+/// An app of acme's, registered (not saved), with a service account saved for it in acme holding
+/// rfis at each of `levels`, one account each.
+async fn app_with_accounts(store: &SqlStore, levels: &[Level]) -> (App, Vec<UserId>) {
+    use appgrant::store::{Directory, ServiceAccount};
     let (app, _) = store_suite::registration("FieldSync")
         .register(&mut rand::thread_rng())
         .unwrap();
-    let acme = CompanyId::new("acme");
-    let jane = UserId::new("jane");
-    let mut installation = Installation::request(&app, &acme, &jane, store_suite::start());
-    let accounts = [UserId::new("sa-first"), UserId::new("sa-second")];
-    for (account, level) in accounts.iter().zip([Level::ReadOnly, Level::Admin]) {
-        store
-            .save_service_account(&ServiceAccount {
-                company: acme.clone(),
-                id: account.clone(),
-                name: account.to_string(),
-                app: app.client_id.clone(),
-                permissions: Permissions::none().with(Scope::Company, "rfis", level),
-            })
-            .await
-            .unwrap();
+    let mut accounts = Vec::new();
+    for (i, level) in levels.iter().enumerate() {
+        let id = UserId::new(format!("sa-{i}"));
+        let account = ServiceAccount {
+            company: CompanyId::new("acme"),
+            id: id.clone(),
+            name: format!("FieldSync account {i}"),
+            app: app.client_id.clone(),
+            permissions: Permissions::none().with(Scope::Company, "rfis", *level),
+        };
+        store.save_service_account(&account).await.unwrap();
+        accounts.push(id);
     }
+    (app, accounts)
+}
+
+/// The installation of `app` in acme, naming `account` as its service account.
+fn installation_naming(app: &App, account: &UserId) -> Installation {
+    let acme = CompanyId::new("acme");
+    let mut installation =
+        Installation::request(app, &acme, &UserId::new("jane"), store_suite::start());
     installation.service_account = Some(ServiceAccountGrant {
-        user: accounts[0].clone(),
+        user: account.clone(),
         approved: Manifest::new(1),
         permitted_projects: Default::default(),
     });
-    store.save_installation(installation.clone()).await.unwrap();
-    let grant = GrantId::new("grant-1");
+    installation
+}
+
+/// What a decision for `app`'s service account in acme reads: the installation, and the id
+/// and permissions of the account it acts as.
+async fn account_decided_with(
+    store: &SqlStore,
+    app: &App,
+) -> (Option<Installation>, Option<UserId>, Option<Permissions>) {
+    use appgrant::store::{Acting, DecisionQuery, InstallationStore, MemberReads};
+    let (acme, grant) = (CompanyId::new("acme"), GrantId::new("grant-1"));
     let query = DecisionQuery {
         app: &app.client_id,
         company: &acme,
@@ -520,31 +527,46 @@ async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the
         acting: Acting::ServiceAccount,
         member: MemberReads::InStore,
     };
-    let acting = |records: appgrant::store::DecisionRecords| {
-        let (user, _) = records.member.expect("the member was read in store");
-        user.map(|user| user.id)
-    };
     let read = store.decision_records(&query).await.unwrap();
-    assert_eq!(acting(read), Some(accounts[0].clone()));
+    let (user, held) = read.member.expect("the member was read in store");
+    (read.installation, user.map(|user| user.id), held)
+}
+
+/// The service account a decision acts as is the one the installation's record names, even
+/// when the record was written by an instance that knows nothing of the column a decision
+/// joins on (an older release sharing the database writes only the record): the database
+/// computes that column from the record at every write.
+async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the_one_decided_with(
+    database: &Database,
+) {
+    use appgrant::store::InstallationStore;
+    let store = database.open().await;
+    let (app, accounts) = app_with_accounts(&store, &[Level::ReadOnly, Level::Admin]).await;
+    store
+        .save_installation(installation_naming(&app, &accounts[0]))
+        .await
+        .unwrap();
+    let (_, acting, _) = account_decided_with(&store, &app).await;
+    assert_eq!(acting.as_ref(), Some(&accounts[0]));
 
     // An older instance rewrites the record alone, naming the second account.
-    installation.service_account.as_mut().unwrap().user = accounts[1].clone();
+    let renamed = installation_naming(&app, &accounts[1]);
     let raw = database.raw_pool().await;
     sqlx::query(
         "UPDATE appgrant_installations SET record = $1 WHERE app_id = $2 AND company_id = $3",
     )
-    .bind(serde_json::to_string(&installation).unwrap())
+    .bind(serde_json::to_string(&renamed).unwrap())
     .bind(app.client_id.to_string())
-    .bind(acme.to_string())
+    .bind("acme")
     .execute(&raw)
     .await
     .unwrap();
     raw.close().await;
-    let read = store.decision_records(&query).await.unwrap();
-    assert_eq!(read.installation, Some(installation.clone()));
+    let (installation, acting, _) = account_decided_with(&store, &app).await;
+    assert_eq!(installation, Some(renamed));
     assert_eq!(
-        acting(read),
-        Some(accounts[1].clone()),
+        acting.as_ref(),
+        Some(&accounts[1]),
         "the decision acted as the account the record no longer names"
     );
 }
@@ -554,32 +576,9 @@ async fn a_service_account_named_by_a_record_written_by_an_older_instance_is_the
 async fn an_installation_stored_before_the_service_account_column_is_decided_with_its_account(
     database: &Database,
 ) {
-    use appgrant::store::{
-        Acting, DecisionQuery, Directory, InstallationStore, MemberReads, ServiceAccount,
-    };
     let store = database.open().await;
-    let (app, _) = store_suite::registration("FieldSync")
-        .register(&mut rand::thread_rng())
-        .unwrap();
-    let acme = CompanyId::new("acme");
-    let account = UserId::new("sa-before");
-    store
-        .save_service_account(&ServiceAccount {
-            company: acme.clone(),
-            id: account.clone(),
-            name: "FieldSync (service account)".into(),
-            app: app.client_id.clone(),
-            permissions: Permissions::none().with(Scope::Company, "rfis", Level::Standard),
-        })
-        .await
-        .unwrap();
-    let mut installation =
-        Installation::request(&app, &acme, &UserId::new("jane"), store_suite::start());
-    installation.service_account = Some(ServiceAccountGrant {
-        user: account.clone(),
-        approved: Manifest::new(1),
-        permitted_projects: Default::default(),
-    });
+    let (app, accounts) = app_with_accounts(&store, &[Level::Standard]).await;
+    let installation = installation_naming(&app, &accounts[0]);
     // Back to the schema of version 9, with the installation stored as it stored it.
     let raw = database.raw_pool().await;
     for statement in [
@@ -590,10 +589,9 @@ async fn an_installation_stored_before_the_service_account_column_is_decided_wit
     }
     sqlx::query(
         "INSERT INTO appgrant_installations (app_id, company_id, record, revision) \
-         VALUES ($1, $2, $3, 0)",
+         VALUES ($1, 'acme', $2, 0)",
     )
     .bind(app.client_id.to_string())
-    .bind(acme.to_string())
     .bind(serde_json::to_string(&installation).unwrap())
     .execute(&raw)
     .await
@@ -601,18 +599,9 @@ async fn an_installation_stored_before_the_service_account_column_is_decided_wit
     raw.close().await;
 
     let upgraded = database.open().await;
-    let grant = GrantId::new("grant-1");
-    let query = DecisionQuery {
-        app: &app.client_id,
-        company: &acme,
-        grant: &grant,
-        acting: Acting::ServiceAccount,
-        member: MemberReads::InStore,
-    };
-    let read = upgraded.decision_records(&query).await.unwrap();
-    assert_eq!(read.installation, Some(installation));
-    let (user, held) = read.member.expect("the member was read in store");
-    assert_eq!(user.map(|user| user.id), Some(account));
+    let (read, acting, held) = account_decided_with(&upgraded, &app).await;
+    assert_eq!(read, Some(installation));
+    assert_eq!(acting.as_ref(), Some(&accounts[0]));
     assert!(held.is_some(), "the account's permissions were not read");
 }
 
