@@ -104,10 +104,15 @@ impl PostgresReads {
         let readers = usize::try_from(pool.options().get_max_connections() / 4)
             .unwrap_or(1)
             .max(1);
+        let patience = patience(pool);
         Self {
-            decisions: SharedReads::new(readers, reader(pool, DECISIONS, decision_row)),
-            apps: SharedReads::new(readers, reader(pool, APPS, app_row)),
-            installations: SharedReads::new(readers, reader(pool, INSTALLATIONS, installation_row)),
+            decisions: SharedReads::new(readers, patience, reader(pool, DECISIONS, decision_row)),
+            apps: SharedReads::new(readers, patience, reader(pool, APPS, app_row)),
+            installations: SharedReads::new(
+                readers,
+                patience,
+                reader(pool, INSTALLATIONS, installation_row),
+            ),
         }
     }
 
@@ -147,6 +152,12 @@ impl PostgresReads {
         };
         installation_from(self.installations.read(key).await?)
     }
+}
+
+/// How long a shared read waits for its answer: twice what a call waits for a connection, so
+/// a database that stopped answering is reported as failing as quickly as one that is down.
+fn patience(pool: &AnyPool) -> std::time::Duration {
+    pool.options().get_acquire_timeout().saturating_mul(2)
 }
 
 /// Reads a batch with `statement`, decoding each row with `decode`.

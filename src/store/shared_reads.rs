@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Reads a batch of keys in one statement, answering with one row per key, in order.
@@ -32,6 +33,9 @@ const MOST_KEYS: usize = 128;
 pub(super) struct SharedReads<K, R> {
     read: ReadBatch<K, R>,
     readers: usize,
+    /// How long a read waits for its answer before it is refused: a statement that hangs (a
+    /// lock, a connection gone silent) must not hang every read queued behind it.
+    patience: Duration,
     state: Mutex<Queue<K, R>>,
 }
 
@@ -63,17 +67,24 @@ struct RowsMismatch {
     answered: usize,
 }
 
+/// No statement answered the read within the patience.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer a read within {0:?}")]
+struct Overdue(Duration);
+
 /// The reader task went away without answering (the runtime shutting down).
 #[derive(Debug, thiserror::Error)]
 #[error("the shared read was dropped before it answered")]
 struct Unanswered;
 
 impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
-    /// Reads with `read`, at most `readers` statements at once.
-    pub(super) fn new(readers: usize, read: ReadBatch<K, R>) -> Arc<Self> {
+    /// Reads with `read`, at most `readers` statements at once, each read waiting at most
+    /// `patience` for its answer.
+    pub(super) fn new(readers: usize, patience: Duration, read: ReadBatch<K, R>) -> Arc<Self> {
         Arc::new(Self {
             read,
             readers: readers.max(1),
+            patience,
             state: Mutex::new(Queue {
                 waiting: VecDeque::new(),
                 running: 0,
@@ -81,8 +92,15 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
         })
     }
 
-    /// The row for `key`, read by a statement that starts after this call.
+    /// The row for `key`, read by a statement that starts after this call, or a retryable
+    /// error if none answers within the patience.
     pub(super) async fn read(self: &Arc<Self>, key: K) -> StoreResult<R> {
+        tokio::time::timeout(self.patience, self.read_now(key))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Overdue(self.patience)))))
+    }
+
+    async fn read_now(self: &Arc<Self>, key: K) -> StoreResult<R> {
         let (answer, answered) = oneshot::channel();
         let start = {
             // A panic while holding the lock cannot leave the queue half-changed: each change
@@ -141,12 +159,16 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
             let asked = keys.len();
             let mut waited = false;
             let mut read = std::pin::pin!((self.read)(keys));
-            let read = std::future::poll_fn(|context| {
+            let watched = std::future::poll_fn(|context| {
                 let poll = read.as_mut().poll(context);
                 waited |= poll.is_pending();
                 poll
-            })
-            .await;
+            });
+            // A statement that hangs is given up (its connection dropped with it), so the
+            // reads queued behind it get a reader again.
+            let read = tokio::time::timeout(self.patience, watched)
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Overdue(self.patience)))));
             match read {
                 Ok(rows) if rows.len() == asked => {
                     for (answer, row) in answers.into_iter().zip(rows) {
@@ -258,7 +280,8 @@ fn fail<R>(answers: Vec<oneshot::Sender<StoreResult<R>>>, error: &Arc<StoreError
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+
+    const PATIENCE: Duration = Duration::from_secs(5);
 
     /// A reader that doubles each key, recording each statement's keys; each takes a few ms.
     fn doubling(statements: Arc<Mutex<Vec<Vec<u32>>>>) -> ReadBatch<u32, u32> {
@@ -286,7 +309,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_in_flight_together_share_statements_and_each_gets_its_own_row() {
         let statements = Arc::new(Mutex::new(Vec::new()));
-        let reads = SharedReads::new(1, doubling(Arc::clone(&statements)));
+        let reads = SharedReads::new(1, PATIENCE, doubling(Arc::clone(&statements)));
         let calls: Vec<_> = (0..50u32)
             .map(|key| {
                 let reads = Arc::clone(&reads);
@@ -311,7 +334,7 @@ mod tests {
             seen.lock().unwrap().push(tokio::task::try_id());
             Box::pin(async move { Ok(keys) })
         });
-        let reads = SharedReads::new(2, read);
+        let reads = SharedReads::new(2, PATIENCE, read);
         let caller = tokio::spawn({
             let reads = Arc::clone(&reads);
             async move { (tokio::task::id(), reads.read(21).await.unwrap()) }
@@ -337,7 +360,7 @@ mod tests {
                 }
             })
         });
-        let reads = SharedReads::new(1, read);
+        let reads = SharedReads::new(1, PATIENCE, read);
         let error = answered(reads.read(1)).await.unwrap_err();
         assert!(error.to_string().contains("database down"), "{error}");
         assert_eq!(answered(reads.read(2)).await.unwrap(), 2);
@@ -346,7 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_statement_answering_the_wrong_number_of_rows_is_a_failure_not_a_wrong_answer() {
         let read: ReadBatch<u32, u32> = Arc::new(|_keys| Box::pin(async { Ok(Vec::new()) }));
-        let reads = SharedReads::new(1, read);
+        let reads = SharedReads::new(1, PATIENCE, read);
         assert!(answered(reads.read(7)).await.is_err());
     }
 
@@ -372,7 +395,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_gives_up_while_reading_for_others_does_not_strand_them() {
         let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
-        let reads = SharedReads::new(1, gated(gate, Arc::clone(&statements)));
+        let reads = SharedReads::new(1, PATIENCE, gated(gate, Arc::clone(&statements)));
         let spawn_read = |key: u32| {
             let reads = Arc::clone(&reads);
             tokio::spawn(async move { reads.read(key).await })
@@ -414,7 +437,7 @@ mod tests {
                 Ok(keys)
             })
         });
-        let reads = SharedReads::new(1, read);
+        let reads = SharedReads::new(1, PATIENCE, read);
         let calls: Vec<_> = (10..20u32)
             .map(|key| {
                 let reads = Arc::clone(&reads);
@@ -434,7 +457,7 @@ mod tests {
     #[test]
     fn reads_outside_a_runtime_are_refused_not_stranded() {
         let read: ReadBatch<u32, u32> = Arc::new(|keys| Box::pin(async { Ok(keys) }));
-        let reads = SharedReads::new(1, read);
+        let reads = SharedReads::new(1, PATIENCE, read);
         // Holding the one place, as a reader of another runtime would.
         reads.state.lock().unwrap().running = 1;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -452,5 +475,34 @@ mod tests {
         assert_eq!(running(&reads), 0);
         assert!(reads.state.lock().unwrap().waiting.is_empty());
         drop(queued);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_that_hangs_refuses_its_reads_and_those_behind_it_in_time() {
+        let hang = Arc::new(AtomicBool::new(true));
+        let hanging = Arc::clone(&hang);
+        let read: ReadBatch<u32, u32> = Arc::new(move |keys: Vec<u32>| {
+            let hangs = hanging.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if hangs {
+                    std::future::pending::<()>().await;
+                }
+                Ok(keys)
+            })
+        });
+        let reads = SharedReads::new(1, Duration::from_millis(50), read);
+        let calls: Vec<_> = (0..5u32)
+            .map(|key| {
+                let reads = Arc::clone(&reads);
+                tokio::spawn(async move { reads.read(key).await })
+            })
+            .collect();
+        for call in calls {
+            let error = answered(call).await.unwrap().unwrap_err();
+            assert!(error.to_string().contains("did not answer"), "{error}");
+        }
+        // Once the database answers again, so do the reads.
+        hang.store(false, Ordering::SeqCst);
+        assert_eq!(answered(reads.read(8)).await.unwrap(), 8);
     }
 }

@@ -231,6 +231,7 @@ struct SqliteDecision {
 fn sqlite_decisions(
     reads: std::sync::Arc<super::sqlite_reads::SqliteReads>,
     statements: std::sync::Arc<[String; 4]>,
+    patience: std::time::Duration,
 ) -> std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, DecisionRow>> {
     let read: super::shared_reads::ReadBatch<SqliteDecision, DecisionRow> =
         std::sync::Arc::new(move |keys: Vec<SqliteDecision>| {
@@ -248,7 +249,7 @@ fn sqlite_decisions(
             Box::pin(std::future::ready(answers))
         });
     // One reader: the point is one connection reading for everyone at a time.
-    super::shared_reads::SharedReads::new(1, read)
+    super::shared_reads::SharedReads::new(1, patience, read)
 }
 
 #[cfg(feature = "sqlite")]
@@ -510,6 +511,7 @@ impl SqlStore {
                 sqlite_decisions(
                     std::sync::Arc::clone(reads),
                     std::sync::Arc::clone(&store.decision_statements),
+                    store.pool.options().get_acquire_timeout().saturating_mul(2),
                 )
             });
         }
