@@ -96,8 +96,9 @@ fn installation_from(text: Option<String>) -> StoreResult<Option<Installation>> 
 }
 
 impl PostgresReads {
-    /// Shared reads over `pool`.
-    pub(super) fn new(pool: &AnyPool) -> Self {
+    /// Shared reads over `pool`; `one_decision` holds the statements that read one decision
+    /// for a person and for a service account (members in store), for a batch of one.
+    pub(super) fn new(pool: &AnyPool, one_decision: [String; 2]) -> Self {
         // One statement of each kind at a time per four connections: on 2 cores (a pool of
         // 4) one reader answered about 20% more decisions than two or four, its statements
         // taking more keys each (scripts/load_by_store.py, PostgreSQL).
@@ -106,7 +107,7 @@ impl PostgresReads {
             .max(1);
         let patience = patience(pool);
         Self {
-            decisions: SharedReads::new(readers, patience, reader(pool, DECISIONS, decision_row)),
+            decisions: SharedReads::new(readers, patience, decisions_reader(pool, one_decision)),
             apps: SharedReads::new(readers, patience, reader(pool, APPS, app_row)),
             installations: SharedReads::new(
                 readers,
@@ -158,6 +159,51 @@ impl PostgresReads {
 /// a database that stopped answering is reported as failing as quickly as one that is down.
 fn patience(pool: &AnyPool) -> std::time::Duration {
     pool.options().get_acquire_timeout().saturating_mul(2)
+}
+
+/// Reads decisions: a batch of one (a read that found nobody to share with) with the
+/// one-decision statement, whose plan looks each row up by its key, where the shared
+/// statement's plan is made for many keys at once (on small tables, hash joins of whole
+/// tables: 0.14 ms a statement against 0.04 ms for one key).
+fn decisions_reader(
+    pool: &AnyPool,
+    one_decision: [String; 2],
+) -> ReadBatch<DecisionKey, DecisionRow> {
+    let pool = pool.clone();
+    let one_decision = Arc::new(one_decision);
+    Arc::new(move |mut keys: Vec<DecisionKey>| {
+        let (pool, one_decision) = (pool.clone(), Arc::clone(&one_decision));
+        Box::pin(async move {
+            if keys.len() != 1 {
+                return read_batch(pool, DECISIONS, decision_row, keys).await;
+            }
+            let Some(key) = keys.pop() else {
+                return Ok(Vec::new());
+            };
+            let fields = [&key.app, &key.company, &key.grant_id];
+            // As in a shared statement: a key no text column holds finds nothing.
+            if fields
+                .into_iter()
+                .chain(&key.person)
+                .any(|field| field.contains('\0'))
+            {
+                return Ok(vec![DecisionRow::default()]);
+            }
+            let statement = match key.person {
+                Some(_) => &one_decision[0],
+                None => &one_decision[1],
+            };
+            let row = sqlx::query(statement)
+                .bind(key.app)
+                .bind(key.company)
+                .bind(key.grant_id)
+                .bind(key.person)
+                .fetch_one(&pool)
+                .await
+                .map_err(backend)?;
+            Ok(vec![decision_row(&row)?])
+        })
+    })
 }
 
 /// Reads a batch with `statement`, decoding each row with `decode`.

@@ -484,8 +484,10 @@ impl SqlStore {
         };
         #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         #[cfg(feature = "postgres")]
-        let shared = (database == Database::Postgres)
-            .then(|| super::postgres_reads::PostgresReads::new(&pool));
+        let shared = (database == Database::Postgres).then(|| {
+            let [person, _, account, _] = decision_statements(database);
+            super::postgres_reads::PostgresReads::new(&pool, [person, account])
+        });
         let mut store = Self {
             pool,
             database,
