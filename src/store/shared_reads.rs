@@ -299,6 +299,22 @@ mod tests {
         reads.state.lock().unwrap().running
     }
 
+    /// Waits until `condition` holds, failing the test if it does not within seconds (a fixed
+    /// sleep would be flaky on a loaded machine).
+    async fn eventually(what: &str, condition: impl Fn() -> bool) {
+        for _ in 0..5000 {
+            if condition() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("never happened: {what}");
+    }
+
+    fn waiting(reads: &SharedReads<u32, u32>) -> usize {
+        reads.state.lock().unwrap().waiting.len()
+    }
+
     /// Fails the test instead of hanging when a read is never answered.
     async fn answered<T>(read: impl Future<Output = T>) -> T {
         tokio::time::timeout(Duration::from_secs(5), read)
@@ -322,8 +338,7 @@ mod tests {
         }
         let made = statements.lock().unwrap().len();
         assert!(made < 50, "50 reads in flight took {made} statements");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(running(&reads), 0, "a reader's place was never given back");
+        eventually("every reader's place given back", || running(&reads) == 0).await;
     }
 
     #[tokio::test]
@@ -402,9 +417,12 @@ mod tests {
         };
         // The first read runs alone, holding the one reader's place, stuck in its statement.
         let first = spawn_read(1);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        eventually("the first read in its statement", || {
+            statements.lock().unwrap().len() == 1
+        })
+        .await;
         let (patient, impatient) = (spawn_read(2), spawn_read(3));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        eventually("two reads queued", || waiting(&reads) == 2).await;
         assert_eq!(running(&reads), 1);
         // One queued caller gives up, then the holder: the read still queued is made by a
         // reader the holder hands its place to; the abandoned one is not made at all.
@@ -421,8 +439,7 @@ mod tests {
                 .any(|key| *key == 3),
             "a read whose caller gave up was still made"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(running(&reads), 0);
+        eventually("the reader's place given back", || running(&reads) == 0).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,8 +467,7 @@ mod tests {
         }
         assert!(panicked.load(Ordering::SeqCst));
         assert_eq!(answered(reads.read(42)).await.unwrap(), 42);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(running(&reads), 0);
+        eventually("the reader's place given back", || running(&reads) == 0).await;
     }
 
     #[test]
@@ -501,8 +517,16 @@ mod tests {
             let error = answered(call).await.unwrap().unwrap_err();
             assert!(error.to_string().contains("did not answer"), "{error}");
         }
-        // Once the database answers again, so do the reads.
+        // Once the database answers again, so do the reads: at the latest once the hung
+        // statement is given up (within one patience), its place goes to a reader that works.
         hang.store(false, Ordering::SeqCst);
-        assert_eq!(answered(reads.read(8)).await.unwrap(), 8);
+        let mut answer = Err(StoreError::Backend("not read yet".into()));
+        for _ in 0..10 {
+            answer = answered(reads.read(8)).await;
+            if answer.is_ok() {
+                break;
+            }
+        }
+        assert_eq!(answer.unwrap(), 8);
     }
 }
