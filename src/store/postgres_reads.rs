@@ -8,8 +8,8 @@
 //! store's `Any` pool binds only scalars.
 
 use super::shared_reads::{ReadBatch, SharedReads};
-use super::sql::{DecisionRow, app_at, backend, from_json, to_json};
-use super::{Acting, DecisionQuery, StoreResult};
+use super::sql::{DecisionRow, app_at, backend, from_json, read_patience, to_json};
+use super::{Acting, DecisionQuery, MemberReads, StoreResult};
 use crate::model::{App, ClientId, CompanyId, Installation};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -105,7 +105,7 @@ impl PostgresReads {
         let readers = usize::try_from(pool.options().get_max_connections() / 4)
             .unwrap_or(1)
             .max(1);
-        let patience = patience(pool);
+        let patience = read_patience(pool);
         Self {
             decisions: SharedReads::new(readers, patience, decisions_reader(pool, one_decision)),
             apps: SharedReads::new(readers, patience, reader(pool, APPS, app_row)),
@@ -153,12 +153,6 @@ impl PostgresReads {
         };
         installation_from(self.installations.read(key).await?)
     }
-}
-
-/// How long a shared read waits for its answer: twice what a call waits for a connection, so
-/// a database that stopped answering is reported as failing as quickly as one that is down.
-fn patience(pool: &AnyPool) -> std::time::Duration {
-    pool.options().get_acquire_timeout().saturating_mul(2)
 }
 
 /// Reads decisions: a batch of one (a read that found nobody to share with) with the
@@ -260,15 +254,9 @@ async fn read_batch<K: Serialize, R: Default>(
     Ok(answers.into_iter().flatten().collect())
 }
 
+/// A shared or one-decision statement's row: both read the member.
 fn decision_row(row: &AnyRow) -> StoreResult<DecisionRow> {
-    let get = |column| row.try_get::<Option<String>, _>(column).map_err(backend);
-    Ok(DecisionRow {
-        record: get("record")?,
-        revoked: row.try_get("revoked").map_err(backend)?,
-        ceiling: get("ceiling")?,
-        user: get("user_record")?,
-        permissions: get("permissions")?,
-    })
+    DecisionRow::read(row, MemberReads::InStore)
 }
 
 fn app_text(row: &AnyRow, column: &str) -> StoreResult<Option<AppText>> {

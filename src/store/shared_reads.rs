@@ -97,7 +97,7 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
     pub(super) async fn read(self: &Arc<Self>, key: K) -> StoreResult<R> {
         tokio::time::timeout(self.patience, self.read_now(key))
             .await
-            .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Overdue(self.patience)))))
+            .unwrap_or_else(|_| Err(overdue(self.patience)))
     }
 
     async fn read_now(self: &Arc<Self>, key: K) -> StoreResult<R> {
@@ -168,7 +168,7 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
             // reads queued behind it get a reader again.
             let read = tokio::time::timeout(self.patience, watched)
                 .await
-                .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Overdue(self.patience)))));
+                .unwrap_or_else(|_| Err(overdue(self.patience)));
             match read {
                 Ok(rows) if rows.len() == asked => {
                     for (answer, row) in answers.into_iter().zip(rows) {
@@ -263,6 +263,10 @@ async fn wait<R>(answered: oneshot::Receiver<StoreResult<R>>) -> StoreResult<R> 
     answered
         .await
         .unwrap_or_else(|_| Err(StoreError::Backend(Box::new(Unanswered))))
+}
+
+fn overdue(patience: Duration) -> StoreError {
+    StoreError::Backend(Box::new(Overdue(patience)))
 }
 
 fn mismatch(asked: usize, answered: usize) -> StoreError {

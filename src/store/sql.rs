@@ -102,8 +102,8 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
 ];
 
-/// Migrations whose SQL differs by database, each applied after the common migrations of
-/// lower versions: (version, SQLite's statements, PostgreSQL's statements).
+/// Migrations whose SQL differs by database, applied in version order among the common ones:
+/// (version, SQLite's statements, PostgreSQL's statements).
 const DIALECT_MIGRATIONS: &[(i64, &[&str], &[&str])] = &[
     // The service account an installation names, as a column the database computes from the
     // record on every write (whichever instance, of whichever version, writes it), so a
@@ -189,6 +189,20 @@ pub(super) struct DecisionRow {
 }
 
 impl DecisionRow {
+    /// The columns of a decision statement's row; the member's only when the statement read
+    /// them (`MemberReads::InStore`).
+    pub(super) fn read(row: &AnyRow, member: MemberReads) -> StoreResult<Self> {
+        let get = |column| row.try_get::<Option<String>, _>(column).map_err(backend);
+        let in_store = member == MemberReads::InStore;
+        Ok(Self {
+            record: get("record")?,
+            revoked: row.try_get("revoked").map_err(backend)?,
+            ceiling: get("ceiling")?,
+            user: if in_store { get("user_record")? } else { None },
+            permissions: if in_store { get("permissions")? } else { None },
+        })
+    }
+
     pub(super) fn decode(self, member: MemberReads) -> StoreResult<DecisionRecords> {
         let member = match member {
             MemberReads::InStore => Some((
@@ -355,6 +369,12 @@ fn decision_statement(database: Database, acting: ActingKind, member: MemberRead
     )
 }
 
+/// How long a shared read waits for its answer: twice what a call waits for a connection, so
+/// a database that stopped answering is reported as failing as quickly as one that is down.
+pub(super) fn read_patience(pool: &AnyPool) -> std::time::Duration {
+    pool.options().get_acquire_timeout().saturating_mul(2)
+}
+
 /// The advisory lock that lets one instance at a time bring the schema up to date.
 const MIGRATION_LOCK: i64 = 0x6170_7067_7261_6e74; // "appgrant"
 
@@ -483,15 +503,16 @@ impl SqlStore {
             }
         };
         #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
+        let statements = std::sync::Arc::new(decision_statements(database));
         #[cfg(feature = "postgres")]
         let shared = (database == Database::Postgres).then(|| {
-            let [person, _, account, _] = decision_statements(database);
+            let [person, _, account, _] = (*statements).clone();
             super::postgres_reads::PostgresReads::new(&pool, [person, account])
         });
         let mut store = Self {
             pool,
             database,
-            decision_statements: std::sync::Arc::new(decision_statements(database)),
+            decision_statements: statements,
             #[cfg(feature = "postgres")]
             shared,
             #[cfg(feature = "sqlite")]
@@ -513,7 +534,7 @@ impl SqlStore {
                 sqlite_decisions(
                     std::sync::Arc::clone(reads),
                     std::sync::Arc::clone(&store.decision_statements),
-                    store.pool.options().get_acquire_timeout().saturating_mul(2),
+                    read_patience(&store.pool),
                 )
             });
         }
@@ -1077,16 +1098,7 @@ impl InstallationStore for SqlStore {
             .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
-        let get = |column| row.try_get::<Option<String>, _>(column).map_err(backend);
-        let in_store = query.member == MemberReads::InStore;
-        DecisionRow {
-            record: get("record")?,
-            revoked: row.try_get("revoked").map_err(backend)?,
-            ceiling: get("ceiling")?,
-            user: if in_store { get("user_record")? } else { None },
-            permissions: if in_store { get("permissions")? } else { None },
-        }
-        .decode(query.member)
+        DecisionRow::read(&row, query.member)?.decode(query.member)
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {

@@ -759,7 +759,7 @@ impl Unpack for Installation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::Scope;
     use chrono::NaiveDate;
@@ -911,7 +911,9 @@ mod tests {
         }
     }
 
-    fn requested() -> Installation {
+    /// A requested installation of `app-1` in `acme`, pending manifest 1: the test fixture
+    /// of the memory store's modules.
+    pub(in crate::store::memory) fn requested() -> Installation {
         Installation {
             app: ClientId::new("app-1"),
             company: CompanyId::new("acme"),

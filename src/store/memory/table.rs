@@ -170,24 +170,15 @@ impl PairIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientId, CompanyId, Installation, InstallationStatus, UserId};
+    use crate::model::{ClientId, CompanyId, Installation};
     use crate::store::memory::packed::{pack, unpack};
 
     fn installation(app: &str, company: &str, revision: u64) -> Installation {
         Installation {
             app: ClientId::new(app),
             company: CompanyId::new(company),
-            status: InstallationStatus::Requested,
-            requested_by: UserId::new("jane"),
-            requested_at: chrono::DateTime::UNIX_EPOCH,
-            decided_by: None,
-            decided_at: None,
-            active_since: None,
-            uninstalled_at: None,
-            app_deleted_at: None,
-            service_account: None,
-            pending_manifest: None,
             revision,
+            ..crate::store::memory::packed::tests::requested()
         }
     }
 
