@@ -68,6 +68,7 @@ async fn scene<S: Store + DirectoryStore + Clone>(store: S, remembered: usize) -
         ceiling: None,
         profile: Default::default(),
         owner: None,
+        security: Default::default(),
     };
     let registered = server.register_app(registration).await.expect("an app");
     let app = registered.app.client_id.clone();

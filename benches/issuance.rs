@@ -124,6 +124,7 @@ impl World {
                 ceiling: None,
                 profile: Default::default(),
                 owner: None,
+                security: Default::default(),
             })
             .await
             .unwrap();
@@ -573,6 +574,7 @@ async fn populate(size: usize) -> Populated {
             profile: Default::default(),
             owner: None,
             revision: 0,
+            security: Default::default(),
         };
         let grant = ServiceAccountGrant {
             user: account.clone(),

@@ -57,6 +57,7 @@ fn app(index: usize) -> App {
         },
         owner: None,
         revision: 0,
+        security: Default::default(),
     }
 }
 

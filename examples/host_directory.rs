@@ -425,6 +425,7 @@ pub async fn run(dir: &Path) -> Result<Shown, Box<dyn Error>> {
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         })
         .await?;
     let client = ClientAuthentication::Basic {

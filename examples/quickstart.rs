@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         })
         .await?;
     let client_id = registered.app.client_id.clone();

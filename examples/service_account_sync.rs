@@ -36,6 +36,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         })
         .await?;
     let app = registered.app.client_id.clone();

@@ -98,6 +98,7 @@ forward_refresh_store!(Racing, inner);
 forward_revocation_store!(Racing, inner);
 forward_consent_store!(Racing, inner);
 forward_key_store!(Racing, inner);
+forward_replay_store!(Racing, inner);
 
 /// Two instances on one data set: `racing`, whose reads `store` can make stale, and `other`,
 /// which changes the app in between; and the app, registered with `secret`.
@@ -137,6 +138,7 @@ async fn race() -> Race {
         ceiling: None,
         profile: AppProfile::default(),
         owner: None,
+        security: Default::default(),
     };
     let registered = other.register_app(registration).await.unwrap();
     Race {
@@ -460,6 +462,7 @@ fn an_app_recorded_before_revisions_existed_reads_as_revision_0() {
         ceiling: None,
         profile: AppProfile::default(),
         owner: None,
+        security: Default::default(),
     }
     .register(&mut rand::thread_rng())
     .unwrap();

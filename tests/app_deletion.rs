@@ -446,6 +446,7 @@ forward_revocation_store!(ConsentDuringDeletion, inner);
 forward_consent_store!(ConsentDuringDeletion, inner);
 
 forward_key_store!(ConsentDuringDeletion, inner);
+forward_replay_store!(ConsentDuringDeletion, inner);
 
 #[tokio::test]
 async fn an_installation_a_consent_made_while_the_app_was_being_deleted_is_uninstalled_too() {

@@ -139,6 +139,7 @@ async fn public_app(world: &World) -> App {
         ceiling: None,
         profile: Default::default(),
         owner: None,
+        security: Default::default(),
     };
     world.server.register_app(registration).await.unwrap().app
 }

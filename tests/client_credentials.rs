@@ -165,6 +165,7 @@ async fn a_public_client_is_refused_unauthorized_client() {
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         },
     )
     .await;

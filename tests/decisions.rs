@@ -621,6 +621,7 @@ async fn tokens_through_app_with_ceiling(
             ceiling,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         })
         .await
         .unwrap();

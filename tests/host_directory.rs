@@ -123,6 +123,7 @@ async fn installed(
             ceiling: None,
             profile: Default::default(),
             owner: None,
+            security: Default::default(),
         })
         .await
         .unwrap();

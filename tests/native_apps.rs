@@ -31,6 +31,7 @@ fn registration(application_type: ApplicationType, client_type: ClientType) -> A
         ceiling: None,
         profile: Default::default(),
         owner: None,
+        security: Default::default(),
     }
 }
 

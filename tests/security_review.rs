@@ -301,6 +301,19 @@ mod gated {
         }
     }
 
+    impl appgrant::store::ReplayStore for GatedStore {
+        async fn first_use(
+            &self,
+            digest: &appgrant::model::SecretDigest,
+            until: DateTime<Utc>,
+        ) -> StoreResult<bool> {
+            self.inner.first_use(digest, until).await
+        }
+        async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+            self.inner.purge_used(now).await
+        }
+    }
+
     impl ConsentStore for GatedStore {
         async fn save_consent(
             &self,

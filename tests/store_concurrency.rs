@@ -354,6 +354,7 @@ impl RefreshStore for HeldFamilies {
 forward_revocation_store!(HeldFamilies, inner);
 
 forward_key_store!(HeldFamilies, inner);
+forward_replay_store!(HeldFamilies, inner);
 
 forward_consent_store!(HeldFamilies, inner);
 

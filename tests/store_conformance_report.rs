@@ -255,3 +255,4 @@ forward_revocation_store!(Faulty, inner);
 forward_consent_store!(Faulty, inner);
 
 forward_key_store!(Faulty, inner);
+forward_replay_store!(Faulty, inner);

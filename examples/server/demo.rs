@@ -443,6 +443,7 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
                 logo_url: None,
             },
             owner: None,
+            security: Default::default(),
         }
         .register(&mut seeded)
         .map_err(ServerError::from)?;

@@ -1,10 +1,10 @@
 //! Registering an app: a client id, a secret shown once, and redirect URIs checked up front.
 
 use crate::model::{
-    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientType, CompanyId, Manifest,
-    OUT_OF_BAND, ToolLevels,
+    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientSecurity, ClientType, CompanyId,
+    Manifest, OUT_OF_BAND, ToolLevels,
 };
-use crate::token::Secret;
+use crate::token::{JwkError, PublicKey, Secret};
 use rand::RngCore;
 
 /// What a developer registers.
@@ -28,6 +28,9 @@ pub struct AppRegistration {
     pub profile: AppProfile,
     /// For a custom app: the one company that may install it.
     pub owner: Option<CompanyId>,
+    /// How it authenticates (a secret, or `private_key_jwt` with its public keys), and
+    /// whether its tokens must be DPoP-bound and its authorization requests pushed.
+    pub security: ClientSecurity,
 }
 
 /// Why a registration was refused.
@@ -59,6 +62,44 @@ pub enum RegistrationError {
     /// §8.5): it is a public client.
     #[error("a native app is a public client")]
     ConfidentialNativeApp,
+    /// `private_key_jwt` is for confidential clients, with at least one usable public key.
+    #[error("private_key_jwt needs a confidential client and at least one public key: {0}")]
+    InvalidClientKeys(&'static str),
+}
+
+/// Checks an app's registered public keys: a confidential client, at least one key, each a
+/// public key the server can verify with, and no two with the same `kid`.
+fn check_client_keys(
+    client_type: ClientType,
+    security: &ClientSecurity,
+) -> Result<(), RegistrationError> {
+    let Some(keys) = security.client_keys() else {
+        return Ok(());
+    };
+    if client_type != ClientType::Confidential {
+        return Err(RegistrationError::InvalidClientKeys(
+            "a public client cannot authenticate",
+        ));
+    }
+    if keys.is_empty() {
+        return Err(RegistrationError::InvalidClientKeys("no key given"));
+    }
+    let mut kids = std::collections::BTreeSet::new();
+    for jwk in keys {
+        let key = PublicKey::from_jwk(jwk).map_err(|error| {
+            RegistrationError::InvalidClientKeys(match error {
+                JwkError::Private => "a key holds private material",
+                JwkError::WeakRsa => "an RSA key is shorter than 2048 bits",
+                _ => "a key is not an Ed25519, P-256 or RSA public JWK",
+            })
+        })?;
+        if !kids.insert(key.kid().map(str::to_owned)) {
+            return Err(RegistrationError::InvalidClientKeys(
+                "two keys share a kid (or both have none)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What registration and every later update check of an app's settings, together: a name,
@@ -148,7 +189,11 @@ impl AppRegistration {
             self.manifest.is_some(),
             &self.profile,
         )?;
-        let secret = (self.client_type == ClientType::Confidential).then(|| Secret::generate(rng));
+        check_client_keys(self.client_type, &self.security)?;
+        // An app that signs JWTs with its own keys gets no shared secret at all.
+        let secret = (self.client_type == ClientType::Confidential
+            && self.security.client_keys().is_none())
+        .then(|| Secret::generate(rng));
         let mut app = App {
             client_id: ClientId::generate(rng),
             name: self.name,
@@ -162,6 +207,7 @@ impl AppRegistration {
             ceiling: self.ceiling,
             profile: self.profile,
             owner: self.owner,
+            security: self.security,
             revision: 0,
         };
         if let Some(manifest) = self.manifest {

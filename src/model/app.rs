@@ -1,5 +1,6 @@
 //! Apps: client registrations with their redirect URIs, flows and permission manifests.
 
+use super::client_security::ClientSecurity;
 use super::digest::SecretDigest;
 use super::ids::{ClientId, CompanyId};
 use super::permission::{Level, Tool, ToolLevels};
@@ -271,6 +272,10 @@ pub struct App {
     /// The company that owns a custom app: it can be installed there and nowhere else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<CompanyId>,
+    /// How it authenticates, and whether its tokens must be DPoP-bound and its authorization
+    /// requests pushed. Apps stored before these existed read as the defaults.
+    #[serde(default, skip_serializing_if = "ClientSecurity::is_default")]
+    pub security: ClientSecurity,
     /// How many times the record was changed; stores save a change only over the revision it
     /// was made from, so concurrent changes (a settings change, a secret rotation, a manifest
     /// publish) cannot overwrite each other. Apps stored before revisions existed read as 0.

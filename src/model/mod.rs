@@ -4,6 +4,7 @@
 //! Nothing here does IO or cryptography; every state change is a pure method.
 
 pub mod app;
+pub mod client_security;
 pub mod developer;
 pub mod digest;
 pub mod directory;
@@ -16,6 +17,7 @@ pub use app::{
     App, AppFlows, AppProfile, ApplicationType, ClientType, Manifest, ManifestChange, OUT_OF_BAND,
     PreviousSecret, Reach,
 };
+pub use client_security::{ClientAuthMethod, ClientSecurity, DpopBinding, PushedAuthorization};
 pub use developer::{DeveloperApp, DeveloperInstallation};
 pub use digest::SecretDigest;
 pub use directory::{

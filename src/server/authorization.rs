@@ -97,7 +97,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// #     name: "FieldSync".into(), client_type: ClientType::Confidential,
     /// #     redirect_uris: vec!["https://fieldsync.example.com/callback".into()],
     /// #     flows: AppFlows::UserDelegated, manifest: None, ceiling: None,
-    /// #     profile: AppProfile::default(), owner: None,
+    /// #     profile: AppProfile::default(), owner: None, security: Default::default(),
     /// # }).await?;
     /// # let client = ClientAuthentication::Basic {
     /// #     client_id: registered.app.client_id.clone(),

@@ -99,6 +99,8 @@ pub struct PurgeReport {
     pub families: u64,
     /// Revocations older than every access token they covered.
     pub revocations: u64,
+    /// Client assertion and DPoP proof ids remembered past the time they could be accepted.
+    pub used_once: u64,
     /// Stored signing keys replaced longer ago than any token they signed can live.
     pub keys: u64,
 }
@@ -581,6 +583,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             // a person disconnecting the app still finds (and revokes) it.
             families: store.purge_families(now - longest_token).await?,
             revocations: store.purge_revocations(now - longest_token).await?,
+            used_once: store.purge_used(now).await?,
             keys,
         })
     }

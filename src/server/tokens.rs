@@ -46,6 +46,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     ///         ceiling: None,
     ///         profile: AppProfile::default(),
     ///         owner: None,
+    ///         security: Default::default(),
     ///     })
     ///     .await?;
     /// let app = registered.app.client_id.clone();

@@ -178,6 +178,7 @@ pub fn registration(name: &str) -> AppRegistration {
         ceiling: None,
         profile: Default::default(),
         owner: None,
+        security: Default::default(),
     }
 }
 
@@ -1396,6 +1397,42 @@ pub async fn a_code_raced_by_many_redemptions_is_first_for_exactly_one<S: Store 
         (1, RACERS - 1),
         "(first redemptions, reuses)"
     );
+}
+
+/// `first_use` says a value is new exactly once: a second use is a replay, whatever `until` it
+/// names, and other values are unaffected. `purge_used(now)` forgets only values remembered
+/// until before `now`; the rest are still replays.
+pub async fn a_value_is_used_first_once_and_forgotten_only_once_it_lapsed<S: Store>(store: S) {
+    let (early, late) = (SecretDigest::of("jti-early"), SecretDigest::of("jti-late"));
+    assert!(store.first_use(&early, start() + TimeDelta::minutes(1)).await.must());
+    assert!(!store.first_use(&early, start() + TimeDelta::minutes(1)).await.must());
+    assert!(!store.first_use(&early, start() + TimeDelta::hours(9)).await.must());
+    assert!(store.first_use(&late, precise(start(), 120_000_000)).await.must());
+    assert_eq!(store.purge_used(start()).await.must(), 0);
+    assert_eq!(
+        store.purge_used(start() + TimeDelta::minutes(2)).await.must(),
+        1
+    );
+    // The late value is remembered 123 ns past the cutoff: still a replay.
+    assert!(!store.first_use(&late, start()).await.must());
+    assert!(store.first_use(&early, start() + TimeDelta::minutes(5)).await.must());
+}
+
+/// A value raced by many first uses at once is first for exactly one of them.
+pub async fn a_value_raced_by_many_first_uses_is_first_for_exactly_one<S: Store + Clone>(
+    store: S,
+) {
+    let results = race(RACERS, |_| {
+        let store = store.clone();
+        async move {
+            store
+                .first_use(&SecretDigest::of("raced-jti"), start() + TimeDelta::minutes(1))
+                .await
+                .must()
+        }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|first| **first).count(), 1);
 }
 
 /// `code(digest)` returns a code's record exactly as saved, without redeeming it, before its
@@ -2683,6 +2720,8 @@ properties! {
         purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
         purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
         purge_forgets_only_revocations_older_than_the_cutoff: store;
+        a_value_is_used_first_once_and_forgotten_only_once_it_lapsed: store;
+        a_value_raced_by_many_first_uses_is_first_for_exactly_one: store;
         signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
         many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
         times_read_back_exactly_as_saved: store;

@@ -3,7 +3,7 @@
 
 use super::{
     AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, RevocationStore, ServiceAccount, StoreResult,
+    RefreshStore, ReplayStore, RevocationStore, ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
 use crate::model::{
@@ -148,6 +148,15 @@ impl<T: ConsentStore> ConsentStore for Arc<T> {
 
     async fn forget_consent(&self, user: &UserId, app: &ClientId) -> StoreResult<()> {
         T::forget_consent(self, user, app).await
+    }
+}
+
+impl<T: ReplayStore> ReplayStore for Arc<T> {
+    async fn first_use(&self, digest: &SecretDigest, until: DateTime<Utc>) -> StoreResult<bool> {
+        T::first_use(self, digest, until).await
+    }
+    async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        T::purge_used(self, now).await
     }
 }
 

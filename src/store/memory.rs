@@ -5,7 +5,8 @@ mod table;
 
 use super::{
     Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
-    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, RevocationStore,
+    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
+    RevocationStore,
     ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
@@ -45,6 +46,8 @@ struct State {
     revoked: HashMap<GrantId, DateTime<Utc>>,
     consents: HashMap<(UserId, ClientId), DateTime<Utc>>,
     signing_keys: Vec<StoredKey>,
+    /// Digests of values used once, with until when they are remembered.
+    used_once: HashMap<SecretDigest, DateTime<Utc>>,
 }
 
 /// The value a packed record holds, if there is one.
@@ -550,6 +553,26 @@ impl KeyStore for MemoryStore {
     async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
         self.state().signing_keys.retain(|stored| stored.kid != kid);
         Ok(())
+    }
+}
+
+impl ReplayStore for MemoryStore {
+    async fn first_use(&self, digest: &SecretDigest, until: DateTime<Utc>) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.used_once.entry(*digest) {
+            std::collections::hash_map::Entry::Occupied(_) => Ok(false),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(until);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let before = state.used_once.len();
+        state.used_once.retain(|_, until| *until >= now);
+        Ok((before - state.used_once.len()) as u64)
     }
 }
 

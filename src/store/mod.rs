@@ -268,12 +268,28 @@ pub trait KeyStore: Send + Sync {
     fn delete_signing_key(&self, kid: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Values a client may use only once: the `jti` of a client assertion (RFC 7523 §3) or of a
+/// DPoP proof (RFC 9449 §11.1), kept as digests while the value could still be accepted.
+pub trait ReplayStore: Send + Sync {
+    /// Records `digest` as used until `until`; returns whether this is its first use (false:
+    /// it was used before, a replay). Atomic: of two instances recording the same digest at
+    /// once, exactly one is told it was first.
+    fn first_use(
+        &self,
+        digest: &SecretDigest,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Forgets values remembered until before `now` (they could no longer be accepted);
+    /// returns how many.
+    fn purge_used(&self, now: DateTime<Utc>) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
 /// Everything the server keeps of OAuth state: apps, installations, codes, refresh families,
-/// revocations, consents and signing keys. Who is who (companies, users, permissions) is the
+/// revocations, consents, signing keys and values used once. Who is who (companies, users, permissions) is the
 /// [`Directory`], a part of its own.
 ///
-/// A host's own store implements the seven traits over its database. Here, one that wraps the
-/// memory store and counts code redemptions (the other six traits forward the same way, hidden
+/// A host's own store implements the eight traits over its database. Here, one that wraps the
+/// memory store and counts code redemptions (the other seven traits forward the same way, hidden
 /// here), used with the memory store's directory tables as the directory: the store itself
 /// implements no directory trait at all.
 ///
@@ -287,7 +303,7 @@ pub trait KeyStore: Send + Sync {
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// # use appgrant::grant::RefreshFamily;
 /// # use appgrant::model::{App, ClientId, CompanyId, GrantId, Installation, UserId};
-/// # use appgrant::store::{AppStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, RevocationStore};
+/// # use appgrant::store::{AppStore, ConsentStore, InstallationStore, KeyStore, RefreshStore, ReplayStore, RevocationStore};
 /// # use appgrant::token::StoredKey;
 ///
 /// #[derive(Clone, Default)]
@@ -350,6 +366,10 @@ pub trait KeyStore: Send + Sync {
 /// #     async fn add_signing_key(&self, k: StoredKey) -> StoreResult<bool> { self.inner.add_signing_key(k).await }
 /// #     async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> { self.inner.delete_signing_key(kid).await }
 /// # }
+/// # impl ReplayStore for CountingStore {
+/// #     async fn first_use(&self, d: &SecretDigest, until: DateTime<Utc>) -> StoreResult<bool> { self.inner.first_use(d, until).await }
+/// #     async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> { self.inner.purge_used(now).await }
+/// # }
 ///
 /// let server = AuthorizationServer::builder(CountingStore::default(), Config::new("https://auth.example.com"))
 ///     .directory(MemoryStore::new())
@@ -368,6 +388,7 @@ pub trait Store:
     + RevocationStore
     + ConsentStore
     + KeyStore
+    + ReplayStore
     + 'static
 {
 }
@@ -380,6 +401,7 @@ impl<T> Store for T where
         + RevocationStore
         + ConsentStore
         + KeyStore
+        + ReplayStore
         + 'static
 {
 }

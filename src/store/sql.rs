@@ -8,8 +8,8 @@
 
 use super::{
     Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
-    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, RevocationStore,
-    ServiceAccount, StoreError, StoreResult,
+    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
+    RevocationStore, ServiceAccount, StoreError, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{
@@ -99,6 +99,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     (
         9,
         &["ALTER TABLE appgrant_families ADD COLUMN resource TEXT"],
+    ),
+    // Client assertion and DPoP proof ids, by digest, remembered while they could be replayed.
+    (
+        11,
+        &["CREATE TABLE IF NOT EXISTS appgrant_used_once (digest TEXT PRIMARY KEY, \
+           until_at BIGINT NOT NULL)"],
     ),
 ];
 
@@ -1426,6 +1432,30 @@ fn algorithm_from(name: &str) -> StoreResult<Algorithm> {
     .into_iter()
     .find(|algorithm| algorithm.name() == name)
     .ok_or_else(|| backend(Corrupt("signing key algorithm")))
+}
+
+impl ReplayStore for SqlStore {
+    async fn first_use(&self, digest: &SecretDigest, until: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO appgrant_used_once (digest, until_at) VALUES ($1, $2) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest.to_hex())
+        .bind(stamp(until)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM appgrant_used_once WHERE until_at < $1")
+            .bind(stamp(now)?)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
 }
 
 impl KeyStore for SqlStore {

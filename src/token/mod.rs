@@ -1,6 +1,7 @@
 //! Tokens and secrets: JWT access tokens (RFC 9068) signed by a rotating key set, and opaque
 //! secrets stored only as digests, and refresh tokens authenticated by a server-side key.
 
+pub mod client_jwt;
 pub mod deployment_secret;
 pub mod jwt;
 pub mod key_schedule;
@@ -8,6 +9,7 @@ pub mod keys;
 pub mod refresh_token;
 pub mod secret;
 
+pub use client_jwt::{CLIENT_SIGNING_ALGORITHMS, ClientJwt, ClientJwtError, JwkError, PublicKey};
 pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
 pub use jwt::{
     AccessClaims, Expectations, SubjectKind, ValidationError, Verified, issue, revalidate,

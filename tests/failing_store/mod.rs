@@ -302,6 +302,21 @@ impl ConsentStore for FailingStore {
     }
 }
 
+impl appgrant::store::ReplayStore for FailingStore {
+    async fn first_use(
+        &self,
+        digest: &appgrant::model::SecretDigest,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.up()?;
+        self.inner.first_use(digest, until).await
+    }
+    async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.up()?;
+        self.inner.purge_used(now).await
+    }
+}
+
 impl KeyStore for FailingStore {
     async fn signing_keys(&self) -> StoreResult<Vec<appgrant::token::StoredKey>> {
         self.up()?;

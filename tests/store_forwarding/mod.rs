@@ -245,6 +245,26 @@ macro_rules! forward_key_store {
     };
 }
 
+macro_rules! forward_replay_store {
+    ($wrapper:ty, $inner:ident) => {
+        impl appgrant::store::ReplayStore for $wrapper {
+            async fn first_use(
+                &self,
+                digest: &appgrant::model::SecretDigest,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> appgrant::store::StoreResult<bool> {
+                appgrant::store::ReplayStore::first_use(&self.$inner, digest, until).await
+            }
+            async fn purge_used(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> appgrant::store::StoreResult<u64> {
+                appgrant::store::ReplayStore::purge_used(&self.$inner, now).await
+            }
+        }
+    };
+}
+
 macro_rules! forward_directory {
     ($wrapper:ty, $inner:ident) => {
         impl appgrant::store::Directory for $wrapper {

@@ -47,6 +47,7 @@ pub fn both_flows_app() -> AppRegistration {
         ceiling: None,
         profile: Default::default(),
         owner: None,
+        security: Default::default(),
     }
 }
 

@@ -21,7 +21,7 @@
 //! each field back.
 
 use crate::model::{
-    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientType, Company, CompanyId,
+    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientSecurity, ClientType, Company, CompanyId,
     CompanySettings, ConsentInstall, Installation, InstallationStatus, Level, Manifest, Membership,
     Permissions, PreviousSecret, Project, ProjectId, SecretDigest, ServiceAccountGrant, Tool,
     ToolLevels, User, UserId, UserKind, UserStatus,
@@ -526,6 +526,7 @@ impl Pack for App {
             ceiling,
             profile,
             owner,
+            security,
             revision,
         } = self;
         client_id.pack(out);
@@ -540,6 +541,11 @@ impl Pack for App {
         manifests.pack(out);
         profile.pack(out);
         owner.pack(out);
+        // Rare and shaped like JSON (keys are JWKs): kept as JSON, and absent when default.
+        // Serializing plain data and JSON values cannot fail.
+        let security = (!security.is_default())
+            .then(|| serde_json::to_string(security).unwrap_or_default());
+        security.pack(out);
         revision.pack(out);
     }
 }
@@ -561,6 +567,10 @@ impl Unpack for App {
             manifests: Vec::unpack(input)?,
             profile: AppProfile::unpack(input)?,
             owner: Option::unpack(input)?,
+            security: match Option::<String>::unpack(input)? {
+                Some(json) => serde_json::from_str(&json).map_err(|_| Corrupt)?,
+                None => ClientSecurity::default(),
+            },
             revision: u64::unpack(input)?,
         })
     }
@@ -807,6 +817,7 @@ pub(super) mod tests {
             },
             owner: Some(CompanyId::new("acme")),
             revision: u64::MAX,
+            security: Default::default(),
         }
     }
 
@@ -825,6 +836,7 @@ pub(super) mod tests {
             profile: AppProfile::default(),
             owner: None,
             revision: 0,
+            security: Default::default(),
         }
     }
 
