@@ -114,6 +114,23 @@ impl Config {
         }
     }
 
+    /// The token endpoint's URL, as the HTTP layer serves it under the issuer: what client
+    /// assertions (RFC 7523) and DPoP proofs (RFC 9449, `htu`) sent there name.
+    pub fn token_endpoint(&self) -> String {
+        self.endpoint("/oauth/token")
+    }
+
+    /// The pushed-authorization-request endpoint's URL (RFC 9126), which client assertions
+    /// sent there may name too.
+    pub fn pushed_authorization_endpoint(&self) -> String {
+        self.endpoint("/oauth/par")
+    }
+
+    /// The URL of the endpoint at `path` under the issuer.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer.trim_end_matches('/'))
+    }
+
     /// Whether `resource` is one this server issues tokens for: the default audience or one
     /// of the configured resources.
     pub fn knows_resource(&self, resource: &str) -> bool {

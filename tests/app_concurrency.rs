@@ -9,7 +9,7 @@
 #[macro_use]
 mod store_forwarding;
 
-use appgrant::grant::{AppRegistration, ClientAuthentication, authenticate};
+use appgrant::grant::{AppRegistration, AuthenticationContext, ClientAuthentication, authenticate};
 use appgrant::model::*;
 use appgrant::server::{Clock, ManualClock, ServerError};
 use appgrant::store::{AppStore, StoreResult};
@@ -164,7 +164,12 @@ impl Race {
             client_id: self.app.clone(),
             secret: secret.clone(),
         };
-        authenticate(Some(&app), &credentials, self.clock.now()).is_ok()
+        authenticate(
+            Some(&app),
+            &credentials,
+            &AuthenticationContext::at(self.clock.now()),
+        )
+        .is_ok()
     }
 
     /// The app is gone, and nothing lists it.

@@ -6,8 +6,8 @@ mod support;
 
 use appgrant::audit::{AuditActor, AuditEvent};
 use appgrant::grant::{
-    ClientAuthentication, MAX_SECRET_OVERLAP, SecretRotationError, TokenError, TokenRequest,
-    authenticate,
+    AuthenticationContext, ClientAuthentication, MAX_SECRET_OVERLAP, SecretRotationError,
+    TokenError, TokenRequest, authenticate,
 };
 use appgrant::model::*;
 use appgrant::server::ServerError;
@@ -271,11 +271,25 @@ fn client_authentication_takes_the_previous_secret_only_before_its_end() {
         secret: secret.clone(),
     };
     let before = start - TimeDelta::nanoseconds(1);
-    assert!(authenticate(Some(&app), &with(&old), before).is_ok());
-    assert!(authenticate(Some(&app), &with(&old), start).is_err());
-    assert!(authenticate(Some(&app), &with(&new), start).is_ok());
-    assert!(authenticate(Some(&app), &with(&new), before).is_ok());
+    assert!(authenticate(Some(&app), &with(&old), &AuthenticationContext::at(before)).is_ok());
+    assert!(authenticate(Some(&app), &with(&old), &AuthenticationContext::at(start)).is_err());
+    assert!(authenticate(Some(&app), &with(&new), &AuthenticationContext::at(start)).is_ok());
+    assert!(authenticate(Some(&app), &with(&new), &AuthenticationContext::at(before)).is_ok());
     let long_after = start + TimeDelta::days(365);
-    assert!(authenticate(Some(&app), &with(&new), long_after).is_ok());
-    assert!(authenticate(Some(&app), &with(&Secret::new("x")), before).is_err());
+    assert!(
+        authenticate(
+            Some(&app),
+            &with(&new),
+            &AuthenticationContext::at(long_after)
+        )
+        .is_ok()
+    );
+    assert!(
+        authenticate(
+            Some(&app),
+            &with(&Secret::new("x")),
+            &AuthenticationContext::at(before)
+        )
+        .is_err()
+    );
 }

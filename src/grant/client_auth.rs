@@ -1,6 +1,10 @@
 //! Client authentication at the token endpoint: `client_secret_basic` (percent-decoded per
-//! RFC 6749 §2.3.1), `client_secret_post`, and public clients identified by `client_id` alone.
+//! RFC 6749 §2.3.1), `client_secret_post`, `private_key_jwt` (RFC 7523), and public clients
+//! identified by `client_id` alone.
 
+use super::client_assertion::{
+    AcceptedAssertion, AuthenticationContext, JWT_BEARER_ASSERTION, check_assertion,
+};
 use super::error::TokenError;
 use crate::model::{App, ClientId, ClientType, SecretDigest};
 use crate::token::Secret;
@@ -31,6 +35,14 @@ pub enum ClientAuthentication {
         /// Client id.
         client_id: ClientId,
     },
+    /// A JWT the client signed with one of its registered keys (`private_key_jwt`).
+    Assertion {
+        /// Client id: the body's `client_id`, or else the assertion's `sub` (RFC 7523 §3),
+        /// which the check then requires to be this client's.
+        client_id: ClientId,
+        /// The assertion (a credential, kept out of `Debug`).
+        assertion: Secret,
+    },
 }
 
 impl ClientAuthentication {
@@ -39,8 +51,35 @@ impl ClientAuthentication {
         match self {
             ClientAuthentication::Basic { client_id, .. }
             | ClientAuthentication::Post { client_id, .. }
-            | ClientAuthentication::Public { client_id } => client_id,
+            | ClientAuthentication::Public { client_id }
+            | ClientAuthentication::Assertion { client_id, .. } => client_id,
         }
+    }
+
+    /// Reads a `private_key_jwt` assertion from the body's `client_assertion_type`,
+    /// `client_assertion` and optional `client_id`. Without a `client_id`, the client is the
+    /// one the assertion's (not yet verified) `sub` names; the check requires it anyway.
+    pub fn from_assertion(
+        assertion_type: &str,
+        assertion: &str,
+        body_client_id: Option<&str>,
+    ) -> Result<Self, TokenError> {
+        if assertion_type != JWT_BEARER_ASSERTION {
+            return Err(TokenError::InvalidClient(
+                "unsupported client_assertion_type",
+            ));
+        }
+        let client_id = match body_client_id {
+            Some(id) => id.to_owned(),
+            None => crate::token::ClientJwt::parse(assertion)
+                .ok()
+                .and_then(|jwt| jwt.text("sub").map(str::to_owned))
+                .ok_or(TokenError::InvalidClient("malformed client assertion"))?,
+        };
+        Ok(ClientAuthentication::Assertion {
+            client_id: ClientId::new(client_id),
+            assertion: Secret::new(assertion),
+        })
     }
 
     /// Reads the credentials from an `Authorization` header value and the body's `client_id`
@@ -106,35 +145,64 @@ pub fn decode_component(raw: &[u8]) -> Option<String> {
     String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
 }
 
-/// Checks `credentials` against the registered `app` (`None` if the client id is unknown) at
-/// `now`. A confidential client's secret is accepted if it is the current one, or the one the
-/// last rotation replaced while it is still accepted (before its `valid_until`). Secrets are
-/// compared by digest in constant time, with both digests compared whichever matches.
+/// A client whose credentials held.
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated<'a> {
+    /// The app.
+    pub app: &'a App,
+    /// The assertion it presented, which the server must record as used (and refuse if it
+    /// was used before); `None` for the other methods.
+    pub assertion: Option<AcceptedAssertion>,
+}
+
+/// Checks `credentials` against the registered `app` (`None` if the client id is unknown) in
+/// `context`. A confidential client authenticates the way it registered: with its secret,
+/// accepted if it is the current one or the one the last rotation replaced while that is still
+/// accepted (secrets are compared by digest in constant time, both digests whichever matches);
+/// or with a client assertion (`private_key_jwt`, see [`check_assertion`]).
 pub fn authenticate<'a>(
     app: Option<&'a App>,
     credentials: &ClientAuthentication,
-    now: DateTime<Utc>,
-) -> Result<&'a App, TokenError> {
+    context: &AuthenticationContext<'_>,
+) -> Result<Authenticated<'a>, TokenError> {
     let app = app.ok_or(TokenError::InvalidClient("unknown client"))?;
-    match (app.client_type, credentials) {
-        (ClientType::Public, ClientAuthentication::Public { .. }) => Ok(app),
-        (ClientType::Public, _) => Err(TokenError::InvalidClient(
-            "public clients have no secret to present",
-        )),
+    let by_assertion = app.security.client_keys().is_some();
+    let assertion = match (app.client_type, credentials) {
+        (ClientType::Public, ClientAuthentication::Public { .. }) => None,
+        (ClientType::Public, _) => {
+            return Err(TokenError::InvalidClient(
+                "public clients have no secret to present",
+            ));
+        }
         (ClientType::Confidential, ClientAuthentication::Public { .. }) => {
-            Err(TokenError::InvalidClient("client secret required"))
+            return Err(TokenError::InvalidClient("client secret required"));
+        }
+        (ClientType::Confidential, ClientAuthentication::Assertion { assertion, .. })
+            if by_assertion =>
+        {
+            Some(check_assertion(app, assertion.expose(), context)?)
+        }
+        (ClientType::Confidential, ClientAuthentication::Assertion { .. }) => {
+            return Err(TokenError::InvalidClient(
+                "this client authenticates with its secret, not private_key_jwt",
+            ));
+        }
+        (ClientType::Confidential, _) if by_assertion => {
+            return Err(TokenError::InvalidClient(
+                "this client authenticates with private_key_jwt",
+            ));
         }
         (
             ClientType::Confidential,
             ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
         ) => {
-            if secret_accepted(app, secret, now) {
-                Ok(app)
-            } else {
-                Err(TokenError::InvalidClient("wrong client secret"))
+            if !secret_accepted(app, secret, context.now) {
+                return Err(TokenError::InvalidClient("wrong client secret"));
             }
+            None
         }
-    }
+    };
+    Ok(Authenticated { app, assertion })
 }
 
 /// Whether `secret` is the app's current secret, or its previous one still accepted at `now`.

@@ -5,6 +5,7 @@
 
 pub mod app_update;
 pub mod authorize;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod error;
@@ -21,7 +22,11 @@ pub use authorize::{
     AuthorizationRequest, AuthorizationResponse, AuthorizeError, CodeRecord, ErrorPage,
     ErrorRedirect, ValidAuthorization, remembered_consent_applies, validate_request,
 };
-pub use client_auth::{ClientAuthentication, authenticate, parse_basic};
+pub use client_assertion::{
+    AcceptedAssertion, AuthenticationContext, JWT_BEARER_ASSERTION, MAX_ASSERTION_LIFETIME,
+    check_assertion,
+};
+pub use client_auth::{Authenticated, ClientAuthentication, authenticate, parse_basic};
 pub use client_credentials::{Binding, client_credentials};
 pub use error::{ErrorCode, TokenError};
 pub use exchange::{

@@ -41,6 +41,25 @@ fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientAuthenticat
     if authorization.next().is_some() {
         return Err(TokenError::InvalidRequest("repeated Authorization header"));
     }
+    let assertion_type = params.get("client_assertion_type");
+    let assertion = params.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if first.is_some() || params.contains("client_secret") {
+            return Err(TokenError::InvalidRequest(
+                "use one client authentication method, not two",
+            ));
+        }
+        let (Some(assertion_type), Some(assertion)) = (assertion_type, assertion) else {
+            return Err(TokenError::InvalidRequest(
+                "client_assertion_type and client_assertion go together",
+            ));
+        };
+        return ClientAuthentication::from_assertion(
+            assertion_type,
+            assertion,
+            params.get("client_id").map(String::as_str),
+        );
+    }
     let basic = first
         .map(|value| {
             value

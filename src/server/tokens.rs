@@ -3,9 +3,9 @@
 use super::{AuthorizationServer, telemetry};
 use crate::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use crate::grant::{
-    Binding, ClientAuthentication, CodeExchange, ExchangeInput, Issued, RefreshInput, Requested,
-    TokenError, TokenRequest, TokenResponse, authenticate, check_presenter, client_credentials,
-    exchange_code, rotate,
+    AuthenticationContext, Binding, ClientAuthentication, CodeExchange, ExchangeInput, Issued,
+    RefreshInput, Requested, TokenError, TokenRequest, TokenResponse, authenticate,
+    check_presenter, client_credentials, exchange_code, rotate,
 };
 use crate::model::{App, ClientId, CompanyId, GrantId, UserId};
 use crate::store::{Directory, Store};
@@ -154,7 +154,37 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         credentials: &ClientAuthentication,
     ) -> Result<App, TokenError> {
         let app = self.inner.store.app(credentials.client_id()).await?;
-        authenticate(app.as_ref(), credentials, self.now())?;
+        let config = &self.inner.config;
+        // An assertion may name the issuer or any endpoint it is sent to (RFC 7523 §3).
+        let endpoints = [
+            config.token_endpoint(),
+            config.pushed_authorization_endpoint(),
+            config.endpoint("/oauth/revoke"),
+            config.endpoint("/oauth/introspect"),
+        ];
+        let audiences = [
+            config.issuer.as_str(),
+            &endpoints[0],
+            &endpoints[1],
+            &endpoints[2],
+            &endpoints[3],
+        ];
+        let context = AuthenticationContext {
+            audiences: &audiences,
+            leeway_seconds: config.leeway_seconds,
+            now: self.now(),
+        };
+        let authenticated = authenticate(app.as_ref(), credentials, &context)?;
+        if let Some(assertion) = authenticated.assertion {
+            let first = self
+                .inner
+                .store
+                .first_use(&assertion.replay_digest, assertion.remember_until)
+                .await?;
+            if !first {
+                return Err(TokenError::InvalidClient("client assertion already used"));
+            }
+        }
         // authenticate refuses an unknown client, so the app is there.
         app.ok_or(TokenError::InvalidClient("unknown client"))
     }

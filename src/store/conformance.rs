@@ -1404,29 +1404,58 @@ pub async fn a_code_raced_by_many_redemptions_is_first_for_exactly_one<S: Store 
 /// until before `now`; the rest are still replays.
 pub async fn a_value_is_used_first_once_and_forgotten_only_once_it_lapsed<S: Store>(store: S) {
     let (early, late) = (SecretDigest::of("jti-early"), SecretDigest::of("jti-late"));
-    assert!(store.first_use(&early, start() + TimeDelta::minutes(1)).await.must());
-    assert!(!store.first_use(&early, start() + TimeDelta::minutes(1)).await.must());
-    assert!(!store.first_use(&early, start() + TimeDelta::hours(9)).await.must());
-    assert!(store.first_use(&late, precise(start(), 120_000_000)).await.must());
+    assert!(
+        store
+            .first_use(&early, start() + TimeDelta::minutes(1))
+            .await
+            .must()
+    );
+    assert!(
+        !store
+            .first_use(&early, start() + TimeDelta::minutes(1))
+            .await
+            .must()
+    );
+    assert!(
+        !store
+            .first_use(&early, start() + TimeDelta::hours(9))
+            .await
+            .must()
+    );
+    assert!(
+        store
+            .first_use(&late, precise(start(), 120_000_000))
+            .await
+            .must()
+    );
     assert_eq!(store.purge_used(start()).await.must(), 0);
     assert_eq!(
-        store.purge_used(start() + TimeDelta::minutes(2)).await.must(),
+        store
+            .purge_used(start() + TimeDelta::minutes(2))
+            .await
+            .must(),
         1
     );
     // The late value is remembered 123 ns past the cutoff: still a replay.
     assert!(!store.first_use(&late, start()).await.must());
-    assert!(store.first_use(&early, start() + TimeDelta::minutes(5)).await.must());
+    assert!(
+        store
+            .first_use(&early, start() + TimeDelta::minutes(5))
+            .await
+            .must()
+    );
 }
 
 /// A value raced by many first uses at once is first for exactly one of them.
-pub async fn a_value_raced_by_many_first_uses_is_first_for_exactly_one<S: Store + Clone>(
-    store: S,
-) {
+pub async fn a_value_raced_by_many_first_uses_is_first_for_exactly_one<S: Store + Clone>(store: S) {
     let results = race(RACERS, |_| {
         let store = store.clone();
         async move {
             store
-                .first_use(&SecretDigest::of("raced-jti"), start() + TimeDelta::minutes(1))
+                .first_use(
+                    &SecretDigest::of("raced-jti"),
+                    start() + TimeDelta::minutes(1),
+                )
                 .await
                 .must()
         }

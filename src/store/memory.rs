@@ -6,8 +6,7 @@ mod table;
 use super::{
     Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
     DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
-    RevocationStore,
-    ServiceAccount, StoreResult,
+    RevocationStore, ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
 use crate::model::{

@@ -103,8 +103,10 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     // Client assertion and DPoP proof ids, by digest, remembered while they could be replayed.
     (
         11,
-        &["CREATE TABLE IF NOT EXISTS appgrant_used_once (digest TEXT PRIMARY KEY, \
-           until_at BIGINT NOT NULL)"],
+        &[
+            "CREATE TABLE IF NOT EXISTS appgrant_used_once (digest TEXT PRIMARY KEY, \
+           until_at BIGINT NOT NULL)",
+        ],
     ),
 ];
 

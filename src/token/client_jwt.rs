@@ -94,7 +94,10 @@ impl PublicKey {
     /// key with no private members.
     pub fn from_jwk(jwk: &Value) -> Result<Self, JwkError> {
         let object = jwk.as_object().ok_or(JwkError::Malformed)?;
-        if PRIVATE_MEMBERS.iter().any(|name| object.contains_key(*name)) {
+        if PRIVATE_MEMBERS
+            .iter()
+            .any(|name| object.contains_key(*name))
+        {
             return Err(JwkError::Private);
         }
         let members: JwkMembers =
@@ -156,7 +159,11 @@ impl PublicKey {
     /// Whether `signature` is this key's signature of `message` with `alg`. An algorithm that
     /// does not fit the key's type, or that its JWK's `alg` rules out, never verifies.
     pub fn verifies(&self, alg: &str, message: &[u8], signature: &[u8]) -> bool {
-        if self.alg.as_deref().is_some_and(|restricted| restricted != alg) {
+        if self
+            .alg
+            .as_deref()
+            .is_some_and(|restricted| restricted != alg)
+        {
             return false;
         }
         match (&self.material, alg) {
@@ -170,12 +177,13 @@ impl PublicKey {
                         .verify(message, &signature)
                         .is_ok()
                 }),
-            (Material::Rsa(key), "PS256") => rsa::pss::Signature::try_from(signature)
-                .is_ok_and(|signature| {
+            (Material::Rsa(key), "PS256") => {
+                rsa::pss::Signature::try_from(signature).is_ok_and(|signature| {
                     rsa::pss::VerifyingKey::<Sha256>::new(key.clone())
                         .verify(message, &signature)
                         .is_ok()
-                }),
+                })
+            }
             _ => false,
         }
     }
@@ -264,8 +272,7 @@ impl<'a> ClientJwt<'a> {
     /// Parses the compact form (three base64url parts; the claims a JSON object), and refuses
     /// `none`, symmetric algorithms and critical extensions outright.
     pub fn parse(token: &'a str) -> Result<Self, ClientJwtError> {
-        let (signing_input, signature) =
-            token.rsplit_once('.').ok_or(ClientJwtError::Malformed)?;
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(ClientJwtError::Malformed)?;
         let (header, claims) = signing_input
             .split_once('.')
             .ok_or(ClientJwtError::Malformed)?;
@@ -322,7 +329,12 @@ impl<'a> ClientJwt<'a> {
         value
             .as_i64()
             // JSON numbers such as 1.7e9 are still whole seconds when they have no fraction.
-            .or_else(|| value.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0)
+                    .map(|f| f as i64)
+            })
     }
 }
 

@@ -21,10 +21,10 @@
 //! each field back.
 
 use crate::model::{
-    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientSecurity, ClientType, Company, CompanyId,
-    CompanySettings, ConsentInstall, Installation, InstallationStatus, Level, Manifest, Membership,
-    Permissions, PreviousSecret, Project, ProjectId, SecretDigest, ServiceAccountGrant, Tool,
-    ToolLevels, User, UserId, UserKind, UserStatus,
+    App, AppFlows, AppProfile, ApplicationType, ClientId, ClientSecurity, ClientType, Company,
+    CompanyId, CompanySettings, ConsentInstall, Installation, InstallationStatus, Level, Manifest,
+    Membership, Permissions, PreviousSecret, Project, ProjectId, SecretDigest, ServiceAccountGrant,
+    Tool, ToolLevels, User, UserId, UserKind, UserStatus,
 };
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -543,8 +543,8 @@ impl Pack for App {
         owner.pack(out);
         // Rare and shaped like JSON (keys are JWKs): kept as JSON, and absent when default.
         // Serializing plain data and JSON values cannot fail.
-        let security = (!security.is_default())
-            .then(|| serde_json::to_string(security).unwrap_or_default());
+        let security =
+            (!security.is_default()).then(|| serde_json::to_string(security).unwrap_or_default());
         security.pack(out);
         revision.pack(out);
     }
