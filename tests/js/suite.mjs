@@ -24,6 +24,7 @@ import "./checks/native_apps.mjs";
 import "./checks/introspection_revocation.mjs";
 import "./checks/protected_resource_metadata.mjs";
 import "./checks/cors.mjs";
+import "./checks/bearer_usage.mjs";
 
 const [binary, filter = ""] = process.argv.slice(2);
 if (!binary) {
