@@ -54,6 +54,7 @@ fn user_grant() -> TokenGrant {
         granted_at: t0(),
         scope: None,
         resource: None,
+        dpop_jkt: Default::default(),
     }
 }
 

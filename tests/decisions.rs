@@ -46,6 +46,7 @@ fn user_claims() -> AccessClaims {
         company_id: None,
         grant_id: GrantId::new("grant-1"),
         scope: None,
+        cnf: Default::default(),
     }
 }
 

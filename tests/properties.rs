@@ -108,6 +108,7 @@ fn claims(kind: SubjectKind, bound: bool) -> AccessClaims {
         company_id: bound.then(|| CompanyId::new("acme")),
         grant_id: GrantId::new("grant"),
         scope: None,
+        cnf: Default::default(),
     }
 }
 

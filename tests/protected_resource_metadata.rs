@@ -81,6 +81,8 @@ fn the_document_names_the_resource_its_authorization_server_and_scopes() {
             "resource": "https://files.example.com:8443/v1/",
             "authorization_servers": [ISSUER],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["EdDSA", "ES256", "RS256", "PS256"],
+            "dpop_bound_access_tokens_required": false,
             "scopes_supported": ["rfis:read", "rfis:write", "rfis:admin"],
         })
     );

@@ -268,6 +268,7 @@ async fn pkce_code_verifier_never_shows_in_debug() {
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(VERIFIER.into()),
         resource: None,
+        dpop_jkt: Default::default(),
     };
     let mut check = check_for(&world);
     check
@@ -811,6 +812,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(VERIFIER.into()),
         resource: None,
+        dpop_jkt: Default::default(),
     };
     let jane = world.server.store().user(&world.jane).await.unwrap();
     let input = ExchangeInput {
@@ -834,6 +836,7 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
         user: jane.as_ref(),
         scope: None,
         resource: None,
+        dpop_jkt: Default::default(),
     };
     check.debug("RefreshInput", &input);
     let rotation = rotate(input, &config, &keys, &refresh_key, now, &mut OsRng).unwrap();

@@ -142,6 +142,7 @@ fn family(current: &str) -> RefreshFamily {
         status: FamilyStatus::Active,
         scope: None,
         resource: None,
+        dpop_jkt: Default::default(),
     }
 }
 

@@ -51,6 +51,9 @@ pub enum DenyReason {
     Expired,
     /// The token or its grant was revoked.
     Revoked,
+    /// The token is DPoP-bound and came without a proof by its key, or it is a plain bearer
+    /// token presented with the DPoP scheme (RFC 9449 §7).
+    KeyBindingMismatch,
     /// The token's grant was made before the app was last uninstalled from this company; a
     /// reinstall does not bring it back.
     GrantedBeforeUninstall,
@@ -86,6 +89,7 @@ impl DenyReason {
             DenyReason::InvalidToken { .. }
             | DenyReason::Expired
             | DenyReason::Revoked
+            | DenyReason::KeyBindingMismatch
             | DenyReason::GrantedBeforeUninstall => DenyKind::InvalidToken,
             _ => DenyKind::Forbidden,
         }
@@ -98,6 +102,9 @@ impl fmt::Display for DenyReason {
             DenyReason::InvalidToken { problem } => write!(f, "invalid token: {problem}"),
             DenyReason::Expired => f.write_str("the token has expired"),
             DenyReason::Revoked => f.write_str("the token has been revoked"),
+            DenyReason::KeyBindingMismatch => f.write_str(
+                "the token must be presented with a DPoP proof by the key it is bound to, and only then",
+            ),
             DenyReason::GrantedBeforeUninstall => {
                 f.write_str("the token predates the app's installation in this company")
             }

@@ -75,6 +75,7 @@ pub fn client_credentials(
         granted_at: now,
         scope,
         resource,
+        dpop_jkt: requested.dpop_jkt.map(str::to_owned),
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     Ok(Issued {

@@ -3,6 +3,7 @@
 use super::resource::ResourceError;
 use crate::model::{ClientId, GrantId, ScopeError};
 use crate::store::StoreError;
+use crate::token::DpopError;
 use serde::Serialize;
 use std::fmt;
 
@@ -40,6 +41,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// The token type cannot be revoked (RFC 7009).
     UnsupportedTokenType,
+    /// The DPoP proof is missing where required, malformed, or does not hold (RFC 9449 §5).
+    InvalidDpopProof,
 }
 
 impl ErrorCode {
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -138,6 +142,9 @@ pub enum TokenError {
     /// The `resource` asked for is malformed, unknown, or not the one the grant was for.
     #[error("invalid target: {0}")]
     InvalidTarget(#[from] ResourceError),
+    /// The request's DPoP proof does not hold (RFC 9449 §5).
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(#[from] DpopError),
     /// The store failed.
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
@@ -158,6 +165,7 @@ impl TokenError {
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             TokenError::InvalidScope(_) => ErrorCode::InvalidScope,
             TokenError::InvalidTarget(_) => ErrorCode::InvalidTarget,
+            TokenError::InvalidDpopProof(_) => ErrorCode::InvalidDpopProof,
             TokenError::Store(_) => ErrorCode::TemporarilyUnavailable,
         }
     }

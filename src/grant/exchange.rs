@@ -8,7 +8,7 @@ use super::pkce;
 use super::refresh::RefreshFamily;
 use super::resource::resource_for;
 use crate::config::Config;
-use crate::model::{App, User};
+use crate::model::{App, ClientType, User};
 use crate::token::{AccessClaims, KeySet, RefreshTokenKey, Secret, SubjectKind};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -35,6 +35,9 @@ pub struct CodeExchange {
     pub code_verifier: Option<Secret>,
     /// `resource` (RFC 8707): the code's own, or, for a code authorized for none, any known.
     pub resource: Option<String>,
+    /// The thumbprint of the key of the request's DPoP proof (RFC 9449), if it sent one: the
+    /// access token is bound to it, and so is a public client's refresh family.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Tokens a grant produced, and what must be stored for them.
@@ -122,9 +125,15 @@ pub fn exchange_code(
         granted_at: record.issued_at,
         scope: record.scope.clone(),
         resource,
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
-    let (family, refresh_token) = RefreshFamily::start(record, config, refresh_key, now, rng);
+    let (mut family, refresh_token) = RefreshFamily::start(record, config, refresh_key, now, rng);
+    // A public client's refresh token is bound to its DPoP key (RFC 9449 §5): it has no
+    // credentials of its own, so a stolen refresh token would otherwise be as good as its.
+    if app.client_type == ClientType::Public {
+        family.dpop_jkt = request.dpop_jkt.clone();
+    }
     Ok(Issued {
         response: TokenResponse::new(access_token, &claims, Some(refresh_token)),
         claims,

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::model::{ClientId, CompanyId, GrantId, Scopes, TokenId};
-use crate::token::{AccessClaims, KeySet, Secret, SubjectKind, issue};
+use crate::token::{AccessClaims, Confirmation, KeySet, Secret, SubjectKind, issue};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Serialize, Serializer};
@@ -26,16 +26,20 @@ pub struct TokenGrant {
     pub scope: Option<Scopes>,
     /// The resource server it is for (its `aud`); `None` for the default audience.
     pub resource: Option<String>,
+    /// The thumbprint of the DPoP key it is bound to (its `cnf.jkt`); `None`: a bearer token.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a token request asks to narrow the token to: scopes, and the resource server it is
-/// for (RFC 8707).
+/// for (RFC 8707); and the DPoP key it proved it holds, to bind the token to (RFC 9449).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Requested<'a> {
     /// `scope`, parsed.
     pub scope: Option<&'a Scopes>,
     /// `resource`.
     pub resource: Option<&'a str>,
+    /// The thumbprint of the key of the request's DPoP proof, if it sent one.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Signs a fresh access token for `grant`, valid for the configured lifetime from `now`.
@@ -73,6 +77,7 @@ pub fn access_claims(
         company_id: grant.company,
         grant_id: grant.grant,
         scope: grant.scope,
+        cnf: grant.dpop_jkt.map(|jkt| Confirmation { jkt }),
     }
 }
 
@@ -97,7 +102,7 @@ pub struct TokenResponse {
     /// The access token.
     #[serde(serialize_with = "expose")]
     pub access_token: Secret,
-    /// Always `bearer`.
+    /// `bearer`, or `DPoP` for a token bound to a DPoP key (RFC 9449 §5).
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -120,7 +125,11 @@ impl TokenResponse {
     pub fn new(access_token: Secret, claims: &AccessClaims, refresh_token: Option<Secret>) -> Self {
         Self {
             access_token,
-            token_type: "bearer",
+            token_type: if claims.cnf.is_some() {
+                "DPoP"
+            } else {
+                "bearer"
+            },
             expires_in: claims.exp - claims.iat,
             refresh_token,
             created_at: claims.iat,

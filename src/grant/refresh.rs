@@ -11,7 +11,10 @@ use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use super::resource::resource_for;
 use crate::config::{Config, RefreshReuse};
 use crate::model::{App, ClientId, GrantId, ScopeError, Scopes, SecretDigest, User, UserId};
-use crate::token::{KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind};
+use crate::token::{
+    Confirmation, KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind,
+    presentation_fits,
+};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -61,6 +64,10 @@ pub struct RefreshFamily {
     /// known resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The DPoP key a public client's family is bound to (RFC 9449 §5), if its first token
+    /// request proved one: each refresh must prove the same key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// Which of a family's tokens was presented.
@@ -100,6 +107,7 @@ impl RefreshFamily {
             status: FamilyStatus::Active,
             scope: record.scope.clone(),
             resource: record.resource.clone(),
+            dpop_jkt: None,
         };
         (family, token)
     }
@@ -120,8 +128,14 @@ impl RefreshFamily {
     }
 
     /// What an access token of the family is issued for: its user, from its grant's time,
-    /// with `scope` (the family's, or fewer), for `resource` (`None`: the default audience).
-    pub fn access_grant(&self, scope: Option<Scopes>, resource: Option<String>) -> TokenGrant {
+    /// with `scope` (the family's, or fewer), for `resource` (`None`: the default audience),
+    /// bound to the DPoP key `dpop_jkt` if given.
+    pub fn access_grant(
+        &self,
+        scope: Option<Scopes>,
+        resource: Option<String>,
+        dpop_jkt: Option<String>,
+    ) -> TokenGrant {
         TokenGrant {
             subject: self.user.to_string(),
             client_id: self.client_id.clone(),
@@ -131,6 +145,7 @@ impl RefreshFamily {
             granted_at: self.created_at,
             scope,
             resource,
+            dpop_jkt,
         }
     }
 
@@ -212,6 +227,8 @@ pub struct RefreshInput<'a> {
     pub scope: Option<&'a Scopes>,
     /// The resource asked for the new access token (RFC 8707), if any.
     pub resource: Option<&'a str>,
+    /// The thumbprint of the key of the request's DPoP proof, if it sent one.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Rotates a family: a new access token and the family's next refresh token.
@@ -230,6 +247,7 @@ pub fn rotate(
         user,
         scope,
         resource,
+        dpop_jkt,
     } = input;
     if family.client_id != app.client_id {
         return Err(TokenError::InvalidGrant(
@@ -262,10 +280,17 @@ pub fn rotate(
             grant: family.grant.clone(),
         });
     }
+    if let Some(bound) = &family.dpop_jkt {
+        if !presentation_fits(Some(&Confirmation { jkt: bound.clone() }), dpop_jkt) {
+            return Err(TokenError::InvalidGrant(
+                "refresh token is bound to a DPoP key: send a proof signed by it",
+            ));
+        }
+    }
     let scope = family.refreshed_scope(scope, app, config)?;
     let resource = resource_for(resource, family.resource.as_deref(), config)?;
-    let (access_token, claims) =
-        mint_access_token(family.access_grant(scope, resource), config, keys, now, rng);
+    let grant = family.access_grant(scope, resource, dpop_jkt.map(str::to_owned));
+    let (access_token, claims) = mint_access_token(grant, config, keys, now, rng);
     let generation = family.generation + 1;
     let refresh_token = refresh_key.mint(&family.grant, generation, rng);
     let mut next = family.clone();

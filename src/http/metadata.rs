@@ -41,6 +41,7 @@ pub(crate) async fn authorization_server<S: Store, D: Directory, A: SignIn>(
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
         "authorization_response_iss_parameter_supported": true,
     });
     // Without configured tools any well-formed tool:level scope is known, and none is listed.

@@ -4,11 +4,12 @@
 use super::HttpOptions;
 use crate::Decision;
 use crate::access::{DenyKind, DenyReason};
+use crate::grant::TokenError;
 use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Scopes, Tool, UserId};
 use crate::server::AccessDecision;
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store, StoreError};
-use crate::token::SubjectKind;
+use crate::token::{CLIENT_SIGNING_ALGORITHMS, DpopError, ProofTarget, SubjectKind, check_proof};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -133,6 +134,8 @@ impl ResourceGuard {
             "resource": self.identifier(),
             "authorization_servers": [self.metadata.issuer],
             "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
+            "dpop_bound_access_tokens_required": false,
         });
         if !self.metadata.scopes_supported.is_empty() {
             document["scopes_supported"] = json!(self.metadata.scopes_supported);
@@ -162,6 +165,44 @@ impl ResourceGuard {
     fn challenge_metadata(&self) -> Option<Arc<str>> {
         self.advertised_metadata.clone()
     }
+
+    /// The origin (`scheme://host[:port]`) its requests arrive at: its identifier's, so a
+    /// DPoP proof's `htu` is checked against the URL the client called (behind a proxy too).
+    fn public_origin(&self) -> &str {
+        let identifier = self.identifier();
+        match identifier.find("://") {
+            Some(scheme_end) => {
+                let host = &identifier[scheme_end + 3..];
+                let end = host
+                    .find('/')
+                    .map_or(identifier.len(), |slash| scheme_end + 3 + slash);
+                &identifier[..end]
+            }
+            None => identifier,
+        }
+    }
+
+    /// Checks the request's DPoP proof for `token`: for this method and URL, with the
+    /// token's hash, never seen before. Returns the key it proves.
+    async fn accept_proof(&self, parts: &Parts, token: &str) -> Result<String, ResourceRejection> {
+        let proof = dpop_header(&parts.headers)?;
+        let url = format!("{}{}", self.public_origin(), parts.uri.path());
+        let target = ProofTarget {
+            method: parts.method.as_str(),
+            url: &url,
+            access_token: Some(token),
+            // The server fills in its own clock and leeway.
+            now: chrono::DateTime::UNIX_EPOCH,
+            leeway_seconds: 0,
+        };
+        match self.decider.accept_proof(proof, target).await {
+            Ok(key) => Ok(key),
+            Err(ProofRefusal::Invalid(problem)) => {
+                Err(ResourceRejection::InvalidDpopProof(problem))
+            }
+            Err(ProofRefusal::Unavailable) => Err(ResourceRejection::Unavailable),
+        }
+    }
 }
 
 /// The well-known path of protected-resource metadata (RFC 9728 §3).
@@ -176,8 +217,21 @@ trait Decider: Send + Sync {
         &'a self,
         resource: Option<&'a str>,
         token: &'a str,
+        proven_key: Option<&'a str>,
         requirement: &'a Requirement,
     ) -> Checked<'a>;
+
+    /// Checks a DPoP proof for a request and records its `jti`; returns the key it proves.
+    fn accept_proof<'a>(&'a self, proof: &'a str, target: ProofTarget<'a>) -> Proven<'a>;
+}
+
+type Proven<'a> = Pin<Box<dyn Future<Output = Result<String, ProofRefusal>> + Send + 'a>>;
+
+/// Why a DPoP proof was not accepted: it does not hold, or the store could not say whether
+/// it was used before.
+enum ProofRefusal {
+    Invalid(DpopError),
+    Unavailable,
 }
 
 impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
@@ -185,12 +239,26 @@ impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
         &'a self,
         resource: Option<&'a str>,
         token: &'a str,
+        proven_key: Option<&'a str>,
         requirement: &'a Requirement,
     ) -> Checked<'a> {
-        match resource {
-            Some(resource) => Box::pin(self.decide_for(resource, token, requirement)),
-            None => Box::pin(AuthorizationServer::decide(self, token, requirement)),
-        }
+        Box::pin(self.decide_presented(resource, token, proven_key, requirement))
+    }
+
+    fn accept_proof<'a>(&'a self, proof: &'a str, target: ProofTarget<'a>) -> Proven<'a> {
+        Box::pin(async move {
+            let target = ProofTarget {
+                now: self.now(),
+                leeway_seconds: self.config().leeway_seconds,
+                ..target
+            };
+            let checked = check_proof(proof, &target).map_err(ProofRefusal::Invalid)?;
+            match self.remember_dpop_proof(&checked).await {
+                Ok(()) => Ok(checked.jkt),
+                Err(TokenError::InvalidDpopProof(error)) => Err(ProofRefusal::Invalid(error)),
+                Err(_) => Err(ProofRefusal::Unavailable),
+            }
+        })
     }
 }
 
@@ -212,6 +280,9 @@ pub enum ResourceRejection {
         /// Where the resource server's metadata is (RFC 9728 §5.1), for the challenge.
         resource_metadata: Option<Arc<str>>,
     },
+    /// The DPoP proof sent with a DPoP-bound token is missing or does not hold: 401
+    /// `invalid_dpop_proof` (RFC 9449 §7.1).
+    InvalidDpopProof(DpopError),
     /// The token may not do this: 403 `insufficient_scope`, with the reason.
     Forbidden(DenyReason),
     /// No company header: 400 `invalid_request`.
@@ -276,6 +347,12 @@ impl IntoResponse for ResourceRejection {
                 reason.clone(),
                 None,
             ),
+            ResourceRejection::InvalidDpopProof(problem) => (
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_dpop_proof"),
+                problem.to_string(),
+                None,
+            ),
             ResourceRejection::Forbidden(reason) => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
@@ -300,7 +377,8 @@ impl IntoResponse for ResourceRejection {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             super::render::retry_later(&mut response);
         }
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let dpop_error = matches!(self, ResourceRejection::InvalidDpopProof(_));
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && !dpop_error {
             let challenge = bearer_challenge(
                 error,
                 error.map(|_| description.as_str()),
@@ -310,12 +388,47 @@ impl IntoResponse for ResourceRejection {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
+        // Tokens may be DPoP-bound too (RFC 9449 §7.1): say so, with the algorithms, beside
+        // the Bearer challenge; with the error when a DPoP proof was what failed.
+        if status == StatusCode::UNAUTHORIZED {
+            let description = dpop_error.then_some(description.as_str());
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, dpop_challenge(description));
+        }
         response
     }
 }
 
+/// `DPoP algs="…"`, with `error="invalid_dpop_proof"` and its description when given.
+fn dpop_challenge(error_description: Option<&str>) -> HeaderValue {
+    let mut challenge = format!("DPoP algs=\"{}\"", CLIENT_SIGNING_ALGORITHMS.join(" "));
+    if let Some(description) = error_description {
+        challenge.push_str(&format!(
+            ", error=\"invalid_dpop_proof\", error_description=\"{}\"",
+            quotable(description)
+        ));
+    }
+    HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("DPoP"))
+}
+
+/// How a request presents its access token (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
 /// The bearer token of a request (RFC 6750 §2.1).
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
+    match presented_token(headers)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(ResourceRejection::MalformedAuthorization),
+    }
+}
+
+/// The access token of a request and the scheme it came with: `Bearer` or `DPoP`.
+fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), ResourceRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(ResourceRejection::MissingToken {
@@ -328,13 +441,31 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejectio
     let value = value
         .to_str()
         .map_err(|_| ResourceRejection::MalformedAuthorization)?;
-    match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(token.trim())
-        }
-        _ => Err(ResourceRejection::MalformedAuthorization),
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(ResourceRejection::MalformedAuthorization)?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ResourceRejection::MalformedAuthorization);
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok((Scheme::Bearer, token))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Ok((Scheme::Dpop, token))
+    } else {
+        Err(ResourceRejection::MalformedAuthorization)
+    }
+}
+
+/// The one `DPoP` header of a request.
+fn dpop_header(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
+    let mut values = headers.get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value
+            .to_str()
+            .map_err(|_| ResourceRejection::InvalidDpopProof(DpopError::Malformed)),
+        (None, _) => Err(ResourceRejection::InvalidDpopProof(DpopError::Missing)),
+        (Some(_), Some(_)) => Err(ResourceRejection::InvalidDpopProof(DpopError::Malformed)),
     }
 }
 
@@ -382,6 +513,9 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejectio
 pub struct ResourceRequest {
     guard: ResourceGuard,
     token: String,
+    /// The thumbprint of the key the request's DPoP proof proved, if it came with the DPoP
+    /// scheme.
+    proven_key: Option<String>,
     company: CompanyId,
 }
 
@@ -394,8 +528,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let guard = ResourceGuard::from_ref(state);
-        let token = match bearer_token(&parts.headers) {
-            Ok(token) => token.to_owned(),
+        let (scheme, token) = match presented_token(&parts.headers) {
+            Ok(presented) => presented,
             Err(ResourceRejection::MissingToken { .. }) => {
                 return Err(ResourceRejection::MissingToken {
                     resource_metadata: guard.challenge_metadata(),
@@ -403,6 +537,11 @@ where
             }
             Err(rejection) => return Err(rejection),
         };
+        let proven_key = match scheme {
+            Scheme::Bearer => None,
+            Scheme::Dpop => Some(guard.accept_proof(parts, token).await?),
+        };
+        let token = token.to_owned();
         let header_name = guard.company_header.clone();
         let company = parts
             .headers
@@ -415,6 +554,7 @@ where
             company: CompanyId::new(company),
             guard,
             token,
+            proven_key,
         })
     }
 }
@@ -455,7 +595,12 @@ impl ResourceRequest {
         let check = self
             .guard
             .decider
-            .decide(self.guard.resource.as_deref(), &self.token, &requirement)
+            .decide(
+                self.guard.resource.as_deref(),
+                &self.token,
+                self.proven_key.as_deref(),
+                &requirement,
+            )
             .await
             .map_err(|_| ResourceRejection::Unavailable)?;
         match (check.decision, check.claims, check.acting_user) {

@@ -6,6 +6,7 @@ use super::{HttpState, SignIn};
 use crate::grant::{ClientAuthentication, ErrorCode, Params, TokenError, TokenRequest};
 use crate::server::telemetry;
 use crate::store::{Directory, Store};
+use crate::token::DpopError;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -74,6 +75,19 @@ fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientAuthenticat
     )
 }
 
+/// The request's DPoP proof, if it sent one (RFC 9449 §4.1: at most one `DPoP` header).
+fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
+    let mut values = headers.get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| DpopError::Malformed.into()),
+        (Some(_), Some(_)) => Err(DpopError::Malformed.into()),
+    }
+}
+
 /// `POST /oauth/token`.
 pub(crate) async fn token<S: Store, D: Directory, A: SignIn>(
     State(state): State<HttpState<S, D, A>>,
@@ -92,7 +106,12 @@ pub(crate) async fn token<S: Store, D: Directory, A: SignIn>(
             return token_error(&error);
         }
     };
-    match state.shared.server.token(request, &credentials).await {
+    let proof = match dpop_proof(&headers) {
+        Ok(proof) => proof,
+        Err(error) => return token_error(&error),
+    };
+    let server = &state.shared.server;
+    match server.token_with_dpop(request, &credentials, proof).await {
         Ok(response) => json_no_store(StatusCode::OK, &response),
         Err(error) => token_error(&error),
     }

@@ -8,7 +8,7 @@ use crate::model::{
     SecretDigest, UserId,
 };
 use crate::store::{Acting, DecisionQuery, Directory, Store, StoreError};
-use crate::token::{AccessClaims, Expectations, SubjectKind};
+use crate::token::{AccessClaims, Confirmation, Expectations, SubjectKind, presentation_fits};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
@@ -83,6 +83,9 @@ pub struct Introspection {
     /// The scopes the token is limited to, space-separated (RFC 7662 §2.2), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The key a DPoP-bound access token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// Which token an introspection looked into.
@@ -175,16 +178,52 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         }
     }
 
+    /// [`decide`](Self::decide) (`resource` `None`) or [`decide_for`](Self::decide_for) a
+    /// token presented with the DPoP scheme whose proof proved `proven_key` (RFC 9449 §7), or
+    /// as a bearer token (`None`). A DPoP-bound token is allowed only with a proof by its key
+    /// (so never through `decide` or `decide_for`, which take bearer tokens), and a plain
+    /// token only as a bearer token.
+    pub async fn decide_presented(
+        &self,
+        resource: Option<&str>,
+        token: &str,
+        proven_key: Option<&str>,
+        requirement: &Requirement,
+    ) -> Result<AccessDecision, StoreError> {
+        let configured = resource.map(|resource| {
+            self.inner
+                .expectations_at
+                .iter()
+                .find(|expect| expect.audiences.iter().any(|audience| audience == resource))
+                .cloned()
+                .unwrap_or_else(|| self.inner.config.expectations_at(resource))
+        });
+        let expect = configured.as_ref().unwrap_or(&self.inner.expectations);
+        self.decide_with_key(expect, token, proven_key, requirement)
+            .await
+    }
+
     async fn decide_with(
         &self,
         expect: &Expectations,
         token: &str,
         requirement: &Requirement,
     ) -> Result<AccessDecision, StoreError> {
+        self.decide_with_key(expect, token, None, requirement).await
+    }
+
+    async fn decide_with_key(
+        &self,
+        expect: &Expectations,
+        token: &str,
+        proven_key: Option<&str>,
+        requirement: &Requirement,
+    ) -> Result<AccessDecision, StoreError> {
         let started = Instant::now();
         let result = telemetry::observe_store(
             "check_access",
-            self.decide_now(expect, token, requirement).await,
+            self.decide_now(expect, token, proven_key, requirement)
+                .await,
         );
         if let Ok(check) = &result {
             telemetry::decision(&check.decision, check.claims.as_ref(), requirement, started);
@@ -196,6 +235,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         &self,
         expect: &Expectations,
         token: &str,
+        proven_key: Option<&str>,
         requirement: &Requirement,
     ) -> Result<AccessDecision, StoreError> {
         let now = self.now();
@@ -209,6 +249,13 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 });
             }
         };
+        if !presentation_fits(claims.cnf.as_ref(), proven_key) {
+            return Ok(AccessDecision {
+                decision: Decision::Deny(DenyReason::KeyBindingMismatch),
+                claims: Some(claims),
+                acting_user: None,
+            });
+        }
         let view = self.view_of(&claims, &requirement.company).await?;
         Ok(AccessDecision {
             decision: decide(&claims, &view, requirement, now),
@@ -490,7 +537,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             }
             return Ok(Introspection {
                 active: true,
-                token_type: Some("Bearer"),
+                token_type: Some(if claims.cnf.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }),
                 token_kind: Some(TokenKind::AccessToken),
                 client_id: Some(claims.client_id.to_string()),
                 sub: Some(claims.sub),
@@ -502,6 +553,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 grant_kind: Some(claims.grant_kind),
                 company_id: claims.company_id,
                 scope: claims.scope.as_ref().map(ToString::to_string),
+                cnf: claims.cnf,
             });
         }
         self.introspect_refresh_token(&caller, token, now).await
@@ -526,7 +578,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             && family.identify(&claims, &SecretDigest::of(token)) == Presented::Current
             && !family.is_expired(&self.inner.config, now);
         let next_access = access_claims(
-            family.access_grant(family.scope.clone(), family.resource.clone()),
+            family.access_grant(family.scope.clone(), family.resource.clone(), None),
             &self.inner.config,
             now,
             &mut rand::thread_rng(),

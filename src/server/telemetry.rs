@@ -120,6 +120,7 @@ pub(crate) fn deny_reason(reason: &DenyReason) -> &'static str {
         DenyReason::InvalidToken { .. } => "invalid_token",
         DenyReason::Expired => "expired",
         DenyReason::Revoked => "revoked",
+        DenyReason::KeyBindingMismatch => "key_binding_mismatch",
         DenyReason::GrantedBeforeUninstall => "granted_before_uninstall",
         DenyReason::WrongCompany => "wrong_company",
         DenyReason::AppNotInstalled => "app_not_installed",

@@ -7,9 +7,9 @@ use crate::grant::{
     RefreshInput, Requested, TokenError, TokenRequest, TokenResponse, authenticate,
     check_presenter, client_credentials, exchange_code, rotate,
 };
-use crate::model::{App, ClientId, CompanyId, GrantId, UserId};
+use crate::model::{App, ClientId, CompanyId, DpopBinding, GrantId, UserId};
 use crate::store::{Directory, Store};
-use crate::token::{Secret, validate};
+use crate::token::{CheckedProof, DpopError, ProofTarget, Secret, check_proof, validate};
 use std::time::Instant;
 use tracing::Level;
 
@@ -70,6 +70,19 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
+    pub async fn token(
+        &self,
+        request: TokenRequest,
+        credentials: &ClientAuthentication,
+    ) -> Result<TokenResponse, TokenError> {
+        self.token_with_dpop(request, credentials, None).await
+    }
+
+    /// [`token`](Self::token) for a request that may carry a DPoP proof (its `DPoP` header,
+    /// RFC 9449 §5): with one that holds, the access token is bound to the proof's key
+    /// (`token_type` `DPoP`, `cnf.jkt` in the token), and so is a public client's refresh
+    /// family, whose every refresh must then prove the same key. An app whose tokens must be
+    /// bound ([`crate::model::DpopBinding::Required`]) gets nothing without one.
     #[tracing::instrument(
         name = "token",
         target = "appgrant::token",
@@ -80,10 +93,11 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             grant_type = telemetry::grant_type(&request),
         )
     )]
-    pub async fn token(
+    pub async fn token_with_dpop(
         &self,
         request: TokenRequest,
         credentials: &ClientAuthentication,
+        dpop_proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         let started = Instant::now();
         let grant_type = telemetry::grant_type(&request);
@@ -95,7 +109,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             }
             _ => None,
         };
-        let result = self.grant(request, credentials).await;
+        let result = self.grant(request, credentials, dpop_proof).await;
         let client_id = credentials.client_id();
         telemetry::grant(grant_type, client_id, company.as_ref(), &result, started);
         result
@@ -105,8 +119,10 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         &self,
         request: TokenRequest,
         credentials: &ClientAuthentication,
+        dpop_proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         let app = self.authenticate(credentials).await?;
+        let dpop_jkt = self.proven_dpop_key(&app, dpop_proof).await?;
         let issued = match request {
             TokenRequest::AuthorizationCode {
                 code,
@@ -119,6 +135,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                     redirect_uri,
                     code_verifier,
                     resource,
+                    dpop_jkt,
                 };
                 self.exchange(&app, &exchange).await?
             }
@@ -130,6 +147,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 let requested = Requested {
                     scope: scope.as_ref(),
                     resource: resource.as_deref(),
+                    dpop_jkt: dpop_jkt.as_deref(),
                 };
                 self.refresh(&app, &refresh_token, requested).await?
             }
@@ -141,12 +159,56 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 let requested = Requested {
                     scope: scope.as_ref(),
                     resource: resource.as_deref(),
+                    dpop_jkt: dpop_jkt.as_deref(),
                 };
                 self.service_account_token(&app, company_id.as_ref(), requested)
                     .await?
             }
         };
         Ok(issued.response)
+    }
+
+    /// The key a token request's DPoP proof proves (checked for this endpoint, and never
+    /// accepted twice), or `None` without a proof where the app may go without.
+    async fn proven_dpop_key(
+        &self,
+        app: &App,
+        proof: Option<&str>,
+    ) -> Result<Option<String>, TokenError> {
+        let Some(proof) = proof else {
+            return match app.security.dpop {
+                DpopBinding::Required => Err(DpopError::Missing.into()),
+                DpopBinding::Optional => Ok(None),
+            };
+        };
+        let endpoint = self.inner.config.token_endpoint();
+        let target = ProofTarget {
+            method: "POST",
+            url: &endpoint,
+            access_token: None,
+            now: self.now(),
+            leeway_seconds: self.inner.config.leeway_seconds,
+        };
+        let checked = check_proof(proof, &target)?;
+        self.remember_dpop_proof(&checked).await?;
+        Ok(Some(checked.jkt))
+    }
+
+    /// Records a checked proof's `jti`; a proof seen before is a replay.
+    pub(crate) async fn remember_dpop_proof(
+        &self,
+        checked: &CheckedProof,
+    ) -> Result<(), TokenError> {
+        let first = self
+            .inner
+            .store
+            .first_use(&checked.replay_digest, checked.remember_until)
+            .await?;
+        if first {
+            Ok(())
+        } else {
+            Err(DpopError::Replayed.into())
+        }
     }
 
     pub(super) async fn authenticate(
@@ -315,6 +377,7 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
                 user: user.as_ref(),
                 scope: requested.scope,
                 resource: requested.resource,
+                dpop_jkt: requested.dpop_jkt,
             };
             let result = {
                 let keys = self.fresh_keys().await;

@@ -83,6 +83,7 @@ mod tests {
             granted_at: t0(),
             scope: None,
             resource: None,
+            dpop_jkt: Default::default(),
         };
         let (token, _) = mint_access_token(grant, config, keys, t0(), &mut OsRng);
         token.expose().to_owned()

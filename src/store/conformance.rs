@@ -219,6 +219,7 @@ fn family(grant: &str, current: &str) -> RefreshFamily {
         status: FamilyStatus::Active,
         scope: None,
         resource: None,
+        dpop_jkt: Default::default(),
     }
 }
 

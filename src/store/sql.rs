@@ -108,6 +108,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
            until_at BIGINT NOT NULL)",
         ],
     ),
+    // The DPoP key a public client's refresh family is bound to (RFC 9449 §5). Families from
+    // before are bound to none.
+    (
+        12,
+        &["ALTER TABLE appgrant_families ADD COLUMN dpop_jkt TEXT"],
+    ),
 ];
 
 /// Migrations whose SQL differs by database, applied in version order among the common ones:
@@ -764,6 +770,7 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
     let previous: Option<String> = row.try_get("previous_digest").map_err(backend)?;
     let scope: Option<String> = row.try_get("scope").map_err(backend)?;
     let resource: Option<String> = row.try_get("resource").map_err(backend)?;
+    let dpop_jkt: Option<String> = row.try_get("dpop_jkt").map_err(backend)?;
     Ok(RefreshFamily {
         grant: GrantId::new(text(row, "grant_id")?),
         client_id: ClientId::new(text(row, "client_id")?),
@@ -785,11 +792,13 @@ fn family_from(row: &AnyRow) -> StoreResult<RefreshFamily> {
             .transpose()
             .map_err(backend)?,
         resource,
+        dpop_jkt,
     })
 }
 
 const FAMILY_COLUMNS: &str = "grant_id, client_id, user_id, current_digest, previous_digest, \
-                              created_at, rotated_at, expires_at, status, generation, scope, resource";
+                              created_at, rotated_at, expires_at, status, generation, scope, resource, \
+                              dpop_jkt";
 
 fn generation(family: &RefreshFamily) -> StoreResult<i64> {
     i64::try_from(family.generation).map_err(backend)
@@ -1234,7 +1243,7 @@ impl RefreshStore for SqlStore {
         sqlx::query(&format!(
             "INSERT INTO appgrant_families ({FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              CASE WHEN EXISTS (SELECT 1 FROM appgrant_revoked_grants WHERE grant_id = $1) \
-             THEN 'revoked' ELSE $9 END, $10, $11, $12)"
+             THEN 'revoked' ELSE $9 END, $10, $11, $12, $13)"
         ))
         .bind(family.grant.to_string())
         .bind(family.client_id.to_string())
@@ -1248,6 +1257,7 @@ impl RefreshStore for SqlStore {
         .bind(generation(&family)?)
         .bind(family.scope.as_ref().map(ToString::to_string))
         .bind(family.resource.clone())
+        .bind(family.dpop_jkt.clone())
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;

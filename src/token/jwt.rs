@@ -4,6 +4,7 @@
 //! parameter (jsonwebtoken reads the system clock); the tokens are standard compact JWS that
 //! any JWT library verifies with the JWKS.
 
+use super::dpop::Confirmation;
 use super::keys::{KeySet, SigningKey};
 use crate::model::{ClientId, CompanyId, GrantId, Scopes, TokenId};
 use base64::Engine;
@@ -59,6 +60,10 @@ pub struct AccessClaims {
     /// permissions (with the app's ceiling or approved manifest) limit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scopes>,
+    /// The key the token is bound to (RFC 9449 §6.1 `cnf.jkt`), for a DPoP-bound token: it
+    /// is accepted only with a proof signed by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl AccessClaims {

@@ -3,6 +3,7 @@
 
 pub mod client_jwt;
 pub mod deployment_secret;
+pub mod dpop;
 pub mod jwt;
 pub mod key_schedule;
 pub mod keys;
@@ -11,6 +12,10 @@ pub mod secret;
 
 pub use client_jwt::{CLIENT_SIGNING_ALGORITHMS, ClientJwt, ClientJwtError, JwkError, PublicKey};
 pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
+pub use dpop::{
+    CheckedProof, Confirmation, DPOP_PROOF_TYPE, DpopError, PROOF_WINDOW, ProofTarget, check_proof,
+    presentation_fits,
+};
 pub use jwt::{
     AccessClaims, Expectations, SubjectKind, ValidationError, Verified, issue, revalidate,
     validate, verify,

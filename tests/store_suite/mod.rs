@@ -55,6 +55,7 @@ pub fn family(grant: &str, current: &str) -> RefreshFamily {
         status: FamilyStatus::Active,
         scope: None,
         resource: None,
+        dpop_jkt: Default::default(),
     }
 }
 

@@ -1,0 +1,177 @@
+//! DPoP (RFC 9449): proofs that the client holds a private key, sent with each token request
+//! and each API call, so a token bound to that key (its `cnf.jkt`) is useless to whoever
+//! steals it. Checking a proof is pure; remembering its `jti` is the caller's (a
+//! [`crate::store::ReplayStore`]).
+
+use super::client_jwt::{ClientJwt, ClientJwtError, PublicKey};
+use crate::model::SecretDigest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The `typ` of a DPoP proof (RFC 9449 §4.2).
+pub const DPOP_PROOF_TYPE: &str = "dpop+jwt";
+
+/// How far from now a proof's `iat` may be (RFC 9449 §11.1 leaves the window to the server):
+/// proofs are made for one request, so a short window keeps the memory of used ids small.
+pub const PROOF_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+/// The confirmation claim (RFC 7800) of a DPoP-bound token: the key's thumbprint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint (RFC 7638) of the key the token is bound to.
+    pub jkt: String,
+}
+
+/// Why a DPoP proof was refused (`invalid_dpop_proof`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopError {
+    /// None was sent where one is required (an app whose tokens must be DPoP-bound, or a
+    /// token presented with the DPoP scheme).
+    #[error("a DPoP proof is required")]
+    Missing,
+    /// Not a JWT, or its `typ` is not `dpop+jwt`, or it has no usable public `jwk`.
+    #[error("malformed DPoP proof")]
+    Malformed,
+    /// Signed with `none`, a symmetric or an unknown algorithm.
+    #[error("DPoP proof signed with an unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// The signature does not verify with the key in its header.
+    #[error("DPoP proof signature does not verify")]
+    BadSignature,
+    /// `htm` is not the request's method.
+    #[error("DPoP proof is for another HTTP method")]
+    WrongMethod,
+    /// `htu` is not the request's URL.
+    #[error("DPoP proof is for another URL")]
+    WrongUrl,
+    /// `iat` is missing, or too far from now.
+    #[error("DPoP proof is too old or from the future")]
+    Stale,
+    /// No `jti`.
+    #[error("DPoP proof has no jti")]
+    NoJti,
+    /// `ath` is missing or is not the hash of the access token presented with it.
+    #[error("DPoP proof is not for this access token")]
+    WrongAccessToken,
+    /// Its `jti` was seen before: a replay.
+    #[error("DPoP proof already used")]
+    Replayed,
+}
+
+/// The request a proof must be for.
+#[derive(Clone, Copy, Debug)]
+pub struct ProofTarget<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The URL the request was sent to (query and fragment are ignored).
+    pub url: &'a str,
+    /// The access token sent with it, at a resource server: the proof's `ath` must hash it.
+    pub access_token: Option<&'a str>,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// Tolerated clock skew, in seconds.
+    pub leeway_seconds: i64,
+}
+
+/// A proof that held: the key it proves, and what to remember so it is never accepted again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedProof {
+    /// The thumbprint of its key, what a bound token's `cnf.jkt` must be.
+    pub jkt: String,
+    /// The digest of its key and `jti`, for [`crate::store::ReplayStore::first_use`].
+    pub replay_digest: SecretDigest,
+    /// Until when it must be remembered: the end of its window.
+    pub remember_until: DateTime<Utc>,
+}
+
+/// Checks a DPoP proof for `target` (RFC 9449 §4.3): a `dpop+jwt` signed by an asymmetric
+/// algorithm with the public key in its header, for this method and URL, issued within
+/// [`PROOF_WINDOW`] of now, with a `jti`, and at a resource server with the `ath` of the token.
+pub fn check_proof(proof: &str, target: &ProofTarget<'_>) -> Result<CheckedProof, DpopError> {
+    let jwt = ClientJwt::parse(proof).map_err(|error| match error {
+        ClientJwtError::UnsupportedAlgorithm => DpopError::UnsupportedAlgorithm,
+        _ => DpopError::Malformed,
+    })?;
+    let typed = jwt
+        .header
+        .typ
+        .as_deref()
+        .is_some_and(|typ| typ.eq_ignore_ascii_case(DPOP_PROOF_TYPE));
+    if !typed {
+        return Err(DpopError::Malformed);
+    }
+    let jwk = jwt.header.jwk.as_ref().ok_or(DpopError::Malformed)?;
+    let key = PublicKey::from_jwk(jwk).map_err(|_| DpopError::Malformed)?;
+    jwt.verify_with(&key).map_err(|_| DpopError::BadSignature)?;
+    if jwt.text("htm") != Some(target.method) {
+        return Err(DpopError::WrongMethod);
+    }
+    if !same_url(jwt.text("htu"), target.url) {
+        return Err(DpopError::WrongUrl);
+    }
+    let remember_until = check_issued_at(jwt.seconds("iat"), target)?;
+    let jti = jwt
+        .text("jti")
+        .filter(|jti| !jti.is_empty())
+        .ok_or(DpopError::NoJti)?;
+    if let Some(token) = target.access_token {
+        if jwt.text("ath") != Some(access_token_hash(token).as_str()) {
+            return Err(DpopError::WrongAccessToken);
+        }
+    }
+    let jkt = key.thumbprint().to_owned();
+    Ok(CheckedProof {
+        replay_digest: SecretDigest::of(&format!("dpop\u{0}{jkt}\u{0}{jti}")),
+        jkt,
+        remember_until,
+    })
+}
+
+/// `ath`: the base64url SHA-256 of the access token (RFC 9449 §4.2).
+pub fn access_token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `htu` names `url`, both without query and fragment, compared as parsed URLs (so
+/// `HTTPS://Host:443/p` is `https://host/p`, RFC 9449 §4.3 item 9).
+fn same_url(htu: Option<&str>, url: &str) -> bool {
+    let normal = |text: &str| {
+        url::Url::parse(text).ok().map(|mut parsed| {
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed
+        })
+    };
+    match (htu.and_then(normal), normal(url)) {
+        (Some(htu), Some(url)) => htu == url,
+        _ => false,
+    }
+}
+
+/// `iat` within [`PROOF_WINDOW`] (and the leeway) of now; returns the window's end.
+fn check_issued_at(iat: Option<i64>, target: &ProofTarget<'_>) -> Result<DateTime<Utc>, DpopError> {
+    let iat = iat.ok_or(DpopError::Stale)?;
+    let now = target.now.timestamp();
+    let window = PROOF_WINDOW.num_seconds() + target.leeway_seconds;
+    if iat < now.saturating_sub(window) || iat > now.saturating_add(window) {
+        return Err(DpopError::Stale);
+    }
+    DateTime::from_timestamp(iat.saturating_add(window), 0).ok_or(DpopError::Stale)
+}
+
+/// Whether a token with confirmation `cnf` may be used as presented (RFC 9449 §7): a bound
+/// token only with a proof by its key (never as a bearer token), an unbound one only as a
+/// bearer token (the DPoP scheme promises a bound token).
+pub fn presentation_fits(cnf: Option<&Confirmation>, proven_jkt: Option<&str>) -> bool {
+    match (cnf, proven_jkt) {
+        (Some(bound), Some(proven)) => {
+            subtle::ConstantTimeEq::ct_eq(bound.jkt.as_bytes(), proven.as_bytes()).into()
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}

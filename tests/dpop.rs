@@ -1,0 +1,528 @@
+//! RFC 9449 DPoP: a token request with a proof of a key gets a token bound to that key
+//! (`token_type` `DPoP`, `cnf.jkt`), usable at a resource server only with a fresh proof by
+//! the same key for that very request; a public client's refresh family is bound too. Proofs
+//! are signed here with the `p256` crate directly, not through appgrant.
+
+mod support;
+
+#[path = "in_process/mod.rs"]
+mod in_process;
+
+use appgrant::grant::{ClientAuthentication, ErrorCode, TokenRequest, TokenResponse};
+use appgrant::http::{HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest};
+use appgrant::model::*;
+use appgrant::server::Clock;
+use appgrant::token::{DpopError, ProofTarget, check_proof};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use p256::ecdsa::signature::Signer;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::World;
+
+const TOKEN_ENDPOINT: &str = "https://auth.example.com/oauth/token";
+const RFIS: &str = "/api/projects/tower/rfis";
+/// The resource guard's identifier is the default audience, the issuer: its requests arrive
+/// at the issuer's origin.
+const RFIS_URL: &str = "https://auth.example.com/api/projects/tower/rfis";
+
+/// RFC 9449 §4.1, Figure 2: a proof for `POST https://server.example.com/token` at
+/// 1562262616, and (Figure 9) its key's thumbprint.
+const RFC_PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+const RFC_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+
+struct DpopKey(p256::ecdsa::SigningKey);
+
+impl DpopKey {
+    fn new() -> Self {
+        Self(p256::ecdsa::SigningKey::random(&mut rand::thread_rng()))
+    }
+
+    fn jwk(&self) -> Value {
+        let point = self.0.verifying_key().to_encoded_point(false);
+        json!({
+            "kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+        })
+    }
+
+    /// The RFC 7638 thumbprint, computed here independently.
+    fn thumbprint(&self) -> String {
+        let jwk = self.jwk();
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        );
+        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature: p256::ecdsa::Signature = self.0.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    fn proof_claims(&self, method: &str, url: &str, at: DateTime<Utc>) -> Value {
+        json!({
+            "jti": format!("{:x}", rand::random::<u128>()),
+            "htm": method,
+            "htu": url,
+            "iat": at.timestamp(),
+        })
+    }
+
+    fn header(&self) -> Value {
+        json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()})
+    }
+
+    /// A proof for a token request at `at`.
+    fn for_token(&self, at: DateTime<Utc>) -> String {
+        self.sign(
+            &self.header(),
+            &self.proof_claims("POST", TOKEN_ENDPOINT, at),
+        )
+    }
+
+    /// A proof for `GET url` with `token`.
+    fn for_api(&self, url: &str, token: &str, at: DateTime<Utc>) -> String {
+        let mut claims = self.proof_claims("GET", url, at);
+        claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())));
+        self.sign(&self.header(), &claims)
+    }
+}
+
+fn service_request(world: &World) -> TokenRequest {
+    TokenRequest::ClientCredentials {
+        company_id: Some(world.acme.clone()),
+        scope: None,
+        resource: None,
+    }
+}
+
+async fn bound_service_token(world: &World, key: &DpopKey) -> TokenResponse {
+    world.install_service_account(&[&world.tower]).await;
+    world
+        .server
+        .token_with_dpop(
+            service_request(world),
+            &world.client(),
+            Some(&key.for_token(world.clock.now())),
+        )
+        .await
+        .unwrap()
+}
+
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+async fn rfis(access: ResourceRequest) -> Result<&'static str, ResourceRejection> {
+    access
+        .require(Some(&ProjectId::new("tower")), "rfis", Level::ReadOnly)
+        .await?;
+    Ok("the RFIs")
+}
+
+fn api(world: &World) -> Router {
+    Router::new()
+        .route(RFIS, axum::routing::get(rfis))
+        .with_state(ResourceGuard::new(
+            world.server.clone(),
+            &HttpOptions::default(),
+        ))
+}
+
+async fn call(router: &Router, authorization: &str, proofs: &[&str]) -> in_process::Answer {
+    let mut request = Request::get(RFIS)
+        .header("company-id", "acme")
+        .header(header::AUTHORIZATION, authorization);
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    in_process::send(router, request.body(Body::empty()).unwrap()).await
+}
+
+#[test]
+fn the_rfc_9449_example_proof_holds_and_its_key_has_the_published_thumbprint() {
+    let target = ProofTarget {
+        method: "POST",
+        url: "https://server.example.com/token",
+        access_token: None,
+        now: DateTime::from_timestamp(1_562_262_616, 0).unwrap(),
+        leeway_seconds: 0,
+    };
+    let checked = check_proof(RFC_PROOF, &target).unwrap();
+    assert_eq!(checked.jkt, RFC_JKT);
+    let elsewhere = ProofTarget {
+        url: "https://server.example.com/other",
+        ..target
+    };
+    assert_eq!(
+        check_proof(RFC_PROOF, &elsewhere).unwrap_err(),
+        DpopError::WrongUrl
+    );
+    let later = ProofTarget {
+        now: target.now + TimeDelta::minutes(6),
+        ..target
+    };
+    assert_eq!(
+        check_proof(RFC_PROOF, &later).unwrap_err(),
+        DpopError::Stale
+    );
+}
+
+#[tokio::test]
+async fn a_token_request_with_a_proof_gets_a_dpop_token_bound_to_its_key() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    assert_eq!(tokens.token_type, "DPoP");
+    let claims = payload(tokens.access_token.expose());
+    assert_eq!(claims["cnf"]["jkt"], json!(key.thumbprint()));
+    let wire = serde_json::to_value(&tokens).unwrap();
+    assert_eq!(wire["token_type"], "DPoP");
+}
+
+#[tokio::test]
+async fn a_bound_token_is_accepted_only_with_a_fresh_proof_by_its_key_for_that_request() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let token = tokens.access_token.expose();
+    let router = api(&world);
+    let now = world.clock.now();
+    let dpop = format!("DPoP {token}");
+
+    let proof = key.for_api(RFIS_URL, token, now);
+    let answer = call(&router, &dpop, &[&proof]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    // The same proof again is a replay.
+    let answer = call(&router, &dpop, &[&proof]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["error"], "invalid_dpop_proof");
+    let challenges: Vec<_> = answer
+        .headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .collect();
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("DPoP "))
+    );
+
+    // As a bearer token it is refused: stealing it is not enough.
+    let answer = call(&router, &format!("Bearer {token}"), &[]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["error"], "invalid_token");
+
+    // Without a proof, with two, by another key, for another URL, method, or token.
+    let other = DpopKey::new();
+    let refused = [
+        vec![],
+        vec![
+            key.for_api(RFIS_URL, token, now),
+            key.for_api(RFIS_URL, token, now),
+        ],
+        vec![other.for_api(RFIS_URL, token, now)],
+        vec![key.for_api(
+            "https://auth.example.com/api/projects/depot/rfis",
+            token,
+            now,
+        )],
+        vec![key.sign(&key.header(), &{
+            let mut claims = key.proof_claims("POST", RFIS_URL, now);
+            claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())));
+            claims
+        })],
+        vec![key.for_api(RFIS_URL, "another-token", now)],
+        vec![key.for_api(RFIS_URL, token, now - TimeDelta::minutes(10))],
+    ];
+    for proofs in refused {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let answer = call(&router, &dpop, &proofs).await;
+        assert_eq!(answer.status, 401, "{proofs:?}: {}", answer.body);
+    }
+    // And a fresh one still works.
+    let answer = call(&router, &dpop, &[&key.for_api(RFIS_URL, token, now)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_bound_token_is_never_allowed_through_the_bearer_decision() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    assert!(!world.allowed(&tokens, &read).await);
+    let presented = world
+        .server
+        .decide_presented(
+            None,
+            tokens.access_token.expose(),
+            Some(&key.thumbprint()),
+            &read,
+        )
+        .await
+        .unwrap();
+    assert!(presented.is_allowed());
+}
+
+#[tokio::test]
+async fn a_plain_token_is_not_accepted_with_the_dpop_scheme() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let tokens = world.service_token(Some(&world.acme)).await;
+    assert_eq!(tokens.token_type, "bearer");
+    let token = tokens.access_token.expose();
+    let key = DpopKey::new();
+    let router = api(&world);
+    let proof = key.for_api(RFIS_URL, token, world.clock.now());
+    let answer = call(&router, &format!("DPoP {token}"), &[&proof]).await;
+    assert_eq!(answer.status, 401);
+    let answer = call(&router, &format!("Bearer {token}"), &[]).await;
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test]
+async fn a_token_request_proof_must_be_for_the_token_endpoint_fresh_and_unused() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let key = DpopKey::new();
+    let now = world.clock.now();
+    let token = |proof: String| {
+        let world = &world;
+        async move {
+            world
+                .server
+                .token_with_dpop(service_request(world), &world.client(), Some(&proof))
+                .await
+        }
+    };
+    let used = key.for_token(now);
+    token(used.clone()).await.unwrap();
+    let bad = [
+        used,
+        key.sign(
+            &key.header(),
+            &key.proof_claims("POST", "https://auth.example.com/oauth/par", now),
+        ),
+        key.sign(&key.header(), &key.proof_claims("GET", TOKEN_ENDPOINT, now)),
+        key.for_token(now + TimeDelta::minutes(6)),
+        key.sign(
+            &json!({"typ": "JWT", "alg": "ES256", "jwk": key.jwk()}),
+            &key.proof_claims("POST", TOKEN_ENDPOINT, now),
+        ),
+        key.sign(
+            &json!({"typ": "dpop+jwt", "alg": "ES256"}),
+            &key.proof_claims("POST", TOKEN_ENDPOINT, now),
+        ),
+        // Signed by another key than the one in its header.
+        DpopKey::new().sign(
+            &key.header(),
+            &key.proof_claims("POST", TOKEN_ENDPOINT, now),
+        ),
+        "not.a.proof".to_owned(),
+    ];
+    for proof in bad {
+        let error = token(proof.clone()).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            ErrorCode::InvalidDpopProof,
+            "{proof}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_app_that_requires_dpop_gets_no_token_without_a_proof() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let mut app = world.app.clone();
+    app.security.dpop = DpopBinding::Required;
+    appgrant::store::AppStore::save_app(world.server.store(), app)
+        .await
+        .unwrap();
+    let refused = world
+        .server
+        .token(service_request(&world), &world.client())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidDpopProof);
+    let key = DpopKey::new();
+    let tokens = world
+        .server
+        .token_with_dpop(
+            service_request(&world),
+            &world.client(),
+            Some(&key.for_token(world.clock.now())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_type, "DPoP");
+}
+
+/// A public client: FieldSync Mobile, PKCE only.
+async fn public_app(world: &World) -> App {
+    let registration = appgrant::grant::AppRegistration {
+        name: "FieldSync Mobile".into(),
+        client_type: ClientType::Public,
+        flows: AppFlows::UserDelegated,
+        manifest: None,
+        ..support::both_flows_app()
+    };
+    world.server.register_app(registration).await.unwrap().app
+}
+
+async fn public_code(world: &World, app: &App) -> appgrant::token::Secret {
+    let request = appgrant::grant::AuthorizationRequest {
+        client_id: Some(app.client_id.to_string()),
+        ..world.authorization_request()
+    };
+    match world
+        .server
+        .approve_authorization(&request, &world.jane, None)
+        .await
+        .unwrap()
+    {
+        appgrant::grant::AuthorizationResponse::Redirect(location) => {
+            let url = url::Url::parse(location.expose()).unwrap();
+            let code = url
+                .query_pairs()
+                .find(|(name, _)| name == "code")
+                .unwrap()
+                .1;
+            appgrant::token::Secret::new(code.into_owned())
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_public_clients_refresh_token_is_bound_to_its_dpop_key() {
+    let world = support::world().await;
+    let app = public_app(&world).await;
+    let client = ClientAuthentication::Public {
+        client_id: app.client_id.clone(),
+    };
+    let key = DpopKey::new();
+    let code = public_code(&world, &app).await;
+    let tokens = world
+        .server
+        .token_with_dpop(
+            world.exchange_request(code),
+            &client,
+            Some(&key.for_token(world.clock.now())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_type, "DPoP");
+    let refresh = |proof: Option<String>, token: appgrant::token::Secret| {
+        let (world, client) = (&world, &client);
+        async move {
+            let request = TokenRequest::RefreshToken {
+                refresh_token: token,
+                scope: None,
+                resource: None,
+            };
+            world
+                .server
+                .token_with_dpop(request, client, proof.as_deref())
+                .await
+        }
+    };
+    let refresh_token = tokens.refresh_token.clone().unwrap();
+    // Without a proof, or with another key's: a thief with the refresh token gets nothing.
+    let refused = refresh(None, refresh_token.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidGrant);
+    let thief = DpopKey::new();
+    let refused = refresh(
+        Some(thief.for_token(world.clock.now())),
+        refresh_token.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidGrant);
+    // With the key's proof it rotates, and the new access token is bound to the key.
+    let rotated = refresh(Some(key.for_token(world.clock.now())), refresh_token)
+        .await
+        .unwrap();
+    assert_eq!(rotated.token_type, "DPoP");
+    assert_eq!(
+        payload(rotated.access_token.expose())["cnf"]["jkt"],
+        json!(key.thumbprint())
+    );
+}
+
+#[tokio::test]
+async fn introspection_reports_a_bound_tokens_type_and_key() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let answer = world
+        .server
+        .introspect(&world.client(), tokens.access_token.expose())
+        .await
+        .unwrap();
+    let answer = serde_json::to_value(answer).unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "DPoP");
+    assert_eq!(answer["cnf"]["jkt"], json!(key.thumbprint()));
+}
+
+#[tokio::test]
+async fn the_token_endpoint_reads_the_dpop_header_and_metadata_lists_the_algorithms() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let router = in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    );
+    let key = DpopKey::new();
+    let body = "grant_type=client_credentials&company_id=acme";
+    let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
+    let request = |proofs: Vec<String>| {
+        let mut request = Request::post("/oauth/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, basic.as_str());
+        for proof in proofs {
+            request = request.header("dpop", proof);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let now = world.clock.now();
+    let answer = in_process::send(&router, request(vec![key.for_token(now)])).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["token_type"], "DPoP");
+    let answer = in_process::send(
+        &router,
+        request(vec![key.for_token(now), key.for_token(now)]),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["error"], "invalid_dpop_proof");
+
+    let metadata = in_process::get(&router, "/.well-known/oauth-authorization-server", None)
+        .await
+        .json();
+    let algorithms = metadata["dpop_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algorithms.contains(&json!("ES256")) && algorithms.contains(&json!("EdDSA")));
+}
