@@ -487,6 +487,7 @@ fn every_reason() -> Vec<DenyReason> {
         },
         DenyReason::Expired,
         DenyReason::Revoked,
+        DenyReason::KeyBindingMismatch,
         DenyReason::GrantedBeforeUninstall,
         DenyReason::WrongCompany,
         DenyReason::AppNotInstalled,
@@ -512,6 +513,7 @@ fn every_reason_is_covered_by_the_kind_and_display_tests() {
             DenyReason::InvalidToken { .. } => "invalid_token",
             DenyReason::Expired => "expired",
             DenyReason::Revoked => "revoked",
+            DenyReason::KeyBindingMismatch => "key_binding_mismatch",
             DenyReason::GrantedBeforeUninstall => "granted_before_uninstall",
             DenyReason::WrongCompany => "wrong_company",
             DenyReason::AppNotInstalled => "app_not_installed",
@@ -527,7 +529,7 @@ fn every_reason_is_covered_by_the_kind_and_display_tests() {
             other => panic!("every_reason lists a reason this match does not know: {other:?}"),
         })
         .collect();
-    assert_eq!(names.len(), 13);
+    assert_eq!(names.len(), 14);
 }
 
 #[test]
@@ -537,6 +539,7 @@ fn problems_with_the_token_itself_are_401_and_everything_else_is_403() {
             DenyReason::InvalidToken { .. }
             | DenyReason::Expired
             | DenyReason::Revoked
+            | DenyReason::KeyBindingMismatch
             | DenyReason::GrantedBeforeUninstall => DenyKind::InvalidToken,
             _ => DenyKind::Forbidden,
         };

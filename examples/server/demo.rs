@@ -11,9 +11,9 @@ use appgrant::http::{
     self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
 };
 use appgrant::model::{
-    AppFlows, AppProfile, ApplicationType, ClientId, ClientType, Company, CompanyId,
-    ConsentInstall, InstallationError, Level, Manifest, OUT_OF_BAND, Permissions, ProjectId, Scope,
-    Tool, User, UserId,
+    AppFlows, AppProfile, ApplicationType, ClientAuthMethod, ClientId, ClientSecurity, ClientType,
+    Company, CompanyId, ConsentInstall, DpopBinding, InstallationError, Level, Manifest,
+    OUT_OF_BAND, Permissions, ProjectId, Scope, Tool, User, UserId,
 };
 use appgrant::server::ServerError;
 use appgrant::store::{DirectoryStore, Store};
@@ -111,6 +111,47 @@ pub struct DemoApp {
     pub client_type: String,
     /// A native app (RFC 8252): its loopback redirect URI matches at any port.
     pub native: bool,
+    /// How it authenticates at the token endpoint: `client_secret_basic` (or `_post`),
+    /// `private_key_jwt` (RFC 7523), or `none` for a public client.
+    pub token_endpoint_auth_method: String,
+    /// For `private_key_jwt`: the demo private key it signs its assertions with (PKCS#8 PEM,
+    /// P-256, ES256; derived from the deployment secret), and its `kid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_kid: Option<String>,
+    /// Whether its tokens must be DPoP-bound (RFC 9449): every token request carries a proof.
+    #[serde(default)]
+    pub dpop_required: bool,
+}
+
+/// The kid of the keyed demo app's key.
+const DEMO_CLIENT_KID: &str = "nightly-1";
+
+/// The keyed demo app's P-256 key, derived from the deployment secret (so every instance
+/// agrees on it): its public JWK to register, and its private PEM to print.
+fn demo_client_key(secret: &DeploymentSecret) -> (serde_json::Value, String) {
+    use base64::Engine;
+    use p256::pkcs8::EncodePrivateKey;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let mut seed = secret.host_key("demo client key");
+    // A 32-byte string is a valid P-256 scalar but for a vanishing fraction; try the next.
+    let key = loop {
+        match p256::ecdsa::SigningKey::from_slice(&seed) {
+            Ok(key) => break key,
+            Err(_) => seed[0] = seed[0].wrapping_add(1),
+        }
+    };
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "kid": DEMO_CLIENT_KID, "alg": "ES256",
+        "x": point.x().map(|x| b64(x)), "y": point.y().map(|y| b64(y)),
+    });
+    let pem = key
+        .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .unwrap_or_default();
+    (jwk, pem)
 }
 
 /// How long a demo sign-in lasts.
@@ -393,13 +434,24 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
     }
     let mut apps = Vec::new();
     let web = [REDIRECT_URI, OUT_OF_BAND];
-    for (name, client_type, application_type, flows, redirect_uris) in [
+    let (client_jwk, client_pem) = demo_client_key(&secret);
+    // A service-account app with no shared secret: it signs JWTs with its key
+    // (`private_key_jwt`), and its tokens must be DPoP-bound.
+    let keyed = ClientSecurity {
+        authentication: ClientAuthMethod::PrivateKeyJwt {
+            keys: vec![client_jwk],
+        },
+        dpop: DpopBinding::Required,
+        ..ClientSecurity::default()
+    };
+    for (name, client_type, application_type, flows, redirect_uris, security) in [
         (
             "FieldSync",
             ClientType::Confidential,
             ApplicationType::Web,
             AppFlows::Both,
             &web[..],
+            ClientSecurity::default(),
         ),
         (
             "FieldSync Mobile",
@@ -407,6 +459,7 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             ApplicationType::Web,
             AppFlows::UserDelegated,
             &web[..],
+            ClientSecurity::default(),
         ),
         // A desktop app: it listens on a loopback port the system gives it, at any port.
         (
@@ -415,6 +468,15 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
             ApplicationType::Native,
             AppFlows::UserDelegated,
             &[NATIVE_REDIRECT_URI][..],
+            ClientSecurity::default(),
+        ),
+        (
+            "FieldSync Nightly",
+            ClientType::Confidential,
+            ApplicationType::Web,
+            AppFlows::ServiceAccount,
+            &[][..],
+            keyed,
         ),
     ] {
         let manifest = flows.service_account().then(|| {
@@ -443,7 +505,7 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
                 logo_url: None,
             },
             owner: None,
-            security: Default::default(),
+            security: security.clone(),
         }
         .register(&mut seeded)
         .map_err(ServerError::from)?;
@@ -456,9 +518,18 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
                 .client_secret
                 .as_ref()
                 .map(|secret| secret.expose().to_owned()),
-            redirect_uri: redirect_uris[0].into(),
+            redirect_uri: redirect_uris.first().copied().unwrap_or_default().into(),
             client_type: format!("{client_type:?}").to_lowercase(),
             native: application_type == ApplicationType::Native,
+            token_endpoint_auth_method: match (&security.authentication, client_type) {
+                (ClientAuthMethod::PrivateKeyJwt { .. }, _) => "private_key_jwt",
+                (_, ClientType::Public) => "none",
+                (_, ClientType::Confidential) => "client_secret_basic",
+            }
+            .into(),
+            private_key_pem: security.client_keys().map(|_| client_pem.clone()),
+            private_key_kid: security.client_keys().map(|_| DEMO_CLIENT_KID.to_owned()),
+            dpop_required: security.dpop == DpopBinding::Required,
         });
     }
     let options = HttpOptions {

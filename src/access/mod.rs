@@ -379,6 +379,7 @@ mod tests {
             DenyReason::InvalidToken { .. }
             | DenyReason::Expired
             | DenyReason::Revoked
+            | DenyReason::KeyBindingMismatch
             | DenyReason::GrantedBeforeUninstall
             | DenyReason::WrongCompany
             | DenyReason::AppNotInstalled
@@ -388,8 +389,8 @@ mod tests {
             | DenyReason::UserDeactivated
             | DenyReason::NotAMember
             | DenyReason::ProjectNotPermitted
-            | DenyReason::InsufficientLevel { .. } => 13,
+            | DenyReason::InsufficientLevel { .. } => 14,
         };
-        assert_eq!(count(&DenyReason::Expired), 13);
+        assert_eq!(count(&DenyReason::Expired), 14);
     }
 }

@@ -25,6 +25,7 @@ import "./checks/introspection_revocation.mjs";
 import "./checks/protected_resource_metadata.mjs";
 import "./checks/cors.mjs";
 import "./checks/bearer_usage.mjs";
+import "./checks/sender_constrained.mjs";
 
 const [binary, filter = ""] = process.argv.slice(2);
 if (!binary) {

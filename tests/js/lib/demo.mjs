@@ -210,7 +210,7 @@ export class Demo {
     this.seed = seed;
     this.issuer = seed.issuer;
     this.as = null;
-    this.serviceAccount = null;
+    this.serviceAccounts = new Map();
   }
 
   /** Discovers the authorization server's metadata (RFC 8414) with oauth4webapi. */
@@ -274,9 +274,9 @@ export class Demo {
    * over HTTP: Jane asks for the install, reads the admin review for its revision, and approves
    * it on `tower` (so its tokens may read and write Tower's RFIs, nothing on Depot).
    */
-  async installServiceAccount() {
-    this.serviceAccount ??= (async () => {
-      const appId = encodeURIComponent(this.fieldsync.client_id);
+  async installServiceAccount(app = this.fieldsync) {
+    if (!this.serviceAccounts.has(app.client_id)) this.serviceAccounts.set(app.client_id, (async () => {
+      const appId = encodeURIComponent(app.client_id);
       const jane = await new Browser(this).signIn("jane");
       const asked = await jane.request(`/apps/${appId}/request-install`, {
         method: "POST",
@@ -298,8 +298,8 @@ export class Demo {
       });
       if (approved.status !== 200) throw new Error(`the approval answered ${approved.status}: ${await approved.text()}`);
       return approved.json();
-    })();
-    return this.serviceAccount;
+    })());
+    return this.serviceAccounts.get(app.client_id);
   }
 
   /**
@@ -320,7 +320,7 @@ export class Demo {
    * `challenges` are the WWW-Authenticate challenges oauth4webapi parsed (it throws them as a
    * WWWAuthenticateChallengeError, caught here), or null when the answer had none.
    */
-  async api(token, method, path, json = undefined) {
+  async api(token, method, path, json = undefined, options = {}) {
     const headers = new Headers({ [this.seed.company_header]: this.seed.company_id, accept: "application/json" });
     let body = null;
     if (json !== undefined) {
@@ -330,7 +330,7 @@ export class Demo {
     let response;
     let challenges = null;
     try {
-      response = await oauth.protectedResourceRequest(token, method, new URL(path, this.issuer), headers, body, INSECURE);
+      response = await oauth.protectedResourceRequest(token, method, new URL(path, this.issuer), headers, body, { ...INSECURE, ...options });
     } catch (error) {
       if (!(error instanceof oauth.WWWAuthenticateChallengeError)) throw error;
       response = error.response;
