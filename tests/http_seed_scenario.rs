@@ -462,16 +462,31 @@ async fn the_server_prints_one_json_line_that_is_enough_to_drive_it() {
     }
 
     let apps = seed["apps"].as_array().unwrap();
-    assert_eq!(apps.len(), 3);
+    assert_eq!(apps.len(), 4);
     for app in apps {
         assert!(app["client_id"].as_str().is_some_and(|id| !id.is_empty()));
         assert!(app.get("client_secret").is_some(), "{app}");
-        let expected = match app["native"].as_bool() {
-            Some(true) => "http://127.0.0.1/callback",
+        let expected = match (app["native"].as_bool(), app["name"].as_str()) {
+            (Some(true), _) => "http://127.0.0.1/callback",
+            // A service account alone has no redirect URI.
+            (_, Some("FieldSync Nightly")) => "",
             _ => "http://127.0.0.1:8765/callback",
         };
         assert_eq!(app["redirect_uri"], expected, "{app}");
     }
+    // The keyed app: no secret, its private key to sign assertions with, DPoP required.
+    let nightly = apps
+        .iter()
+        .find(|app| app["token_endpoint_auth_method"] == "private_key_jwt")
+        .unwrap();
+    assert!(nightly["client_secret"].is_null(), "{nightly}");
+    assert!(
+        nightly["private_key_pem"]
+            .as_str()
+            .is_some_and(|pem| pem.starts_with("-----BEGIN PRIVATE KEY-----")),
+        "{nightly}"
+    );
+    assert_eq!(nightly["dpop_required"], true);
     assert_eq!(
         apps.iter().filter(|app| app["native"] == true).count(),
         1,

@@ -579,9 +579,12 @@ async fn an_installation_stored_before_the_service_account_column_is_decided_wit
     let store = database.open().await;
     let (app, accounts) = app_with_accounts(&store, &[Level::Standard]).await;
     let installation = installation_naming(&app, &accounts[0]);
-    // Back to the schema of version 9, with the installation stored as it stored it.
+    // Back to the schema of version 9, with the installation stored as it stored it (the
+    // later migrations undone too, newest first).
     let raw = database.raw_pool().await;
     for statement in [
+        "ALTER TABLE appgrant_families DROP COLUMN dpop_jkt",
+        "DROP TABLE appgrant_used_once",
         "ALTER TABLE appgrant_installations DROP COLUMN service_account",
         "DELETE FROM appgrant_schema WHERE version >= 10",
     ] {

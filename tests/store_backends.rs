@@ -46,6 +46,8 @@ macro_rules! suite {
             conformance::purge_removes_expired_codes_and_keeps_unexpired_ones_working: store;
             conformance::purge_removes_revoked_and_expired_families_and_keeps_active_ones: store;
             conformance::purge_forgets_only_revocations_older_than_the_cutoff: store;
+            conformance::a_value_is_used_first_once_and_forgotten_only_once_it_lapsed: store;
+            conformance::a_value_raced_by_many_first_uses_is_first_for_exactly_one: store;
             conformance::signing_keys_are_added_once_per_kid_and_generation_listed_and_deleted: store;
             conformance::many_concurrent_additions_of_one_key_generation_store_exactly_one: store;
             conformance::times_read_back_exactly_as_saved: store;
