@@ -6,6 +6,7 @@
 //! Shared by `examples/server/main.rs` and the HTTP integration tests.
 #![allow(dead_code)]
 
+use appgrant::config::RefreshReuse;
 use appgrant::grant::AppRegistration;
 use appgrant::http::{
     self, HttpOptions, ResourceGuard, ResourceRejection, ResourceRequest, SignIn, SignedIn,
@@ -355,6 +356,60 @@ async fn metrics_text() -> Response {
         .into_response()
 }
 
+/// A deliberately broken demo, chosen with `APPGRANT_DEMO_SABOTAGE`, to show that the suites
+/// that drive the demo (the `oauth2` crate's in tests/http_oauth2_client.rs, oauth4webapi's in
+/// tests/js) go red when the server misbehaves (`scripts/gates-go-red.sh`). Never for real use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sabotage {
+    /// `refresh-reuse`: a rotated refresh token is accepted again for an hour instead of
+    /// revoking its family (reuse detection off).
+    RefreshReuse,
+    /// `wrong-audience`: tokens are issued for an audience none of the demo's resource
+    /// servers accepts.
+    WrongAudience,
+    /// `tampered-tokens`: every access token the token endpoint returns has one signature
+    /// character changed.
+    TamperedTokens,
+}
+
+impl Sabotage {
+    /// The sabotage `APPGRANT_DEMO_SABOTAGE` names, if any; an unknown name is an error, so a
+    /// typo cannot pass for a working server.
+    pub fn from_env() -> Result<Option<Self>, String> {
+        match std::env::var("APPGRANT_DEMO_SABOTAGE").ok().as_deref() {
+            None | Some("") => Ok(None),
+            Some("refresh-reuse") => Ok(Some(Self::RefreshReuse)),
+            Some("wrong-audience") => Ok(Some(Self::WrongAudience)),
+            Some("tampered-tokens") => Ok(Some(Self::TamperedTokens)),
+            Some(other) => Err(format!(
+                "APPGRANT_DEMO_SABOTAGE={other}: use refresh-reuse, wrong-audience or tampered-tokens"
+            )),
+        }
+    }
+}
+
+/// Changes one signature character of the access token in a token response.
+async fn tamper_tokens(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let mut json: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(json) => json,
+        Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+    };
+    if let Some(token) = json["access_token"].as_str() {
+        let mut tampered = token.to_owned();
+        let last = if tampered.ends_with('A') { "B" } else { "A" };
+        tampered.pop();
+        tampered.push_str(last);
+        json["access_token"] = serde_json::Value::String(tampered);
+    }
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(json.to_string()))
+}
+
 /// Builds the seeded demo: the router to serve and what to print.
 /// Seeds `store` and builds the demo on it. Seeding is idempotent for the company and people;
 /// the apps are registered afresh on every start (a persistent store keeps the earlier ones,
@@ -378,6 +433,20 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
     let (api, files) = resource_servers(issuer);
     config.audience = api.clone();
     config.resources = vec![api, files];
+    // A demo that misbehaves on purpose must never start by accident of a typo.
+    let sabotage = Sabotage::from_env().unwrap_or_else(|reason| panic!("{reason}"));
+    match sabotage {
+        Some(Sabotage::RefreshReuse) => {
+            config.refresh_reuse = RefreshReuse::GraceWindow(chrono::TimeDelta::hours(1));
+        }
+        Some(Sabotage::WrongAudience) => config.audience = format!("{issuer}/nowhere"),
+        _ => {}
+    }
+    if let Some(sabotage) = sabotage {
+        eprintln!(
+            "WARNING: this demo is deliberately broken ({sabotage:?}), for scripts/gates-go-red.sh"
+        );
+    }
     let builder = AuthorizationServer::builder(store, config).deployment_secret(&secret);
     let server = match (deployment.keys, &deployment.secret) {
         (Some(keys), _) => builder.keys(keys).build()?,
@@ -602,6 +671,11 @@ pub async fn build<S: Store + DirectoryStore + Clone>(
         .merge(file_store.guard.metadata_router())
         .merge(demo_routes(state))
         .merge(file_routes(file_store));
+    let router = if sabotage == Some(Sabotage::TamperedTokens) {
+        router.layer(axum::middleware::map_response(tamper_tokens))
+    } else {
+        router
+    };
     Ok((router, seed, server))
 }
 
