@@ -75,6 +75,15 @@ pub enum ErrorPage {
     /// `redirect_uri` is not registered for this client, exactly.
     #[error("the redirect_uri is not registered for this client")]
     UnregisteredRedirectUri,
+    /// `request_uri` is not one this server issued to this client, or was altered (RFC 9126).
+    #[error("the request_uri is not valid for this client; the app must push the request again")]
+    InvalidRequestUri,
+    /// `request_uri` has expired (RFC 9126 §4).
+    #[error("the request_uri has expired; the app must push the request again")]
+    ExpiredRequestUri,
+    /// `request_uri` was used before: each is good for one authorization (RFC 9126 §4).
+    #[error("the request_uri was already used; the app must push the request again")]
+    UsedRequestUri,
 }
 
 /// An error to send back to the client's redirect URI.

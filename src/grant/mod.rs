@@ -12,6 +12,7 @@ pub mod error;
 pub mod exchange;
 pub mod issue;
 pub mod pkce;
+pub mod pushed;
 pub mod refresh;
 pub mod registration;
 pub mod request;
@@ -33,6 +34,10 @@ pub use exchange::{
     CodeExchange, ExchangeInput, Issued, Redemption, check_presenter, exchange_code,
 };
 pub use issue::{Requested, TokenGrant, TokenResponse, access_claims, mint_access_token};
+pub use pushed::{
+    PUSHED_REQUEST_LIFETIME, PushError, PushedRequest, PushedResponse, REQUEST_URI_PREFIX,
+    check_pushed_requirement, open_pushed_request, push, pushed_request_from_params,
+};
 pub use refresh::{FamilyStatus, Presented, RefreshFamily, RefreshInput, Rotation, rotate};
 pub use registration::{AppRegistration, RegistrationError};
 pub use request::{Params, TokenRequest};

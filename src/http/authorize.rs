@@ -1,5 +1,9 @@
 //! `GET /oauth/authorize` (validate, hand over to sign-in, show consent) and
 //! `POST /oauth/authorize` (the user's decision, CSRF-checked).
+//!
+//! A request may come as a `request_uri` from `POST /oauth/par` (RFC 9126): the GET opens it
+//! and goes on with the pushed parameters alone, spending the `request_uri` once the user is
+//! signed in (not before: the sign-in hands back to the same URL).
 
 use super::form_token::{self, FormBinding};
 use super::pages::view::{AppView, PermissionRow, ScopeRow, permission_rows, scope_rows};
@@ -28,6 +32,24 @@ const REQUEST_FIELDS: [&str; 8] = [
     "code_challenge_method",
     "resource",
 ];
+
+/// The request's own fields as parameters: what the consent form carries and binds.
+fn request_params(request: &AuthorizationRequest) -> Params {
+    let fields = [
+        ("client_id", &request.client_id),
+        ("redirect_uri", &request.redirect_uri),
+        ("response_type", &request.response_type),
+        ("state", &request.state),
+        ("scope", &request.scope),
+        ("code_challenge", &request.code_challenge),
+        ("code_challenge_method", &request.code_challenge_method),
+        ("resource", &request.resource),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|value| (name, value)))
+        .collect()
+}
 
 fn authorization_request(params: &Params) -> AuthorizationRequest {
     let field = |name: &str| params.get(name).cloned();
@@ -86,20 +108,26 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
     };
     if repeated
         .iter()
-        .any(|name| name == "client_id" || name == "redirect_uri")
+        .any(|name| name == "client_id" || name == "redirect_uri" || name == "request_uri")
     {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "client_id and redirect_uri may appear only once",
+            "client_id, redirect_uri and request_uri may appear only once",
         );
     }
     let server = &state.shared.server;
-    let request = authorization_request(&params);
-    let prompt = match server.consent_prompt(&request).await {
-        Ok(prompt) => prompt,
+    let request_uri = params.get("request_uri").map(String::as_str);
+    let received = match server
+        .receive_authorization(&authorization_request(&params), request_uri)
+        .await
+    {
+        Ok(received) => received,
         Err(error) => return authorize_error(error),
     };
-    if !repeated.is_empty() {
+    let (request, prompt) = (&received.request, &received.prompt);
+    // A pushed request's query holds nothing else that counts (client_id and request_uri
+    // were checked above), so a repeat there is ignored with the rest.
+    if !repeated.is_empty() && received.pushed.is_none() {
         let error = prompt.request.error(
             ErrorCode::InvalidRequest,
             "a parameter is repeated",
@@ -108,9 +136,17 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
         return authorize_error(AuthorizeError::Redirect(error));
     }
     let Some(signed_in) = state.shared.sign_in.signed_in(&parts).await else {
+        // A pushed request's request_uri is not spent yet: the browser comes back here with it.
         let return_to = format!("{}?{}", parts.uri.path(), query);
         return redirect(&state.shared.sign_in.sign_in_url(&return_to));
     };
+    // Signed in: from here the request leads to a consent page or a code, so a pushed
+    // request's request_uri is spent now, once (RFC 9126 §4).
+    if let Some(pushed) = &received.pushed {
+        if let Err(error) = server.spend_pushed_request(pushed).await {
+            return authorize_error(error);
+        }
+    }
     // The skip never installs the app anywhere (no company is passed): only a consent the user
     // gives on the page does.
     let remembered = server
@@ -118,13 +154,19 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
         .await;
     match remembered {
         Ok(true) => match server
-            .approve_authorization(&request, &signed_in.user, None)
+            .approve_authorization(request, &signed_in.user, None)
             .await
         {
             Ok(response) => authorized(response),
             Err(error) => authorize_error(error),
         },
-        Ok(false) => consent_page(&state, &parts, &prompt, &params, &signed_in).await,
+        Ok(false) => {
+            // The form carries (and its token binds) the request's own fields: for a pushed
+            // request the pushed ones, never the request_uri.
+            let params = request_params(request);
+            let pushed = received.pushed.is_some();
+            consent_page(&state, &parts, prompt, &params, &signed_in, pushed).await
+        }
         Err(_) => unavailable_page(),
     }
 }
@@ -218,6 +260,7 @@ async fn consent_page<S: Store, D: Directory, A: SignIn>(
     prompt: &ConsentPrompt,
     params: &Params,
     user: &SignedIn,
+    pushed: bool,
 ) -> Response {
     let server = &state.shared.server;
     let company = user.company.as_ref();
@@ -258,7 +301,13 @@ async fn consent_page<S: Store, D: Directory, A: SignIn>(
             .user
             .as_ref()
             .map_or_else(|| user.user.to_string(), |person| person.name.clone()),
-        switch_account_url: state.shared.sign_in.switch_account_url(&return_to),
+        // A pushed request's request_uri is spent by now: coming back to it after switching
+        // accounts would be refused, so no link (the app starts again with a new push).
+        switch_account_url: if pushed {
+            None
+        } else {
+            state.shared.sign_in.switch_account_url(&return_to)
+        },
         company_name: details.company.as_ref().map(|company| company.name.clone()),
         access: details.access,
         rows,
@@ -306,6 +355,12 @@ pub(crate) async fn decide<S: Store, D: Directory, A: SignIn>(
         );
     }
     let server = &state.shared.server;
+    // No pushed-request requirement here (RFC 9126 §4): it is enforced where the client's
+    // request arrives, GET /oauth/authorize. This POST is the user's answer to a consent page
+    // only that GET renders, after it enforced the requirement and spent the request_uri: the
+    // form token (checked above) binds these exact fields to that page, this user and this
+    // session, so nobody can post fields the GET did not accept. Asking for a request_uri
+    // again would refuse every pushed request, whose request_uri the page no longer carries.
     let request = authorization_request(&params);
     let result = match params.get("decision").map(String::as_str) {
         Some("allow") => server

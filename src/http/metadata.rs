@@ -43,6 +43,8 @@ pub(crate) async fn authorization_server<S: Store, D: Directory, A: SignIn>(
         "code_challenge_methods_supported": ["S256"],
         "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
         "authorization_response_iss_parameter_supported": true,
+        "pushed_authorization_request_endpoint": config.pushed_authorization_endpoint(),
+        "require_pushed_authorization_requests": false,
     });
     // Without configured tools any well-formed tool:level scope is known, and none is listed.
     if !config.tools.is_empty() {

@@ -15,6 +15,7 @@ mod health;
 mod metadata;
 mod observe;
 mod pages;
+mod par;
 pub mod params;
 mod render;
 mod resource;
@@ -181,8 +182,9 @@ pub struct HttpOptions {
     /// Where a person manages their connected apps, linked from the consent page (default
     /// none).
     pub connected_apps_url: Option<String>,
-    /// The browser origins allowed to call the token and revocation endpoints, the metadata and
-    /// the key set across origins (CORS; default none). Never the authorization endpoint.
+    /// The browser origins allowed to call the token, pushed-authorization and revocation
+    /// endpoints, the metadata and the key set across origins (CORS; default none). Never the
+    /// authorization endpoint.
     pub cors_origins: CorsOrigins,
 }
 
@@ -218,7 +220,8 @@ impl<S, D, A> Clone for HttpState<S, D, A> {
     }
 }
 
-/// The OAuth endpoints: `/oauth/authorize` (GET and POST), `/oauth/token`, `/oauth/revoke`,
+/// The OAuth endpoints: `/oauth/authorize` (GET and POST), `/oauth/token`, `/oauth/par`
+/// (pushed authorization requests, RFC 9126), `/oauth/revoke`,
 /// `/oauth/introspect`, `/oauth/token/info`, `/.well-known/oauth-authorization-server` and
 /// `/.well-known/jwks.json`; and the probes `/healthz` (the process answers) and `/readyz`
 /// (it can serve: [`AuthorizationServer::readiness`]).
@@ -285,6 +288,10 @@ pub fn router<S: Store, D: Directory, A: SignIn>(
         .route(
             "/oauth/token",
             cross_origin(observed("token", post(token::token::<S, D, A>))),
+        )
+        .route(
+            "/oauth/par",
+            cross_origin(observed("par", post(par::push::<S, D, A>))),
         )
         .route(
             "/oauth/revoke",

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 /// Reads a client-authenticated POST: its parameters and the client's credentials.
-async fn read_client_request<S, D, A>(
+pub(super) async fn read_client_request<S, D, A>(
     state: &HttpState<S, D, A>,
     headers: &HeaderMap,
     body: Body,

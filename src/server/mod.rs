@@ -11,6 +11,7 @@ mod directory;
 mod error;
 mod health;
 mod installations;
+mod pushed;
 mod review;
 pub mod telemetry;
 mod tokens;
@@ -23,6 +24,7 @@ pub use connections::ConnectedApp;
 pub use error::ServerError;
 pub use health::NotReady;
 pub use installations::RegisteredApp;
+pub use pushed::ReceivedAuthorization;
 pub use review::{AdminDecision, CompanyAccess, ConsentDetails, InstallationReview, ReviewStage};
 
 use crate::audit::{AuditAction, AuditActor, AuditEvent, AuditSink, MemoryAuditSink};
@@ -31,7 +33,7 @@ use crate::model::{ClientId, CompanyId};
 use crate::store::{Directory, MemberReads, Store};
 use crate::token::{
     Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
-    RefreshTokenKey, SigningKey, StoredKey, key_schedule,
+    PushedRequestKey, RefreshTokenKey, SigningKey, StoredKey, key_schedule,
 };
 use chrono::DateTime;
 use chrono::Utc;
@@ -44,6 +46,7 @@ struct Inner<S, D> {
     keys: RwLock<KeySet>,
     refresh_key: RefreshTokenKey,
     consent_form_key: ConsentFormKey,
+    pushed_request_key: PushedRequestKey,
     stored_keys: Option<StoredKeys>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
@@ -99,7 +102,8 @@ pub struct PurgeReport {
     pub families: u64,
     /// Revocations older than every access token they covered.
     pub revocations: u64,
-    /// Client assertion and DPoP proof ids remembered past the time they could be accepted.
+    /// Client assertion and DPoP proof ids, and spent pushed-request `request_uri`s,
+    /// remembered past the time they could be accepted.
     pub used_once: u64,
     /// Stored signing keys replaced longer ago than any token they signed can live.
     pub keys: u64,
@@ -113,6 +117,7 @@ pub struct ServerBuilder<S, D = S> {
     keys: Option<KeySet>,
     refresh_key: Option<RefreshTokenKey>,
     consent_form_key: Option<ConsentFormKey>,
+    pushed_request_key: Option<PushedRequestKey>,
     key_encryption_key: Option<KeyEncryptionKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
@@ -131,6 +136,7 @@ impl<S: Store, D> ServerBuilder<S, D> {
             keys: self.keys,
             refresh_key: self.refresh_key,
             consent_form_key: self.consent_form_key,
+            pushed_request_key: self.pushed_request_key,
             key_encryption_key: self.key_encryption_key,
             audit: self.audit,
             clock: self.clock,
@@ -138,11 +144,12 @@ impl<S: Store, D> ServerBuilder<S, D> {
         }
     }
 
-    /// Derives the keys instances must share (refresh tokens, consent forms) from the
+    /// Derives the keys instances must share (refresh tokens, consent forms, pushed requests) from the
     /// deployment's secret: instances with the same store, issuer and secret are one server.
     pub fn deployment_secret(mut self, secret: &DeploymentSecret) -> Self {
         self.refresh_key = Some(secret.refresh_token_key());
         self.consent_form_key = Some(secret.consent_form_key());
+        self.pushed_request_key = Some(secret.pushed_request_key());
         self.key_encryption_key = Some(secret.key_encryption_key());
         self
     }
@@ -237,6 +244,9 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 consent_form_key: self
                     .consent_form_key
                     .unwrap_or_else(|| ConsentFormKey::generate(&mut rand::rngs::OsRng)),
+                pushed_request_key: self
+                    .pushed_request_key
+                    .unwrap_or_else(|| PushedRequestKey::generate(&mut rand::rngs::OsRng)),
                 stored_keys,
                 audit: self.audit,
                 clock: self.clock,
@@ -341,6 +351,7 @@ impl<S: Store, D> AuthorizationServer<S, D> {
             keys: None,
             refresh_key: None,
             consent_form_key: None,
+            pushed_request_key: None,
             key_encryption_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),

@@ -269,7 +269,8 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// Values a client may use only once: the `jti` of a client assertion (RFC 7523 §3) or of a
-/// DPoP proof (RFC 9449 §11.1), kept as digests while the value could still be accepted.
+/// DPoP proof (RFC 9449 §11.1), or a pushed request's `request_uri` (RFC 9126 §4), kept as
+/// digests while the value could still be accepted.
 pub trait ReplayStore: Send + Sync {
     /// Records `digest` as used until `until`; returns whether this is its first use (false:
     /// it was used before, a replay). Atomic: of two instances recording the same digest at

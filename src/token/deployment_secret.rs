@@ -1,7 +1,8 @@
 //! The one secret the instances of a deployment share, and the keys derived from it.
 //!
 //! Instances given the same store, issuer and deployment secret behave as one server: each
-//! derives the same refresh-token key, consent-form key and signing-key encryption key from it (HKDF-SHA256, one label
+//! derives the same refresh-token key, consent-form key, pushed-request key and signing-key
+//! encryption key from it (HKDF-SHA256, one label
 //! per key, so no derived key says anything about another or about the secret). The secret
 //! itself never goes into the store.
 
@@ -93,6 +94,11 @@ impl DeploymentSecret {
     pub fn consent_form_key(&self) -> ConsentFormKey {
         ConsentFormKey(self.derive("consent-form key"))
     }
+
+    /// The key that seals pushed authorization requests into their `request_uri` (RFC 9126).
+    pub fn pushed_request_key(&self) -> PushedRequestKey {
+        PushedRequestKey(self.derive("pushed-authorization key"))
+    }
 }
 
 impl fmt::Debug for DeploymentSecret {
@@ -124,5 +130,30 @@ impl ConsentFormKey {
 impl fmt::Debug for ConsentFormKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ConsentFormKey(<redacted>)")
+    }
+}
+
+/// The key that seals pushed authorization requests (RFC 9126) into their `request_uri`. Its
+/// `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct PushedRequestKey([u8; 32]);
+
+impl PushedRequestKey {
+    /// A fresh random key (a `request_uri` then works only at the instance that issued it).
+    pub fn generate(rng: &mut dyn RngCore) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The key's bytes, for the cipher.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PushedRequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PushedRequestKey(<redacted>)")
     }
 }

@@ -11,6 +11,7 @@ pub mod refresh_token;
 pub mod secret;
 
 pub use client_jwt::{CLIENT_SIGNING_ALGORITHMS, ClientJwt, ClientJwtError, JwkError, PublicKey};
+pub use deployment_secret::PushedRequestKey;
 pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
 pub use dpop::{
     CheckedProof, Confirmation, DPOP_PROOF_TYPE, DpopError, PROOF_WINDOW, ProofTarget, check_proof,
