@@ -26,6 +26,7 @@ import "./checks/protected_resource_metadata.mjs";
 import "./checks/cors.mjs";
 import "./checks/bearer_usage.mjs";
 import "./checks/sender_constrained.mjs";
+import "./checks/pushed_authorization.mjs";
 
 const [binary, filter = ""] = process.argv.slice(2);
 if (!binary) {
