@@ -526,3 +526,178 @@ async fn the_token_endpoint_reads_the_dpop_header_and_metadata_lists_the_algorit
         .unwrap();
     assert!(algorithms.contains(&json!("ES256")) && algorithms.contains(&json!("EdDSA")));
 }
+
+#[tokio::test]
+async fn a_public_clients_family_issued_without_dpop_is_bound_by_its_first_refresh_with_a_proof() {
+    let world = support::world().await;
+    let app = public_app(&world).await;
+    let client = ClientAuthentication::Public {
+        client_id: app.client_id.clone(),
+    };
+    let code = public_code(&world, &app).await;
+    let tokens = world
+        .server
+        .token(world.exchange_request(code), &client)
+        .await
+        .unwrap();
+    assert_eq!(tokens.token_type, "bearer");
+    let key = DpopKey::new();
+    let refresh = |token: appgrant::token::Secret, proof: Option<String>| {
+        let (world, client) = (&world, &client);
+        async move {
+            let request = TokenRequest::RefreshToken {
+                refresh_token: token,
+                scope: None,
+                resource: None,
+            };
+            world
+                .server
+                .token_with_dpop(request, client, proof.as_deref())
+                .await
+        }
+    };
+    let bound = refresh(
+        tokens.refresh_token.clone().unwrap(),
+        Some(key.for_token(world.clock.now())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bound.token_type, "DPoP");
+    // The refresh token it returned is bound to the key from now on (RFC 9449 §5).
+    let next = bound.refresh_token.clone().unwrap();
+    let refused = refresh(next.clone(), None).await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidGrant);
+    refresh(next, Some(key.for_token(world.clock.now())))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn token_info_takes_a_bound_token_only_with_a_proof_by_its_key() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let token = tokens.access_token.expose();
+    let router = in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    );
+    let info = |authorization: String, proof: Option<String>| {
+        let router = router.clone();
+        async move {
+            let mut request =
+                Request::get("/oauth/token/info").header(header::AUTHORIZATION, authorization);
+            if let Some(proof) = proof {
+                request = request.header("dpop", proof);
+            }
+            in_process::send(&router, request.body(Body::empty()).unwrap()).await
+        }
+    };
+    let as_bearer = info(format!("Bearer {token}"), None).await;
+    assert_eq!(as_bearer.status, 401, "{}", as_bearer.body);
+    let url = "https://auth.example.com/oauth/token/info";
+    let proven = info(
+        format!("DPoP {token}"),
+        Some(key.for_api(url, token, world.clock.now())),
+    )
+    .await;
+    assert_eq!(proven.status, 200, "{}", proven.body);
+    let other = DpopKey::new();
+    let wrong_key = info(
+        format!("DPoP {token}"),
+        Some(other.for_api(url, token, world.clock.now())),
+    )
+    .await;
+    assert_eq!(wrong_key.status, 401, "{}", wrong_key.body);
+}
+
+/// Requests with made-up tokens must not fill the replay store: a proof's `jti` is recorded
+/// only for a valid token bound to the proof's key.
+#[tokio::test]
+async fn proofs_sent_with_tokens_that_are_not_bound_to_their_key_are_not_remembered() {
+    let world = support::world().await;
+    let router = api(&world);
+    let key = DpopKey::new();
+    for i in 0..5 {
+        let token = format!("made-up-{i}");
+        let proof = key.for_api(RFIS_URL, &token, world.clock.now());
+        let answer = call(&router, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(answer.status, 401);
+    }
+    world.clock.advance(TimeDelta::days(2));
+    assert_eq!(world.server.purge().await.unwrap().used_once, 0);
+}
+
+#[tokio::test]
+async fn a_nested_resource_router_checks_htu_against_the_full_request_url() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let token = tokens.access_token.expose();
+    let inner = Router::new()
+        .route("/projects/tower/rfis", axum::routing::get(rfis))
+        .with_state(ResourceGuard::new(
+            world.server.clone(),
+            &HttpOptions::default(),
+        ));
+    let router = Router::new().nest("/api", inner);
+    let stripped = key.for_api(
+        "https://auth.example.com/projects/tower/rfis",
+        token,
+        world.clock.now(),
+    );
+    let answer = call(&router, &format!("DPoP {token}"), &[&stripped]).await;
+    assert_eq!(answer.status, 401, "a proof for the stripped path");
+    let full = key.for_api(RFIS_URL, token, world.clock.now());
+    let answer = call(&router, &format!("DPoP {token}"), &[&full]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_dpop_request_refused_for_its_token_gets_the_error_in_a_dpop_challenge() {
+    let world = support::world().await;
+    let key = DpopKey::new();
+    let tokens = bound_service_token(&world, &key).await;
+    let token = tokens.access_token.expose();
+    let router = api(&world);
+    // A proof by another key: the token is refused (RFC 9449 §7.1's example).
+    let other = DpopKey::new();
+    let answer = call(
+        &router,
+        &format!("DPoP {token}"),
+        &[&other.for_api(RFIS_URL, token, world.clock.now())],
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    let challenges: Vec<String> = answer
+        .headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    let dpop = challenges.iter().find(|c| c.starts_with("DPoP ")).unwrap();
+    assert!(dpop.contains("error=\"invalid_token\""), "{challenges:?}");
+    assert!(dpop.contains("algs=\""), "{challenges:?}");
+}
+
+#[test]
+fn a_proof_dated_more_than_a_minute_ahead_is_refused() {
+    let key = DpopKey::new();
+    let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let target = ProofTarget {
+        method: "POST",
+        url: TOKEN_ENDPOINT,
+        access_token: None,
+        now,
+        leeway_seconds: 0,
+    };
+    assert!(check_proof(&key.for_token(now + TimeDelta::seconds(30)), &target).is_ok());
+    assert_eq!(
+        check_proof(&key.for_token(now + TimeDelta::seconds(120)), &target).unwrap_err(),
+        DpopError::Stale
+    );
+}

@@ -10,7 +10,9 @@ use super::exchange::Issued;
 use super::issue::{TokenGrant, TokenResponse, mint_access_token};
 use super::resource::resource_for;
 use crate::config::{Config, RefreshReuse};
-use crate::model::{App, ClientId, GrantId, ScopeError, Scopes, SecretDigest, User, UserId};
+use crate::model::{
+    App, ClientId, ClientType, GrantId, ScopeError, Scopes, SecretDigest, User, UserId,
+};
 use crate::token::{
     Confirmation, KeySet, RefreshTokenClaims, RefreshTokenKey, Secret, SubjectKind,
     presentation_fits,
@@ -308,6 +310,11 @@ pub fn rotate(
         _ => family.rotated_at,
     };
     next.expires_at = expiry(family.created_at, now, config);
+    // A public client's family is bound by the first request that proves a key (RFC 9449 §5:
+    // a refresh token issued to a public client with a proof is bound to its key).
+    if app.client_type == ClientType::Public && family.dpop_jkt.is_none() {
+        next.dpop_jkt = dpop_jkt.map(str::to_owned);
+    }
     Ok(Rotation {
         issued: Issued {
             response: TokenResponse::new(access_token, &claims, Some(refresh_token)),

@@ -1,12 +1,14 @@
 //! Discovery and token information: RFC 8414 metadata, the JWKS, and `GET /oauth/token/info`.
 
 use super::render::json_no_store;
-use super::resource::{ResourceRejection, bearer_token};
+use super::resource::{ResourceRejection, Scheme, dpop_header, presented_token};
 use super::{HttpState, SignIn};
+use crate::grant::TokenError;
 use crate::model::Scopes;
 use crate::server::ServerError;
 use crate::store::{Directory, Store};
 use crate::token::CLIENT_SIGNING_ALGORITHMS;
+use crate::token::ProofTarget;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -60,22 +62,62 @@ pub(crate) async fn jwks<S: Store, D: Directory, A: SignIn>(
     Json(state.shared.server.current_jwks().await).into_response()
 }
 
-/// `GET /oauth/token/info`: whose the bearer token is and for how long.
+/// `GET /oauth/token/info`: whose the token is and for how long. A DPoP-bound token is
+/// described only when presented with the DPoP scheme and a proof by its key.
 pub(crate) async fn token_info<S: Store, D: Directory, A: SignIn>(
     State(state): State<HttpState<S, D, A>>,
     headers: HeaderMap,
 ) -> Response {
-    let token = match bearer_token(&headers) {
-        Ok(token) => token,
+    let server = &state.shared.server;
+    let (scheme, token) = match presented_token(&headers) {
+        Ok(presented) => presented,
         Err(rejection) => return rejection.into_response(),
     };
-    match state.shared.server.token_info(token).await {
-        Ok(info) => json_no_store(StatusCode::OK, &info),
-        Err(ServerError::Store(_)) => ResourceRejection::Unavailable.into_response(),
+    let proven_key = match scheme {
+        Scheme::Bearer => None,
+        Scheme::Dpop => match proven_key(server, &headers, token).await {
+            Ok(key) => Some(key),
+            Err(rejection) => return rejection.into_response(),
+        },
+    };
+    let answer = match server
+        .token_info_presented(token, proven_key.as_deref())
+        .await
+    {
+        Ok(info) => return json_no_store(StatusCode::OK, &info),
+        Err(ServerError::Store(_)) => ResourceRejection::Unavailable,
         Err(error) => ResourceRejection::InvalidToken {
             reason: error.to_string(),
             resource_metadata: None,
+        },
+    };
+    match scheme {
+        Scheme::Bearer => answer.into_response(),
+        Scheme::Dpop => ResourceRejection::Dpop(Box::new(answer)).into_response(),
+    }
+}
+
+/// The key the request's DPoP proof proves, for `GET /oauth/token/info` with `token`.
+async fn proven_key<S: Store, D: Directory>(
+    server: &crate::AuthorizationServer<S, D>,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<String, ResourceRejection> {
+    let proof = dpop_header(headers)?;
+    let url = server.config().endpoint("/oauth/token/info");
+    let target = ProofTarget {
+        method: "GET",
+        url: &url,
+        access_token: Some(token),
+        // The server uses its own clock and leeway.
+        now: chrono::DateTime::UNIX_EPOCH,
+        leeway_seconds: 0,
+    };
+    match server.accept_dpop_proof(proof, token, target).await {
+        Ok(key) => Ok(key),
+        Err(TokenError::InvalidDpopProof(problem)) => {
+            Err(ResourceRejection::InvalidDpopProof(problem))
         }
-        .into_response(),
+        Err(_) => Err(ResourceRejection::Unavailable),
     }
 }

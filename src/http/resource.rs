@@ -9,7 +9,7 @@ use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Scopes, T
 use crate::server::AccessDecision;
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store, StoreError};
-use crate::token::{CLIENT_SIGNING_ALGORITHMS, DpopError, ProofTarget, SubjectKind, check_proof};
+use crate::token::{CLIENT_SIGNING_ALGORITHMS, DpopError, ProofTarget, SubjectKind};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -186,7 +186,13 @@ impl ResourceGuard {
     /// token's hash, never seen before. Returns the key it proves.
     async fn accept_proof(&self, parts: &Parts, token: &str) -> Result<String, ResourceRejection> {
         let proof = dpop_header(&parts.headers)?;
-        let url = format!("{}{}", self.public_origin(), parts.uri.path());
+        // The path the client called: under `Router::nest` the request's own URI has lost
+        // the prefix, which `OriginalUri` keeps.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path(), |original| original.0.path());
+        let url = format!("{}{path}", self.public_origin());
         let target = ProofTarget {
             method: parts.method.as_str(),
             url: &url,
@@ -195,7 +201,7 @@ impl ResourceGuard {
             now: chrono::DateTime::UNIX_EPOCH,
             leeway_seconds: 0,
         };
-        match self.decider.accept_proof(proof, target).await {
+        match self.decider.accept_proof(proof, token, target).await {
             Ok(key) => Ok(key),
             Err(ProofRefusal::Invalid(problem)) => {
                 Err(ResourceRejection::InvalidDpopProof(problem))
@@ -221,8 +227,14 @@ trait Decider: Send + Sync {
         requirement: &'a Requirement,
     ) -> Checked<'a>;
 
-    /// Checks a DPoP proof for a request and records its `jti`; returns the key it proves.
-    fn accept_proof<'a>(&'a self, proof: &'a str, target: ProofTarget<'a>) -> Proven<'a>;
+    /// Checks a DPoP proof sent with `token` (recording its `jti` when the token is bound to
+    /// its key); returns the key it proves.
+    fn accept_proof<'a>(
+        &'a self,
+        proof: &'a str,
+        token: &'a str,
+        target: ProofTarget<'a>,
+    ) -> Proven<'a>;
 }
 
 type Proven<'a> = Pin<Box<dyn Future<Output = Result<String, ProofRefusal>> + Send + 'a>>;
@@ -245,16 +257,15 @@ impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
         Box::pin(self.decide_presented(resource, token, proven_key, requirement))
     }
 
-    fn accept_proof<'a>(&'a self, proof: &'a str, target: ProofTarget<'a>) -> Proven<'a> {
+    fn accept_proof<'a>(
+        &'a self,
+        proof: &'a str,
+        token: &'a str,
+        target: ProofTarget<'a>,
+    ) -> Proven<'a> {
         Box::pin(async move {
-            let target = ProofTarget {
-                now: self.now(),
-                leeway_seconds: self.config().leeway_seconds,
-                ..target
-            };
-            let checked = check_proof(proof, &target).map_err(ProofRefusal::Invalid)?;
-            match self.remember_dpop_proof(&checked).await {
-                Ok(()) => Ok(checked.jkt),
+            match self.accept_dpop_proof(proof, token, target).await {
+                Ok(key) => Ok(key),
                 Err(TokenError::InvalidDpopProof(error)) => Err(ProofRefusal::Invalid(error)),
                 Err(_) => Err(ProofRefusal::Unavailable),
             }
@@ -289,6 +300,9 @@ pub enum ResourceRejection {
     MissingCompany(String),
     /// The store failed: 503.
     Unavailable,
+    /// The same rejection, of a request that presented its token with the DPoP scheme: its
+    /// error goes in a `DPoP` challenge (RFC 9449 §7.1) rather than a `Bearer` one.
+    Dpop(Box<ResourceRejection>),
 }
 
 /// Printable ASCII without quotes or backslashes, for a quoted-string.
@@ -321,6 +335,17 @@ fn bearer_challenge(
 
 impl IntoResponse for ResourceRejection {
     fn into_response(self) -> Response {
+        match self {
+            ResourceRejection::Dpop(rejection) => rejection.respond(Scheme::Dpop),
+            ResourceRejection::InvalidDpopProof(_) => self.respond(Scheme::Dpop),
+            rejection => rejection.respond(Scheme::Bearer),
+        }
+    }
+}
+
+impl ResourceRejection {
+    /// The answer to a request that presented its token with `scheme`.
+    fn respond(self, scheme: Scheme) -> Response {
         let resource_metadata = match &self {
             ResourceRejection::MissingToken { resource_metadata }
             | ResourceRejection::InvalidToken {
@@ -371,41 +396,54 @@ impl IntoResponse for ResourceRejection {
                 "try again later".to_owned(),
                 None,
             ),
+            // Unwrapped by `into_response`; a doubly wrapped one answers as its inner one.
+            ResourceRejection::Dpop(inner) => return (**inner).clone().respond(scheme),
         };
         let body = json!({ "error": error, "error_description": description, "reason": reason });
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             super::render::retry_later(&mut response);
         }
-        let dpop_error = matches!(self, ResourceRejection::InvalidDpopProof(_));
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) && !dpop_error {
-            let challenge = bearer_challenge(
-                error,
-                error.map(|_| description.as_str()),
-                resource_metadata.as_deref(),
-            );
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
+        if !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return response;
         }
-        // Tokens may be DPoP-bound too (RFC 9449 §7.1): say so, with the algorithms, beside
-        // the Bearer challenge; with the error when a DPoP proof was what failed.
-        if status == StatusCode::UNAUTHORIZED {
-            let description = dpop_error.then_some(description.as_str());
-            response
-                .headers_mut()
-                .append(header::WWW_AUTHENTICATE, dpop_challenge(description));
+        let error = error.map(|error| (error, description.as_str()));
+        let headers = response.headers_mut();
+        match scheme {
+            Scheme::Bearer => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    bearer_challenge(
+                        error.map(|(code, _)| code),
+                        error.map(|(_, text)| text),
+                        resource_metadata.as_deref(),
+                    ),
+                );
+                // Tokens may be DPoP-bound too (RFC 9449 §7.1): say so, with the algorithms.
+                if status == StatusCode::UNAUTHORIZED {
+                    headers.append(header::WWW_AUTHENTICATE, dpop_challenge(None, None));
+                }
+            }
+            Scheme::Dpop => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    dpop_challenge(error, resource_metadata.as_deref()),
+                );
+            }
         }
         response
     }
 }
 
-/// `DPoP algs="…"`, with `error="invalid_dpop_proof"` and its description when given.
-fn dpop_challenge(error_description: Option<&str>) -> HeaderValue {
+/// `DPoP algs="…"`, with the error and its description when given (RFC 9449 §7.1).
+fn dpop_challenge(error: Option<(&str, &str)>, resource_metadata: Option<&str>) -> HeaderValue {
     let mut challenge = format!("DPoP algs=\"{}\"", CLIENT_SIGNING_ALGORITHMS.join(" "));
-    if let Some(description) = error_description {
+    if let Some(url) = resource_metadata {
+        challenge.push_str(&format!(", resource_metadata=\"{}\"", quotable(url)));
+    }
+    if let Some((code, description)) = error {
         challenge.push_str(&format!(
-            ", error=\"invalid_dpop_proof\", error_description=\"{}\"",
+            ", error=\"{code}\", error_description=\"{}\"",
             quotable(description)
         ));
     }
@@ -414,21 +452,13 @@ fn dpop_challenge(error_description: Option<&str>) -> HeaderValue {
 
 /// How a request presents its access token (RFC 6750 §2.1, RFC 9449 §7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scheme {
+pub(crate) enum Scheme {
     Bearer,
     Dpop,
 }
 
-/// The bearer token of a request (RFC 6750 §2.1).
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
-    match presented_token(headers)? {
-        (Scheme::Bearer, token) => Ok(token),
-        (Scheme::Dpop, _) => Err(ResourceRejection::MalformedAuthorization),
-    }
-}
-
 /// The access token of a request and the scheme it came with: `Bearer` or `DPoP`.
-fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), ResourceRejection> {
+pub(crate) fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), ResourceRejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(ResourceRejection::MissingToken {
@@ -458,7 +488,7 @@ fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), ResourceReject
 }
 
 /// The one `DPoP` header of a request.
-fn dpop_header(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
+pub(crate) fn dpop_header(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
     let mut values = headers.get_all("dpop").iter();
     match (values.next(), values.next()) {
         (Some(value), None) => value
@@ -586,10 +616,24 @@ impl ResourceRequest {
         tool: impl Into<Tool>,
         level: Level,
     ) -> Result<Allowed, ResourceRejection> {
+        self.decide(project, tool.into(), level)
+            .await
+            .map_err(|rejection| match self.proven_key {
+                Some(_) => ResourceRejection::Dpop(Box::new(rejection)),
+                None => rejection,
+            })
+    }
+
+    async fn decide(
+        &self,
+        project: Option<&ProjectId>,
+        tool: Tool,
+        level: Level,
+    ) -> Result<Allowed, ResourceRejection> {
         let requirement = Requirement {
             company: self.company.clone(),
             project: project.cloned(),
-            tool: tool.into(),
+            tool,
             level,
         };
         let check = self

@@ -8,7 +8,10 @@ use crate::model::{
     SecretDigest, UserId,
 };
 use crate::store::{Acting, DecisionQuery, Directory, Store, StoreError};
-use crate::token::{AccessClaims, Confirmation, Expectations, SubjectKind, presentation_fits};
+use crate::token::{
+    AccessClaims, Confirmation, Expectations, ProofTarget, SubjectKind, check_proof,
+    presentation_fits,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
@@ -419,7 +422,18 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         skip_all
     )]
     pub async fn token_info(&self, token: &str) -> Result<TokenInfo, ServerError> {
-        let result = telemetry::observe_store("token_info", self.describe(token).await);
+        self.token_info_presented(token, None).await
+    }
+
+    /// [`token_info`](Self::token_info) for a token presented with the DPoP scheme whose
+    /// proof proved `proven_key` (see [`accept_dpop_proof`](Self::accept_dpop_proof)), or as a
+    /// bearer token (`None`): a DPoP-bound token is described only with a proof by its key.
+    pub async fn token_info_presented(
+        &self,
+        token: &str,
+        proven_key: Option<&str>,
+    ) -> Result<TokenInfo, ServerError> {
+        let result = telemetry::observe_store("token_info", self.describe(token, proven_key).await);
         match &result {
             Ok(info) => tracing::debug!(
                 target: telemetry::ACCESS,
@@ -438,6 +452,37 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         result
     }
 
+    /// Checks a DPoP proof sent with the access token `token` in a request to `target`
+    /// (RFC 9449 §4.3, §7.1; the server's own clock and leeway are used, whatever `target`
+    /// says) and returns the key it proves. Its `jti` is recorded, and a replay refused, only
+    /// when `token` is a valid token of this server bound to that very key: requests with
+    /// made-up tokens or proofs by other keys cost a signature check, never a stored row (they
+    /// are refused anyway by the decision that follows).
+    pub async fn accept_dpop_proof(
+        &self,
+        proof: &str,
+        token: &str,
+        target: ProofTarget<'_>,
+    ) -> Result<String, TokenError> {
+        let now = self.now();
+        let target = ProofTarget {
+            access_token: Some(token),
+            now,
+            leeway_seconds: self.inner.config.leeway_seconds,
+            ..target
+        };
+        let checked = check_proof(proof, &target)?;
+        let anywhere = &self.inner.expectations_anywhere;
+        let bound_here = self
+            .validate_access_token(token, anywhere, now)
+            .await
+            .is_ok_and(|claims| presentation_fits(claims.cnf.as_ref(), Some(&checked.jkt)));
+        if bound_here {
+            self.remember_dpop_proof(&checked).await?;
+        }
+        Ok(checked.jkt)
+    }
+
     /// Validates an access token, verifying its signature only the first time this instance
     /// sees it (see `verified_tokens`).
     async fn validate_access_token(
@@ -450,10 +495,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         self.inner.verified.validate(token, &keys, expect, now)
     }
 
-    async fn describe(&self, token: &str) -> Result<TokenInfo, ServerError> {
+    async fn describe(
+        &self,
+        token: &str,
+        proven_key: Option<&str>,
+    ) -> Result<TokenInfo, ServerError> {
         let now = self.now();
         let anywhere = &self.inner.expectations_anywhere;
         let claims = self.validate_access_token(token, anywhere, now).await?;
+        if !presentation_fits(claims.cnf.as_ref(), proven_key) {
+            return Err(ServerError::Inactive(DenyReason::KeyBindingMismatch));
+        }
         match self.standing(&claims).await? {
             Ok(()) => {}
             Err(DenyReason::Revoked) => return Err(ServerError::Revoked),

@@ -1295,7 +1295,7 @@ impl RefreshStore for SqlStore {
         // Compare-and-swap: only the rotation that still sees the current token wins.
         let done = sqlx::query(
             "UPDATE appgrant_families SET current_digest = $2, previous_digest = $3, rotated_at = $4, \
-             expires_at = $5, generation = $6 \
+             expires_at = $5, generation = $6, dpop_jkt = $8 \
              WHERE grant_id = $1 AND current_digest = $7 AND status = 'active'",
         )
         .bind(family.grant.to_string())
@@ -1305,6 +1305,7 @@ impl RefreshStore for SqlStore {
         .bind(family.expires_at.map(stamp).transpose()?)
         .bind(generation(&family)?)
         .bind(expected_current.to_hex())
+        .bind(family.dpop_jkt.clone())
         .execute(&self.pool)
         .await
         .map_err(backend)?;

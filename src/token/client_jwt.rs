@@ -129,7 +129,8 @@ impl PublicKey {
                 let n = rsa::BigUint::from_bytes_be(&decode(members.n.as_ref())?);
                 let e = rsa::BigUint::from_bytes_be(&decode(members.e.as_ref())?);
                 let key = rsa::RsaPublicKey::new(n, e).map_err(|_| JwkError::Malformed)?;
-                if key.size() * 8 < MIN_RSA_BITS {
+                // Bits, not bytes: a 2041-bit modulus is 256 bytes long.
+                if key.n().bits() < MIN_RSA_BITS {
                     return Err(JwkError::WeakRsa);
                 }
                 Material::Rsa(key)
@@ -257,8 +258,9 @@ pub struct ClientJwtHeader {
     crit: Option<Value>,
 }
 
-/// A compact JWS a client signed, parsed but not yet verified.
-#[derive(Clone, Debug)]
+/// A compact JWS a client signed, parsed but not yet verified. Its `Debug` shows the header
+/// and claims, never the signature (with it, the JWT would be a usable credential again).
+#[derive(Clone)]
 pub struct ClientJwt<'a> {
     /// Its header.
     pub header: ClientJwtHeader,
@@ -266,6 +268,15 @@ pub struct ClientJwt<'a> {
     pub claims: Value,
     signing_input: &'a str,
     signature: Vec<u8>,
+}
+
+impl fmt::Debug for ClientJwt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientJwt")
+            .field("header", &self.header)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> ClientJwt<'a> {

@@ -14,9 +14,13 @@ use sha2::{Digest as _, Sha256};
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
 pub const DPOP_PROOF_TYPE: &str = "dpop+jwt";
 
-/// How far from now a proof's `iat` may be (RFC 9449 §11.1 leaves the window to the server):
+/// How long ago a proof's `iat` may be (RFC 9449 §11.1 leaves the window to the server):
 /// proofs are made for one request, so a short window keeps the memory of used ids small.
 pub const PROOF_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+/// How far ahead of now a proof's `iat` may be: a client's clock running fast, no more, so a
+/// proof made in advance (RFC 9449 §11.2) is not good for longer than one made now.
+pub const PROOF_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
 
 /// The confirmation claim (RFC 7800) of a DPoP-bound token: the key's thumbprint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,12 +156,14 @@ fn same_url(htu: Option<&str>, url: &str) -> bool {
     }
 }
 
-/// `iat` within [`PROOF_WINDOW`] (and the leeway) of now; returns the window's end.
+/// `iat` at most [`PROOF_WINDOW`] ago and [`PROOF_CLOCK_SKEW`] ahead (each with the leeway);
+/// returns the end of its window, until when it must be remembered.
 fn check_issued_at(iat: Option<i64>, target: &ProofTarget<'_>) -> Result<DateTime<Utc>, DpopError> {
     let iat = iat.ok_or(DpopError::Stale)?;
     let now = target.now.timestamp();
     let window = PROOF_WINDOW.num_seconds() + target.leeway_seconds;
-    if iat < now.saturating_sub(window) || iat > now.saturating_add(window) {
+    let skew = PROOF_CLOCK_SKEW.num_seconds() + target.leeway_seconds;
+    if iat < now.saturating_sub(window) || iat > now.saturating_add(skew) {
         return Err(DpopError::Stale);
     }
     DateTime::from_timestamp(iat.saturating_add(window), 0).ok_or(DpopError::Stale)
