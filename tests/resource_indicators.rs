@@ -398,3 +398,39 @@ async fn the_consent_page_names_the_resource_the_access_is_for() {
     let plain = in_process::get(&router, &path(""), None).await;
     assert!(!plain.body.contains("The access is for"), "{}", plain.body);
 }
+
+#[tokio::test]
+async fn several_resources_in_one_request_are_invalid_target_not_a_malformed_request() {
+    let world = world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let router = in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    );
+    let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("resource", "https://api.example.com"),
+        ("resource", "https://files.example.com"),
+    ];
+    let answer = in_process::post_form(&router, "/oauth/token", &form, Some(&basic)).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["error"], "invalid_target");
+    let path = format!(
+        "/oauth/authorize?client_id={}&redirect_uri={}&response_type=code&code_challenge={}&code_challenge_method=S256&state=s&resource=https%3A%2F%2Fapi.example.com&resource=https%3A%2F%2Ffiles.example.com",
+        world.app.client_id,
+        url::form_urlencoded::byte_serialize(support::REDIRECT.as_bytes()).collect::<String>(),
+        support::challenge(),
+    );
+    let answer = in_process::get(&router, &path, None).await;
+    assert!(answer.status.is_redirection(), "{}", answer.status);
+    assert!(
+        answer.location().contains("error=invalid_target"),
+        "{}",
+        answer.location()
+    );
+}

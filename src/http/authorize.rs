@@ -128,11 +128,20 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
     // A pushed request's query holds nothing else that counts (client_id and request_uri
     // were checked above), so a repeat there is ignored with the rest.
     if !repeated.is_empty() && received.pushed.is_none() {
-        let error = prompt.request.error(
-            ErrorCode::InvalidRequest,
-            "a parameter is repeated",
-            server.config(),
-        );
+        // Several resources are allowed by RFC 8707 §2, but this server serves one at a time.
+        let error = if repeated.iter().all(|name| name == "resource") {
+            prompt.request.error(
+                ErrorCode::InvalidTarget,
+                "one resource per request: this server issues tokens for a single resource",
+                server.config(),
+            )
+        } else {
+            prompt.request.error(
+                ErrorCode::InvalidRequest,
+                "a parameter is repeated",
+                server.config(),
+            )
+        };
         return authorize_error(AuthorizeError::Redirect(error));
     }
     let Some(signed_in) = state.shared.sign_in.signed_in(&parts).await else {

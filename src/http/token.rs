@@ -33,6 +33,14 @@ pub(super) async fn read_client_request<S, D, A>(
 }
 
 fn params_error(error: &ParamsError) -> Response {
+    // RFC 8707 §2 allows several resources; this server issues a token for one at a time, so
+    // more than one is a target it cannot serve, not a malformed request.
+    if matches!(error, ParamsError::Duplicate(name) if name == "resource") {
+        return oauth_error(
+            ErrorCode::InvalidTarget,
+            "one resource per request: this server issues a token for a single resource",
+        );
+    }
     oauth_error(ErrorCode::InvalidRequest, &error.to_string())
 }
 
