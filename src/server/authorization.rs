@@ -23,6 +23,13 @@ pub struct ConsentPrompt {
 
 impl<S: Store, D: Directory> AuthorizationServer<S, D> {
     /// Validates an authorization request and returns what the consent page shows.
+    ///
+    /// This is the user's side of a request that already arrived: it does not enforce an
+    /// app's [`PushedAuthorization::Required`](crate::model::PushedAuthorization) (the consent
+    /// form posts the request's fields, not its `request_uri`). A host serving its own
+    /// authorization endpoint takes the client's request with
+    /// [`receive_authorization`](Self::receive_authorization), which
+    /// does.
     #[tracing::instrument(
         name = "consent_prompt",
         target = "appgrant::authorize",
