@@ -543,3 +543,87 @@ async fn a_users_consent_installs_for_user_access_only_the_service_account_needs
         StatusCode::OK
     );
 }
+
+/// The claims of a JWT access token, decoded without checking (the server checked them).
+fn claims_of(token: &AccessToken) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.secret().split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn client_credentials_with_a_scope_get_a_token_limited_to_it() {
+    let running = start().await;
+    let fieldsync = running.fieldsync();
+    let client = oauth_client(&running, fieldsync);
+    install_fieldsync(&running, &["tower"]).await;
+    let tokens = client
+        .exchange_client_credentials()
+        .add_scope(oauth2::Scope::new("rfis:read".into()))
+        .request_async(&http_client())
+        .await
+        .unwrap();
+    let scopes: Vec<&str> = tokens
+        .scopes()
+        .map(|scopes| scopes.iter().map(|scope| scope.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(scopes, ["rfis:read"]);
+    let access = tokens.access_token();
+    assert_eq!(read_rfis(&running, access, "tower").await, StatusCode::OK);
+    assert_eq!(
+        write_rfi(&running, access, "tower").await,
+        StatusCode::FORBIDDEN
+    );
+    let unknown = client
+        .exchange_client_credentials()
+        .add_scope(oauth2::Scope::new("photos:read".into()))
+        .request_async(&http_client())
+        .await;
+    assert_oauth_error(unknown, BasicErrorResponseType::InvalidScope);
+}
+
+#[tokio::test]
+async fn a_resource_indicator_makes_the_token_for_that_resource_server_alone() {
+    let running = start().await;
+    let fieldsync = running.fieldsync();
+    let client = oauth_client(&running, fieldsync);
+    install_fieldsync(&running, &["tower"]).await;
+    let files = running.url("/files");
+    let tokens = client
+        .exchange_client_credentials()
+        .add_extra_param("resource", files.clone())
+        .request_async(&http_client())
+        .await
+        .unwrap();
+    assert_eq!(claims_of(tokens.access_token())["aud"], files);
+    // The API is another resource server: it refuses a token for the file store.
+    assert_eq!(
+        read_rfis(&running, tokens.access_token(), "tower").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let unknown = client
+        .exchange_client_credentials()
+        .add_extra_param("resource", "https://elsewhere.example.com")
+        .request_async(&http_client())
+        .await;
+    assert_oauth_error(
+        unknown,
+        BasicErrorResponseType::Extension("invalid_target".into()),
+    );
+}
+
+#[tokio::test]
+async fn introspection_says_bearer_for_the_token_type() {
+    let running = start().await;
+    let client = oauth_client(&running, running.fieldsync());
+    let tokens = tokens_for(&running, &client, "john").await;
+    let live = client
+        .introspect(tokens.access_token())
+        .request_async(&http_client())
+        .await
+        .unwrap();
+    assert_eq!(live.token_type(), Some(&BasicTokenType::Bearer));
+}
