@@ -25,6 +25,18 @@ pub enum RefreshReuse {
     GraceWindow(TimeDelta),
 }
 
+/// Whether DPoP proofs must carry a server nonce (RFC 9449 §8), which bounds how long a proof
+/// made in advance stays usable to the nonce's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DpopNonces {
+    /// Proofs need no nonce (the default): each is fresh by its `iat` and used once.
+    #[default]
+    Off,
+    /// Proofs at the token endpoint and at resource servers must carry the current nonce; one
+    /// without gets `use_dpop_nonce` and a fresh nonce in the `DPoP-Nonce` header.
+    Required,
+}
+
 /// Configuration of one authorization server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -64,6 +76,8 @@ pub struct Config {
     /// `rfis:admin`, listed as `scopes_supported` in the metadata. Empty (the default): any
     /// well-formed `tool:level` scope is known, and the metadata lists none.
     pub tools: Vec<Tool>,
+    /// Whether DPoP proofs must carry a server nonce.
+    pub dpop_nonces: DpopNonces,
 }
 
 impl Config {
@@ -85,6 +99,7 @@ impl Config {
             verified_token_cache: 16_384,
             tools: Vec::new(),
             resources: Vec::new(),
+            dpop_nonces: DpopNonces::Off,
         }
     }
 

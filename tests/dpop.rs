@@ -161,6 +161,7 @@ fn the_rfc_9449_example_proof_holds_and_its_key_has_the_published_thumbprint() {
         access_token: None,
         now: DateTime::from_timestamp(1_562_262_616, 0).unwrap(),
         leeway_seconds: 0,
+        nonces: None,
     };
     let checked = check_proof(RFC_PROOF, &target).unwrap();
     assert_eq!(checked.jkt, RFC_JKT);
@@ -694,10 +695,129 @@ fn a_proof_dated_more_than_a_minute_ahead_is_refused() {
         access_token: None,
         now,
         leeway_seconds: 0,
+        nonces: None,
     };
     assert!(check_proof(&key.for_token(now + TimeDelta::seconds(30)), &target).is_ok());
     assert_eq!(
         check_proof(&key.for_token(now + TimeDelta::seconds(120)), &target).unwrap_err(),
         DpopError::Stale
     );
+}
+
+/// A world whose server requires DPoP nonces (RFC 9449 §8).
+async fn world_with_nonces() -> World {
+    let mut config = appgrant::Config::new(support::ISSUER);
+    config.dpop_nonces = appgrant::config::DpopNonces::Required;
+    support::world_with(config).await
+}
+
+impl DpopKey {
+    /// A proof for a token request at `at`, carrying `nonce`.
+    fn for_token_with_nonce(&self, at: DateTime<Utc>, nonce: &str) -> String {
+        let mut claims = self.proof_claims("POST", TOKEN_ENDPOINT, at);
+        claims["nonce"] = json!(nonce);
+        self.sign(&self.header(), &claims)
+    }
+
+    /// A proof for `GET url` with `token`, carrying `nonce`.
+    fn for_api_with_nonce(&self, url: &str, token: &str, at: DateTime<Utc>, nonce: &str) -> String {
+        let mut claims = self.proof_claims("GET", url, at);
+        claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())));
+        claims["nonce"] = json!(nonce);
+        self.sign(&self.header(), &claims)
+    }
+}
+
+#[tokio::test]
+async fn with_nonces_required_a_proof_without_the_current_nonce_gets_use_dpop_nonce_and_one() {
+    let world = world_with_nonces().await;
+    world.install_service_account(&[&world.tower]).await;
+    let router = in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    );
+    let key = DpopKey::new();
+    let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
+    let token_request = |proof: String| {
+        Request::post("/oauth/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, basic.as_str())
+            .header("dpop", proof)
+            .body(Body::from("grant_type=client_credentials&company_id=acme"))
+            .unwrap()
+    };
+    let now = world.clock.now();
+    let answer = in_process::send(&router, token_request(key.for_token(now))).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json()["error"], "use_dpop_nonce");
+    let nonce = answer.headers["dpop-nonce"].to_str().unwrap().to_owned();
+    // A made-up nonce is no better than none.
+    let answer = in_process::send(
+        &router,
+        token_request(key.for_token_with_nonce(now, "made-up")),
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "use_dpop_nonce");
+    let answer = in_process::send(
+        &router,
+        token_request(key.for_token_with_nonce(now, &nonce)),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let token = answer.json()["access_token"].as_str().unwrap().to_owned();
+
+    // At the API too: 401 use_dpop_nonce with a nonce, then the call with it works.
+    let api = api(&world);
+    let dpop = format!("DPoP {token}");
+    let answer = call(&api, &dpop, &[&key.for_api(RFIS_URL, &token, now)]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json()["error"], "use_dpop_nonce");
+    let challenge = answer.headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+    let fresh = answer.headers["dpop-nonce"].to_str().unwrap().to_owned();
+    let answer = call(
+        &api,
+        &dpop,
+        &[&key.for_api_with_nonce(RFIS_URL, &token, now, &fresh)],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_nonce_is_current_for_one_to_two_windows_and_then_stale() {
+    let world = world_with_nonces().await;
+    world.install_service_account(&[&world.tower]).await;
+    let key = DpopKey::new();
+    let nonce = world.server.dpop_nonce().unwrap();
+    let request = |proof: String| {
+        let world = &world;
+        async move {
+            world
+                .server
+                .token_with_dpop(service_request(world), &world.client(), Some(&proof))
+                .await
+        }
+    };
+    world.clock.advance(appgrant::token::NONCE_WINDOW);
+    request(key.for_token_with_nonce(world.clock.now(), &nonce))
+        .await
+        .unwrap();
+    world.clock.advance(appgrant::token::NONCE_WINDOW);
+    let stale = request(key.for_token_with_nonce(world.clock.now(), &nonce))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), ErrorCode::UseDpopNonce);
+    // Without nonces required (the default), a proof needs none.
+    assert_eq!(support::world().await.server.dpop_nonce(), None);
 }

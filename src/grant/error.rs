@@ -43,6 +43,9 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// The DPoP proof is missing where required, malformed, or does not hold (RFC 9449 §5).
     InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce; a fresh one is in the `DPoP-Nonce`
+    /// header (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -64,6 +67,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -165,6 +169,7 @@ impl TokenError {
             TokenError::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             TokenError::InvalidScope(_) => ErrorCode::InvalidScope,
             TokenError::InvalidTarget(_) => ErrorCode::InvalidTarget,
+            TokenError::InvalidDpopProof(DpopError::UseNonce) => ErrorCode::UseDpopNonce,
             TokenError::InvalidDpopProof(_) => ErrorCode::InvalidDpopProof,
             TokenError::Store(_) => ErrorCode::TemporarilyUnavailable,
         }

@@ -8,7 +8,7 @@ use crate::model::Scopes;
 use crate::server::ServerError;
 use crate::store::{Directory, Store};
 use crate::token::CLIENT_SIGNING_ALGORITHMS;
-use crate::token::ProofTarget;
+use crate::token::DpopError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -105,16 +105,11 @@ async fn proven_key<S: Store, D: Directory>(
 ) -> Result<String, ResourceRejection> {
     let proof = dpop_header(headers)?;
     let url = server.config().endpoint("/oauth/token/info");
-    let target = ProofTarget {
-        method: "GET",
-        url: &url,
-        access_token: Some(token),
-        // The server uses its own clock and leeway.
-        now: chrono::DateTime::UNIX_EPOCH,
-        leeway_seconds: 0,
-    };
-    match server.accept_dpop_proof(proof, token, target).await {
+    match server.accept_dpop_proof(proof, token, "GET", &url).await {
         Ok(key) => Ok(key),
+        Err(TokenError::InvalidDpopProof(DpopError::UseNonce)) => Err(
+            ResourceRejection::UseDpopNonce(server.dpop_nonce().unwrap_or_default()),
+        ),
         Err(TokenError::InvalidDpopProof(problem)) => {
             Err(ResourceRejection::InvalidDpopProof(problem))
         }

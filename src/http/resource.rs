@@ -9,7 +9,7 @@ use crate::model::{ClientId, CompanyId, Level, ProjectId, Requirement, Scopes, T
 use crate::server::AccessDecision;
 use crate::server::AuthorizationServer;
 use crate::store::{Directory, Store, StoreError};
-use crate::token::{CLIENT_SIGNING_ALGORITHMS, DpopError, ProofTarget, SubjectKind};
+use crate::token::{CLIENT_SIGNING_ALGORITHMS, DpopError, SubjectKind};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -193,16 +193,12 @@ impl ResourceGuard {
             .get::<axum::extract::OriginalUri>()
             .map_or_else(|| parts.uri.path(), |original| original.0.path());
         let url = format!("{}{path}", self.public_origin());
-        let target = ProofTarget {
-            method: parts.method.as_str(),
-            url: &url,
-            access_token: Some(token),
-            // The server fills in its own clock and leeway.
-            now: chrono::DateTime::UNIX_EPOCH,
-            leeway_seconds: 0,
-        };
-        match self.decider.accept_proof(proof, token, target).await {
+        let method = parts.method.as_str();
+        match self.decider.accept_proof(proof, token, method, &url).await {
             Ok(key) => Ok(key),
+            Err(ProofRefusal::Invalid(DpopError::UseNonce)) => Err(
+                ResourceRejection::UseDpopNonce(self.decider.dpop_nonce().unwrap_or_default()),
+            ),
             Err(ProofRefusal::Invalid(problem)) => {
                 Err(ResourceRejection::InvalidDpopProof(problem))
             }
@@ -210,6 +206,9 @@ impl ResourceGuard {
         }
     }
 }
+
+/// The header a server nonce is handed out in (RFC 9449 §8).
+pub(crate) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The well-known path of protected-resource metadata (RFC 9728 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -233,8 +232,12 @@ trait Decider: Send + Sync {
         &'a self,
         proof: &'a str,
         token: &'a str,
-        target: ProofTarget<'a>,
+        method: &'a str,
+        url: &'a str,
     ) -> Proven<'a>;
+
+    /// The nonce proofs must carry now, if the server requires nonces.
+    fn dpop_nonce(&self) -> Option<String>;
 }
 
 type Proven<'a> = Pin<Box<dyn Future<Output = Result<String, ProofRefusal>> + Send + 'a>>;
@@ -261,15 +264,20 @@ impl<S: Store, D: Directory> Decider for AuthorizationServer<S, D> {
         &'a self,
         proof: &'a str,
         token: &'a str,
-        target: ProofTarget<'a>,
+        method: &'a str,
+        url: &'a str,
     ) -> Proven<'a> {
         Box::pin(async move {
-            match self.accept_dpop_proof(proof, token, target).await {
+            match self.accept_dpop_proof(proof, token, method, url).await {
                 Ok(key) => Ok(key),
                 Err(TokenError::InvalidDpopProof(error)) => Err(ProofRefusal::Invalid(error)),
                 Err(_) => Err(ProofRefusal::Unavailable),
             }
         })
+    }
+
+    fn dpop_nonce(&self) -> Option<String> {
+        AuthorizationServer::dpop_nonce(self)
     }
 }
 
@@ -294,6 +302,9 @@ pub enum ResourceRejection {
     /// The DPoP proof sent with a DPoP-bound token is missing or does not hold: 401
     /// `invalid_dpop_proof` (RFC 9449 §7.1).
     InvalidDpopProof(DpopError),
+    /// The DPoP proof lacks the server's current nonce: 401 `use_dpop_nonce`, with this fresh
+    /// nonce in the `DPoP-Nonce` header (RFC 9449 §9).
+    UseDpopNonce(String),
     /// The token may not do this: 403 `insufficient_scope`, with the reason.
     Forbidden(DenyReason),
     /// No company header: 400 `invalid_request`.
@@ -337,7 +348,9 @@ impl IntoResponse for ResourceRejection {
     fn into_response(self) -> Response {
         match self {
             ResourceRejection::Dpop(rejection) => rejection.respond(Scheme::Dpop),
-            ResourceRejection::InvalidDpopProof(_) => self.respond(Scheme::Dpop),
+            ResourceRejection::InvalidDpopProof(_) | ResourceRejection::UseDpopNonce(_) => {
+                self.respond(Scheme::Dpop)
+            }
             rejection => rejection.respond(Scheme::Bearer),
         }
     }
@@ -378,6 +391,12 @@ impl ResourceRejection {
                 problem.to_string(),
                 None,
             ),
+            ResourceRejection::UseDpopNonce(_) => (
+                StatusCode::UNAUTHORIZED,
+                Some("use_dpop_nonce"),
+                DpopError::UseNonce.to_string(),
+                None,
+            ),
             ResourceRejection::Forbidden(reason) => (
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
@@ -403,6 +422,11 @@ impl ResourceRejection {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             super::render::retry_later(&mut response);
+        }
+        if let ResourceRejection::UseDpopNonce(nonce) = &self {
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.headers_mut().insert(DPOP_NONCE, value);
+            }
         }
         if !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return response;

@@ -119,10 +119,20 @@ pub(crate) async fn token<S: Store, D: Directory, A: SignIn>(
         Err(error) => return token_error(&error),
     };
     let server = &state.shared.server;
-    match server.token_with_dpop(request, &credentials, proof).await {
+    let mut response = match server.token_with_dpop(request, &credentials, proof).await {
         Ok(response) => json_no_store(StatusCode::OK, &response),
         Err(error) => token_error(&error),
+    };
+    // With nonces required, every answer hands out the current one (RFC 9449 §8), so a
+    // client learns it before its next proof, and from a `use_dpop_nonce` error.
+    if let Some(nonce) = server.dpop_nonce() {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&nonce) {
+            response
+                .headers_mut()
+                .insert(super::resource::DPOP_NONCE, value);
+        }
     }
+    response
 }
 
 /// Reads a client-authenticated request about one token (revocation, introspection).

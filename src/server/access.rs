@@ -452,9 +452,9 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         result
     }
 
-    /// Checks a DPoP proof sent with the access token `token` in a request to `target`
-    /// (RFC 9449 §4.3, §7.1; the server's own clock and leeway are used, whatever `target`
-    /// says) and returns the key it proves. Its `jti` is recorded, and a replay refused, only
+    /// Checks a DPoP proof sent with the access token `token` in a `method` request to `url`
+    /// (RFC 9449 §4.3, §7.1, with the server's clock, leeway and nonces) and returns the key it
+    /// proves. Its `jti` is recorded, and a replay refused, only
     /// when `token` is a valid token of this server bound to that very key: requests with
     /// made-up tokens or proofs by other keys cost a signature check, never a stored row (they
     /// are refused anyway by the decision that follows).
@@ -462,14 +462,17 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         &self,
         proof: &str,
         token: &str,
-        target: ProofTarget<'_>,
+        method: &str,
+        url: &str,
     ) -> Result<String, TokenError> {
         let now = self.now();
         let target = ProofTarget {
+            method,
+            url,
             access_token: Some(token),
             now,
             leeway_seconds: self.inner.config.leeway_seconds,
-            ..target
+            nonces: self.dpop_nonce_key(),
         };
         let checked = check_proof(proof, &target)?;
         let anywhere = &self.inner.expectations_anywhere;

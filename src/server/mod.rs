@@ -32,8 +32,8 @@ use crate::config::Config;
 use crate::model::{ClientId, CompanyId};
 use crate::store::{Directory, MemberReads, Store};
 use crate::token::{
-    Algorithm, ConsentFormKey, DeploymentSecret, Jwks, KeyEncryptionKey, KeyPolicy, KeySet,
-    PushedRequestKey, RefreshTokenKey, SigningKey, StoredKey, key_schedule,
+    Algorithm, ConsentFormKey, DeploymentSecret, DpopNonceKey, Jwks, KeyEncryptionKey, KeyPolicy,
+    KeySet, PushedRequestKey, RefreshTokenKey, SigningKey, StoredKey, key_schedule,
 };
 use chrono::DateTime;
 use chrono::Utc;
@@ -47,6 +47,7 @@ struct Inner<S, D> {
     refresh_key: RefreshTokenKey,
     consent_form_key: ConsentFormKey,
     pushed_request_key: PushedRequestKey,
+    dpop_nonce_key: DpopNonceKey,
     stored_keys: Option<StoredKeys>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
@@ -118,6 +119,7 @@ pub struct ServerBuilder<S, D = S> {
     refresh_key: Option<RefreshTokenKey>,
     consent_form_key: Option<ConsentFormKey>,
     pushed_request_key: Option<PushedRequestKey>,
+    dpop_nonce_key: Option<DpopNonceKey>,
     key_encryption_key: Option<KeyEncryptionKey>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
@@ -137,6 +139,7 @@ impl<S: Store, D> ServerBuilder<S, D> {
             refresh_key: self.refresh_key,
             consent_form_key: self.consent_form_key,
             pushed_request_key: self.pushed_request_key,
+            dpop_nonce_key: self.dpop_nonce_key,
             key_encryption_key: self.key_encryption_key,
             audit: self.audit,
             clock: self.clock,
@@ -150,6 +153,7 @@ impl<S: Store, D> ServerBuilder<S, D> {
         self.refresh_key = Some(secret.refresh_token_key());
         self.consent_form_key = Some(secret.consent_form_key());
         self.pushed_request_key = Some(secret.pushed_request_key());
+        self.dpop_nonce_key = Some(secret.dpop_nonce_key());
         self.key_encryption_key = Some(secret.key_encryption_key());
         self
     }
@@ -247,6 +251,9 @@ impl<S: Store, D: Directory> ServerBuilder<S, D> {
                 pushed_request_key: self
                     .pushed_request_key
                     .unwrap_or_else(|| PushedRequestKey::generate(&mut rand::rngs::OsRng)),
+                dpop_nonce_key: self
+                    .dpop_nonce_key
+                    .unwrap_or_else(|| DpopNonceKey::generate(&mut rand::rngs::OsRng)),
                 stored_keys,
                 audit: self.audit,
                 clock: self.clock,
@@ -352,6 +359,7 @@ impl<S: Store, D> AuthorizationServer<S, D> {
             refresh_key: None,
             consent_form_key: None,
             pushed_request_key: None,
+            dpop_nonce_key: None,
             key_encryption_key: None,
             audit: Arc::new(MemoryAuditSink::new()),
             clock: Arc::new(SystemClock),

@@ -2,6 +2,7 @@
 
 use super::{AuthorizationServer, telemetry};
 use crate::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
+use crate::config::DpopNonces;
 use crate::grant::{
     AuthenticationContext, Binding, ClientAuthentication, CodeExchange, ExchangeInput, Issued,
     RefreshInput, Requested, TokenError, TokenRequest, TokenResponse, authenticate,
@@ -9,7 +10,9 @@ use crate::grant::{
 };
 use crate::model::{App, ClientId, CompanyId, DpopBinding, GrantId, UserId};
 use crate::store::{Directory, Store};
-use crate::token::{CheckedProof, DpopError, ProofTarget, Secret, check_proof, validate};
+use crate::token::{
+    CheckedProof, DpopError, DpopNonceKey, ProofTarget, Secret, check_proof, validate,
+};
 use std::time::Instant;
 use tracing::Level;
 
@@ -188,10 +191,25 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
             access_token: None,
             now: self.now(),
             leeway_seconds: self.inner.config.leeway_seconds,
+            nonces: self.dpop_nonce_key(),
         };
         let checked = check_proof(proof, &target)?;
         self.remember_dpop_proof(&checked).await?;
         Ok(Some(checked.jkt))
+    }
+
+    /// The nonce DPoP proofs must carry now (RFC 9449 §8), when the configuration requires
+    /// nonces ([`crate::config::DpopNonces::Required`]): what a `DPoP-Nonce` header hands out.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.dpop_nonce_key().map(|key| key.nonce(self.now()))
+    }
+
+    /// The nonce key, when nonces are required.
+    pub(crate) fn dpop_nonce_key(&self) -> Option<&DpopNonceKey> {
+        match self.inner.config.dpop_nonces {
+            DpopNonces::Required => Some(&self.inner.dpop_nonce_key),
+            DpopNonces::Off => None,
+        }
     }
 
     /// Records a checked proof's `jti`; a proof seen before is a replay.

@@ -99,6 +99,11 @@ impl DeploymentSecret {
     pub fn pushed_request_key(&self) -> PushedRequestKey {
         PushedRequestKey(self.derive("pushed-authorization key"))
     }
+
+    /// The key DPoP server nonces are made with (RFC 9449 §8).
+    pub fn dpop_nonce_key(&self) -> super::DpopNonceKey {
+        super::DpopNonceKey::from_bytes(self.derive("dpop nonce key"))
+    }
 }
 
 impl fmt::Debug for DeploymentSecret {

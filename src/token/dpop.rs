@@ -8,8 +8,11 @@ use crate::model::SecretDigest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::fmt;
 
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
 pub const DPOP_PROOF_TYPE: &str = "dpop+jwt";
@@ -21,6 +24,63 @@ pub const PROOF_WINDOW: TimeDelta = TimeDelta::minutes(5);
 /// How far ahead of now a proof's `iat` may be: a client's clock running fast, no more, so a
 /// proof made in advance (RFC 9449 §11.2) is not good for longer than one made now.
 pub const PROOF_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
+
+/// How long a server nonce (RFC 9449 §8) is current: one made in the current window or the
+/// one before is accepted, so a nonce lives between one and two windows.
+pub const NONCE_WINDOW: TimeDelta = TimeDelta::minutes(5);
+
+/// The key server nonces are made with (RFC 9449 §8). A nonce is the HMAC of its time window,
+/// so every instance holding the key (derived from the deployment secret) makes and accepts
+/// the same nonces without storing any.
+#[derive(Clone)]
+pub struct DpopNonceKey([u8; 32]);
+
+impl fmt::Debug for DpopNonceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DpopNonceKey(<redacted>)")
+    }
+}
+
+impl DpopNonceKey {
+    /// A fresh random key (one instance, or tests).
+    pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut key = [0; 32];
+        rng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// The key from 32 secret bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    fn of_window(&self, window: i64) -> String {
+        // HMAC takes keys of any length, so keying cannot fail.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        mac.update(&window.to_be_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    fn window_of(now: DateTime<Utc>) -> i64 {
+        now.timestamp().div_euclid(NONCE_WINDOW.num_seconds())
+    }
+
+    /// The nonce to hand out at `now`.
+    pub fn nonce(&self, now: DateTime<Utc>) -> String {
+        self.of_window(Self::window_of(now))
+    }
+
+    /// Whether `nonce` is current at `now`: this window's or the last one's.
+    pub fn accepts(&self, nonce: &str, now: DateTime<Utc>) -> bool {
+        let window = Self::window_of(now);
+        let same = |expected: String| -> bool {
+            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), nonce.as_bytes()).into()
+        };
+        same(self.of_window(window)) | same(self.of_window(window - 1))
+    }
+}
 
 /// The confirmation claim (RFC 7800) of a DPoP-bound token: the key's thumbprint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,6 +124,10 @@ pub enum DpopError {
     /// Its `jti` was seen before: a replay.
     #[error("DPoP proof already used")]
     Replayed,
+    /// The server requires a nonce (RFC 9449 §8) and the proof has none, or a stale one:
+    /// `use_dpop_nonce`, with a fresh one in the `DPoP-Nonce` header.
+    #[error("DPoP proof needs the server's current nonce")]
+    UseNonce,
 }
 
 /// The request a proof must be for.
@@ -79,6 +143,8 @@ pub struct ProofTarget<'a> {
     pub now: DateTime<Utc>,
     /// Tolerated clock skew, in seconds.
     pub leeway_seconds: i64,
+    /// The server's nonce key, when it requires nonces: the proof's `nonce` must be current.
+    pub nonces: Option<&'a DpopNonceKey>,
 }
 
 /// A proof that held: the key it proves, and what to remember so it is never accepted again.
@@ -118,6 +184,14 @@ pub fn check_proof(proof: &str, target: &ProofTarget<'_>) -> Result<CheckedProof
         return Err(DpopError::WrongUrl);
     }
     let remember_until = check_issued_at(jwt.seconds("iat"), target)?;
+    if let Some(key) = target.nonces {
+        let current = jwt
+            .text("nonce")
+            .is_some_and(|nonce| key.accepts(nonce, target.now));
+        if !current {
+            return Err(DpopError::UseNonce);
+        }
+    }
     let jti = jwt
         .text("jti")
         .filter(|jti| !jti.is_empty())

@@ -14,8 +14,8 @@ pub use client_jwt::{CLIENT_SIGNING_ALGORITHMS, ClientJwt, ClientJwtError, JwkEr
 pub use deployment_secret::PushedRequestKey;
 pub use deployment_secret::{ConsentFormKey, DeploymentSecret, DeploymentSecretError};
 pub use dpop::{
-    CheckedProof, Confirmation, DPOP_PROOF_TYPE, DpopError, PROOF_CLOCK_SKEW, PROOF_WINDOW,
-    ProofTarget, check_proof, presentation_fits,
+    CheckedProof, Confirmation, DPOP_PROOF_TYPE, DpopError, DpopNonceKey, NONCE_WINDOW,
+    PROOF_CLOCK_SKEW, PROOF_WINDOW, ProofTarget, check_proof, presentation_fits,
 };
 pub use jwt::{
     AccessClaims, Expectations, SubjectKind, ValidationError, Verified, issue, revalidate,
