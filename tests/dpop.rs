@@ -143,6 +143,36 @@ fn api(world: &World) -> Router {
         ))
 }
 
+/// The library's router over the world's server, Jane signed in.
+fn library_router(world: &World) -> Router {
+    in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    )
+}
+
+/// A refresh by `client`, with `proof` if given.
+async fn refresh_with(
+    world: &World,
+    client: &ClientAuthentication,
+    token: appgrant::token::Secret,
+    proof: Option<String>,
+) -> Result<TokenResponse, appgrant::grant::TokenError> {
+    let request = TokenRequest::RefreshToken {
+        refresh_token: token,
+        scope: None,
+        resource: None,
+    };
+    world
+        .server
+        .token_with_dpop(request, client, proof.as_deref())
+        .await
+}
+
 async fn call(router: &Router, authorization: &str, proofs: &[&str]) -> in_process::Answer {
     let mut request = Request::get(RFIS)
         .header("company-id", "acme")
@@ -430,20 +460,7 @@ async fn a_public_clients_refresh_token_is_bound_to_its_dpop_key() {
         .await
         .unwrap();
     assert_eq!(tokens.token_type, "DPoP");
-    let refresh = |proof: Option<String>, token: appgrant::token::Secret| {
-        let (world, client) = (&world, &client);
-        async move {
-            let request = TokenRequest::RefreshToken {
-                refresh_token: token,
-                scope: None,
-                resource: None,
-            };
-            world
-                .server
-                .token_with_dpop(request, client, proof.as_deref())
-                .await
-        }
-    };
+    let refresh = |proof: Option<String>, token| refresh_with(&world, &client, token, proof);
     let refresh_token = tokens.refresh_token.clone().unwrap();
     // Without a proof, or with another key's: a thief with the refresh token gets nothing.
     let refused = refresh(None, refresh_token.clone()).await.unwrap_err();
@@ -487,14 +504,7 @@ async fn introspection_reports_a_bound_tokens_type_and_key() {
 async fn the_token_endpoint_reads_the_dpop_header_and_metadata_lists_the_algorithms() {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    let router = in_process::app(
-        world.server.clone(),
-        in_process::SignedInAs {
-            user: world.jane.clone(),
-            company: world.acme.clone(),
-            session: "session".into(),
-        },
-    );
+    let router = library_router(&world);
     let key = DpopKey::new();
     let body = "grant_type=client_credentials&company_id=acme";
     let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
@@ -543,20 +553,7 @@ async fn a_public_clients_family_issued_without_dpop_is_bound_by_its_first_refre
         .unwrap();
     assert_eq!(tokens.token_type, "bearer");
     let key = DpopKey::new();
-    let refresh = |token: appgrant::token::Secret, proof: Option<String>| {
-        let (world, client) = (&world, &client);
-        async move {
-            let request = TokenRequest::RefreshToken {
-                refresh_token: token,
-                scope: None,
-                resource: None,
-            };
-            world
-                .server
-                .token_with_dpop(request, client, proof.as_deref())
-                .await
-        }
-    };
+    let refresh = |token, proof: Option<String>| refresh_with(&world, &client, token, proof);
     let bound = refresh(
         tokens.refresh_token.clone().unwrap(),
         Some(key.for_token(world.clock.now())),
@@ -579,14 +576,7 @@ async fn token_info_takes_a_bound_token_only_with_a_proof_by_its_key() {
     let key = DpopKey::new();
     let tokens = bound_service_token(&world, &key).await;
     let token = tokens.access_token.expose();
-    let router = in_process::app(
-        world.server.clone(),
-        in_process::SignedInAs {
-            user: world.jane.clone(),
-            company: world.acme.clone(),
-            session: "session".into(),
-        },
-    );
+    let router = library_router(&world);
     let info = |authorization: String, proof: Option<String>| {
         let router = router.clone();
         async move {
@@ -732,14 +722,7 @@ impl DpopKey {
 async fn with_nonces_required_a_proof_without_the_current_nonce_gets_use_dpop_nonce_and_one() {
     let world = world_with_nonces().await;
     world.install_service_account(&[&world.tower]).await;
-    let router = in_process::app(
-        world.server.clone(),
-        in_process::SignedInAs {
-            user: world.jane.clone(),
-            company: world.acme.clone(),
-            session: "session".into(),
-        },
-    );
+    let router = library_router(&world);
     let key = DpopKey::new();
     let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
     let token_request = |proof: String| {

@@ -63,9 +63,14 @@ fn keyed_registration(keys: Vec<Value>) -> AppRegistration {
 
 /// The world's Acme, with an app that authenticates with `key`, installed on the tower.
 async fn keyed_app(world: &World, key: &ClientKey) -> App {
+    installed_app_with_keys(world, vec![key.jwk.clone()]).await
+}
+
+/// An app registered with these public keys, installed in Acme on the tower.
+async fn installed_app_with_keys(world: &World, keys: Vec<Value>) -> App {
     let registered = world
         .server
-        .register_app(keyed_registration(vec![key.jwk.clone()]))
+        .register_app(keyed_registration(keys))
         .await
         .unwrap();
     assert!(
@@ -89,6 +94,18 @@ async fn keyed_app(world: &World, key: &ClientKey) -> App {
         .await
         .unwrap();
     app
+}
+
+/// The library's router over the world's server, Jane signed in.
+fn router(world: &World) -> axum::Router {
+    in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    )
 }
 
 /// Claims of an assertion by `app` at the world's time, valid for a minute.
@@ -295,30 +312,7 @@ async fn a_private_key_jwt_app_cannot_use_a_secret_and_a_secret_app_cannot_use_a
 async fn the_key_an_assertion_names_by_kid_must_be_the_one_that_signed_it() {
     let world = support::world().await;
     let (first, second) = (client_key("k1"), client_key("k2"));
-    let registered = world
-        .server
-        .register_app(keyed_registration(vec![
-            first.jwk.clone(),
-            second.jwk.clone(),
-        ]))
-        .await
-        .unwrap();
-    let app = registered.app;
-    world
-        .server
-        .request_installation(&world.acme, &app.client_id, &world.jane)
-        .await
-        .unwrap();
-    world
-        .server
-        .approve_installation(
-            &world.acme,
-            &app.client_id,
-            &world.jane,
-            [world.tower.clone()].into(),
-        )
-        .await
-        .unwrap();
+    let app = installed_app_with_keys(&world, vec![first.jwk.clone(), second.jwk.clone()]).await;
     // Signed by the second key, but naming the first.
     let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some("k1".into());
@@ -367,14 +361,7 @@ async fn the_token_endpoint_reads_an_assertion_from_the_form_and_finds_the_clien
     let world = support::world().await;
     let key = client_key("k1");
     let app = keyed_app(&world, &key).await;
-    let router = in_process::app(
-        world.server.clone(),
-        in_process::SignedInAs {
-            user: world.jane.clone(),
-            company: world.acme.clone(),
-            session: "session".into(),
-        },
-    );
+    let router = router(&world);
     let assertion = sign(&key, &claims(&world, &app));
     let form = [
         ("grant_type", "client_credentials"),
@@ -412,14 +399,7 @@ async fn the_token_endpoint_reads_an_assertion_from_the_form_and_finds_the_clien
 #[tokio::test]
 async fn metadata_lists_private_key_jwt_and_its_signing_algorithms() {
     let world = support::world().await;
-    let router = in_process::app(
-        world.server.clone(),
-        in_process::SignedInAs {
-            user: world.jane.clone(),
-            company: world.acme.clone(),
-            session: "session".into(),
-        },
-    );
+    let router = router(&world);
     let metadata = in_process::get(&router, "/.well-known/oauth-authorization-server", None)
         .await
         .json();
