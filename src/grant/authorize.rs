@@ -3,6 +3,7 @@
 
 use super::error::ErrorCode;
 use super::pkce;
+use super::request::Params;
 use super::resource::{ResourceError, check_resource};
 use crate::config::{Config, PkcePolicy};
 use crate::model::{
@@ -36,6 +37,23 @@ pub struct AuthorizationRequest {
     /// audience (or whichever known resource the token request names).
     #[serde(default)]
     pub resource: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// The request's parameters out of a query string or a form body (others are ignored).
+    pub fn from_params(params: &Params) -> Self {
+        let field = |name: &str| params.get(name).cloned();
+        Self {
+            client_id: field("client_id"),
+            redirect_uri: field("redirect_uri"),
+            response_type: field("response_type"),
+            state: field("state"),
+            scope: field("scope"),
+            code_challenge: field("code_challenge"),
+            code_challenge_method: field("code_challenge_method"),
+            resource: field("resource"),
+        }
+    }
 }
 
 /// A request that passed validation: safe to show consent for and to issue a code.

@@ -125,17 +125,7 @@ pub fn pushed_request_from_params(params: &Params) -> Result<AuthorizationReques
             "request_uri may not be pushed (RFC 9126 §2.1)",
         ));
     }
-    let field = |name: &str| params.get(name).cloned();
-    Ok(AuthorizationRequest {
-        client_id: field("client_id"),
-        redirect_uri: field("redirect_uri"),
-        response_type: field("response_type"),
-        state: field("state"),
-        scope: field("scope"),
-        code_challenge: field("code_challenge"),
-        code_challenge_method: field("code_challenge_method"),
-        resource: field("resource"),
-    })
+    Ok(AuthorizationRequest::from_params(params))
 }
 
 /// What a `request_uri` seals.

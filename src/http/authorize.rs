@@ -51,20 +51,6 @@ fn request_params(request: &AuthorizationRequest) -> Params {
         .collect()
 }
 
-fn authorization_request(params: &Params) -> AuthorizationRequest {
-    let field = |name: &str| params.get(name).cloned();
-    AuthorizationRequest {
-        client_id: field("client_id"),
-        redirect_uri: field("redirect_uri"),
-        response_type: field("response_type"),
-        state: field("state"),
-        scope: field("scope"),
-        code_challenge: field("code_challenge"),
-        code_challenge_method: field("code_challenge_method"),
-        resource: field("resource"),
-    }
-}
-
 /// Renders a failed authorization: a page if the client is unverified (or out-of-band), else a
 /// redirect back to the client with the error.
 fn authorize_error(error: AuthorizeError) -> Response {
@@ -118,7 +104,7 @@ pub(crate) async fn show<S: Store, D: Directory, A: SignIn>(
     let server = &state.shared.server;
     let request_uri = params.get("request_uri").map(String::as_str);
     let received = match server
-        .receive_authorization(&authorization_request(&params), request_uri)
+        .receive_authorization(&AuthorizationRequest::from_params(&params), request_uri)
         .await
     {
         Ok(received) => received,
@@ -370,7 +356,7 @@ pub(crate) async fn decide<S: Store, D: Directory, A: SignIn>(
     // form token (checked above) binds these exact fields to that page, this user and this
     // session, so nobody can post fields the GET did not accept. Asking for a request_uri
     // again would refuse every pushed request, whose request_uri the page no longer carries.
-    let request = authorization_request(&params);
+    let request = AuthorizationRequest::from_params(&params);
     let result = match params.get("decision").map(String::as_str) {
         Some("allow") => server
             .approve_authorization(&request, &signed_in.user, signed_in.company.as_ref())
