@@ -547,3 +547,28 @@ async fn a_json_action_a_browser_says_another_site_sent_is_refused_and_changes_n
         .unwrap();
     assert_eq!(send(&jane, request).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_misspelled_field_in_a_json_action_is_refused_not_read_as_no_projects() {
+    let world = support::world().await;
+    world.install_service_account(&[&world.tower]).await;
+    let jane = as_user(&world, "jane");
+    let path = api_action_path(&world, "projects");
+    let review = get(&jane, "/admin/api/companies/acme/apps", None).await;
+    assert_eq!(review.status, 200);
+    let misspelled = post_json(
+        &jane,
+        &path,
+        "{\"revision\":1,\"proj%ects\":[\"tower\"]}",
+        "application/json",
+    )
+    .await;
+    assert_eq!(misspelled.status, 400, "{}", misspelled.body);
+    assert_eq!(misspelled.json()["error"], "invalid_request");
+    let read = Requirement::new("acme", "rfis", Level::ReadOnly).on_project("tower");
+    let token = world.service_token(Some(&world.acme)).await;
+    assert!(
+        world.allowed(&token, &read).await,
+        "the permitted projects were kept"
+    );
+}

@@ -582,8 +582,10 @@ async fn uninstall_page<S: Store, D: Directory, A: SignIn>(
 }
 
 /// What an action needs besides who and where: the installation's revision the admin
-/// reviewed, and the projects, for `approve` and `projects`.
+/// reviewed, and the projects, for `approve` and `projects`. Unknown fields are refused: a
+/// misspelled `projects` must not read as "no projects".
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct ActionBody {
     #[serde(default)]
     projects: Vec<ProjectId>,
