@@ -1058,3 +1058,53 @@ async fn server_a_token_from_before_an_uninstall_stays_dead_after_a_reinstall_in
         DenyReason::GrantedBeforeUninstall
     );
 }
+
+#[test]
+fn standing_refuses_a_revoked_token_and_a_token_bound_to_another_company() {
+    let acme = CompanyId::new("acme");
+    let view = john_view(rfis_on_tower(Level::ReadOnly));
+    assert_eq!(
+        appgrant::access::standing(&user_claims(), &view, &acme),
+        Ok(())
+    );
+    let revoked = DirectoryView {
+        revoked: true,
+        ..john_view(rfis_on_tower(Level::ReadOnly))
+    };
+    assert_eq!(
+        appgrant::access::standing(&user_claims(), &revoked, &acme),
+        Err(DenyReason::Revoked)
+    );
+    let bound = AccessClaims {
+        company_id: Some(CompanyId::new("globex")),
+        ..user_claims()
+    };
+    assert_eq!(
+        appgrant::access::standing(&bound, &view, &acme),
+        Err(DenyReason::WrongCompany)
+    );
+    let nowhere = DirectoryView {
+        installation: None,
+        ..john_view(rfis_on_tower(Level::ReadOnly))
+    };
+    assert_eq!(
+        appgrant::access::standing(&user_claims(), &nowhere, &acme),
+        Err(DenyReason::AppNotInstalled)
+    );
+}
+
+#[test]
+fn within_scope_caps_each_tool_at_the_scope_and_drops_what_it_leaves_out() {
+    let held = Permissions::none()
+        .with(Scope::Company, "directory", Level::Admin)
+        .with(Scope::Project("tower".into()), "rfis", Level::Admin)
+        .with(Scope::Project("depot".into()), "photos", Level::Standard);
+    let scope = Scopes::parse("rfis:read directory:write").unwrap();
+    let capped = appgrant::access::within_scope(&held, &scope);
+    assert_eq!(
+        capped,
+        Permissions::none()
+            .with(Scope::Company, "directory", Level::Standard)
+            .with(Scope::Project("tower".into()), "rfis", Level::ReadOnly)
+    );
+}

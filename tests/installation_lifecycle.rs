@@ -1556,3 +1556,86 @@ fn removing_the_app_uninstalls_it_from_any_state_without_an_admin_and_names_the_
     assert_eq!(installation.app_deleted_at, Some(later));
     assert_eq!(account, Some(UserId::new("svc")));
 }
+
+#[test]
+fn model_an_approval_grants_nothing_on_a_project_it_does_not_permit() {
+    let grant = ServiceAccountGrant {
+        user: UserId::new("sa"),
+        approved: Manifest::new(1)
+            .company_tool("directory", Level::ReadOnly)
+            .project_tool("rfis", Level::Standard),
+        permitted_projects: BTreeSet::from([ProjectId::new("tower")]),
+    };
+    let rfis = Tool::new("rfis");
+    let tower = ProjectId::new("tower");
+    let depot = ProjectId::new("depot");
+    assert_eq!(grant.approved_level(Some(&tower), &rfis), Level::Standard);
+    assert_eq!(grant.approved_level(Some(&depot), &rfis), Level::None);
+    assert_eq!(
+        grant.approved_level(None, &Tool::new("directory")),
+        Level::ReadOnly
+    );
+}
+
+#[test]
+fn model_a_custom_app_is_installable_only_in_the_company_that_owns_it() {
+    let mut custom = app();
+    custom.owner = Some(CompanyId::new("acme"));
+    assert_eq!(
+        require_installable(&custom, &CompanyId::new("acme")),
+        Ok(())
+    );
+    assert_eq!(
+        require_installable(&custom, &CompanyId::new("globex")),
+        Err(InstallationError::PrivateApp {
+            app: custom.client_id.clone(),
+            company: CompanyId::new("globex"),
+        })
+    );
+}
+
+#[test]
+fn model_approving_a_request_for_an_app_that_no_longer_uses_a_service_account_creates_none() {
+    let mut app = app();
+    let mut installation = requested(&app);
+    // The app stopped using its service account after the request named its manifest.
+    app.flows = AppFlows::UserDelegated;
+    let change = installation
+        .approve(
+            &app,
+            &actor(&admin()),
+            BTreeSet::from([ProjectId::new("tower")]),
+            UserId::new("sa"),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(change, None);
+    assert_eq!(installation.service_account, None);
+    assert_eq!(installation.status, InstallationStatus::Active);
+}
+
+#[test]
+fn model_approving_an_active_user_access_install_needs_a_manifest_to_approve() {
+    let mut app = app();
+    app.manifests.clear();
+    let acme = Company::new("acme", "Acme");
+    let mut company = acme.clone();
+    company.settings.consent_install = ConsentInstall::ForUserAccess;
+    let mut installation =
+        Installation::by_user_consent(&app, &company, &UserId::new("john"), t0()).unwrap();
+    let before = installation.clone();
+    let result = installation.approve(
+        &app,
+        &actor(&admin()),
+        BTreeSet::new(),
+        UserId::new("sa"),
+        t0(),
+    );
+    assert_eq!(
+        result,
+        Err(InstallationError::NoManifest {
+            app: app.client_id.clone()
+        })
+    );
+    assert_eq!(installation, before);
+}
