@@ -448,3 +448,88 @@ fn an_rsa_key_just_short_of_2048_bits_is_refused() {
         appgrant::token::JwkError::WeakRsa
     );
 }
+
+/// An RSA client key: its public JWK and a jsonwebtoken signing key, from one 2048-bit key.
+fn rsa_client_key() -> (Value, EncodingKey) {
+    use rsa::pkcs8::EncodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let jwk = json!({
+        "kty": "RSA",
+        "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
+    });
+    let pem = private
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    (jwk, EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
+}
+
+/// The signing input and signature of a compact JWS.
+fn signed_parts(jws: &str) -> (&str, Vec<u8>) {
+    let (input, signature) = jws.rsplit_once('.').unwrap();
+    (input, URL_SAFE_NO_PAD.decode(signature).unwrap())
+}
+
+#[test]
+fn an_rsa_key_verifies_rs256_and_ps256_and_nothing_else() {
+    let (jwk, signing) = rsa_client_key();
+    let key = appgrant::token::PublicKey::from_jwk(&jwk).unwrap();
+    let claims = json!({"sub": "nightly"});
+    for algorithm in [
+        jsonwebtoken::Algorithm::RS256,
+        jsonwebtoken::Algorithm::PS256,
+    ] {
+        let jws = jsonwebtoken::encode(&Header::new(algorithm), &claims, &signing).unwrap();
+        let (input, signature) = signed_parts(&jws);
+        let name = format!("{algorithm:?}");
+        assert!(key.verifies(&name, input.as_bytes(), &signature), "{name}");
+        assert!(!key.verifies(&name, b"another input", &signature), "{name}");
+        assert!(
+            !key.verifies("ES256", input.as_bytes(), &signature),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_jwk_that_names_its_algorithm_verifies_with_that_one_only() {
+    use ed25519_dalek::Signer;
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let x = URL_SAFE_NO_PAD.encode(signer.verifying_key().as_bytes());
+    let signature = signer.sign(b"input").to_bytes();
+    let named = |alg: &str| {
+        appgrant::token::PublicKey::from_jwk(
+            &json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": alg}),
+        )
+        .unwrap()
+    };
+    assert!(named("EdDSA").verifies("EdDSA", b"input", &signature));
+    assert!(!named("ES256").verifies("EdDSA", b"input", &signature));
+}
+
+#[test]
+fn a_client_key_and_a_client_jwt_show_in_debug_what_identifies_them_and_never_the_signature() {
+    let key = client_key("k1");
+    let public = appgrant::token::PublicKey::from_jwk(&key.jwk).unwrap();
+    let shown = format!("{public:?}");
+    assert!(
+        shown.contains(public.thumbprint()) && shown.contains("k1"),
+        "{shown}"
+    );
+    let jws = jsonwebtoken::encode(
+        &Header::new(jsonwebtoken::Algorithm::ES256),
+        &json!({"jti": "the-jti"}),
+        &key.signing,
+    )
+    .unwrap();
+    let parsed = appgrant::token::ClientJwt::parse(&jws).unwrap();
+    let shown = format!("{parsed:?}");
+    let signature = jws.rsplit_once('.').unwrap().1;
+    assert!(
+        shown.contains("the-jti") && shown.contains("ES256"),
+        "{shown}"
+    );
+    assert!(!shown.contains(signature), "{shown}");
+}
