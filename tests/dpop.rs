@@ -804,3 +804,27 @@ async fn a_nonce_is_current_for_one_to_two_windows_and_then_stale() {
     // Without nonces required (the default), a proof needs none.
     assert_eq!(support::world().await.server.dpop_nonce(), None);
 }
+
+#[test]
+fn a_proof_signed_with_none_or_a_shared_secret_is_an_unsupported_algorithm() {
+    let key = DpopKey::new();
+    let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let claims = URL_SAFE_NO_PAD.encode(key.proof_claims("POST", TOKEN_ENDPOINT, now).to_string());
+    let target = ProofTarget {
+        method: "POST",
+        url: TOKEN_ENDPOINT,
+        access_token: None,
+        now,
+        leeway_seconds: 0,
+        nonces: None,
+    };
+    for alg in ["none", "HS256"] {
+        let header = json!({"typ": "dpop+jwt", "alg": alg, "jwk": key.jwk()});
+        let proof = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(header.to_string()));
+        assert_eq!(
+            check_proof(&proof, &target).unwrap_err(),
+            DpopError::UnsupportedAlgorithm,
+            "{alg}"
+        );
+    }
+}

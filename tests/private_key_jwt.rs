@@ -533,3 +533,18 @@ fn a_client_key_and_a_client_jwt_show_in_debug_what_identifies_them_and_never_th
     );
     assert!(!shown.contains(signature), "{shown}");
 }
+
+#[tokio::test]
+async fn an_assertion_whose_exp_is_a_whole_number_written_as_a_float_is_accepted() {
+    let world = support::world().await;
+    let key = client_key("k1");
+    let app = keyed_app(&world, &key).await;
+    let mut claims = claims(&world, &app);
+    claims["exp"] = json!(world.clock.now().timestamp() as f64 + 60.0);
+    token_with(&world, &app, &sign(&key, &claims))
+        .await
+        .unwrap();
+    let mut fractional = self::claims(&world, &app);
+    fractional["exp"] = json!(world.clock.now().timestamp() as f64 + 60.5);
+    refused_client(token_with(&world, &app, &sign(&key, &fractional)).await);
+}

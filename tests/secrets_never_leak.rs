@@ -849,3 +849,24 @@ async fn the_pure_flows_inputs_and_outputs_never_show_a_secret_in_debug() {
     check.debug("Rotation", &rotation);
     check.assert_clean();
 }
+
+#[test]
+fn the_deployment_secret_and_the_keys_derived_from_it_debug_as_redacted() {
+    let secret = appgrant::token::DeploymentSecret::generate(&mut OsRng);
+    let mut check = LeakCheck::default();
+    check.secret("deployment secret", &secret.encode());
+    check.debug("DeploymentSecret", &secret);
+    check.debug("ConsentFormKey", &secret.consent_form_key());
+    check.debug("PushedRequestKey", &secret.pushed_request_key());
+    check.debug("DpopNonceKey", &secret.dpop_nonce_key());
+    check.assert_clean();
+    // Each says what it is, so a log shows a key was there without showing it.
+    for shown in [
+        format!("{secret:?}"),
+        format!("{:?}", secret.consent_form_key()),
+        format!("{:?}", secret.pushed_request_key()),
+        format!("{:?}", secret.dpop_nonce_key()),
+    ] {
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+}
