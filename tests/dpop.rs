@@ -828,3 +828,39 @@ fn a_proof_signed_with_none_or_a_shared_secret_is_an_unsupported_algorithm() {
         );
     }
 }
+
+#[test]
+fn a_proofs_iat_window_runs_five_minutes_back_and_one_ahead_widened_by_the_leeway() {
+    let key = DpopKey::new();
+    let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let check = |iat: DateTime<Utc>, leeway_seconds: i64| {
+        let target = ProofTarget {
+            method: "POST",
+            url: TOKEN_ENDPOINT,
+            access_token: None,
+            now,
+            leeway_seconds,
+            nonces: None,
+        };
+        check_proof(&key.for_token(iat), &target).map(|checked| checked.remember_until)
+    };
+    let back = appgrant::token::PROOF_WINDOW;
+    let ahead = appgrant::token::PROOF_CLOCK_SKEW;
+    let second = TimeDelta::seconds(1);
+    // The edges themselves are inside.
+    assert!(check(now - back, 0).is_ok());
+    assert!(check(now + ahead, 0).is_ok());
+    assert_eq!(check(now - back - second, 0).unwrap_err(), DpopError::Stale);
+    assert_eq!(
+        check(now + ahead + second, 0).unwrap_err(),
+        DpopError::Stale
+    );
+    // The leeway widens both sides.
+    let leeway = TimeDelta::seconds(30);
+    assert!(check(now - back - leeway, 30).is_ok());
+    assert!(check(now + ahead + leeway, 30).is_ok());
+    assert!(check(now - back - leeway - second, 30).is_err());
+    assert!(check(now + ahead + leeway + second, 30).is_err());
+    // Remembered until the end of its window, leeway included.
+    assert_eq!(check(now, 30).unwrap(), now + back + leeway);
+}

@@ -435,3 +435,86 @@ mod postgres {
 
     every_stored_key_test!();
 }
+
+mod sealing {
+    use appgrant::token::{Algorithm, KeyEncryptionKey, StoredKey};
+    use chrono::{TimeZone, Utc};
+
+    fn sealed(kek: &KeyEncryptionKey, generation: u64) -> StoredKey {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        kek.new_key(
+            Algorithm::EdDSA,
+            generation,
+            now,
+            now,
+            &mut rand::thread_rng(),
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn a_sealed_key_opens_only_with_the_id_generation_and_algorithm_it_was_sealed_with() {
+        let kek = KeyEncryptionKey::from_bytes([3; 32]);
+        let stored = sealed(&kek, 7);
+        assert!(kek.open(&stored).is_ok());
+        let moved = StoredKey {
+            generation: 8,
+            ..stored.clone()
+        };
+        assert!(
+            kek.open(&moved).is_err(),
+            "a key moved to another generation"
+        );
+        let renamed = StoredKey {
+            kid: format!("{}x", stored.kid),
+            ..stored.clone()
+        };
+        assert!(kek.open(&renamed).is_err(), "a key given another id");
+        let relabelled = StoredKey {
+            algorithm: Algorithm::ES256,
+            ..stored.clone()
+        };
+        assert!(kek.open(&relabelled).is_err(), "a key relabelled");
+        // Too short to hold a nonce, or exactly a nonce with nothing sealed after it.
+        for length in [0, 23, 24] {
+            let truncated = StoredKey {
+                sealed: stored.sealed[..length].to_vec(),
+                ..stored.clone()
+            };
+            assert!(kek.open(&truncated).is_err(), "{length} bytes");
+        }
+    }
+
+    #[test]
+    fn two_deployments_never_give_a_key_generation_the_same_id() {
+        let (one, other) = (
+            KeyEncryptionKey::from_bytes([3; 32]),
+            KeyEncryptionKey::from_bytes([4; 32]),
+        );
+        let (mine, theirs) = (sealed(&one, 1), sealed(&other, 1));
+        assert_ne!(mine.kid, theirs.kid);
+        assert!(
+            mine.kid.ends_with("-1") && mine.kid.len() > "-1".len() + 4,
+            "{}",
+            mine.kid
+        );
+        assert_eq!(
+            sealed(&one, 1).kid,
+            mine.kid,
+            "a deployment's ids are stable"
+        );
+    }
+
+    #[test]
+    fn a_stored_key_and_the_key_encryption_key_debug_without_key_material() {
+        let kek = KeyEncryptionKey::from_bytes([3; 32]);
+        let stored = sealed(&kek, 2);
+        let shown = format!("{stored:?}");
+        assert!(
+            shown.contains(&stored.kid) && !shown.contains("sealed"),
+            "{shown}"
+        );
+        assert_eq!(format!("{kek:?}"), "KeyEncryptionKey(<redacted>)");
+    }
+}
