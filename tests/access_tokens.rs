@@ -990,3 +990,29 @@ fn token_with_a_crit_header_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_key_set_finds_each_key_by_its_own_id_and_no_key_for_another() {
+    let key = |kid: &str| {
+        SigningKey::generate(Algorithm::EdDSA, &mut rand::thread_rng())
+            .unwrap()
+            .with_kid(kid)
+    };
+    let now = chrono::Utc::now();
+    let keys = KeySet::scheduled(
+        key("current"),
+        vec![key("upcoming")],
+        vec![(key("retired"), now + chrono::TimeDelta::hours(1))],
+    );
+    for kid in ["current", "upcoming", "retired"] {
+        assert_eq!(keys.find(kid).map(SigningKey::kid), Some(kid));
+        assert_eq!(keys.verifier(kid, now).map(SigningKey::kid), Some(kid));
+    }
+    assert!(keys.find("another").is_none());
+    assert!(keys.verifier("another", now).is_none());
+    // A retired key stops verifying once its tokens have all expired.
+    assert!(
+        keys.verifier("retired", now + chrono::TimeDelta::hours(2))
+            .is_none()
+    );
+}
