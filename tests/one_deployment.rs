@@ -181,3 +181,18 @@ fn the_derived_keys_differ_from_each_other_and_from_the_secret() {
     assert!(raw.open(token.expose()).is_none());
     assert!(key.open(token.expose()).is_some());
 }
+
+#[test]
+fn a_host_key_is_the_same_for_one_secret_and_purpose_and_differs_otherwise() {
+    let secret = DeploymentSecret::from_bytes(&[7; 32]).unwrap();
+    let other = DeploymentSecret::from_bytes(&[8; 32]).unwrap();
+    let sessions = secret.host_key("demo sessions");
+    assert_eq!(sessions, secret.host_key("demo sessions"));
+    assert_ne!(sessions, secret.host_key("demo passwords"));
+    assert_ne!(sessions, other.host_key("demo sessions"));
+    assert_ne!(sessions, [7; 32], "not the secret itself");
+    assert!(
+        sessions.iter().any(|byte| *byte != sessions[0]),
+        "not a constant"
+    );
+}
