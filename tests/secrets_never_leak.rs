@@ -870,3 +870,15 @@ fn the_deployment_secret_and_the_keys_derived_from_it_debug_as_redacted() {
         assert!(shown.contains("redacted"), "{shown}");
     }
 }
+
+#[test]
+fn a_digest_matches_its_own_secret_only_and_secrets_and_keys_say_they_are_redacted() {
+    let digest = SecretDigest::of("the-secret");
+    assert!(digest.matches("the-secret"));
+    assert!(!digest.matches("the-secreT"));
+    assert!(!digest.matches(""));
+    let secret = Secret::new("the-secret");
+    assert!(format!("{secret:?}").contains("redacted"), "{secret:?}");
+    let key = appgrant::token::RefreshTokenKey::from_bytes([9; 32]);
+    assert!(format!("{key:?}").contains("redacted"), "{key:?}");
+}
