@@ -739,3 +739,22 @@ async fn a_rotated_token_replayed_after_the_family_expired_still_revokes_it() {
         Some(DenyReason::Revoked)
     );
 }
+
+#[test]
+fn a_refresh_token_of_up_to_512_characters_opens_and_a_longer_one_never_does() {
+    let key = appgrant::token::RefreshTokenKey::from_bytes([5; 32]);
+    let mint = |grant_len: usize| {
+        key.mint(
+            &GrantId::new("g".repeat(grant_len)),
+            1,
+            &mut rand::thread_rng(),
+        )
+    };
+    // 41 header bytes, the grant id and a 32-byte tag: 384 bytes are 512 base64url characters.
+    let longest = mint(311);
+    assert_eq!(longest.expose().len(), 512);
+    assert!(key.open(longest.expose()).is_some());
+    let too_long = mint(314);
+    assert_eq!(too_long.expose().len(), 516);
+    assert!(key.open(too_long.expose()).is_none());
+}

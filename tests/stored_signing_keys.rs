@@ -518,3 +518,92 @@ mod sealing {
         assert_eq!(format!("{kek:?}"), "KeyEncryptionKey(<redacted>)");
     }
 }
+
+mod schedule_edges {
+    use appgrant::token::key_schedule::{expired_keys, key_set, next_key_due};
+    use appgrant::token::{Algorithm, KeyEncryptionKey, KeyPolicy, SigningKey, StoredKey};
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
+    }
+
+    /// Generation `generation`, signing from `signs_from`.
+    fn key(generation: u64, signs_from: DateTime<Utc>) -> (StoredKey, SigningKey) {
+        KeyEncryptionKey::from_bytes([3; 32])
+            .new_key(
+                Algorithm::EdDSA,
+                generation,
+                t0(),
+                signs_from,
+                &mut rand::thread_rng(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_replaced_key_verifies_until_the_instant_its_retirement_ends_and_not_at_it() {
+        let retire_after = TimeDelta::hours(2);
+        let old = key(1, t0());
+        let new = key(2, t0() + TimeDelta::hours(1));
+        let (old_kid, ends) = (old.0.kid.clone(), t0() + TimeDelta::hours(3));
+        let kek = KeyEncryptionKey::from_bytes([3; 32]);
+        let both = || {
+            [&old.0, &new.0]
+                .into_iter()
+                .map(|stored| (stored.clone(), kek.open(stored).unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let at = |now| key_set(both(), now, retire_after).unwrap();
+        let just_before = at(ends - TimeDelta::nanoseconds(1));
+        assert!(
+            just_before
+                .verifier(&old_kid, ends - TimeDelta::nanoseconds(1))
+                .is_some()
+        );
+        assert!(
+            at(ends).find(&old_kid).is_none(),
+            "dropped at the instant itself"
+        );
+    }
+
+    #[test]
+    fn the_next_key_is_due_only_once_the_newest_signs_and_is_stored_publish_ahead_of_its_turn() {
+        let policy = KeyPolicy::default();
+        let rotate = policy.rotate_every.unwrap();
+        let newest = key(1, t0());
+        // Upcoming (not signing yet) until its instant: nothing is due before.
+        assert_eq!(
+            next_key_due(&[newest.0.clone()], t0() - TimeDelta::seconds(1), &policy),
+            None
+        );
+        // At its instant it signs, and its successor is not due for a while.
+        assert_eq!(next_key_due(&[newest.0.clone()], t0(), &policy), None);
+        let due = t0() + rotate;
+        let store_at = due - policy.publish_ahead;
+        assert_eq!(
+            next_key_due(
+                &[newest.0.clone()],
+                store_at - TimeDelta::seconds(1),
+                &policy
+            ),
+            None
+        );
+        assert_eq!(
+            next_key_due(&[newest.0.clone()], store_at, &policy),
+            Some(due)
+        );
+    }
+
+    #[test]
+    fn a_key_expires_only_once_its_successor_has_signed_for_longer_than_retire_after() {
+        let retire_after = TimeDelta::hours(2);
+        let keys: Vec<StoredKey> = (1..=5)
+            .map(|generation| key(generation, t0() + TimeDelta::hours(generation as i64)).0)
+            .collect();
+        // Generation 2 began signing at t0 + 2h: generation 1 expires at t0 + 4h.
+        let at = |now| expired_keys(&keys, now, retire_after);
+        assert!(at(t0() + TimeDelta::hours(4) - TimeDelta::seconds(1)).is_empty());
+        assert_eq!(at(t0() + TimeDelta::hours(4)), vec![keys[0].kid.clone()]);
+    }
+}
