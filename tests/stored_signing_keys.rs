@@ -574,24 +574,52 @@ mod schedule_edges {
         let newest = key(1, t0());
         // Upcoming (not signing yet) until its instant: nothing is due before.
         assert_eq!(
-            next_key_due(&[newest.0.clone()], t0() - TimeDelta::seconds(1), &policy),
+            next_key_due(
+                std::slice::from_ref(&newest.0),
+                t0() - TimeDelta::seconds(1),
+                &policy
+            ),
             None
         );
         // At its instant it signs, and its successor is not due for a while.
-        assert_eq!(next_key_due(&[newest.0.clone()], t0(), &policy), None);
+        assert_eq!(
+            next_key_due(std::slice::from_ref(&newest.0), t0(), &policy),
+            None
+        );
         let due = t0() + rotate;
         let store_at = due - policy.publish_ahead;
         assert_eq!(
             next_key_due(
-                &[newest.0.clone()],
+                std::slice::from_ref(&newest.0),
                 store_at - TimeDelta::seconds(1),
                 &policy
             ),
             None
         );
         assert_eq!(
-            next_key_due(&[newest.0.clone()], store_at, &policy),
+            next_key_due(std::slice::from_ref(&newest.0), store_at, &policy),
             Some(due)
+        );
+    }
+
+    #[test]
+    fn with_rotation_faster_than_publishing_the_successor_is_due_the_instant_the_newest_signs() {
+        let policy = KeyPolicy {
+            rotate_every: Some(TimeDelta::minutes(5)),
+            publish_ahead: TimeDelta::minutes(10),
+            ..KeyPolicy::default()
+        };
+        let newest = key(1, t0());
+        let stored = std::slice::from_ref(&newest.0);
+        assert_eq!(
+            next_key_due(stored, t0() - TimeDelta::seconds(1), &policy),
+            None
+        );
+        // Its turn would come before it could be published ahead: it signs publish_ahead
+        // from now.
+        assert_eq!(
+            next_key_due(stored, t0(), &policy),
+            Some(t0() + TimeDelta::minutes(10))
         );
     }
 
