@@ -513,14 +513,9 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), Res
 
 /// The one `DPoP` header of a request.
 pub(crate) fn dpop_header(headers: &HeaderMap) -> Result<&str, ResourceRejection> {
-    let mut values = headers.get_all("dpop").iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => value
-            .to_str()
-            .map_err(|_| ResourceRejection::InvalidDpopProof(DpopError::Malformed)),
-        (None, _) => Err(ResourceRejection::InvalidDpopProof(DpopError::Missing)),
-        (Some(_), Some(_)) => Err(ResourceRejection::InvalidDpopProof(DpopError::Malformed)),
-    }
+    super::token::dpop_proof(headers)
+        .and_then(|proof| proof.ok_or(DpopError::Missing))
+        .map_err(ResourceRejection::InvalidDpopProof)
 }
 
 /// A resource request: its bearer token and the company it is for. Call

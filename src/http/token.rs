@@ -84,15 +84,12 @@ fn credentials(headers: &HeaderMap, params: &Params) -> Result<ClientAuthenticat
 }
 
 /// The request's DPoP proof, if it sent one (RFC 9449 §4.1: at most one `DPoP` header).
-fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
+pub(crate) fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
     let mut values = headers.get_all("dpop").iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
-        (Some(value), None) => value
-            .to_str()
-            .map(Some)
-            .map_err(|_| DpopError::Malformed.into()),
-        (Some(_), Some(_)) => Err(DpopError::Malformed.into()),
+        (Some(value), None) => value.to_str().map(Some).map_err(|_| DpopError::Malformed),
+        (Some(_), Some(_)) => Err(DpopError::Malformed),
     }
 }
 
@@ -116,7 +113,7 @@ pub(crate) async fn token<S: Store, D: Directory, A: SignIn>(
     };
     let proof = match dpop_proof(&headers) {
         Ok(proof) => proof,
-        Err(error) => return token_error(&error),
+        Err(error) => return token_error(&TokenError::from(error)),
     };
     let server = &state.shared.server;
     let mut response = match server.token_with_dpop(request, &credentials, proof).await {
