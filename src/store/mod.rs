@@ -10,6 +10,8 @@
 #[cfg(feature = "test-util")]
 pub mod conformance;
 mod decision_records;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod decoded_records;
 mod directory;
 mod forwarding;
 mod memory;

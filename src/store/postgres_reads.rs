@@ -8,9 +8,9 @@
 //! store's `Any` pool binds only scalars.
 
 use super::shared_reads::{ReadBatch, SharedReads};
-use super::sql::{DecisionRow, app_at, backend, from_json, read_patience, to_json};
+use super::sql::{DecisionRow, backend, read_patience, to_json};
 use super::{Acting, DecisionQuery, MemberReads, StoreResult};
-use crate::model::{App, ClientId, CompanyId, Installation};
+use crate::model::{ClientId, CompanyId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -84,16 +84,7 @@ pub(super) struct PostgresReads {
 /// An app's record and revision as stored. The shared reads answer with the text and each
 /// caller decodes its own in its own task: decoding in the reader would put every caller's
 /// decoding on one thread, in the path of every other answer of the statement.
-type AppText = (String, i64);
-
-fn app_from(text: Option<AppText>) -> StoreResult<Option<App>> {
-    text.map(|(record, revision)| app_at(&record, revision))
-        .transpose()
-}
-
-fn installation_from(text: Option<String>) -> StoreResult<Option<Installation>> {
-    text.map(|record| from_json(&record)).transpose()
-}
+pub(super) type AppText = (String, i64);
 
 impl PostgresReads {
     /// Shared reads over `pool`; `one_decision` holds the statements that read one decision
@@ -133,25 +124,25 @@ impl PostgresReads {
         self.decisions.read(key).await
     }
 
-    /// The app with this client id.
-    pub(super) async fn app(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+    /// The record and revision of the app with this client id, as stored.
+    pub(super) async fn app(&self, client_id: &ClientId) -> StoreResult<Option<AppText>> {
         let key = AppKey {
             client_id: client_id.to_string(),
         };
-        app_from(self.apps.read(key).await?)
+        self.apps.read(key).await
     }
 
-    /// The app's installation in the company.
+    /// The record of the app's installation in the company, as stored.
     pub(super) async fn installation(
         &self,
         app: &ClientId,
         company: &CompanyId,
-    ) -> StoreResult<Option<Installation>> {
+    ) -> StoreResult<Option<String>> {
         let key = InstallationKey {
             app: app.to_string(),
             company: company.to_string(),
         };
-        installation_from(self.installations.read(key).await?)
+        self.installations.read(key).await
     }
 }
 

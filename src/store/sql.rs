@@ -6,6 +6,7 @@
 //! write (rotating a refresh token, revoking a grant), so the database, not process memory,
 //! decides races between instances. Secrets appear only as SHA-256 digests in hex.
 
+use super::decoded_records::DecodedRecords;
 use super::{
     Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
     DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
@@ -173,16 +174,17 @@ fn app_revision(app: &App) -> StoreResult<i64> {
 
 /// An app row, at the revision its column says: the column is what `update_app` compares, and
 /// an instance from before migration 7 sharing the database rewrites the record without one.
-fn app_from(row: &AnyRow) -> StoreResult<App> {
+fn app_from(row: &AnyRow, decoded: &DecodedRecords) -> StoreResult<App> {
     app_at(
         &text(row, "record")?,
         row.try_get("revision").map_err(backend)?,
+        decoded,
     )
 }
 
 /// An app's record, at the revision its column says (see [`app_from`]).
-pub(super) fn app_at(record: &str, revision: i64) -> StoreResult<App> {
-    let mut app: App = from_json(record)?;
+pub(super) fn app_at(record: &str, revision: i64, decoded: &DecodedRecords) -> StoreResult<App> {
+    let mut app = decoded.apps.decode(record)?;
     app.revision = u64::try_from(revision).map_err(backend)?;
     Ok(app)
 }
@@ -217,22 +219,27 @@ impl DecisionRow {
         })
     }
 
-    pub(super) fn decode(self, member: MemberReads) -> StoreResult<DecisionRecords> {
+    pub(super) fn decode(
+        self,
+        member: MemberReads,
+        decoded: &DecodedRecords,
+    ) -> StoreResult<DecisionRecords> {
         let member = match member {
             MemberReads::InStore => Some((
-                self.user.map(|user| from_json(&user)).transpose()?,
-                self.permissions.map(|held| from_json(&held)).transpose()?,
+                decoded.users.decode_some(self.user.as_deref())?,
+                decoded
+                    .permissions
+                    .decode_some(self.permissions.as_deref())?,
             )),
             MemberReads::Elsewhere => None,
         };
         Ok(DecisionRecords {
-            installation: self.record.map(|record| from_json(&record)).transpose()?,
+            installation: decoded.installations.decode_some(self.record.as_deref())?,
             revoked: self.revoked > 0,
             // A stored `null` ceiling (none) reads as none, as an absent one does.
-            ceiling: self
-                .ceiling
-                .map(|ceiling| from_json(&ceiling))
-                .transpose()?
+            ceiling: decoded
+                .ceilings
+                .decode_some(self.ceiling.as_deref())?
                 .flatten(),
             member,
         })
@@ -310,6 +317,8 @@ pub struct SqlStore {
     database: Database,
     /// The decision statements, built once (see [`decision_statements`]).
     decision_statements: std::sync::Arc<[String; 4]>,
+    /// The hot reads' records, decoded once per distinct stored text.
+    decoded: std::sync::Arc<DecodedRecords>,
     /// On PostgreSQL, the hot reads in flight together, read in shared statements.
     #[cfg(feature = "postgres")]
     shared: Option<super::postgres_reads::PostgresReads>,
@@ -527,6 +536,7 @@ impl SqlStore {
             pool,
             database,
             decision_statements: statements,
+            decoded: std::sync::Arc::default(),
             #[cfg(feature = "postgres")]
             shared,
             #[cfg(feature = "sqlite")]
@@ -813,19 +823,25 @@ impl AppStore for SqlStore {
                 Ok((row.get("record")?, row.get("revision")?))
             })?;
             return row
-                .map(|(record, revision): (String, i64)| app_at(&record, revision))
+                .map(|(record, revision): (String, i64)| app_at(&record, revision, &self.decoded))
                 .transpose();
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            return shared.app(client_id).await;
+            return shared
+                .app(client_id)
+                .await?
+                .map(|(record, revision)| app_at(&record, revision, &self.decoded))
+                .transpose();
         }
         let row = sqlx::query(STATEMENT)
             .bind(client_id.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(app_from).transpose()
+        row.as_ref()
+            .map(|row| app_from(row, &self.decoded))
+            .transpose()
     }
 
     async fn save_app(&self, app: App) -> StoreResult<()> {
@@ -867,7 +883,7 @@ impl AppStore for SqlStore {
             .map_err(backend)?;
         let mut apps = rows
             .iter()
-            .map(app_from)
+            .map(|row| app_from(row, &self.decoded))
             .collect::<StoreResult<Vec<App>>>()?;
         // Sorted here, not by ORDER BY: a database's collation need not order text bytewise.
         apps.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -938,8 +954,10 @@ impl Directory for SqlStore {
         let record: Option<String> = row.try_get("record").map_err(backend)?;
         let permissions: Option<String> = row.try_get("permissions").map_err(backend)?;
         Ok((
-            record.map(|record| from_json(&record)).transpose()?,
-            permissions.map(|held| from_json(&held)).transpose()?,
+            self.decoded.users.decode_some(record.as_deref())?,
+            self.decoded
+                .permissions
+                .decode_some(permissions.as_deref())?,
         ))
     }
 
@@ -1068,11 +1086,12 @@ impl InstallationStore for SqlStore {
                 [("$1", &app.as_str()), ("$2", &company.as_str())];
             let record =
                 reads.optional_row(STATEMENT, &parameters, |row| row.get::<_, String>("record"))?;
-            return record.map(|record| from_json(&record)).transpose();
+            return self.decoded.installations.decode_some(record.as_deref());
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            return shared.installation(app, company).await;
+            let record = shared.installation(app, company).await?;
+            return self.decoded.installations.decode_some(record.as_deref());
         }
         let row = sqlx::query(STATEMENT)
             .bind(app.to_string())
@@ -1101,11 +1120,14 @@ impl InstallationStore for SqlStore {
                 person,
                 member: query.member,
             };
-            return shared.read(key).await?.decode(query.member);
+            return shared.read(key).await?.decode(query.member, &self.decoded);
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            return shared.decision(query, person).await?.decode(query.member);
+            return shared
+                .decision(query, person)
+                .await?
+                .decode(query.member, &self.decoded);
         }
         let row = sqlx::query(statement)
             .bind(query.app.to_string())
@@ -1115,7 +1137,7 @@ impl InstallationStore for SqlStore {
             .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
-        DecisionRow::read(&row, query.member)?.decode(query.member)
+        DecisionRow::read(&row, query.member)?.decode(query.member, &self.decoded)
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {

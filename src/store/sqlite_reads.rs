@@ -80,6 +80,11 @@ impl SqliteReads {
         mut one: impl FnMut(&Connection, &K) -> rusqlite::Result<T>,
     ) -> StoreResult<Vec<T>> {
         self.read(|connection| {
+            if let [key] = keys {
+                // One statement is its own snapshot: BEGIN and COMMIT (each parsed anew by
+                // rusqlite) would only add two statements to a batch of one.
+                return Ok(vec![one(connection, key)?]);
+            }
             // Dropped without a commit (a read failed), it rolls back: nothing was written.
             let transaction = connection.unchecked_transaction()?;
             let answers = keys
