@@ -2,7 +2,9 @@
 //! read the installation, the account, its permissions and the revocation, decide. The ids are
 //! `decide/memory`, `decide/sqlite` and `decide/postgres` (PostgreSQL only when
 //! `APPGRANT_TEST_POSTGRES_URL` is set), and `decide_unremembered/…` with the verified-token
-//! cache off, so each run shows what the cache saves next to what the store reads cost.
+//! cache off, so each run shows what the cache saves next to what the store reads cost; and
+//! `decide_32_in_flight/…`: 32 callers deciding at once, as a busy resource server does (the
+//! time per decision is the inverse of their throughput), where SQL stores share statements.
 //!
 //! Run with `cargo bench --bench decisions` (criterion flags after `--`). Compare ratios within
 //! one run, never absolute times across machines.
@@ -18,7 +20,8 @@ use appgrant::{AuthorizationServer, Config, MemoryStore};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 const ISSUER: &str = "https://auth.example.com";
@@ -98,7 +101,7 @@ async fn scene<S: Store + DirectoryStore + Clone>(store: S, remembered: usize) -
     }
 }
 
-fn bench_scene<S: Store + DirectoryStore + Clone>(
+fn bench_scene<S: Store + DirectoryStore + Clone + 'static>(
     c: &mut Criterion,
     rt: &Runtime,
     name: &str,
@@ -119,6 +122,45 @@ fn bench_scene<S: Store + DirectoryStore + Clone>(
         });
         benches.finish();
     }
+    let scene = Arc::new(rt.block_on(scene(store(), 16_384)));
+    let mut benches = c.benchmark_group("decide_32_in_flight");
+    benches.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter_custom(|decisions| in_flight(Arc::clone(&scene), decisions))
+    });
+    benches.finish();
+}
+
+/// How many decisions are made at once in `decide_32_in_flight`: wrk's connections in
+/// scripts/load_by_store.py.
+const IN_FLIGHT: usize = 32;
+
+/// The time `IN_FLIGHT` callers, each deciding one after another, take to make `decisions`
+/// between them.
+async fn in_flight<S: Store + DirectoryStore + Clone + 'static>(
+    scene: Arc<Scene<S>>,
+    decisions: u64,
+) -> Duration {
+    let left = Arc::new(AtomicI64::new(i64::try_from(decisions).expect("a count")));
+    let started = Instant::now();
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..IN_FLIGHT {
+        let (scene, left) = (Arc::clone(&scene), Arc::clone(&left));
+        callers.spawn(async move {
+            while left.fetch_sub(1, Ordering::Relaxed) > 0 {
+                let decision = scene
+                    .server
+                    .decide(&scene.token, &scene.requirement)
+                    .await
+                    .expect("a decision");
+                assert!(decision.is_allowed());
+            }
+        });
+    }
+    while let Some(caller) = callers.join_next().await {
+        caller.expect("a caller");
+    }
+    started.elapsed()
 }
 
 fn decisions(c: &mut Criterion) {
