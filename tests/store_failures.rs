@@ -461,6 +461,81 @@ async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_kille
     assert!(world.refresh(&tokens.unwrap()).await.is_ok());
 }
 
+/// Reads change nothing, so a read that meets a pooled connection the database has closed (a
+/// restart, a proxy's idle timeout) is made again on another connection instead of failing
+/// every request that shared its statement: once every connection was killed, the next
+/// decisions and grants are all answered.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_reads_on_connections_the_database_closed_are_made_again_on_live_ones() {
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let store = SqlStore::connect(database.url()).await.unwrap();
+    let clock = store_suite::new_clock();
+    let world = seed(
+        server_on(
+            store,
+            appgrant::Config::new(store_suite::ISSUER),
+            store_suite::new_keys(),
+            clock.clone(),
+        ),
+        clock,
+    )
+    .await;
+    world.install_service_account(&[&world.tower]).await;
+    let person = world.tokens_for(&world.jane).await;
+    let service = world.service_token().await.unwrap();
+    let requirement = store_suite::read_tower();
+    let decide = |tokens: &TokenResponse| {
+        let token = tokens.access_token.expose().to_owned();
+        let (server, requirement) = (&world.server, &requirement);
+        async move { server.decide(&token, requirement).await }
+    };
+    // Several at once, so the pool holds several connections to kill.
+    let (a, b, c, d) = tokio::join!(
+        decide(&person),
+        decide(&service),
+        decide(&person),
+        decide(&service)
+    );
+    for decided in [a, b, c, d] {
+        assert!(decided.unwrap().is_allowed());
+    }
+
+    let raw = database.raw_pool().await;
+    let killed = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&raw)
+    .await
+    .unwrap()
+    .rows_affected();
+    raw.close().await;
+    assert!(killed > 1, "only {killed} connections were killed");
+    // The terminations reach the sockets.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    for round in 0..3 {
+        let (a, b, c, d, e, f) = tokio::join!(
+            decide(&person),
+            decide(&service),
+            decide(&person),
+            decide(&service),
+            world.service_token(),
+            world.service_token(),
+        );
+        for decided in [a, b, c, d] {
+            let decided = decided.unwrap_or_else(|error| panic!("round {round}: {error}"));
+            assert!(decided.is_allowed());
+        }
+        for issued in [e, f] {
+            issued.unwrap_or_else(|error| panic!("round {round}: {error:?}"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_database_that_accepts_but_never_answers_fails_fast() {
     // A listener that takes connections and says nothing, like a database host that hangs.

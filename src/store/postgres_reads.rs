@@ -178,15 +178,19 @@ fn decisions_reader(
                 Some(_) => &one_decision[0],
                 None => &one_decision[1],
             };
-            let row = sqlx::query(statement)
-                .bind(key.app)
-                .bind(key.company)
-                .bind(key.grant_id)
-                .bind(key.person)
-                .fetch_one(&pool)
-                .await
-                .map_err(backend)?;
-            Ok(vec![decision_row(&row)?])
+            let rows = fetch_rows(&pool, || {
+                sqlx::query(statement)
+                    .bind(key.app.clone())
+                    .bind(key.company.clone())
+                    .bind(key.grant_id.clone())
+                    .bind(key.person.clone())
+            })
+            .await?;
+            // The statement hangs its joins off a one-row select: a row always comes back.
+            let row = rows
+                .first()
+                .ok_or_else(|| backend(sqlx::Error::RowNotFound))?;
+            Ok(vec![decision_row(row)?])
         })
     })
 }
@@ -228,11 +232,7 @@ async fn read_batch<K: Serialize, R: Default>(
     }
     parameter.push(']');
     if parameter.len() > 2 {
-        let rows = sqlx::query(statement)
-            .bind(parameter)
-            .fetch_all(&pool)
-            .await
-            .map_err(backend)?;
+        let rows = fetch_rows(&pool, || sqlx::query(statement).bind(parameter.clone())).await?;
         for row in &rows {
             let n: i64 = row.try_get("n").map_err(backend)?;
             if let Some(slot) = usize::try_from(n).ok().and_then(|n| answers.get_mut(n)) {
@@ -243,6 +243,39 @@ async fn read_batch<K: Serialize, R: Default>(
     // A key left without a row is dropped here, and the shared read reports the shortfall
     // instead of answering another key's question.
     Ok(answers.into_iter().flatten().collect())
+}
+
+/// The rows of the read `query` makes, made again on another connection when the one it ran on
+/// turns out to have been closed by the database (restarted, or its administrator or a proxy
+/// ended the session). Checkouts are not pinged, so a dead connection is found only when used;
+/// a read changes nothing, so making it again is safe, where failing it would fail every
+/// request sharing its statement. At most once per pooled connection (each may be dead), and
+/// never when no connection can be had at all: a database that is down is answered at once.
+async fn fetch_rows<'q>(
+    pool: &AnyPool,
+    query: impl Fn() -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> StoreResult<Vec<AnyRow>> {
+    let mut dead_ones_left = pool.options().get_max_connections();
+    loop {
+        let mut connection = pool.acquire().await.map_err(backend)?;
+        match query().fetch_all(&mut *connection).await {
+            Err(error) if dead_ones_left > 0 && closed_by_the_database(&error) => {
+                connection.close_on_drop();
+                dead_ones_left -= 1;
+            }
+            rows => return rows.map_err(backend),
+        }
+    }
+}
+
+/// Whether a statement failed because its connection was gone: the socket failed, or the
+/// server said it ended the session (SQLSTATE class 57P: operator intervention).
+fn closed_by_the_database(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| code.starts_with("57P")),
+        _ => false,
+    }
 }
 
 /// A shared or one-decision statement's row: both read the member.
