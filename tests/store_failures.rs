@@ -365,15 +365,12 @@ mod over_http {
 // PostgreSQL: connections killed in the middle of the work
 // ---------------------------------------------------------------------------------------------
 
+/// The seed world, served from a store on `database`.
 #[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_killed() {
-    let Some(database) = store_suite::fixtures::postgres_database().await else {
-        return;
-    };
+async fn seeded_on(database: &store_suite::fixtures::Database) -> World<SqlStore> {
     let store = SqlStore::connect(database.url()).await.unwrap();
     let clock = store_suite::new_clock();
-    let world = seed(
+    seed(
         server_on(
             store,
             appgrant::Config::new(store_suite::ISSUER),
@@ -382,7 +379,29 @@ async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_kille
         ),
         clock,
     )
-    .await;
+    .await
+}
+
+/// Ends every session of the database but the one `raw` asks through, as an administrator or
+/// a restart would; how many it ended.
+#[cfg(feature = "postgres")]
+async fn kill_every_other_connection(raw: &sqlx::AnyPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(raw)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_killed() {
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let world = seeded_on(&database).await;
     let first = world.tokens_for(&world.jane).await;
     let mut codes = Vec::new();
     for _ in 0..60 {
@@ -393,13 +412,7 @@ async fn postgres_keeps_every_acknowledged_write_while_its_connections_are_kille
     let killer = tokio::spawn(async move {
         let mut killed = 0u64;
         for _ in 0..200 {
-            let done = sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            )
-            .execute(&raw)
-            .await;
-            killed += done.map(|done| done.rows_affected()).unwrap_or(0);
+            killed += kill_every_other_connection(&raw).await.unwrap_or(0);
             tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         }
         killed
@@ -471,18 +484,7 @@ async fn postgres_reads_on_connections_the_database_closed_are_made_again_on_liv
     let Some(database) = store_suite::fixtures::postgres_database().await else {
         return;
     };
-    let store = SqlStore::connect(database.url()).await.unwrap();
-    let clock = store_suite::new_clock();
-    let world = seed(
-        server_on(
-            store,
-            appgrant::Config::new(store_suite::ISSUER),
-            store_suite::new_keys(),
-            clock.clone(),
-        ),
-        clock,
-    )
-    .await;
+    let world = seeded_on(&database).await;
     world.install_service_account(&[&world.tower]).await;
     let person = world.tokens_for(&world.jane).await;
     let service = world.service_token().await.unwrap();
@@ -504,14 +506,7 @@ async fn postgres_reads_on_connections_the_database_closed_are_made_again_on_liv
     }
 
     let raw = database.raw_pool().await;
-    let killed = sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .execute(&raw)
-    .await
-    .unwrap()
-    .rows_affected();
+    let killed = kill_every_other_connection(&raw).await.unwrap();
     raw.close().await;
     assert!(killed > 1, "only {killed} connections were killed");
     // The terminations reach the sockets.
