@@ -7,12 +7,12 @@ use appgrant::audit::{AuditAction, AuditActor, RefusalReason, RevocationReason};
 use appgrant::config::PkcePolicy;
 use appgrant::grant::{
     AppRegistration, AuthorizationRequest, AuthorizationResponse, AuthorizeError,
-    ClientAuthentication, ErrorCode, ErrorPage, TokenError, TokenRequest, TokenResponse,
+    ClientAuthentication, ErrorCode, ErrorPage, Params, TokenError, TokenRequest, TokenResponse,
 };
 use appgrant::model::{
     App, AppFlows, ClientId, ClientType, GrantId, Level, OUT_OF_BAND, Requirement, SecretDigest,
 };
-use appgrant::store::AppStore;
+use appgrant::store::{AppStore, StoreError};
 use appgrant::token::{Secret, validate};
 use appgrant::{Config, DenyReason};
 use base64::Engine;
@@ -316,6 +316,31 @@ async fn code_challenge_without_a_method_is_refused_because_it_would_mean_plain(
     request.code_challenge_method = None;
     let params = redirected_error(authorize(&world, &request).await);
     assert_eq!(params["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn a_code_challenge_that_is_not_43_to_128_base64url_characters_is_refused() {
+    let world = support::world().await;
+    let challenge = support::challenge();
+    for malformed in [
+        challenge[..42].to_owned(),
+        "a".repeat(129),
+        // Standard base64 rather than base64url, and a padded one: `+`, `/`, `=` are not allowed.
+        STANDARD.encode([0xfb; 33]),
+        format!("{}=", &challenge[..42]),
+    ] {
+        let mut request = world.authorization_request();
+        request.code_challenge = Some(malformed.clone());
+        let params = redirected_error(authorize(&world, &request).await);
+        assert_eq!(params["error"], "invalid_request", "{malformed:?}");
+        assert_eq!(params["state"], "xyz", "{malformed:?}");
+    }
+    // The edges themselves are well formed.
+    for edge in ["a".repeat(43), "a".repeat(128), challenge] {
+        let mut request = world.authorization_request();
+        request.code_challenge = Some(edge.clone());
+        assert!(authorize(&world, &request).await.is_ok(), "{edge:?}");
+    }
 }
 
 #[tokio::test]
@@ -915,4 +940,136 @@ async fn a_code_for_a_user_deactivated_since_issues_no_tokens() {
         ) && event.app == world.app.client_id
     });
     assert!(audited, "the refusal is audited");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parameters
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn request_parameters_keep_a_names_first_value_and_list_each_name_once_in_order() {
+    let mut params: Params = [
+        ("scope", "rfis:read"),
+        ("client_id", "fieldsync"),
+        ("scope", "rfis:admin"),
+        ("state", ""),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        params.iter().collect::<Vec<_>>(),
+        [
+            ("client_id", "fieldsync"),
+            ("scope", "rfis:read"),
+            ("state", "")
+        ]
+    );
+    // What an endpoint takes out (the token at revocation and introspection) is gone after.
+    assert_eq!(params.remove("scope").as_deref(), Some("rfis:read"));
+    assert_eq!(params.remove("scope"), None);
+    assert!(!params.contains("scope"));
+    assert_eq!(
+        params.iter().collect::<Vec<_>>(),
+        [("client_id", "fieldsync"), ("state", "")]
+    );
+    assert_eq!(Params::new().iter().count(), 0);
+}
+
+#[test]
+fn logged_request_parameters_show_every_name_but_only_the_values_that_are_not_secret() {
+    let params: Params = [
+        ("grant_type", "authorization_code"),
+        ("client_id", "fieldsync"),
+        ("redirect_uri", REDIRECT),
+        ("code", "the-code-itself"),
+        ("code_verifier", VERIFIER),
+        ("client_secret", "hunter2"),
+    ]
+    .into_iter()
+    .collect();
+    let shown = format!("{params:?}");
+    for (name, value) in [
+        ("grant_type", "authorization_code"),
+        ("client_id", "fieldsync"),
+        ("redirect_uri", REDIRECT),
+    ] {
+        assert!(shown.contains(&format!("{name:?}: {value:?}")), "{shown}");
+    }
+    for (name, secret) in [
+        ("code", "the-code-itself"),
+        ("code_verifier", VERIFIER),
+        ("client_secret", "hunter2"),
+    ] {
+        assert!(shown.contains(&format!("{name:?}: <redacted>")), "{shown}");
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error codes on the wire
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_error_code_has_its_rfc_name_and_the_http_status_that_goes_with_it() {
+    // RFC 6749 §5.2: 400, or 401 for a failed client authentication; RFC 6750 §3.1: 401 for a
+    // bad token, 403 for too little scope; 500 and 503 for the server's own failures.
+    let table = [
+        (ErrorCode::InvalidRequest, "invalid_request", 400),
+        (ErrorCode::InvalidClient, "invalid_client", 401),
+        (ErrorCode::InvalidGrant, "invalid_grant", 400),
+        (ErrorCode::UnauthorizedClient, "unauthorized_client", 400),
+        (
+            ErrorCode::UnsupportedGrantType,
+            "unsupported_grant_type",
+            400,
+        ),
+        (
+            ErrorCode::UnsupportedResponseType,
+            "unsupported_response_type",
+            400,
+        ),
+        (ErrorCode::InvalidScope, "invalid_scope", 400),
+        (ErrorCode::InvalidTarget, "invalid_target", 400),
+        (ErrorCode::AccessDenied, "access_denied", 403),
+        (ErrorCode::ServerError, "server_error", 500),
+        (
+            ErrorCode::TemporarilyUnavailable,
+            "temporarily_unavailable",
+            503,
+        ),
+        (ErrorCode::InvalidToken, "invalid_token", 401),
+        (ErrorCode::InsufficientScope, "insufficient_scope", 403),
+        (
+            ErrorCode::UnsupportedTokenType,
+            "unsupported_token_type",
+            400,
+        ),
+        (ErrorCode::InvalidDpopProof, "invalid_dpop_proof", 400),
+        (ErrorCode::UseDpopNonce, "use_dpop_nonce", 400),
+    ];
+    for (code, name, status) in table {
+        assert_eq!(code.as_str(), name);
+        assert_eq!(code.to_string(), name, "Display writes the wire name");
+        assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(name));
+        assert_eq!(code.http_status(), status, "{name}");
+    }
+}
+
+#[test]
+fn a_store_failure_is_described_as_temporary_and_tells_nothing_of_the_store() {
+    let failure = TokenError::Store(StoreError::Backend(
+        "connection to 10.0.0.7:5432 refused".into(),
+    ));
+    assert_eq!(failure.code(), ErrorCode::TemporarilyUnavailable);
+    assert_eq!(
+        failure.description(),
+        "the server is temporarily unavailable; try again shortly"
+    );
+    // Every other error is described as it displays: what was wrong, never what was sent.
+    let refused = TokenError::InvalidGrant("authorization code expired");
+    assert_eq!(
+        refused.description(),
+        "invalid grant: authorization code expired"
+    );
+    assert_eq!(refused.description(), refused.to_string());
 }

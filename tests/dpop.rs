@@ -571,6 +571,44 @@ async fn a_public_clients_family_issued_without_dpop_is_bound_by_its_first_refre
 }
 
 #[tokio::test]
+async fn a_confidential_clients_refresh_token_is_never_bound_to_the_keys_its_refreshes_prove() {
+    // A confidential client authenticates every refresh with its own credentials, so its
+    // family stays unbound (RFC 9449 §5 binds only a public client's): each access token is
+    // bound to the key of its own request's proof, or to none.
+    let world = support::world().await;
+    let client = world.client();
+    let code = world.code_for(&world.jane).await;
+    let first = world
+        .server
+        .token(world.exchange_request(code), &client)
+        .await
+        .unwrap();
+    let (one, another) = (DpopKey::new(), DpopKey::new());
+    let refresh = |token, proof: Option<String>| refresh_with(&world, &client, token, proof);
+    let bound = refresh(
+        first.refresh_token.clone().unwrap(),
+        Some(one.for_token(world.clock.now())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bound.token_type, "DPoP");
+    let plain = refresh(bound.refresh_token.clone().unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(plain.token_type, "bearer");
+    let other = refresh(
+        plain.refresh_token.clone().unwrap(),
+        Some(another.for_token(world.clock.now())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        payload(other.access_token.expose())["cnf"]["jkt"],
+        json!(another.thumbprint())
+    );
+}
+
+#[tokio::test]
 async fn token_info_takes_a_bound_token_only_with_a_proof_by_its_key() {
     let world = support::world().await;
     let key = DpopKey::new();

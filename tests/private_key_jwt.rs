@@ -264,6 +264,49 @@ async fn an_expired_future_or_long_lived_assertion_is_refused() {
     }
 }
 
+/// Whether an assertion by `app` with `changes` made to the usual claims is accepted.
+async fn accepted_with(world: &World, key: &ClientKey, app: &App, changes: &[(&str, i64)]) -> bool {
+    let mut claims = claims(world, app);
+    for (claim, value) in changes {
+        claims[*claim] = json!(value);
+    }
+    token_with(world, app, &sign(key, &claims)).await.is_ok()
+}
+
+#[tokio::test]
+async fn an_assertion_may_live_ten_minutes_and_its_times_are_widened_by_the_leeway_alone() {
+    for leeway in [0, 30] {
+        let mut config = appgrant::Config::new(ISSUER);
+        config.leeway_seconds = leeway;
+        let world = support::world_with(config).await;
+        let key = client_key("k1");
+        let app = keyed_app(&world, &key).await;
+        let now = world.clock.now().timestamp();
+        let longest = now + 10 * 60 + leeway;
+        let edges = [
+            // Valid for at most ten minutes from its arrival, plus the leeway.
+            ("exp", longest, true),
+            ("exp", longest + 1, false),
+            // Expired once the leeway has passed after `exp` too.
+            ("exp", now - leeway + 1, true),
+            ("exp", now - leeway, false),
+            // Issued, or valid from, at most the leeway ahead of the server's clock.
+            ("iat", now + leeway, true),
+            ("iat", now + leeway + 1, false),
+            ("nbf", now + leeway, true),
+            ("nbf", now + leeway + 1, false),
+        ];
+        for (claim, at, accepted) in edges {
+            assert_eq!(
+                accepted_with(&world, &key, &app, &[(claim, at)]).await,
+                accepted,
+                "leeway {leeway}: {claim} {:+}",
+                at - now
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_unsigned_or_symmetrically_signed_assertion_is_refused() {
     let world = support::world().await;
@@ -280,6 +323,29 @@ async fn an_unsigned_or_symmetrically_signed_assertion_is_refused() {
     )
     .unwrap();
     refused_client(token_with(&world, &app, &hmac).await);
+}
+
+#[tokio::test]
+async fn an_assertion_with_an_unsupported_algorithm_is_refused_as_such_and_not_as_malformed() {
+    let world = support::world().await;
+    let key = client_key("k1");
+    let app = keyed_app(&world, &key).await;
+    let payload = URL_SAFE_NO_PAD.encode(claims(&world, &app).to_string());
+    for alg in ["none", "HS256"] {
+        let header = URL_SAFE_NO_PAD.encode(json!({ "alg": alg }).to_string());
+        let signature = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let refused = refused_client(
+            token_with(&world, &app, &format!("{header}.{payload}.{signature}")).await,
+        );
+        assert!(
+            refused.contains("unsupported algorithm"),
+            "{alg}: {refused}"
+        );
+    }
+    // A JWT that does not even parse says so, and names no algorithm.
+    let refused = refused_client(token_with(&world, &app, "not.a.jwt").await);
+    assert!(refused.contains("malformed"), "{refused}");
+    assert!(!refused.contains("algorithm"), "{refused}");
 }
 
 #[tokio::test]
@@ -306,6 +372,39 @@ async fn a_private_key_jwt_app_cannot_use_a_secret_and_a_secret_app_cannot_use_a
     let secret_app = world.app.clone();
     let assertion = sign(&key, &claims(&world, &secret_app));
     refused_client(token_with(&world, &secret_app, &assertion).await);
+}
+
+#[tokio::test]
+async fn a_client_presenting_the_other_kind_of_credential_is_told_the_kind_it_registered() {
+    let world = support::world().await;
+    let key = client_key("k1");
+    let app = keyed_app(&world, &key).await;
+    // A private_key_jwt app has no secret: whichever one it sends, it is told to sign instead.
+    for secret in [world.secret.clone(), appgrant::token::Secret::new("")] {
+        let with_secret = ClientAuthentication::Post {
+            client_id: app.client_id.clone(),
+            secret,
+        };
+        let refused = refused_client(
+            world
+                .server
+                .token(bound_to_acme(&world), &with_secret)
+                .await
+                .map(|_| ()),
+        );
+        assert!(
+            refused.ends_with("this client authenticates with private_key_jwt"),
+            "{refused}"
+        );
+    }
+    // A secret app's assertion is refused as the wrong method, not as a bad assertion.
+    let secret_app = world.app.clone();
+    let assertion = sign(&key, &claims(&world, &secret_app));
+    let refused = refused_client(token_with(&world, &secret_app, &assertion).await);
+    assert!(
+        refused.ends_with("this client authenticates with its secret, not private_key_jwt"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -354,6 +453,40 @@ async fn registration_refuses_private_keys_weak_keys_public_clients_and_no_keys(
         ..keyed_registration(vec![key.jwk.clone()])
     };
     assert!(world.server.register_app(public).await.is_err());
+}
+
+#[tokio::test]
+async fn a_refused_client_key_is_refused_with_the_reason_the_developer_must_fix() {
+    let world = support::world().await;
+    let key = client_key("k1");
+    let mut private = key.jwk.clone();
+    private["d"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+    let weak_rsa = json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xC5u8; 128]), "e": "AQAB"});
+    let cases = [
+        (private, "a key holds private material"),
+        (weak_rsa, "an RSA key is shorter than 2048 bits"),
+        // A shared secret is private material too.
+        (
+            json!({"kty": "oct", "k": "c2VjcmV0"}),
+            "a key holds private material",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-384", "x": "AAAA", "y": "AAAA"}),
+            "a key is not an Ed25519, P-256 or RSA public JWK",
+        ),
+    ];
+    for (jwk, reason) in cases {
+        let refused = world
+            .server
+            .register_app(keyed_registration(vec![jwk]))
+            .await;
+        match refused {
+            Err(ServerError::Registration(RegistrationError::InvalidClientKeys(said))) => {
+                assert_eq!(said, reason);
+            }
+            other => panic!("{reason}: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ use appgrant::token::{DeploymentSecret, Secret};
 use appgrant::{AuthorizationServer, Config};
 use axum::Router;
 use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use in_process::{Answer, SignedInAs, basic, get, hidden_inputs, post_form, query_param};
 use support::{ISSUER, REDIRECT, VERIFIER, World, challenge};
@@ -274,6 +276,27 @@ async fn a_tampered_or_unknown_request_uri_is_refused_with_a_page() {
 }
 
 #[tokio::test]
+async fn a_request_uri_too_short_to_hold_a_nonce_and_a_tag_is_refused_with_a_page() {
+    let world = support::world().await;
+    let router = signed_in(&world, &world.jane);
+    // The sealed part is a 24-byte nonce, then the ciphertext and its 16-byte tag.
+    for length in [0u8, 1, 10, 23, 24, 24 + 15, 24 + 16] {
+        let bytes: Vec<u8> = (0..length).collect();
+        let request_uri = format!(
+            "urn:ietf:params:oauth:request_uri:{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let answer = get(
+            &router,
+            &authorize_path(&world.app.client_id, &request_uri),
+            None,
+        )
+        .await;
+        assert_error_page(&answer, "not valid for this client");
+    }
+}
+
+#[tokio::test]
 async fn a_request_uri_expires_60_seconds_after_the_push() {
     let world = support::world().await;
     let router = signed_in(&world, &world.jane);
@@ -414,6 +437,52 @@ async fn an_invalid_push_is_a_400_json_error_never_a_redirect() {
         &push(&router, &world, &no_redirect).await,
         400,
         "invalid_request",
+    );
+}
+
+#[tokio::test]
+async fn a_refused_push_says_what_was_wrong_in_its_error_description() {
+    let world = support::world().await;
+    let router = signed_in(&world, &world.jane);
+    let without = |name: &str| -> Vec<(&'static str, String)> {
+        pushed_fields()
+            .into_iter()
+            .filter(|(key, _)| *key != name)
+            .collect()
+    };
+    let mut unregistered = without("redirect_uri");
+    unregistered.push(("redirect_uri", "https://attacker.example/cb".into()));
+    let mut plain = without("code_challenge_method");
+    plain.push(("code_challenge_method", "plain".into()));
+    let cases = [
+        (without("redirect_uri"), "redirect_uri is required"),
+        (
+            unregistered,
+            "redirect_uri is not registered for this client",
+        ),
+        // What the authorization endpoint would redirect says the same in the JSON error.
+        (
+            plain,
+            "code_challenge_method plain is not allowed; use S256",
+        ),
+    ];
+    for (fields, says) in cases {
+        let answer = push(&router, &world, &fields).await;
+        assert_json_error(&answer, 400, "invalid_request");
+        assert_eq!(answer.json()["error_description"], says, "{}", answer.body);
+    }
+    // A failed client authentication is described as at the token endpoint.
+    let answer = push_as(
+        &router,
+        &world.app.client_id,
+        &Secret::new("not the secret"),
+        &pushed_fields(),
+    )
+    .await;
+    assert_json_error(&answer, 401, "invalid_client");
+    assert_eq!(
+        answer.json()["error_description"],
+        "client authentication failed: wrong client secret"
     );
 }
 

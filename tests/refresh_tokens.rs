@@ -396,6 +396,69 @@ async fn refresh_tokens_need_the_servers_refresh_key() {
     assert!(same.token(request(&rotated), &world.client()).await.is_ok());
 }
 #[tokio::test]
+async fn a_token_of_the_familys_generation_that_was_never_handed_out_is_unknown_not_reuse() {
+    // A rotation that loses a race mints the family's next generation too, but its token is
+    // never sent: whatever comes back at that generation other than the current token is
+    // unknown, and revokes nothing (only a generation the family has passed is reuse).
+    let world = support::world().await;
+    let key = RefreshTokenKey::from_bytes([42; 32]);
+    let server = appgrant::AuthorizationServer::builder(
+        world.server.store().clone(),
+        world.server.config().clone(),
+    )
+    .keys(world.server.keys())
+    .refresh_token_key(key.clone())
+    .clock(world.clock.clone())
+    .audit(world.audit.clone())
+    .build()
+    .unwrap();
+    let code = world.code_for(&world.jane).await;
+    let first = server
+        .token(world.exchange_request(code), &world.client())
+        .await
+        .unwrap();
+    let request = |refresh_token: Secret| TokenRequest::RefreshToken {
+        refresh_token,
+        scope: None,
+        resource: None,
+    };
+    let latest = server
+        .token(
+            request(first.refresh_token.clone().unwrap()),
+            &world.client(),
+        )
+        .await
+        .unwrap();
+    let grant = grant_of(&world, &latest);
+    let family = server.store().family(&grant).await.unwrap().unwrap();
+    assert_eq!(family.generation, 2);
+    // Nor is a token of a generation the family has not reached (only the server's key makes
+    // one, and it never sends one).
+    for generation in [family.generation, family.generation + 1] {
+        let never_sent = key.mint(&grant, generation, &mut rand::thread_rng());
+        let refused = server.token(request(never_sent), &world.client()).await;
+        assert!(
+            matches!(
+                refused,
+                Err(TokenError::InvalidGrant("unknown refresh token"))
+            ),
+            "generation {generation}: {refused:?}"
+        );
+    }
+    assert!(revocations(&world).is_empty());
+    assert!(world.allowed(&latest, &read_tower()).await);
+    // One generation behind is another matter: that token was handed out and rotated away.
+    let older = key.mint(&grant, family.generation - 1, &mut rand::thread_rng());
+    let refused = server.token(request(older), &world.client()).await;
+    assert!(
+        matches!(refused, Err(TokenError::RefreshReused { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(revocations(&world).len(), 1);
+    assert!(!world.allowed(&latest, &read_tower()).await);
+}
+
+#[tokio::test]
 async fn reuse_revokes_only_its_own_family() {
     let world = support::world().await;
     let other_family = world.tokens_for(&world.jane).await;

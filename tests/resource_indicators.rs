@@ -8,8 +8,8 @@ mod in_process;
 mod support;
 
 use appgrant::grant::{
-    AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, TokenError,
-    TokenRequest, TokenResponse,
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, ResourceError,
+    TokenError, TokenRequest, TokenResponse,
 };
 use appgrant::http::{HttpOptions, ResourceGuard};
 use appgrant::model::*;
@@ -115,6 +115,20 @@ async fn allowed_at(world: &World, resource: Option<&str>, token: &TokenResponse
     check.unwrap().is_allowed()
 }
 
+/// The `error_description` of the redirect that refuses an authorization for `resource`.
+async fn invalid_target_description(world: &World, resource: &str) -> &'static str {
+    let result = world
+        .server
+        .consent_prompt(&request_for(world, Some(resource)))
+        .await;
+    match result {
+        Err(AuthorizeError::Redirect(redirect)) if redirect.error == ErrorCode::InvalidTarget => {
+            redirect.description
+        }
+        other => panic!("{resource:?}: expected an invalid_target redirect, got {other:?}"),
+    }
+}
+
 fn is_invalid_target<T: std::fmt::Debug>(result: &Result<T, TokenError>) -> bool {
     matches!(result, Err(error) if error.code() == ErrorCode::InvalidTarget)
 }
@@ -206,6 +220,24 @@ async fn an_unknown_or_malformed_resource_at_authorize_is_redirected_as_invalid_
             panic!("{resource:?}: expected a redirected error, got {result:?}");
         };
         assert_eq!(redirect.error, ErrorCode::InvalidTarget, "{resource:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_target_redirect_says_whether_the_resource_is_unknown_or_malformed() {
+    let world = world().await;
+    // A well-formed URI the server issues no tokens for: the developer must fix which
+    // resource server it names, not its syntax.
+    assert_eq!(
+        invalid_target_description(&world, "https://elsewhere.example.com").await,
+        ResourceError::Unknown.to_string()
+    );
+    for malformed in ["not a uri", "https://files.example.com/v1#part"] {
+        assert_eq!(
+            invalid_target_description(&world, malformed).await,
+            ResourceError::NotAnAbsoluteUri.to_string(),
+            "{malformed:?}"
+        );
     }
 }
 

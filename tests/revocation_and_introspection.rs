@@ -1,6 +1,7 @@
 //! Token revocation (RFC 7009), introspection (RFC 7662) and token info.
 
 mod failing_store;
+mod in_process;
 mod store_suite;
 mod support;
 
@@ -154,6 +155,47 @@ async fn revoking_the_access_token_revokes_its_refresh_token() {
         revocations(&world),
         [(grant_of(&world, &tokens), RevocationReason::Requested)]
     );
+}
+
+#[tokio::test]
+async fn the_http_endpoints_revoke_and_introspect_the_token_the_form_names() {
+    let world = support::world().await;
+    let tokens = world.tokens_for(&world.jane).await;
+    let router = in_process::app(
+        world.server.clone(),
+        in_process::SignedInAs {
+            user: world.jane.clone(),
+            company: world.acme.clone(),
+            session: "session".into(),
+        },
+    );
+    let basic = in_process::basic(world.app.client_id.as_str(), world.secret.expose());
+    let ask = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let (router, basic) = (&router, &basic);
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            in_process::post_form(router, path, &form, Some(basic)).await
+        }
+    };
+    let token = || vec![("token", access(&tokens).to_owned())];
+    for path in ["/oauth/introspect", "/oauth/revoke"] {
+        let answer = ask(path, vec![]).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.body);
+        assert_eq!(answer.json()["error"], "invalid_request", "{path}");
+        assert_eq!(answer.json()["error_description"], "token is required");
+    }
+    let answer = ask("/oauth/introspect", token()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["active"], true, "{}", answer.body);
+    assert_eq!(answer.json()["sub"], "jane", "{}", answer.body);
+    let answer = ask("/oauth/revoke", token()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        deny_reason(&world, &tokens).await,
+        Some(DenyReason::Revoked)
+    );
+    let answer = ask("/oauth/introspect", token()).await;
+    assert_eq!(answer.json(), json!({"active": false}));
 }
 
 #[tokio::test]

@@ -276,6 +276,62 @@ async fn a_tool_the_server_does_not_know_is_invalid_scope() {
 }
 
 #[tokio::test]
+async fn an_invalid_scope_redirect_says_how_the_scope_is_wrong_without_repeating_it() {
+    let mut config = Config::new(ISSUER);
+    config.tools = vec![Tool::new("rfis"), Tool::new("directory")];
+    let mut world = world_with(config).await;
+    let limited = AppRegistration {
+        ceiling: Some(ToolLevels::from([(Tool::new("rfis"), Level::Admin)])),
+        ..support::both_flows_app()
+    };
+    let registered = world.server.register_app(limited).await.unwrap();
+    world.app = registered.app;
+    let cases = [
+        (
+            "rfis:read budget:read",
+            "budget",
+            "a tool this server does not know",
+        ),
+        (
+            "rfis:read directory:read",
+            "directory",
+            "a tool the app may not use",
+        ),
+        (
+            "rfis:read rfis:delete",
+            "delete",
+            "tool:read, tool:write or tool:admin",
+        ),
+    ];
+    for (scope, written, says) in cases {
+        let result = world
+            .server
+            .consent_prompt(&scoped_request(&world, scope))
+            .await;
+        let Err(AuthorizeError::Redirect(redirect)) = result else {
+            panic!("{scope:?}: expected a redirected error, got {result:?}");
+        };
+        assert_eq!(redirect.error, ErrorCode::InvalidScope, "{scope:?}");
+        assert!(
+            redirect.description.contains(says),
+            "{scope:?}: {}",
+            redirect.description
+        );
+        // The redirect carries no text the request wrote (it lands on the app's page).
+        assert!(
+            !redirect.description.contains(written),
+            "{scope:?}: {}",
+            redirect.description
+        );
+        let location = redirect.location().unwrap();
+        assert_eq!(
+            in_process::query_param(&location, "error_description").as_deref(),
+            Some(redirect.description)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_scope_above_the_apps_ceiling_is_capped_and_the_response_says_so() {
     let world = world_with_ceiling(Level::ReadOnly).await;
     let tokens = scoped_tokens(&world, &world.jane, "rfis:admin").await;
