@@ -4,8 +4,8 @@
 //! Every read still goes to the database; only the decoding is remembered, and decoding is a
 //! function of the text alone. A record another instance changed is other text, decoded anew,
 //! so nothing written anywhere is missed: this is not a cache of the database, it is a cache
-//! of `serde_json::from_str`. On SQL stores it was about a third of what a decision's reads
-//! cost the server (`perf`, issue 12).
+//! of `serde_json::from_str`, which was about 7% of the server's CPU on a SQLite API call
+//! (`perf`, issue 12).
 
 use super::StoreResult;
 use super::sql::from_json;
@@ -13,7 +13,7 @@ use crate::model::{App, Installation, Permissions, ToolLevels, User};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-/// How many bytes of text (weighed with what they decode to) each kind remembers.
+/// How much each kind remembers, in the weight of [`TextWeight`] (about bytes).
 const BUDGET_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A text longer than this is decoded every time rather than remembered: hashing and
