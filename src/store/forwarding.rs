@@ -2,8 +2,9 @@
 //! store and keep another for its own code, without writing a wrapper.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, Directory, DirectoryStore, InstallationStore, KeyStore,
-    RefreshStore, ReplayStore, RevocationStore, ServiceAccount, StoreResult,
+    AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory, DirectoryStore,
+    InstallationStore, KeyStore, RefreshStore, ReplayStore, RevocationStore, ServiceAccount,
+    StoreResult,
 };
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
 use crate::model::{
@@ -36,13 +37,24 @@ impl<T: AppStore> AppStore for Arc<T> {
     }
 }
 
-impl<T: InstallationStore> InstallationStore for Arc<T> {
+// Bounded by the revocation and app stores too, so that `decision_records` can forward to the
+// store's own (one read, where the trait's default makes three): the default's bound is on
+// `Self`, which for `Arc<T>` cannot be traced back to `T`. Every store a server takes
+// implements all three.
+impl<T: InstallationStore + RevocationStore + AppStore> InstallationStore for Arc<T> {
     async fn installation(
         &self,
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<Installation>> {
         T::installation(self, app, company).await
+    }
+
+    async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords>
+    where
+        Self: RevocationStore + AppStore,
+    {
+        T::decision_records(self, query).await
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {
@@ -236,5 +248,40 @@ impl<T: DirectoryStore> DirectoryStore for Arc<T> {
 
     async fn members(&self, company: &CompanyId) -> StoreResult<Vec<(User, Permissions)>> {
         T::members(self, company).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, Scope};
+    use crate::store::{Acting, DecisionQuery, MemberReads, MemoryStore};
+
+    /// An `Arc` of a store decides with the store's own one-read `decision_records`, which
+    /// reads the member too, not with the trait's default, which leaves it to the directory.
+    #[tokio::test]
+    async fn an_arc_of_a_store_reads_a_decisions_records_as_the_store_itself_does() {
+        let store = MemoryStore::new();
+        let (acme, jane) = (CompanyId::new("acme"), UserId::new("jane"));
+        store.save_user(User::person("jane", "Jane")).await.unwrap();
+        let held = Permissions::none().with(Scope::Company, "directory", Level::Admin);
+        store
+            .save_membership(&acme, &jane, held.clone())
+            .await
+            .unwrap();
+        let (app, grant) = (ClientId::new("field-sync"), GrantId::new("g1"));
+        let query = DecisionQuery {
+            app: &app,
+            company: &acme,
+            grant: &grant,
+            acting: Acting::Person(&jane),
+            member: MemberReads::InStore,
+        };
+        let direct = store.decision_records(&query).await.unwrap();
+        let shared = Arc::new(store).decision_records(&query).await.unwrap();
+        assert_eq!(shared, direct);
+        let (user, permissions) = shared.member.expect("the member read with the rest");
+        assert_eq!(user.map(|user| user.id), Some(jane));
+        assert_eq!(permissions, Some(held));
     }
 }
