@@ -465,6 +465,33 @@ fn check_scheme(url: &str) -> StoreResult<Database> {
 }
 
 impl SqlStore {
+    /// An installation's record as stored, read where this store reads it fastest.
+    async fn installation_text(
+        &self,
+        app: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<Option<String>> {
+        const STATEMENT: &str =
+            "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2";
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
+                [("$1", &app.as_str()), ("$2", &company.as_str())];
+            return reads.optional_row(STATEMENT, &parameters, |row| row.get("record"));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            return shared.installation(app, company).await;
+        }
+        let row = sqlx::query(STATEMENT)
+            .bind(app.to_string())
+            .bind(company.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|row| text(&row, "record")).transpose()
+    }
+
     /// Every installation whose `column` (`app_id` or `company_id`, never caller text) is
     /// `value`, unsorted.
     async fn installations_where(
@@ -1099,28 +1126,8 @@ impl InstallationStore for SqlStore {
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<Installation>> {
-        const STATEMENT: &str =
-            "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2";
-        #[cfg(feature = "sqlite")]
-        if let Some(reads) = self.reads_here()? {
-            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
-                [("$1", &app.as_str()), ("$2", &company.as_str())];
-            let record =
-                reads.optional_row(STATEMENT, &parameters, |row| row.get::<_, String>("record"))?;
-            return self.decoded.installations.decode_some(record.as_deref());
-        }
-        #[cfg(feature = "postgres")]
-        if let Some(shared) = &self.shared {
-            let record = shared.installation(app, company).await?;
-            return self.decoded.installations.decode_some(record.as_deref());
-        }
-        let row = sqlx::query(STATEMENT)
-            .bind(app.to_string())
-            .bind(company.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.map(|row| from_json(&text(&row, "record")?)).transpose()
+        let record = self.installation_text(app, company).await?;
+        self.decoded.installations.decode_some(record.as_deref())
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
