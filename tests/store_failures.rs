@@ -531,6 +531,46 @@ async fn postgres_reads_on_connections_the_database_closed_are_made_again_on_liv
     }
 }
 
+/// A store over the host's pool stops when the host closes that pool, as a database gone
+/// would stop it: the connections the hot reads keep between statements go with the pool, so
+/// no decision or grant is answered from them afterwards.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_reads_stop_when_the_host_closes_the_pool() {
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let pool = database.raw_pool().await;
+    let store = SqlStore::from_pool(pool.clone()).await.unwrap();
+    let clock = store_suite::new_clock();
+    let keys = store_suite::new_keys();
+    let config = appgrant::Config::new(store_suite::ISSUER);
+    let world = seed(server_on(store, config, keys, clock.clone()), clock).await;
+    world.install_service_account(&[&world.tower]).await;
+    let service = world.service_token().await.unwrap();
+    let requirement = store_suite::read_tower();
+    let decide = || {
+        world
+            .server
+            .decide(service.access_token.expose(), &requirement)
+    };
+    // Enough at once that the reads share statements, on connections they then keep.
+    for _ in 0..3 {
+        let (a, b, c, d) = tokio::join!(decide(), decide(), decide(), decide());
+        for decided in [a, b, c, d] {
+            assert!(decided.unwrap().is_allowed());
+        }
+    }
+
+    pool.close().await;
+    let (a, b) = tokio::join!(decide(), decide());
+    assert!(a.is_err() && b.is_err(), "decided over a closed pool");
+    assert!(
+        world.service_token().await.is_err(),
+        "granted over a closed pool"
+    );
+}
+
 #[tokio::test]
 async fn a_database_that_accepts_but_never_answers_fails_fast() {
     // A listener that takes connections and says nothing, like a database host that hangs.

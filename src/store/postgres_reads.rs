@@ -12,9 +12,11 @@ use super::sql::{DecisionRow, backend, read_patience, to_json};
 use super::{Acting, DecisionQuery, MemberReads, StoreResult};
 use crate::model::{ClientId, CompanyId};
 use serde::Serialize;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 /// Every decision waiting, read as the one-decision statement reads one: the installation,
 /// the acting user (the person, or the service account the installation names, in the column
@@ -33,15 +35,15 @@ const DECISIONS: &str = "SELECT q.n, i.record AS record, u.record AS user_record
      LEFT JOIN appgrant_memberships m ON m.company_id = q.company \
        AND m.user_id = COALESCE(q.person, i.service_account)";
 
-/// Every app waiting.
-const APPS: &str = "SELECT q.n, a.record, a.revision \
-     FROM json_to_recordset($1::json) AS q(n BIGINT, client_id TEXT) \
-     LEFT JOIN appgrant_apps a ON a.client_id = q.client_id";
-
-/// Every installation waiting.
-const INSTALLATIONS: &str = "SELECT q.n, i.record \
-     FROM json_to_recordset($1::json) AS q(n BIGINT, app TEXT, company TEXT) \
-     LEFT JOIN appgrant_installations i ON i.app_id = q.app AND i.company_id = q.company";
+/// Every app and installation waiting, in one statement: a client-credentials grant reads its
+/// app and its installation at once, so the two land in the same statement rather than in two
+/// (a key without a company asks for the app, one with a company for the installation).
+const RECORDS: &str = "SELECT q.n, a.record AS app_record, a.revision, \
+     i.record AS installation_record \
+     FROM json_to_recordset($1::json) AS q(n BIGINT, client_id TEXT, company TEXT) \
+     LEFT JOIN appgrant_apps a ON q.company IS NULL AND a.client_id = q.client_id \
+     LEFT JOIN appgrant_installations i \
+       ON i.app_id = q.client_id AND i.company_id = q.company";
 
 /// One decision's question.
 #[derive(Serialize)]
@@ -52,17 +54,18 @@ struct DecisionKey {
     person: Option<String>,
 }
 
-/// One app's question.
+/// One app's question (no company), or one installation's (the app's in the company).
 #[derive(Serialize)]
-struct AppKey {
+struct RecordKey {
     client_id: String,
+    company: Option<String>,
 }
 
-/// One installation's question.
-#[derive(Serialize)]
-struct InstallationKey {
-    app: String,
-    company: String,
+/// An app's or an installation's record, as stored: what a [`RecordKey`] asked for.
+#[derive(Default)]
+struct RecordRow {
+    app: Option<AppText>,
+    installation: Option<String>,
 }
 
 /// A key with its place in the statement's parameter.
@@ -77,8 +80,7 @@ struct Numbered<K> {
 #[derive(Clone, Debug)]
 pub(super) struct PostgresReads {
     decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
-    apps: Arc<SharedReads<AppKey, Option<AppText>>>,
-    installations: Arc<SharedReads<InstallationKey, Option<String>>>,
+    records: Arc<SharedReads<RecordKey, RecordRow>>,
 }
 
 /// An app's record and revision as stored. The shared reads answer with the text and each
@@ -90,21 +92,12 @@ impl PostgresReads {
     /// Shared reads over `pool`; `one_decision` holds the statements that read one decision
     /// for a person and for a service account (members in store), for a batch of one.
     pub(super) fn new(pool: &AnyPool, one_decision: [String; 2]) -> Self {
-        // One statement of each kind at a time per four connections: on 2 cores (a pool of
-        // 4) one reader answered about 20% more decisions than two or four, its statements
-        // taking more keys each (scripts/load_by_store.py, PostgreSQL).
-        let readers = usize::try_from(pool.options().get_max_connections() / 4)
-            .unwrap_or(1)
-            .max(1);
-        let patience = read_patience(pool);
+        let pool = &Arc::new(KeptConnections::new(pool));
+        let readers = readers(&pool.pool);
+        let patience = read_patience(&pool.pool);
         Self {
             decisions: SharedReads::new(readers, patience, decisions_reader(pool, one_decision)),
-            apps: SharedReads::new(readers, patience, reader(pool, APPS, app_row)),
-            installations: SharedReads::new(
-                readers,
-                patience,
-                reader(pool, INSTALLATIONS, installation_row),
-            ),
+            records: SharedReads::new(readers, patience, reader(pool, RECORDS, record_row)),
         }
     }
 
@@ -126,10 +119,11 @@ impl PostgresReads {
 
     /// The record and revision of the app with this client id, as stored.
     pub(super) async fn app(&self, client_id: &ClientId) -> StoreResult<Option<AppText>> {
-        let key = AppKey {
+        let key = RecordKey {
             client_id: client_id.to_string(),
+            company: None,
         };
-        self.apps.read(key).await
+        Ok(self.records.read(key).await?.app)
     }
 
     /// The record of the app's installation in the company, as stored.
@@ -138,11 +132,11 @@ impl PostgresReads {
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<String>> {
-        let key = InstallationKey {
-            app: app.to_string(),
-            company: company.to_string(),
+        let key = RecordKey {
+            client_id: app.to_string(),
+            company: Some(company.to_string()),
         };
-        self.installations.read(key).await
+        Ok(self.records.read(key).await?.installation)
     }
 }
 
@@ -151,13 +145,13 @@ impl PostgresReads {
 /// statement's plan is made for many keys at once (on small tables, hash joins of whole
 /// tables: 0.14 ms a statement against 0.04 ms for one key).
 fn decisions_reader(
-    pool: &AnyPool,
+    pool: &Arc<KeptConnections>,
     one_decision: [String; 2],
 ) -> ReadBatch<DecisionKey, DecisionRow> {
-    let pool = pool.clone();
+    let pool = Arc::clone(pool);
     let one_decision = Arc::new(one_decision);
     Arc::new(move |mut keys: Vec<DecisionKey>| {
-        let (pool, one_decision) = (pool.clone(), Arc::clone(&one_decision));
+        let (pool, one_decision) = (Arc::clone(&pool), Arc::clone(&one_decision));
         Box::pin(async move {
             if keys.len() != 1 {
                 return read_batch(pool, DECISIONS, decision_row, keys).await;
@@ -197,7 +191,7 @@ fn decisions_reader(
 
 /// Reads a batch with `statement`, decoding each row with `decode`.
 fn reader<K, R>(
-    pool: &AnyPool,
+    pool: &Arc<KeptConnections>,
     statement: &'static str,
     decode: fn(&AnyRow) -> StoreResult<R>,
 ) -> ReadBatch<K, R>
@@ -205,12 +199,12 @@ where
     K: Serialize + Send + 'static,
     R: Default + Send + 'static,
 {
-    let pool = pool.clone();
-    Arc::new(move |keys| Box::pin(read_batch(pool.clone(), statement, decode, keys)))
+    let pool = Arc::clone(pool);
+    Arc::new(move |keys| Box::pin(read_batch(Arc::clone(&pool), statement, decode, keys)))
 }
 
 async fn read_batch<K: Serialize, R: Default>(
-    pool: AnyPool,
+    pool: Arc<KeptConnections>,
     statement: &'static str,
     decode: fn(&AnyRow) -> StoreResult<R>,
     keys: Vec<K>,
@@ -245,25 +239,99 @@ async fn read_batch<K: Serialize, R: Default>(
     Ok(answers.into_iter().flatten().collect())
 }
 
+/// Connections the hot reads keep between statements, out of the pool.
+///
+/// sqlx tests every connection given back to its pool with a round trip (a `Sync` and its
+/// answer) in a task of its own, so a statement made on a pooled connection cost the database
+/// two wake-ups, not one. The shared reads make thousands of statements a second on no more
+/// connections than they have readers, so they keep theirs: taken from the pool once
+/// (connected as the host's are, with its session setup) and detached, so the pool may open
+/// others in their place. At most `most` are kept (each reader holds one while it reads), and
+/// none past the pool's `max_lifetime`.
+#[derive(Debug)]
+struct KeptConnections {
+    pool: AnyPool,
+    kept: Mutex<Vec<(AnyConnection, Instant)>>,
+    most: usize,
+}
+
+impl KeptConnections {
+    /// Keeps up to one connection per reader of each of the two kinds of read.
+    fn new(pool: &AnyPool) -> Self {
+        Self {
+            pool: pool.clone(),
+            kept: Mutex::new(Vec::new()),
+            most: readers(pool) * 2,
+        }
+    }
+
+    /// A kept connection, or one taken from the pool.
+    async fn take(&self) -> StoreResult<(AnyConnection, Instant)> {
+        let kept = {
+            // A panic cannot leave the list half-changed: each change is one push, pop or clear.
+            let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            // The host closed the pool: the store is done with the database, kept ones too.
+            if self.pool.is_closed() {
+                kept.clear();
+            }
+            kept.pop()
+        };
+        match kept {
+            Some(kept) => Ok(kept),
+            None => {
+                let pooled = self.pool.acquire().await.map_err(backend)?;
+                Ok((pooled.detach(), Instant::now()))
+            }
+        }
+    }
+
+    /// Keeps a connection that answered its statement; one past its lifetime, or beyond the
+    /// number kept, is closed (dropped: its socket closes).
+    fn keep(&self, connection: (AnyConnection, Instant)) {
+        let lifetime = self.pool.options().get_max_lifetime();
+        if lifetime.is_some_and(|lifetime| connection.1.elapsed() >= lifetime) {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() < self.most {
+            kept.push(connection);
+        }
+    }
+}
+
+/// Shared statements of each kind at once: one per four connections of the pool. On 2 cores
+/// (a pool of 4) one reader answered about 20% more decisions than two or four, its
+/// statements taking more keys each (scripts/load_by_store.py, PostgreSQL).
+fn readers(pool: &AnyPool) -> usize {
+    usize::try_from(pool.options().get_max_connections() / 4)
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// The rows of the read `query` makes, made again on another connection when the one it ran on
 /// turns out to have been closed by the database (restarted, or its administrator or a proxy
-/// ended the session). Checkouts are not pinged, so a dead connection is found only when used;
-/// a read changes nothing, so making it again is safe, where failing it would fail every
-/// request sharing its statement. At most once per pooled connection (each may be dead), and
-/// never when no connection can be had at all: a database that is down is answered at once.
+/// ended the session). A kept connection is not tested before use, so a dead one is found only
+/// when used; a read changes nothing, so making it again is safe, where failing it would fail
+/// every request sharing its statement. At most once per connection that may be dead (each
+/// kept one and each pooled one), and never when no connection can be had at all: a database
+/// that is down is answered at once. A connection whose statement failed is not kept.
 async fn fetch_rows<'q>(
-    pool: &AnyPool,
+    connections: &KeptConnections,
     query: impl Fn() -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
 ) -> StoreResult<Vec<AnyRow>> {
-    let mut dead_ones_left = pool.options().get_max_connections();
+    let most_dead = connections.most + connections.pool.options().get_max_connections() as usize;
+    let mut dead_ones_left = most_dead;
     loop {
-        let mut connection = pool.acquire().await.map_err(backend)?;
-        match query().fetch_all(&mut *connection).await {
+        let (mut connection, opened) = connections.take().await?;
+        match query().fetch_all(&mut connection).await {
+            Ok(rows) => {
+                connections.keep((connection, opened));
+                return Ok(rows);
+            }
             Err(error) if dead_ones_left > 0 && closed_by_the_database(&error) => {
-                connection.close_on_drop();
                 dead_ones_left -= 1;
             }
-            rows => return rows.map_err(backend),
+            Err(error) => return Err(backend(error)),
         }
     }
 }
@@ -289,10 +357,9 @@ fn app_text(row: &AnyRow, column: &str) -> StoreResult<Option<AppText>> {
     Ok(record.zip(revision))
 }
 
-fn app_row(row: &AnyRow) -> StoreResult<Option<AppText>> {
-    app_text(row, "record")
-}
-
-fn installation_row(row: &AnyRow) -> StoreResult<Option<String>> {
-    row.try_get("record").map_err(backend)
+fn record_row(row: &AnyRow) -> StoreResult<RecordRow> {
+    Ok(RecordRow {
+        app: app_text(row, "app_record")?,
+        installation: row.try_get("installation_record").map_err(backend)?,
+    })
 }
