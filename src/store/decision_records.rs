@@ -15,7 +15,7 @@ pub enum Acting<'a> {
 }
 
 /// Where the acting user and their membership are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MemberReads {
     /// In this store's own directory tables, which the server uses as its directory: the store
     /// may read them with the rest.

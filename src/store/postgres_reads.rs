@@ -46,7 +46,7 @@ const RECORDS: &str = "SELECT q.n, a.record AS app_record, a.revision, \
        ON i.app_id = q.client_id AND i.company_id = q.company";
 
 /// One decision's question.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 struct DecisionKey {
     app: String,
     company: String,
@@ -55,14 +55,14 @@ struct DecisionKey {
 }
 
 /// One app's question (no company), or one installation's (the app's in the company).
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 struct RecordKey {
     client_id: String,
     company: Option<String>,
 }
 
 /// An app's or an installation's record, as stored: what a [`RecordKey`] asked for.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct RecordRow {
     app: Option<AppText>,
     installation: Option<String>,

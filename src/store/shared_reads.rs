@@ -14,8 +14,9 @@
 //! however its holder ends (done, cancelled, panicking) and handed on if reads are waiting.
 
 use super::{StoreError, StoreResult};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -77,7 +78,7 @@ struct Overdue(Duration);
 #[error("the shared read was dropped before it answered")]
 struct Unanswered;
 
-impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
+impl<K: Eq + Hash + Send + 'static, R: Clone + Send + 'static> SharedReads<K, R> {
     /// Reads with `read`, at most `readers` statements at once, each read waiting at most
     /// `patience` for its answer.
     pub(super) fn new(readers: usize, patience: Duration, read: ReadBatch<K, R>) -> Arc<Self> {
@@ -156,6 +157,7 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
                 queue.waiting.drain(..take).collect()
             };
             let (keys, answers): (Vec<K>, Vec<_>) = batch.into_iter().unzip();
+            let (keys, places) = distinct(keys);
             let asked = keys.len();
             let mut waited = false;
             let mut read = std::pin::pin!((self.read)(keys));
@@ -171,9 +173,9 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
                 .unwrap_or_else(|_| Err(overdue(self.patience)));
             match read {
                 Ok(rows) if rows.len() == asked => {
-                    for (answer, row) in answers.into_iter().zip(rows) {
+                    for (answer, place) in answers.into_iter().zip(places) {
                         // A caller that gave up no longer listens; nothing to do for it.
-                        let _ = answer.send(Ok(row));
+                        let _ = answer.send(Ok(rows[place].clone()));
                     }
                 }
                 Ok(rows) => fail(answers, &Arc::new(mismatch(asked, rows.len()))),
@@ -224,6 +226,33 @@ impl<K: Send + 'static, R: Send + 'static> SharedReads<K, R> {
     }
 }
 
+/// The distinct keys of a batch, in the order first asked, and for each key asked the place of
+/// its answer among theirs. Reads of the same key in one statement share one row of it: the
+/// same snapshot answers them alike, and under load most keys are the same few (every call of
+/// an integration carries the one service-account token it was given).
+fn distinct<K: Eq + Hash>(keys: Vec<K>) -> (Vec<K>, Vec<usize>) {
+    let mut first: HashMap<&K, usize> = HashMap::with_capacity(keys.len());
+    let mut kept = vec![false; keys.len()];
+    let places: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(at, key)| {
+            let place = first.len();
+            *first.entry(key).or_insert_with(|| {
+                kept[at] = true;
+                place
+            })
+        })
+        .collect();
+    drop(first);
+    let keys = keys
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(key, kept)| kept.then_some(key))
+        .collect();
+    (keys, places)
+}
+
 /// How a read starts.
 enum Start<K> {
     /// Alone, in the caller's task: no reader was busy and nobody was waiting.
@@ -236,14 +265,14 @@ enum Start<K> {
 
 /// A reader's place among the `readers` allowed at once. Dropped however its holder ends
 /// (done, cancelled or panicking), it is released or handed on, so no read is left waiting.
-struct Slot<K: Send + 'static, R: Send + 'static> {
+struct Slot<K: Eq + Hash + Send + 'static, R: Clone + Send + 'static> {
     reads: Arc<SharedReads<K, R>>,
     /// Whether its holder ran: a reader task dropped before its first poll must not start
     /// another (on a runtime shutting down, that one would be dropped at once too).
     started: bool,
 }
 
-impl<K: Send + 'static, R: Send + 'static> Slot<K, R> {
+impl<K: Eq + Hash + Send + 'static, R: Clone + Send + 'static> Slot<K, R> {
     /// The slot of a read running now, in its caller's task.
     fn running(reads: Arc<SharedReads<K, R>>) -> Self {
         Self {
@@ -253,7 +282,7 @@ impl<K: Send + 'static, R: Send + 'static> Slot<K, R> {
     }
 }
 
-impl<K: Send + 'static, R: Send + 'static> Drop for Slot<K, R> {
+impl<K: Eq + Hash + Send + 'static, R: Clone + Send + 'static> Drop for Slot<K, R> {
     fn drop(&mut self) {
         self.reads.release(self.started);
     }
@@ -409,6 +438,48 @@ mod tests {
                 Ok(keys.into_iter().map(|key| key * 2).collect())
             })
         })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_of_one_key_in_one_statement_ask_it_once_and_each_gets_its_row() {
+        let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
+        let reads = SharedReads::new(
+            1,
+            PATIENCE,
+            gated(Arc::clone(&gate), Arc::clone(&statements)),
+        );
+        let spawn_read = |key: u32| {
+            let reads = Arc::clone(&reads);
+            tokio::spawn(async move { reads.read(key).await })
+        };
+        // The first read holds the one reader while the others queue behind it.
+        let first = spawn_read(1);
+        eventually("the first read in its statement", || {
+            statements.lock().unwrap().len() == 1
+        })
+        .await;
+        let queued: Vec<_> = [5, 7, 5, 5, 7, 9].into_iter().map(spawn_read).collect();
+        eventually("six reads queued", || waiting(&reads) == 6).await;
+        gate.notify_one();
+        assert_eq!(answered(first).await.unwrap().unwrap(), 2);
+        let mut rows = Vec::new();
+        for read in queued {
+            rows.push(answered(read).await.unwrap().unwrap());
+        }
+        assert_eq!(rows, [10, 14, 10, 10, 14, 18]);
+        // Queued by tasks on two threads, in whatever order they ran.
+        let mut statements = statements.lock().unwrap().clone();
+        statements[1].sort_unstable();
+        assert_eq!(statements, [vec![1], vec![5, 7, 9]]);
+    }
+
+    #[test]
+    fn distinct_keeps_each_key_once_in_first_asked_order_and_places_every_ask() {
+        let (keys, places) = distinct(vec!["b", "a", "b", "c", "a", "b"]);
+        assert_eq!(keys, ["b", "a", "c"]);
+        assert_eq!(places, [0, 1, 0, 2, 1, 0]);
+        let (keys, places) = distinct(Vec::<u8>::new());
+        assert!(keys.is_empty() && places.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

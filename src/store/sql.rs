@@ -216,7 +216,7 @@ fn digest(hex: &str) -> StoreResult<SecretDigest> {
 
 /// The columns of the decision statement, as the database returned them (by default: nothing
 /// found, nothing revoked).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct DecisionRow {
     pub(super) record: Option<String>,
     pub(super) revoked: i64,
@@ -269,6 +269,7 @@ impl DecisionRow {
 
 /// One decision's question, owned, as a SQLite file's shared read takes it.
 #[cfg(feature = "sqlite")]
+#[derive(PartialEq, Eq, Hash)]
 struct SqliteDecision {
     /// Which of the store's decision statements answers it.
     statement: usize,
