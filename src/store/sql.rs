@@ -574,13 +574,11 @@ impl SqlStore {
                 _ => return Err(StoreError::UnsupportedUrl { feature: None }),
             }
         };
-        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         let statements = std::sync::Arc::new(decision_statements(database));
         #[cfg(feature = "postgres")]
-        let shared = (database == Database::Postgres).then(|| {
-            let [person, _, account, _] = (*statements).clone();
-            super::postgres_reads::PostgresReads::new(&pool, [person, account])
-        });
+        let shared = (database == Database::Postgres)
+            .then(|| super::postgres_reads::PostgresReads::new(&pool));
+        #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         let mut store = Self {
             pool,
             database,
