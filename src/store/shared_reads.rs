@@ -440,25 +440,40 @@ mod tests {
         })
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn reads_of_one_key_in_one_statement_ask_it_once_and_each_gets_its_row() {
-        let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
-        let reads = SharedReads::new(
-            1,
-            PATIENCE,
-            gated(Arc::clone(&gate), Arc::clone(&statements)),
-        );
-        let spawn_read = |key: u32| {
-            let reads = Arc::clone(&reads);
-            tokio::spawn(async move { reads.read(key).await })
-        };
-        // The first read holds the one reader while the others queue behind it.
-        let first = spawn_read(1);
+    fn spawn_read(
+        reads: &Arc<SharedReads<u32, u32>>,
+        key: u32,
+    ) -> tokio::task::JoinHandle<StoreResult<u32>> {
+        let reads = Arc::clone(reads);
+        tokio::spawn(async move { reads.read(key).await })
+    }
+
+    /// Shared reads through a [`gated`] reader of one, and their first read (of key 1),
+    /// running alone, holding the reader's place, stuck in its statement until `gate` opens.
+    async fn holding_the_reader(
+        gate: Arc<tokio::sync::Notify>,
+        statements: &Arc<Mutex<Vec<Vec<u32>>>>,
+    ) -> (
+        Arc<SharedReads<u32, u32>>,
+        tokio::task::JoinHandle<StoreResult<u32>>,
+    ) {
+        let reads = SharedReads::new(1, PATIENCE, gated(gate, Arc::clone(statements)));
+        let first = spawn_read(&reads, 1);
         eventually("the first read in its statement", || {
             statements.lock().unwrap().len() == 1
         })
         .await;
-        let queued: Vec<_> = [5, 7, 5, 5, 7, 9].into_iter().map(spawn_read).collect();
+        (reads, first)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_of_one_key_in_one_statement_ask_it_once_and_each_gets_its_row() {
+        let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
+        let (reads, first) = holding_the_reader(Arc::clone(&gate), &statements).await;
+        let queued: Vec<_> = [5, 7, 5, 5, 7, 9]
+            .into_iter()
+            .map(|key| spawn_read(&reads, key))
+            .collect();
         eventually("six reads queued", || waiting(&reads) == 6).await;
         gate.notify_one();
         assert_eq!(answered(first).await.unwrap().unwrap(), 2);
@@ -485,18 +500,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_gives_up_while_reading_for_others_does_not_strand_them() {
         let (gate, statements) = (Arc::new(tokio::sync::Notify::new()), Arc::default());
-        let reads = SharedReads::new(1, PATIENCE, gated(gate, Arc::clone(&statements)));
-        let spawn_read = |key: u32| {
-            let reads = Arc::clone(&reads);
-            tokio::spawn(async move { reads.read(key).await })
-        };
-        // The first read runs alone, holding the one reader's place, stuck in its statement.
-        let first = spawn_read(1);
-        eventually("the first read in its statement", || {
-            statements.lock().unwrap().len() == 1
-        })
-        .await;
-        let (patient, impatient) = (spawn_read(2), spawn_read(3));
+        let (reads, first) = holding_the_reader(gate, &statements).await;
+        let (patient, impatient) = (spawn_read(&reads, 2), spawn_read(&reads, 3));
         eventually("two reads queued", || waiting(&reads) == 2).await;
         assert_eq!(running(&reads), 1);
         // One queued caller gives up, then the holder: the read still queued is made by a

@@ -427,7 +427,9 @@ const MIGRATION_LOCK: i64 = 0x6170_7067_7261_6e74; // "appgrant"
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlOptions {
     /// The most connections the pool opens (default: twice the cores this process may use,
-    /// from 4 to 16).
+    /// from 4 to 16). On PostgreSQL the shared reads keep a few of their own besides, taken
+    /// from the pool and detached from it: one per reader of each of their two kinds, so two
+    /// per four pooled connections (a pool of 16 may be joined by 8 more).
     pub max_connections: u32,
     /// How long a call waits for a connection before failing (default 3 s): with the database
     /// down, requests fail fast instead of hanging.
