@@ -3,6 +3,10 @@
 //! database), and a client that fails authentication is refused as soon as it fails, never
 //! waiting for that read nor learning from it.
 //!
+//! A store that reads the app with its installation in one read
+//! (`InstallationStore::app_with_installation`, as the SQL stores do) is asked that instead,
+//! once per grant.
+//!
 //! The store here holds each read at a gate the test opens, so the order is staged, not timed.
 
 #[macro_use]
@@ -11,9 +15,10 @@ mod support;
 
 use appgrant::grant::{ClientAuthentication, ErrorCode, TokenRequest};
 use appgrant::model::*;
-use appgrant::store::{AppStore, InstallationStore, StoreResult};
+use appgrant::store::{AppStore, AppWithInstallation, InstallationStore, StoreResult};
 use appgrant::token::Secret;
 use appgrant::{AuthorizationServer, Config, MemoryStore};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -21,7 +26,8 @@ use support::{ISSUER, World};
 use tokio::sync::Semaphore;
 
 /// A [`MemoryStore`] whose app and installation reads each wait for a permit of their own
-/// gate (open unless a test closes it), and count how many began.
+/// gate (open unless a test closes it), and count how many began. [`Gated::reading_together`]
+/// gives it a read of both at once, counted too.
 #[derive(Clone)]
 struct Gated {
     inner: MemoryStore,
@@ -29,6 +35,7 @@ struct Gated {
     installation_gate: Arc<Semaphore>,
     app_reads: Arc<AtomicUsize>,
     installation_reads: Arc<AtomicUsize>,
+    together: Option<Arc<AtomicUsize>>,
 }
 
 const OPEN: usize = Semaphore::MAX_PERMITS;
@@ -41,7 +48,20 @@ impl Gated {
             installation_gate: Arc::new(Semaphore::new(OPEN)),
             app_reads: Arc::default(),
             installation_reads: Arc::default(),
+            together: None,
         }
+    }
+
+    /// This store, reading an app with its installation in one read.
+    fn reading_together(mut self) -> Self {
+        self.together = Some(Arc::default());
+        self
+    }
+
+    fn reads_together(&self) -> usize {
+        self.together
+            .as_ref()
+            .map_or(0, |reads| reads.load(Ordering::SeqCst))
     }
 
     fn closed(gate: &Semaphore) {
@@ -100,6 +120,18 @@ impl InstallationStore for Gated {
     async fn installations_in(&self, company: &CompanyId) -> StoreResult<Vec<Installation>> {
         self.inner.installations_in(company).await
     }
+    fn app_with_installation(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
+        let reads = self.together.as_ref()?;
+        reads.fetch_add(1, Ordering::SeqCst);
+        Some(async move {
+            let app = self.inner.app(client_id).await?;
+            Ok((app, self.inner.installation(client_id, company).await?))
+        })
+    }
 }
 
 forward_code_store!(Gated, inner);
@@ -112,9 +144,16 @@ forward_replay_store!(Gated, inner);
 /// The seed world with the app's service account approved on the tower project, and a server
 /// over the same data whose reads pass through `Gated`.
 async fn gated_world() -> (World, AuthorizationServer<Gated, MemoryStore>, Gated) {
+    gated_world_with(|store| store).await
+}
+
+/// As [`gated_world`], the store made by `make` from the gated one.
+async fn gated_world_with(
+    make: impl FnOnce(Gated) -> Gated,
+) -> (World, AuthorizationServer<Gated, MemoryStore>, Gated) {
     let world = support::world().await;
     world.install_service_account(&[&world.tower]).await;
-    let store = Gated::over(world.server.store().clone());
+    let store = make(Gated::over(world.server.store().clone()));
     let server = AuthorizationServer::builder_with_directory(
         store.clone(),
         store.inner.clone(),
@@ -253,4 +292,51 @@ async fn a_grant_for_a_company_that_did_not_install_the_app_is_refused_after_one
     assert_eq!(refused.code(), ErrorCode::UnauthorizedClient);
     assert_eq!(store.app_reads.load(Ordering::SeqCst), 1);
     assert_eq!(store.installation_reads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_store_that_reads_the_app_with_its_installation_is_asked_that_once_per_grant() {
+    let (world, server, store) = gated_world_with(Gated::reading_together).await;
+    let issued = server.token(grant(&world.acme), &world.client()).await;
+    issued.expect("a token for the approved service account");
+    assert_eq!(store.reads_together(), 1);
+    assert_eq!(store.app_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.installation_reads.load(Ordering::SeqCst), 0);
+
+    // A company without the app installed is refused from the same one read.
+    server
+        .save_company(Company::new("globex", "Globex"))
+        .await
+        .unwrap();
+    let refused = server
+        .token(grant(&CompanyId::new("globex")), &world.client())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::UnauthorizedClient);
+    assert_eq!(store.reads_together(), 2);
+}
+
+#[tokio::test]
+async fn read_together_a_client_that_fails_authentication_is_still_refused_as_invalid_client() {
+    let (world, server, store) = gated_world_with(Gated::reading_together).await;
+    for client in [
+        with_secret(&world, "not-the-secret"),
+        ClientAuthentication::Basic {
+            client_id: ClientId::new("no-such-app"),
+            secret: Secret::new("anything"),
+        },
+    ] {
+        let refused = server.token(grant(&world.acme), &client).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidClient);
+    }
+    assert_eq!(store.reads_together(), 2);
+    // A grant without a company needs no installation: the app alone is read.
+    let unbound = TokenRequest::ClientCredentials {
+        company_id: None,
+        scope: None,
+        resource: None,
+    };
+    server.token(unbound, &world.client()).await.unwrap();
+    assert_eq!(store.reads_together(), 2);
+    assert_eq!(store.app_reads.load(Ordering::SeqCst), 1);
 }

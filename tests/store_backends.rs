@@ -26,6 +26,7 @@ macro_rules! suite {
             conformance::an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
             conformance::many_concurrent_updates_of_one_app_commit_exactly_once: store;
             conformance::installations_round_trip_are_replaced_and_listed_per_app: store;
+            conformance::an_app_read_with_its_installation_reads_as_each_alone: store;
             conformance::a_decisions_records_read_together_read_as_each_alone: store;
             conformance::many_concurrent_reads_each_answer_their_own_question: store;
             conformance::a_companys_installations_are_listed_sorted_by_client_id: store;

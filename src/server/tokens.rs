@@ -126,19 +126,29 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         dpop_proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         // A client-credentials grant for a company needs the app's installation there: read
-        // it while the client is authenticated (on PostgreSQL, one round trip instead of two).
+        // with the app where the store can (one statement), else while the client is
+        // authenticated (on a database, one round trip instead of two).
         let (app, installation) = match &request {
             TokenRequest::ClientCredentials {
                 company_id: Some(company),
                 ..
             } => {
-                let installation = self
-                    .inner
-                    .store
-                    .installation(credentials.client_id(), company);
-                let (app, installation) =
-                    self.authenticate_beside(credentials, installation).await?;
-                (app, Some(installation?))
+                let store = &self.inner.store;
+                match store.app_with_installation(credentials.client_id(), company) {
+                    Some(read) => {
+                        let (app, installation) = read.await?;
+                        (
+                            self.authenticate_as(app, credentials).await?,
+                            Some(installation),
+                        )
+                    }
+                    None => {
+                        let installation = store.installation(credentials.client_id(), company);
+                        let (app, installation) =
+                            self.authenticate_beside(credentials, installation).await?;
+                        (app, Some(installation?))
+                    }
+                }
             }
             _ => (self.authenticate(credentials).await?, None),
         };
@@ -289,6 +299,15 @@ impl<S: Store, D: Directory> AuthorizationServer<S, D> {
         credentials: &ClientAuthentication,
     ) -> Result<App, TokenError> {
         let app = self.inner.store.app(credentials.client_id()).await?;
+        self.authenticate_as(app, credentials).await
+    }
+
+    /// Authenticates the client as `app`, the stored app of its client id (`None`: unknown).
+    async fn authenticate_as(
+        &self,
+        app: Option<App>,
+        credentials: &ClientAuthentication,
+    ) -> Result<App, TokenError> {
         let config = &self.inner.config;
         // An assertion may name the issuer or any endpoint it is sent to (RFC 7523 §3).
         let endpoints = [

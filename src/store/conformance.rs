@@ -68,9 +68,9 @@ use crate::model::{
     SecretDigest, ServiceAccountGrant, Tool, User, UserId, UserKind, UserStatus,
 };
 use crate::store::{
-    Acting, AppStore, CodeStore, DecisionQuery, DecisionRecords, Directory, DirectoryStore,
-    InstallationStore, KeyStore, MemberReads, MemoryStore, RefreshStore, RevocationStore,
-    ServiceAccount, Store, StoreResult,
+    Acting, AppStore, AppWithInstallation, CodeStore, DecisionQuery, DecisionRecords, Directory,
+    DirectoryStore, InstallationStore, KeyStore, MemberReads, MemoryStore, RefreshStore,
+    RevocationStore, ServiceAccount, Store, StoreResult,
 };
 use crate::token::{Algorithm, Secret, StoredKey};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -985,6 +985,57 @@ pub async fn installations_round_trip_are_replaced_and_listed_per_app<S: Store +
         store.installation(&app.client_id, &acme).await.must(),
         Some(in_acme)
     );
+}
+
+/// A store that reads an app with its installation in one read
+/// ([`InstallationStore::app_with_installation`]) answers as its two reads apart do: each as
+/// stored now, or nothing, for an unknown app, a company without the app, and an app installed
+/// elsewhere. (A store without that read passes by having none.)
+pub async fn an_app_read_with_its_installation_reads_as_each_alone<S: Store + Clone>(store: S) {
+    async fn both<S: Store>(store: &S, app: &ClientId, company: &CompanyId) -> AppWithInstallation {
+        match store.app_with_installation(app, company) {
+            Some(read) => read.await.must(),
+            None => (
+                store.app(app).await.must(),
+                store.installation(app, company).await.must(),
+            ),
+        }
+    }
+    let (app, other) = (new_app("FieldSync"), new_app("Other"));
+    let (acme, globex) = (CompanyId::new("acme"), CompanyId::new("globex"));
+    let jane = UserId::new("jane");
+    assert_eq!(both(&store, &app.client_id, &acme).await, (None, None));
+    store.save_app(app.clone()).await.must();
+    store.save_app(other.clone()).await.must();
+    let stored = store.app(&app.client_id).await.must();
+    assert!(stored.is_some());
+    assert_eq!(
+        both(&store, &app.client_id, &acme).await,
+        (stored.clone(), None)
+    );
+
+    let in_acme = Installation::request(&app, &acme, &jane, start());
+    store.save_installation(in_acme.clone()).await.must();
+    let other_in_globex = Installation::request(&other, &globex, &jane, start());
+    store
+        .save_installation(other_in_globex.clone())
+        .await
+        .must();
+    assert_eq!(
+        both(&store, &app.client_id, &acme).await,
+        (stored.clone(), Some(in_acme))
+    );
+    assert_eq!(both(&store, &app.client_id, &globex).await, (stored, None));
+    let other_stored = store.app(&other.client_id).await.must();
+    assert_eq!(
+        both(&store, &other.client_id, &globex).await,
+        (other_stored, Some(other_in_globex))
+    );
+    // An installation whose app is gone is still read (the grant refuses the client).
+    store.delete_app(&app.client_id).await.must();
+    let in_acme = store.installation(&app.client_id, &acme).await.must();
+    assert!(in_acme.is_some());
+    assert_eq!(both(&store, &app.client_id, &acme).await, (None, in_acme));
 }
 
 /// A company's installations are listed once each, as saved now, sorted by client id as Rust
@@ -2730,6 +2781,7 @@ properties! {
         an_app_is_updated_only_at_the_revision_it_was_read_at_and_never_re_created: store;
         many_concurrent_updates_of_one_app_commit_exactly_once: store;
         installations_round_trip_are_replaced_and_listed_per_app: store;
+        an_app_read_with_its_installation_reads_as_each_alone: store;
         a_decisions_records_read_together_read_as_each_alone: store;
         many_concurrent_reads_each_answer_their_own_question: store;
         a_companys_installations_are_listed_sorted_by_client_id: store;

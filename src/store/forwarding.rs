@@ -2,9 +2,9 @@
 //! store and keep another for its own code, without writing a wrapper.
 
 use super::{
-    AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory, DirectoryStore,
-    InstallationStore, KeyStore, RefreshStore, ReplayStore, RevocationStore, ServiceAccount,
-    StoreResult,
+    AppStore, AppWithInstallation, CodeStore, ConsentStore, DecisionQuery, DecisionRecords,
+    Directory, DirectoryStore, InstallationStore, KeyStore, RefreshStore, ReplayStore,
+    RevocationStore, ServiceAccount, StoreResult,
 };
 use crate::grant::{CodeRecord, Redemption, RefreshFamily};
 use crate::model::{
@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::token::StoredKey;
 use chrono::{DateTime, Utc};
+use std::future::Future;
 use std::sync::Arc;
 
 impl<T: AppStore> AppStore for Arc<T> {
@@ -55,6 +56,14 @@ impl<T: InstallationStore + RevocationStore + AppStore> InstallationStore for Ar
         Self: RevocationStore + AppStore,
     {
         T::decision_records(self, query).await
+    }
+
+    fn app_with_installation(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
+        T::app_with_installation(self, client_id, company)
     }
 
     async fn save_installation(&self, installation: Installation) -> StoreResult<()> {

@@ -63,6 +63,10 @@ fn unsupported_url(feature: Option<&'static str>) -> String {
 /// Shorthand for a store call's result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An app and its installation in a company, each if stored
+/// ([`InstallationStore::app_with_installation`]).
+pub type AppWithInstallation = (Option<App>, Option<Installation>);
+
 /// Registered apps.
 pub trait AppStore: Send + Sync {
     /// The app with this client id.
@@ -122,6 +126,19 @@ pub trait InstallationStore: Send + Sync {
                 member: None,
             })
         }
+    }
+    /// The app with this client id and its installation in `company`, in one read: what a
+    /// client-credentials grant for a company needs, as [`AppStore::app`] and
+    /// [`installation`](Self::installation) answer them. `None` (the default) says the store
+    /// has no such read, and the server asks for the two side by side; a store that answers
+    /// both for the cost of one (appgrant's SQL stores: one statement) returns the read.
+    fn app_with_installation(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
+        let _ = (client_id, company);
+        None::<std::future::Ready<StoreResult<AppWithInstallation>>>
     }
     /// Inserts or replaces an installation unconditionally (for seeding and imports; the server
     /// uses the two calls below).

@@ -44,15 +44,14 @@ const DECISIONS: &str = "SELECT q.n, i.record AS record, u.record AS user_record
        WHERE m.company_id = q.company \
        AND m.user_id = COALESCE(q.person, i.service_account) LIMIT 1) m ON true";
 
-/// Every app and installation waiting, in one statement: a client-credentials grant reads its
-/// app and its installation at once, so the two land in the same statement rather than in two
-/// (a key without a company asks for the app, one with a company for the installation). Each
-/// looked up by its key, as in [`DECISIONS`].
+/// Every app and installation waiting, in one statement (a key asks for the app, or the
+/// installation in its company, or both, as a client-credentials grant does). Each looked up
+/// by its key, as in [`DECISIONS`].
 const RECORDS: &str = "SELECT q.n, a.record AS app_record, a.revision, \
      i.record AS installation_record \
-     FROM json_to_recordset($1::json) AS q(n BIGINT, client_id TEXT, company TEXT) \
+     FROM json_to_recordset($1::json) AS q(n BIGINT, client_id TEXT, company TEXT, app BOOLEAN) \
      LEFT JOIN LATERAL (SELECT a.record, a.revision FROM appgrant_apps a \
-       WHERE q.company IS NULL AND a.client_id = q.client_id LIMIT 1) a ON true \
+       WHERE q.app AND a.client_id = q.client_id LIMIT 1) a ON true \
      LEFT JOIN LATERAL (SELECT i.record FROM appgrant_installations i \
        WHERE i.app_id = q.client_id AND i.company_id = q.company LIMIT 1) i ON true";
 
@@ -65,11 +64,12 @@ struct DecisionKey {
     person: Option<String>,
 }
 
-/// One app's question (no company), or one installation's (the app's in the company).
+/// A question for the app (`app`), its installation in `company`, or both.
 #[derive(Serialize, PartialEq, Eq, Hash)]
 struct RecordKey {
     client_id: String,
     company: Option<String>,
+    app: bool,
 }
 
 /// An app's or an installation's record, as stored: what a [`RecordKey`] asked for.
@@ -132,6 +132,7 @@ impl PostgresReads {
         let key = RecordKey {
             client_id: client_id.to_string(),
             company: None,
+            app: true,
         };
         Ok(self.records.read(key).await?.app)
     }
@@ -145,8 +146,24 @@ impl PostgresReads {
         let key = RecordKey {
             client_id: app.to_string(),
             company: Some(company.to_string()),
+            app: false,
         };
         Ok(self.records.read(key).await?.installation)
+    }
+
+    /// The app with this client id and its installation in the company, as stored, in one key.
+    pub(super) async fn app_with_installation(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<(Option<AppText>, Option<String>)> {
+        let key = RecordKey {
+            client_id: client_id.to_string(),
+            company: Some(company.to_string()),
+            app: true,
+        };
+        let row = self.records.read(key).await?;
+        Ok((row.app, row.installation))
     }
 }
 

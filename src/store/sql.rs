@@ -8,8 +8,8 @@
 
 use super::decoded_records::DecodedRecords;
 use super::{
-    Acting, AppStore, CodeStore, ConsentStore, DecisionQuery, DecisionRecords, Directory,
-    DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
+    Acting, AppStore, AppWithInstallation, CodeStore, ConsentStore, DecisionQuery, DecisionRecords,
+    Directory, DirectoryStore, InstallationStore, KeyStore, MemberReads, RefreshStore, ReplayStore,
     RevocationStore, ServiceAccount, StoreError, StoreResult,
 };
 use crate::grant::{CodeRecord, FamilyStatus, Redemption, RefreshFamily};
@@ -469,6 +469,45 @@ fn check_scheme(url: &str) -> StoreResult<Database> {
 
 impl SqlStore {
     /// An installation's record as stored, read where this store reads it fastest.
+    /// The app and its installation in the company, read together (one statement) where the
+    /// store reads on the calling thread (SQLite) or shares its reads (PostgreSQL).
+    async fn app_with_installation_text(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> StoreResult<AppWithInstallation> {
+        const STATEMENT: &str = "SELECT a.record AS app_record, a.revision AS revision, \
+             i.record AS installation_record FROM (SELECT 1) q \
+             LEFT JOIN appgrant_apps a ON a.client_id = $1 \
+             LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
+        let mut texts: (Option<(String, i64)>, Option<String>) = (None, None);
+        #[cfg(feature = "sqlite")]
+        if let Some(reads) = self.reads_here()? {
+            let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
+                [("$1", &client_id.as_str()), ("$2", &company.as_str())];
+            let row = reads.optional_row(STATEMENT, &parameters, |row| {
+                let record: Option<String> = row.get("app_record")?;
+                let revision: Option<i64> = row.get("revision")?;
+                Ok((record.zip(revision), row.get("installation_record")?))
+            })?;
+            // The joins hang off a one-row select: a row always comes back.
+            texts = row.unwrap_or_default();
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(shared) = &self.shared {
+            texts = shared.app_with_installation(client_id, company).await?;
+        }
+        let (app, installation) = texts;
+        let app = app
+            .map(|(record, revision)| app_at(&record, revision, &self.decoded))
+            .transpose()?;
+        let installation = self
+            .decoded
+            .installations
+            .decode_some(installation.as_deref())?;
+        Ok((app, installation))
+    }
+
     async fn installation_text(
         &self,
         app: &ClientId,
@@ -1129,6 +1168,22 @@ impl InstallationStore for SqlStore {
     ) -> StoreResult<Option<Installation>> {
         let record = self.installation_text(app, company).await?;
         self.decoded.installations.decode_some(record.as_deref())
+    }
+
+    fn app_with_installation(
+        &self,
+        client_id: &ClientId,
+        company: &CompanyId,
+    ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
+        #[cfg(feature = "sqlite")]
+        let here = self.sqlite_reads.is_some();
+        #[cfg(not(feature = "sqlite"))]
+        let here = false;
+        #[cfg(feature = "postgres")]
+        let shared = self.shared.is_some();
+        #[cfg(not(feature = "postgres"))]
+        let shared = false;
+        (here || shared).then(|| self.app_with_installation_text(client_id, company))
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
