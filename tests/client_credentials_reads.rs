@@ -181,6 +181,40 @@ fn with_secret(world: &World, secret: &str) -> ClientAuthentication {
     }
 }
 
+/// A grant for a company that did not install the app (one the test adds) is refused as
+/// `unauthorized_client`.
+async fn assert_refused_where_not_installed(
+    world: &World,
+    server: &AuthorizationServer<Gated, MemoryStore>,
+) {
+    server
+        .save_company(Company::new("globex", "Globex"))
+        .await
+        .unwrap();
+    let refused = server
+        .token(grant(&CompanyId::new("globex")), &world.client())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::UnauthorizedClient);
+}
+
+/// A wrong secret and an unknown client are each refused as `invalid_client`.
+async fn assert_failing_clients_refused(
+    world: &World,
+    server: &AuthorizationServer<Gated, MemoryStore>,
+) {
+    for client in [
+        with_secret(world, "not-the-secret"),
+        ClientAuthentication::Basic {
+            client_id: ClientId::new("no-such-app"),
+            secret: Secret::new("anything"),
+        },
+    ] {
+        let refused = server.token(grant(&world.acme), &client).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::InvalidClient);
+    }
+}
+
 /// Waits (yielding to the runtime) until `reads` counts `at_least`.
 async fn until_counted(reads: &AtomicUsize, at_least: usize) {
     for _ in 0..10_000 {
@@ -252,16 +286,7 @@ async fn a_client_with_a_wrong_secret_is_refused_without_waiting_for_the_install
 async fn on_a_store_that_answers_at_once_a_client_that_fails_authentication_reads_no_installation()
 {
     let (world, server, store) = gated_world().await;
-    for client in [
-        with_secret(&world, "not-the-secret"),
-        ClientAuthentication::Basic {
-            client_id: ClientId::new("no-such-app"),
-            secret: Secret::new("anything"),
-        },
-    ] {
-        let refused = server.token(grant(&world.acme), &client).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::InvalidClient);
-    }
+    assert_failing_clients_refused(&world, &server).await;
     assert_eq!(store.app_reads.load(Ordering::SeqCst), 2);
     assert_eq!(store.installation_reads.load(Ordering::SeqCst), 0);
 }
@@ -281,15 +306,7 @@ async fn a_grant_without_a_company_reads_no_installation() {
 #[tokio::test]
 async fn a_grant_for_a_company_that_did_not_install_the_app_is_refused_after_one_read_of_each() {
     let (world, server, store) = gated_world().await;
-    server
-        .save_company(Company::new("globex", "Globex"))
-        .await
-        .unwrap();
-    let refused = server
-        .token(grant(&CompanyId::new("globex")), &world.client())
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), ErrorCode::UnauthorizedClient);
+    assert_refused_where_not_installed(&world, &server).await;
     assert_eq!(store.app_reads.load(Ordering::SeqCst), 1);
     assert_eq!(store.installation_reads.load(Ordering::SeqCst), 1);
 }
@@ -304,31 +321,14 @@ async fn a_store_that_reads_the_app_with_its_installation_is_asked_that_once_per
     assert_eq!(store.installation_reads.load(Ordering::SeqCst), 0);
 
     // A company without the app installed is refused from the same one read.
-    server
-        .save_company(Company::new("globex", "Globex"))
-        .await
-        .unwrap();
-    let refused = server
-        .token(grant(&CompanyId::new("globex")), &world.client())
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), ErrorCode::UnauthorizedClient);
+    assert_refused_where_not_installed(&world, &server).await;
     assert_eq!(store.reads_together(), 2);
 }
 
 #[tokio::test]
 async fn read_together_a_client_that_fails_authentication_is_still_refused_as_invalid_client() {
     let (world, server, store) = gated_world_with(Gated::reading_together).await;
-    for client in [
-        with_secret(&world, "not-the-secret"),
-        ClientAuthentication::Basic {
-            client_id: ClientId::new("no-such-app"),
-            secret: Secret::new("anything"),
-        },
-    ] {
-        let refused = server.token(grant(&world.acme), &client).await.unwrap_err();
-        assert_eq!(refused.code(), ErrorCode::InvalidClient);
-    }
+    assert_failing_clients_refused(&world, &server).await;
     assert_eq!(store.reads_together(), 2);
     // A grant without a company needs no installation: the app alone is read.
     let unbound = TokenRequest::ClientCredentials {
