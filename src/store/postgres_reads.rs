@@ -72,6 +72,13 @@ struct RecordKey {
     app: bool,
 }
 
+/// Which of a client id's records a read asks for.
+enum Wanted<'a> {
+    App,
+    Installation(&'a CompanyId),
+    Both(&'a CompanyId),
+}
+
 /// An app's or an installation's record, as stored: what a [`RecordKey`] asked for.
 #[derive(Clone, Default)]
 struct RecordRow {
@@ -129,12 +136,7 @@ impl PostgresReads {
 
     /// The record and revision of the app with this client id, as stored.
     pub(super) async fn app(&self, client_id: &ClientId) -> StoreResult<Option<AppText>> {
-        let key = RecordKey {
-            client_id: client_id.to_string(),
-            company: None,
-            app: true,
-        };
-        Ok(self.records.read(key).await?.app)
+        Ok(self.record(client_id, Wanted::App).await?.app)
     }
 
     /// The record of the app's installation in the company, as stored.
@@ -143,12 +145,10 @@ impl PostgresReads {
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<String>> {
-        let key = RecordKey {
-            client_id: app.to_string(),
-            company: Some(company.to_string()),
-            app: false,
-        };
-        Ok(self.records.read(key).await?.installation)
+        Ok(self
+            .record(app, Wanted::Installation(company))
+            .await?
+            .installation)
     }
 
     /// The app with this client id and its installation in the company, as stored, in one key.
@@ -157,13 +157,23 @@ impl PostgresReads {
         client_id: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<(Option<AppText>, Option<String>)> {
+        let row = self.record(client_id, Wanted::Both(company)).await?;
+        Ok((row.app, row.installation))
+    }
+
+    /// What is `wanted` of this client id's records.
+    async fn record(&self, client_id: &ClientId, wanted: Wanted<'_>) -> StoreResult<RecordRow> {
+        let (company, app) = match wanted {
+            Wanted::App => (None, true),
+            Wanted::Installation(company) => (Some(company.to_string()), false),
+            Wanted::Both(company) => (Some(company.to_string()), true),
+        };
         let key = RecordKey {
             client_id: client_id.to_string(),
-            company: Some(company.to_string()),
-            app: true,
+            company,
+            app,
         };
-        let row = self.records.read(key).await?;
-        Ok((row.app, row.installation))
+        self.records.read(key).await
     }
 }
 
@@ -297,8 +307,8 @@ async fn fetch_rows<'q>(
     connections: &KeptConnections,
     query: impl Fn() -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
 ) -> StoreResult<Vec<AnyRow>> {
-    let most_dead = connections.most + connections.pool.options().get_max_connections() as usize;
-    let mut dead_ones_left = most_dead;
+    let pooled = connections.pool.options().get_max_connections();
+    let mut dead_ones_left = connections.most + usize::try_from(pooled).unwrap_or(usize::MAX);
     loop {
         let (mut connection, opened) = connections.take().await?;
         match query().fetch_all(&mut connection).await {

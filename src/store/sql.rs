@@ -468,9 +468,22 @@ fn check_scheme(url: &str) -> StoreResult<Database> {
 }
 
 impl SqlStore {
-    /// An installation's record as stored, read where this store reads it fastest.
-    /// The app and its installation in the company, read together (one statement) where the
-    /// store reads on the calling thread (SQLite) or shares its reads (PostgreSQL).
+    /// Whether this store reads an app with its installation in one statement: where it reads
+    /// on the calling thread (a SQLite file) or shares its reads (PostgreSQL).
+    fn reads_app_with_installation(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if self.sqlite_reads.is_some() {
+            return true;
+        }
+        #[cfg(feature = "postgres")]
+        if self.shared.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The app and its installation in the company, read together in one statement (only
+    /// where [`reads_app_with_installation`](Self::reads_app_with_installation)).
     async fn app_with_installation_text(
         &self,
         client_id: &ClientId,
@@ -498,9 +511,7 @@ impl SqlStore {
             texts = shared.app_with_installation(client_id, company).await?;
         }
         let (app, installation) = texts;
-        let app = app
-            .map(|(record, revision)| app_at(&record, revision, &self.decoded))
-            .transpose()?;
+        let app = self.app_of(app)?;
         let installation = self
             .decoded
             .installations
@@ -508,6 +519,14 @@ impl SqlStore {
         Ok((app, installation))
     }
 
+    /// An app from its record and revision as stored.
+    fn app_of(&self, stored: Option<(String, i64)>) -> StoreResult<Option<App>> {
+        stored
+            .map(|(record, revision)| app_at(&record, revision, &self.decoded))
+            .transpose()
+    }
+
+    /// An installation's record as stored, read where this store reads it fastest.
     async fn installation_text(
         &self,
         app: &ClientId,
@@ -910,17 +929,11 @@ impl AppStore for SqlStore {
             let row = reads.optional_row(STATEMENT, &[("$1", &client_id.as_str())], |row| {
                 Ok((row.get("record")?, row.get("revision")?))
             })?;
-            return row
-                .map(|(record, revision): (String, i64)| app_at(&record, revision, &self.decoded))
-                .transpose();
+            return self.app_of(row);
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            return shared
-                .app(client_id)
-                .await?
-                .map(|(record, revision)| app_at(&record, revision, &self.decoded))
-                .transpose();
+            return self.app_of(shared.app(client_id).await?);
         }
         let row = sqlx::query(STATEMENT)
             .bind(client_id.to_string())
@@ -1175,15 +1188,8 @@ impl InstallationStore for SqlStore {
         client_id: &ClientId,
         company: &CompanyId,
     ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
-        #[cfg(feature = "sqlite")]
-        let here = self.sqlite_reads.is_some();
-        #[cfg(not(feature = "sqlite"))]
-        let here = false;
-        #[cfg(feature = "postgres")]
-        let shared = self.shared.is_some();
-        #[cfg(not(feature = "postgres"))]
-        let shared = false;
-        (here || shared).then(|| self.app_with_installation_text(client_id, company))
+        self.reads_app_with_installation()
+            .then(|| self.app_with_installation_text(client_id, company))
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
