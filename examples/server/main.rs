@@ -91,6 +91,16 @@ fn options() -> Result<Options, Box<dyn Error>> {
     Ok(options)
 }
 
+/// The server's allocator. Under load its requests allocate on one worker thread and free on
+/// another (a store's answer is read by the task that ran the statement and dropped by the
+/// request that asked for it); glibc's allocator takes the other arena's lock and consolidates
+/// for that, mimalloc frees to the owning thread's heap without a lock. The two builds
+/// interleaved (3 rounds of 5 s, 32 connections): client-credentials grants on PostgreSQL
+/// 15.7k → 21.4k/s, on the memory store 23.4k → 26.1k/s; API calls 34.9k → 43.1k and
+/// 52.8k → 58.5k.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
