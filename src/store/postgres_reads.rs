@@ -83,7 +83,7 @@ enum Wanted<'a> {
 #[derive(Clone, Default)]
 struct RecordRow {
     app: Option<AppText>,
-    installation: Option<String>,
+    installation: Option<Arc<str>>,
 }
 
 /// A key with its place in the statement's parameter.
@@ -97,14 +97,19 @@ struct Numbered<K> {
 /// The shared reads of one PostgreSQL store; clones share the queues.
 #[derive(Clone, Debug)]
 pub(super) struct PostgresReads {
-    decisions: Arc<SharedReads<DecisionKey, DecisionRow>>,
+    decisions: Arc<SharedReads<DecisionKey, Arc<DecisionRow>>>,
     records: Arc<SharedReads<RecordKey, RecordRow>>,
 }
 
 /// An app's record and revision as stored. The shared reads answer with the text and each
 /// caller decodes its own in its own task: decoding in the reader would put every caller's
 /// decoding on one thread, in the path of every other answer of the statement.
-pub(super) type AppText = (String, i64);
+///
+/// Texts, and decisions' rows, are answered shared (`Arc`), not copied: every caller of a
+/// key gets the same row, and copies of a kilobyte of JSON made on the reader's thread and
+/// freed on the callers' cost more than the rest of the answer (on glibc's allocator, a
+/// block of that size freed on another thread takes that thread's arena lock).
+pub(super) type AppText = (Arc<str>, i64);
 
 impl PostgresReads {
     /// Shared reads over `pool`.
@@ -123,7 +128,7 @@ impl PostgresReads {
         &self,
         query: &DecisionQuery<'_>,
         person: Option<String>,
-    ) -> StoreResult<DecisionRow> {
+    ) -> StoreResult<Arc<DecisionRow>> {
         debug_assert_eq!(person.is_none(), query.acting == Acting::ServiceAccount);
         let key = DecisionKey {
             app: query.app.to_string(),
@@ -144,7 +149,7 @@ impl PostgresReads {
         &self,
         app: &ClientId,
         company: &CompanyId,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<Arc<str>>> {
         Ok(self
             .record(app, Wanted::Installation(company))
             .await?
@@ -156,7 +161,7 @@ impl PostgresReads {
         &self,
         client_id: &ClientId,
         company: &CompanyId,
-    ) -> StoreResult<(Option<AppText>, Option<String>)> {
+    ) -> StoreResult<(Option<AppText>, Option<Arc<str>>)> {
         let row = self.record(client_id, Wanted::Both(company)).await?;
         Ok((row.app, row.installation))
     }
@@ -335,19 +340,20 @@ fn closed_by_the_database(error: &sqlx::Error) -> bool {
 }
 
 /// A decision statement's row, the member's columns included.
-fn decision_row(row: &AnyRow) -> StoreResult<DecisionRow> {
-    DecisionRow::read(row, MemberReads::InStore)
+fn decision_row(row: &AnyRow) -> StoreResult<Arc<DecisionRow>> {
+    DecisionRow::read(row, MemberReads::InStore).map(Arc::new)
 }
 
 fn app_text(row: &AnyRow, column: &str) -> StoreResult<Option<AppText>> {
     let record: Option<String> = row.try_get(column).map_err(backend)?;
     let revision: Option<i64> = row.try_get("revision").map_err(backend)?;
-    Ok(record.zip(revision))
+    Ok(record.map(Arc::from).zip(revision))
 }
 
 fn record_row(row: &AnyRow) -> StoreResult<RecordRow> {
+    let installation: Option<String> = row.try_get("installation_record").map_err(backend)?;
     Ok(RecordRow {
         app: app_text(row, "app_record")?,
-        installation: row.try_get("installation_record").map_err(backend)?,
+        installation: installation.map(Arc::from),
     })
 }

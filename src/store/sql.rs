@@ -241,7 +241,7 @@ impl DecisionRow {
     }
 
     pub(super) fn decode(
-        self,
+        &self,
         member: MemberReads,
         decoded: &DecodedRecords,
     ) -> StoreResult<DecisionRecords> {
@@ -289,8 +289,8 @@ fn sqlite_decisions(
     reads: std::sync::Arc<super::sqlite_reads::SqliteReads>,
     statements: std::sync::Arc<[String; 4]>,
     patience: std::time::Duration,
-) -> std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, DecisionRow>> {
-    let read: super::shared_reads::ReadBatch<SqliteDecision, DecisionRow> =
+) -> std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, std::sync::Arc<DecisionRow>>> {
+    let read: super::shared_reads::ReadBatch<SqliteDecision, std::sync::Arc<DecisionRow>> =
         std::sync::Arc::new(move |keys: Vec<SqliteDecision>| {
             let answers = reads.read_each(&keys, |connection, key| {
                 let statement = statements.get(key.statement).map_or("", String::as_str);
@@ -301,7 +301,9 @@ fn sqlite_decisions(
                     ("$3", &key.grant),
                     ("$4", &key.person),
                 ];
-                prepared.query_row(&parameters[..], |row| sqlite_decision_row(row, key.member))
+                prepared.query_row(&parameters[..], |row| {
+                    sqlite_decision_row(row, key.member).map(std::sync::Arc::new)
+                })
             });
             Box::pin(std::future::ready(answers))
         });
@@ -346,8 +348,11 @@ pub struct SqlStore {
     shared: Option<super::postgres_reads::PostgresReads>,
     /// On a SQLite file, the decisions in flight together, read in one read transaction.
     #[cfg(feature = "sqlite")]
-    sqlite_decisions:
-        Option<std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, DecisionRow>>>,
+    sqlite_decisions: Option<
+        std::sync::Arc<
+            super::shared_reads::SharedReads<SqliteDecision, std::sync::Arc<DecisionRow>>,
+        >,
+    >,
     /// The decision path's reads, on the calling thread, for a SQLite file.
     #[cfg(feature = "sqlite")]
     sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
@@ -493,7 +498,6 @@ impl SqlStore {
              i.record AS installation_record FROM (SELECT 1) q \
              LEFT JOIN appgrant_apps a ON a.client_id = $1 \
              LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
-        let mut texts: (Option<(String, i64)>, Option<String>) = (None, None);
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
             let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
@@ -504,45 +508,59 @@ impl SqlStore {
                 Ok((record.zip(revision), row.get("installation_record")?))
             })?;
             // The joins hang off a one-row select: a row always comes back.
-            texts = row.unwrap_or_default();
+            let (app, installation): (_, Option<String>) = row.unwrap_or_default();
+            return self.app_with_installation_of(app, installation);
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            texts = shared.app_with_installation(client_id, company).await?;
+            let (app, installation) = shared.app_with_installation(client_id, company).await?;
+            return self.app_with_installation_of(app, installation);
         }
-        let (app, installation) = texts;
+        Ok((None, None))
+    }
+
+    /// An app and its installation from their records as stored.
+    fn app_with_installation_of(
+        &self,
+        app: Option<(impl AsRef<str>, i64)>,
+        installation: Option<impl AsRef<str>>,
+    ) -> StoreResult<AppWithInstallation> {
         let app = self.app_of(app)?;
         let installation = self
             .decoded
             .installations
-            .decode_some(installation.as_deref())?;
+            .decode_some(installation.as_ref().map(AsRef::as_ref))?;
         Ok((app, installation))
     }
 
     /// An app from its record and revision as stored.
-    fn app_of(&self, stored: Option<(String, i64)>) -> StoreResult<Option<App>> {
+    fn app_of(&self, stored: Option<(impl AsRef<str>, i64)>) -> StoreResult<Option<App>> {
         stored
-            .map(|(record, revision)| app_at(&record, revision, &self.decoded))
+            .map(|(record, revision)| app_at(record.as_ref(), revision, &self.decoded))
             .transpose()
     }
 
-    /// An installation's record as stored, read where this store reads it fastest.
-    async fn installation_text(
+    /// An app's installation in the company, read where this store reads it fastest.
+    async fn read_installation(
         &self,
         app: &ClientId,
         company: &CompanyId,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<Installation>> {
         const STATEMENT: &str =
             "SELECT record FROM appgrant_installations WHERE app_id = $1 AND company_id = $2";
+        let decoded = &self.decoded.installations;
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
             let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
                 [("$1", &app.as_str()), ("$2", &company.as_str())];
-            return reads.optional_row(STATEMENT, &parameters, |row| row.get("record"));
+            let record: Option<String> =
+                reads.optional_row(STATEMENT, &parameters, |row| row.get("record"))?;
+            return decoded.decode_some(record.as_deref());
         }
         #[cfg(feature = "postgres")]
         if let Some(shared) = &self.shared {
-            return shared.installation(app, company).await;
+            let record = shared.installation(app, company).await?;
+            return decoded.decode_some(record.as_deref());
         }
         let row = sqlx::query(STATEMENT)
             .bind(app.to_string())
@@ -550,7 +568,8 @@ impl SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.map(|row| text(&row, "record")).transpose()
+        let record = row.map(|row| text(&row, "record")).transpose()?;
+        decoded.decode_some(record.as_deref())
     }
 
     /// Every installation whose `column` (`app_id` or `company_id`, never caller text) is
@@ -927,7 +946,7 @@ impl AppStore for SqlStore {
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
             let row = reads.optional_row(STATEMENT, &[("$1", &client_id.as_str())], |row| {
-                Ok((row.get("record")?, row.get("revision")?))
+                Ok((row.get::<_, String>("record")?, row.get("revision")?))
             })?;
             return self.app_of(row);
         }
@@ -1179,8 +1198,7 @@ impl InstallationStore for SqlStore {
         app: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<Option<Installation>> {
-        let record = self.installation_text(app, company).await?;
-        self.decoded.installations.decode_some(record.as_deref())
+        self.read_installation(app, company).await
     }
 
     fn app_with_installation(
