@@ -106,9 +106,9 @@ pub(super) struct PostgresReads {
 /// decoding on one thread, in the path of every other answer of the statement.
 ///
 /// Texts, and decisions' rows, are answered shared (`Arc`), not copied: every caller of a
-/// key gets the same row, and copies of a kilobyte of JSON made on the reader's thread and
-/// freed on the callers' cost more than the rest of the answer (on glibc's allocator, a
-/// block of that size freed on another thread takes that thread's arena lock).
+/// key gets the same row. A copy of a kilobyte of JSON made on the reader's thread and freed
+/// on a caller's takes, on glibc's allocator, that thread's arena lock; sharing gave 4 to 6%
+/// more API calls and grants on PostgreSQL in a glibc build (interleaved, 3 rounds of 5 s).
 pub(super) type AppText = (Arc<str>, i64);
 
 impl PostgresReads {
