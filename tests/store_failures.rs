@@ -607,3 +607,143 @@ async fn a_database_url_this_build_cannot_open_says_what_to_use() {
     ));
     assert!(refused.to_string().contains("sqlite://"), "{refused}");
 }
+
+/// A TCP relay to the database that can be cut and restored on the same port: cut, its
+/// listener closes and every connection it relayed drops, so connecting is refused and every
+/// open session ends, as when the database host goes down.
+#[cfg(feature = "postgres")]
+struct Relay {
+    address: std::net::SocketAddr,
+    database: std::net::SocketAddr,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[cfg(feature = "postgres")]
+impl Relay {
+    async fn to(database: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut relay = Relay {
+            address,
+            database,
+            running: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let database = self.database;
+        self.running = Some(tokio::spawn(async move {
+            // Dropped with this task (the relay cut), the set aborts every relayed session.
+            let mut sessions = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                sessions.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(database).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn cut(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.abort();
+            let _ = running.await;
+        }
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.address).await.unwrap();
+        self.serve(listener);
+    }
+
+    /// `url` with its host and port replaced by the relay's.
+    fn relayed(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).unwrap();
+        url.set_ip_host(self.address.ip()).unwrap();
+        url.set_port(Some(self.address.port())).unwrap();
+        url.to_string()
+    }
+}
+
+/// With the database down, a request is refused (a retryable error) within the pool's acquire
+/// timeout the first time, and at once after that, instead of every request waiting out the
+/// acquire timeout while the driver keeps reconnecting; once the database is back, requests
+/// are answered again without a restart.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_database_down_requests_are_refused_at_once_and_served_when_it_is_back() {
+    use std::time::{Duration, Instant};
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let target = url::Url::parse(database.url()).unwrap();
+    let host = format!(
+        "{}:{}",
+        target.host_str().unwrap(),
+        target.port().unwrap_or(5432)
+    );
+    let database_address = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
+    let mut relay = Relay::to(database_address).await;
+    let options = appgrant::store::SqlOptions {
+        acquire_timeout: Duration::from_secs(1),
+        ..appgrant::store::SqlOptions::default()
+    };
+    let store = SqlStore::connect_with(&relay.relayed(database.url()), &options)
+        .await
+        .unwrap();
+    let clock = store_suite::new_clock();
+    let config = appgrant::Config::new(store_suite::ISSUER);
+    let server = server_on(store, config, store_suite::new_keys(), clock.clone());
+    let world = seed(server, clock).await;
+    world.install_service_account(&[&world.tower]).await;
+    let service = world.service_token().await.unwrap();
+    let requirement = store_suite::read_tower();
+    let decide = || {
+        world
+            .server
+            .decide(service.access_token.expose(), &requirement)
+    };
+    assert!(decide().await.unwrap().is_allowed());
+
+    relay.cut().await;
+    let first = Instant::now();
+    assert!(decide().await.is_err(), "decided with the database down");
+    assert!(
+        first.elapsed() < Duration::from_secs(5),
+        "the first refusal took {:?}",
+        first.elapsed()
+    );
+    // Every later request, decision or grant, is refused without waiting for a connection.
+    let later = Instant::now();
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        for _ in 0..10 {
+            assert!(decide().await.is_err(), "decided with the database down");
+            let issued = world.service_token().await;
+            assert!(issued.is_err(), "issued with the database down");
+        }
+    })
+    .await;
+    assert!(
+        refused.is_ok() && later.elapsed() < Duration::from_millis(500),
+        "20 refusals took {:?}: each waited for a connection",
+        later.elapsed()
+    );
+
+    relay.restore().await;
+    let back = Instant::now();
+    loop {
+        if let Ok(decision) = decide().await {
+            assert!(decision.is_allowed());
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "still refused 10 s after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world.service_token().await.unwrap();
+}

@@ -18,6 +18,8 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres_reads;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod reachability;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod shared_reads;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;

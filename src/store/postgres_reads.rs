@@ -7,6 +7,7 @@
 //! row whether or not its records exist. A JSON parameter rather than arrays because the
 //! store's `Any` pool binds only scalars.
 
+use super::reachability::{Reachability, connection};
 use super::shared_reads::{ReadBatch, SharedReads};
 use super::sql::{DecisionRow, backend, read_patience, to_json};
 use super::{Acting, DecisionQuery, MemberReads, StoreResult};
@@ -112,9 +113,10 @@ pub(super) struct PostgresReads {
 pub(super) type AppText = (Arc<str>, i64);
 
 impl PostgresReads {
-    /// Shared reads over `pool`.
-    pub(super) fn new(pool: &AnyPool) -> Self {
-        let pool = &Arc::new(KeptConnections::new(pool));
+    /// Shared reads over `pool`, refused at once while `reachability` says the database cannot
+    /// be reached.
+    pub(super) fn new(pool: &AnyPool, reachability: &Arc<Reachability>) -> Self {
+        let pool = &Arc::new(KeptConnections::new(pool, reachability));
         let readers = readers(&pool.pool);
         let patience = read_patience(&pool.pool);
         Self {
@@ -244,15 +246,17 @@ async fn read_batch<K: Serialize, R: Default>(
 #[derive(Debug)]
 struct KeptConnections {
     pool: AnyPool,
+    reachability: Arc<Reachability>,
     kept: Mutex<Vec<(AnyConnection, Instant)>>,
     most: usize,
 }
 
 impl KeptConnections {
     /// Keeps up to one connection per reader of each of the two kinds of read.
-    fn new(pool: &AnyPool) -> Self {
+    fn new(pool: &AnyPool, reachability: &Arc<Reachability>) -> Self {
         Self {
             pool: pool.clone(),
+            reachability: Arc::clone(reachability),
             kept: Mutex::new(Vec::new()),
             most: readers(pool) * 2,
         }
@@ -272,7 +276,7 @@ impl KeptConnections {
         match kept {
             Some(kept) => Ok(kept),
             None => {
-                let pooled = self.pool.acquire().await.map_err(backend)?;
+                let pooled = connection(&self.pool, &self.reachability).await?;
                 Ok((pooled.detach(), Instant::now()))
             }
         }

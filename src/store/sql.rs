@@ -338,6 +338,8 @@ fn sqlite_decision_row(
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Whether the database can be reached: while it cannot, calls are refused at once.
+    reachability: std::sync::Arc<super::reachability::Reachability>,
     database: Database,
     /// The decision statements, built once (see [`decision_statements`]).
     decision_statements: std::sync::Arc<[String; 4]>,
@@ -565,7 +567,7 @@ impl SqlStore {
         let row = sqlx::query(STATEMENT)
             .bind(app.to_string())
             .bind(company.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         let record = row.map(|row| text(&row, "record")).transpose()?;
@@ -582,7 +584,7 @@ impl SqlStore {
         let sql = format!("SELECT record FROM appgrant_installations WHERE {column} = $1");
         let rows = sqlx::query(&sql)
             .bind(value.to_owned())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         rows.iter()
@@ -654,12 +656,14 @@ impl SqlStore {
             }
         };
         let statements = std::sync::Arc::new(decision_statements(database));
+        let reachability = std::sync::Arc::default();
         #[cfg(feature = "postgres")]
         let shared = (database == Database::Postgres)
-            .then(|| super::postgres_reads::PostgresReads::new(&pool));
+            .then(|| super::postgres_reads::PostgresReads::new(&pool, &reachability));
         #[cfg_attr(not(feature = "sqlite"), allow(unused_mut))]
         let mut store = Self {
             pool,
+            reachability,
             database,
             decision_statements: statements,
             decoded: std::sync::Arc::default(),
@@ -706,7 +710,7 @@ impl SqlStore {
     #[cfg(feature = "sqlite")]
     async fn database_file(&self) -> StoreResult<Option<std::path::PathBuf>> {
         let rows = sqlx::query("PRAGMA database_list")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         for row in rows {
@@ -726,7 +730,7 @@ impl SqlStore {
         const ATTEMPTS: u32 = 100;
         for attempt in 1..=ATTEMPTS {
             let mode: String = sqlx::query("PRAGMA journal_mode")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.connection().await?)
                 .await
                 .and_then(|row| row.try_get(0))
                 .map_err(backend)?;
@@ -734,7 +738,7 @@ impl SqlStore {
                 return Ok(());
             }
             match sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&self.pool)
+                .execute(&mut *self.connection().await?)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -814,7 +818,7 @@ impl SqlStore {
     async fn record<T: DeserializeOwned>(&self, sql: &str, key: &str) -> StoreResult<Option<T>> {
         let row = sqlx::query(sql)
             .bind(key.to_owned())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         row.map(|row| from_json(&text(&row, "record")?)).transpose()
@@ -827,7 +831,7 @@ impl SqlStore {
         }
         query
             .bind(record)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(())
@@ -845,8 +849,14 @@ struct Transaction {
 }
 
 impl SqlStore {
+    /// A connection from the pool, or a retryable error at once while the database is known
+    /// to be unreachable.
+    async fn connection(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+        super::reachability::connection(&self.pool, &self.reachability).await
+    }
+
     async fn begin(&self) -> StoreResult<Transaction> {
-        let connection = self.pool.acquire().await.map_err(backend)?;
+        let connection = self.connection().await?;
         let mut transaction = Transaction {
             connection,
             committed: false,
@@ -956,7 +966,7 @@ impl AppStore for SqlStore {
         }
         let row = sqlx::query(STATEMENT)
             .bind(client_id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         row.as_ref()
@@ -973,7 +983,7 @@ impl AppStore for SqlStore {
         .bind(app.client_id.to_string())
         .bind(to_json(&app)?)
         .bind(app_revision(&app)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -990,7 +1000,7 @@ impl AppStore for SqlStore {
         .bind(to_json(&app)?)
         .bind(app_revision(&app)?)
         .bind(expected)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -998,7 +1008,7 @@ impl AppStore for SqlStore {
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
         let rows = sqlx::query("SELECT record, revision FROM appgrant_apps")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         let mut apps = rows
@@ -1013,7 +1023,7 @@ impl AppStore for SqlStore {
     async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM appgrant_apps WHERE client_id = $1")
             .bind(client_id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1047,7 +1057,7 @@ impl Directory for SqlStore {
         )
         .bind(company.to_string())
         .bind(user.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         row.map(|row| from_json(&text(&row, "permissions")?))
@@ -1068,7 +1078,7 @@ impl Directory for SqlStore {
         )
         .bind(user.to_string())
         .bind(company.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         let record: Option<String> = row.try_get("record").map_err(backend)?;
@@ -1086,7 +1096,7 @@ impl Directory for SqlStore {
             "SELECT company_id, permissions FROM appgrant_memberships WHERE user_id = $1",
         )
         .bind(user.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         let mut memberships = rows
@@ -1174,7 +1184,7 @@ impl DirectoryStore for SqlStore {
              JOIN appgrant_users u ON u.id = m.user_id WHERE m.company_id = $1",
         )
         .bind(company.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         let mut members = rows
@@ -1242,7 +1252,7 @@ impl InstallationStore for SqlStore {
             .bind(query.company.to_string())
             .bind(query.grant.to_string())
             .bind(person)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         DecisionRow::read(&row, query.member)?.decode(query.member, &self.decoded)
@@ -1258,7 +1268,7 @@ impl InstallationStore for SqlStore {
         .bind(installation.company.to_string())
         .bind(to_json(&installation)?)
         .bind(revision(&installation)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -1273,7 +1283,7 @@ impl InstallationStore for SqlStore {
         .bind(installation.company.to_string())
         .bind(to_json(&installation)?)
         .bind(revision(&installation)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1294,7 +1304,7 @@ impl InstallationStore for SqlStore {
         .bind(to_json(&installation)?)
         .bind(revision(&installation)?)
         .bind(expected)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1325,7 +1335,7 @@ impl CodeStore for SqlStore {
         .bind(record.digest.to_hex())
         .bind(to_json(&record)?)
         .bind(stamp(record.expires_at)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -1345,7 +1355,7 @@ impl CodeStore for SqlStore {
             "UPDATE appgrant_codes SET spent = 1 WHERE digest = $1 AND spent = 0 RETURNING record",
         )
         .bind(digest.to_hex())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         if let Some(row) = first {
@@ -1358,7 +1368,7 @@ impl CodeStore for SqlStore {
     async fn purge_codes(&self, expired_before: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM appgrant_codes WHERE expires_at < $1")
             .bind(stamp(expired_before)?)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
@@ -1399,7 +1409,7 @@ impl RefreshStore for SqlStore {
             "SELECT {FAMILY_COLUMNS} FROM appgrant_families WHERE grant_id = $1"
         ))
         .bind(grant.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         row.as_ref().map(family_from).transpose()
@@ -1411,7 +1421,7 @@ impl RefreshStore for SqlStore {
         ))
         .bind(user.to_string())
         .bind(app.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         rows.iter().map(family_from).collect()
@@ -1436,7 +1446,7 @@ impl RefreshStore for SqlStore {
         .bind(generation(&family)?)
         .bind(expected_current.to_hex())
         .bind(family.dpop_jkt.clone())
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1448,7 +1458,7 @@ impl RefreshStore for SqlStore {
              WHERE status = 'revoked' OR (expires_at IS NOT NULL AND expires_at <= $1)",
         )
         .bind(stamp(now)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())
@@ -1486,7 +1496,7 @@ impl RevocationStore for SqlStore {
     async fn is_revoked(&self, grant: &GrantId) -> StoreResult<bool> {
         let row = sqlx::query("SELECT grant_id FROM appgrant_revoked_grants WHERE grant_id = $1")
             .bind(grant.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(row.is_some())
@@ -1495,7 +1505,7 @@ impl RevocationStore for SqlStore {
     async fn purge_revocations(&self, revoked_before: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM appgrant_revoked_grants WHERE revoked_at < $1")
             .bind(stamp(revoked_before)?)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
@@ -1516,7 +1526,7 @@ impl ConsentStore for SqlStore {
         .bind(user.to_string())
         .bind(app.to_string())
         .bind(stamp(at)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -1528,7 +1538,7 @@ impl ConsentStore for SqlStore {
         )
         .bind(user.to_string())
         .bind(app.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         row.map(|row| time(row.try_get("granted_at").map_err(backend)?))
@@ -1539,7 +1549,7 @@ impl ConsentStore for SqlStore {
         let rows =
             sqlx::query("SELECT app_id, granted_at FROM appgrant_consents WHERE user_id = $1")
                 .bind(user.to_string())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.connection().await?)
                 .await
                 .map_err(backend)?;
         let mut consents = rows
@@ -1558,7 +1568,7 @@ impl ConsentStore for SqlStore {
         sqlx::query("DELETE FROM appgrant_consents WHERE user_id = $1 AND app_id = $2")
             .bind(user.to_string())
             .bind(app.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(())
@@ -1585,7 +1595,7 @@ impl ReplayStore for SqlStore {
         )
         .bind(digest.to_hex())
         .bind(stamp(until)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1594,7 +1604,7 @@ impl ReplayStore for SqlStore {
     async fn purge_used(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM appgrant_used_once WHERE until_at < $1")
             .bind(stamp(now)?)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected())
@@ -1608,7 +1618,7 @@ impl KeyStore for SqlStore {
             "SELECT kid, generation, algorithm, sealed, created_at, signs_from \
              FROM appgrant_signing_keys",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         rows.iter()
@@ -1640,7 +1650,7 @@ impl KeyStore for SqlStore {
         .bind(base64::engine::general_purpose::STANDARD.encode(&key.sealed))
         .bind(stamp(key.created_at)?)
         .bind(stamp(key.signs_from)?)
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -1649,7 +1659,7 @@ impl KeyStore for SqlStore {
     async fn delete_signing_key(&self, kid: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM appgrant_signing_keys WHERE kid = $1")
             .bind(kid.to_owned())
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(backend)?;
         Ok(())
