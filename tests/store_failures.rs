@@ -610,12 +610,14 @@ async fn a_database_url_this_build_cannot_open_says_what_to_use() {
 
 /// A TCP relay to the database that can be cut and restored on the same port: cut, its
 /// listener closes and every connection it relayed drops, so connecting is refused and every
-/// open session ends, as when the database host goes down.
+/// open session ends, as when the database host goes down. It can also stop taking new
+/// connections alone, keeping the sessions it relays, as a database at its connection limit.
 #[cfg(feature = "postgres")]
 struct Relay {
     address: std::net::SocketAddr,
     database: std::net::SocketAddr,
-    running: Option<tokio::task::JoinHandle<()>>,
+    accepting: Option<tokio::task::JoinHandle<()>>,
+    sessions: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 #[cfg(feature = "postgres")]
@@ -626,31 +628,39 @@ impl Relay {
         let mut relay = Relay {
             address,
             database,
-            running: None,
+            accepting: None,
+            sessions: Default::default(),
         };
         relay.serve(listener);
         relay
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let database = self.database;
-        self.running = Some(tokio::spawn(async move {
-            // Dropped with this task (the relay cut), the set aborts every relayed session.
-            let mut sessions = tokio::task::JoinSet::new();
+        let (database, sessions) = (self.database, std::sync::Arc::clone(&self.sessions));
+        self.accepting = Some(tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
-                sessions.spawn(async move {
+                let session = tokio::spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(database).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
+                sessions.lock().unwrap().push(session.abort_handle());
             }
         }));
     }
 
+    /// New connections are refused; the sessions relayed go on.
+    async fn refuse_new_connections(&mut self) {
+        if let Some(accepting) = self.accepting.take() {
+            accepting.abort();
+            let _ = accepting.await;
+        }
+    }
+
     async fn cut(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.abort();
-            let _ = running.await;
+        self.refuse_new_connections().await;
+        for session in self.sessions.lock().unwrap().drain(..) {
+            session.abort();
         }
     }
 
@@ -727,7 +737,7 @@ async fn with_the_database_down_requests_are_refused_at_once_and_served_when_it_
     })
     .await;
     assert!(
-        refused.is_ok() && later.elapsed() < Duration::from_millis(500),
+        refused.is_ok() && later.elapsed() < Duration::from_secs(2),
         "20 refusals took {:?}: each waited for a connection",
         later.elapsed()
     );
@@ -746,4 +756,59 @@ async fn with_the_database_down_requests_are_refused_at_once_and_served_when_it_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     world.service_token().await.unwrap();
+}
+
+/// A database that refuses only new connections (at its connection limit, say) is not down:
+/// after a call that needed a new connection failed, the calls the store's open connections
+/// can serve are still served, not refused as if the database could not be reached.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_refusing_only_new_connections_still_serves_calls_on_open_ones() {
+    use appgrant::store::AppStore;
+    use std::time::Duration;
+    let Some(database) = store_suite::fixtures::postgres_database().await else {
+        return;
+    };
+    let target = url::Url::parse(database.url()).unwrap();
+    let host = format!(
+        "{}:{}",
+        target.host_str().unwrap(),
+        target.port().unwrap_or(5432)
+    );
+    let database_address = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
+    let mut relay = Relay::to(database_address).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(1))
+        .test_before_acquire(false)
+        .connect(&relay.relayed(database.url()))
+        .await
+        .unwrap();
+    let store = SqlStore::from_pool(pool.clone()).await.unwrap();
+    store.apps().await.unwrap();
+    // Every open connection busy, and no new one to be had: a call fails. (sqlx tests a
+    // connection given back before it is idle again: wait for all of them.)
+    for _ in 0..100 {
+        if pool.num_idle() == pool.size() as usize {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut held = Vec::new();
+    while let Some(connection) = pool.try_acquire() {
+        held.push(connection);
+    }
+    assert!(!held.is_empty(), "no connection was open");
+    relay.refuse_new_connections().await;
+    assert!(store.apps().await.is_err(), "listed without a connection");
+    // The busy connections come free: the next calls run on them.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        store
+            .apps()
+            .await
+            .unwrap_or_else(|error| panic!("refused with open connections idle: {error}"));
+    }
 }

@@ -4,9 +4,10 @@
 //! sqlx keeps trying to connect to a database that refuses connections (it takes that for a
 //! server starting up) until the acquire timeout, so with the database down every store call
 //! took that long to fail, and requests piled up behind one another. Here, once a connection
-//! could not be had, calls are refused at once with a retryable error, while one call at a
-//! time, every [`RETRY_EVERY`], tries the database again; the first that connects opens the
-//! way for everyone.
+//! could not be had, calls that would have to open one are refused at once with a retryable
+//! error (an idle open connection still serves), while one call at a time, every
+//! [`RETRY_EVERY`], tries the database again; the first that connects opens the way for
+//! everyone.
 
 use super::{StoreError, StoreResult};
 use sqlx::AnyPool;
@@ -103,9 +104,18 @@ pub(super) async fn connection(
     pool: &AnyPool,
     reachability: &Reachability,
 ) -> StoreResult<PoolConnection<sqlx::Any>> {
-    let attempt = reachability
-        .admit(Instant::now())
-        .map_err(|unreachable| StoreError::Backend(Box::new(unreachable)))?;
+    let attempt = match reachability.admit(Instant::now()) {
+        Ok(attempt) => attempt,
+        // Refused only what would open a connection: a database that turned away a new one
+        // (at its connection limit, say) still answers on those open, so an idle one serves.
+        // It proves nothing of reachability (it is not tested before use), so it changes
+        // nothing here.
+        Err(unreachable) => {
+            return idle_connection(pool)
+                .await
+                .ok_or_else(|| StoreError::Backend(Box::new(unreachable)));
+        }
+    };
     // Dropped unsettled (the caller gave up while connecting), a probe lets another try.
     let mut probe = ProbeGuard {
         reachability,
@@ -128,6 +138,27 @@ pub(super) async fn connection(
         }
     }
 }
+
+/// An open connection that is idle now or within about 30 ms, without opening one. A
+/// connection given back is tested by sqlx before it is idle again (a round trip), so one
+/// call right after another would otherwise find none.
+async fn idle_connection(pool: &AnyPool) -> Option<PoolConnection<sqlx::Any>> {
+    let mut pause = Duration::from_millis(1);
+    for _ in 0..IDLE_LOOKS {
+        if let Some(connection) = pool.try_acquire() {
+            return Some(connection);
+        }
+        if pool.size() == 0 {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+    pool.try_acquire()
+}
+
+/// How many times a refused call looks for an idle connection, pausing 1, 2, 4, 8 and 16 ms.
+const IDLE_LOOKS: usize = 5;
 
 /// Whether acquiring failed because no connection could be opened, rather than because every
 /// connection was busy: it timed out while the pool had room to connect (sqlx retries a
