@@ -622,7 +622,11 @@ struct Relay {
 
 #[cfg(feature = "postgres")]
 impl Relay {
-    async fn to(database: std::net::SocketAddr) -> Relay {
+    /// A relay to the database at `url`.
+    async fn to(url: &str) -> Relay {
+        let url = url::Url::parse(url).unwrap();
+        let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let database = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let mut relay = Relay {
@@ -689,14 +693,7 @@ async fn with_the_database_down_requests_are_refused_at_once_and_served_when_it_
     let Some(database) = store_suite::fixtures::postgres_database().await else {
         return;
     };
-    let target = url::Url::parse(database.url()).unwrap();
-    let host = format!(
-        "{}:{}",
-        target.host_str().unwrap(),
-        target.port().unwrap_or(5432)
-    );
-    let database_address = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
-    let mut relay = Relay::to(database_address).await;
+    let mut relay = Relay::to(database.url()).await;
     let options = appgrant::store::SqlOptions {
         acquire_timeout: Duration::from_secs(1),
         ..appgrant::store::SqlOptions::default()
@@ -769,14 +766,7 @@ async fn a_database_refusing_only_new_connections_still_serves_calls_on_open_one
     let Some(database) = store_suite::fixtures::postgres_database().await else {
         return;
     };
-    let target = url::Url::parse(database.url()).unwrap();
-    let host = format!(
-        "{}:{}",
-        target.host_str().unwrap(),
-        target.port().unwrap_or(5432)
-    );
-    let database_address = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
-    let mut relay = Relay::to(database_address).await;
+    let mut relay = Relay::to(database.url()).await;
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(4)
