@@ -99,7 +99,8 @@ impl Reachability {
     }
 }
 
-/// A connection from `pool`, or an error at once while the database is known unreachable.
+/// A connection from `pool`. While the database is known unreachable, only an open one idle
+/// now or within about 30 ms, else a retryable error without trying to connect.
 pub(super) async fn connection(
     pool: &AnyPool,
     reachability: &Reachability,

@@ -280,6 +280,11 @@ struct SqliteDecision {
     member: MemberReads,
 }
 
+/// A SQLite file's shared decision reads, each answered with a row shared by its callers.
+#[cfg(feature = "sqlite")]
+type SqliteDecisionReads =
+    std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, std::sync::Arc<DecisionRow>>>;
+
 /// The decisions in flight together on a SQLite file, each read with its own statement but
 /// all in one read transaction on one connection: the file's locks, taken and released for
 /// every statement read alone, are taken once per batch, and the threads serving requests no
@@ -289,7 +294,7 @@ fn sqlite_decisions(
     reads: std::sync::Arc<super::sqlite_reads::SqliteReads>,
     statements: std::sync::Arc<[String; 4]>,
     patience: std::time::Duration,
-) -> std::sync::Arc<super::shared_reads::SharedReads<SqliteDecision, std::sync::Arc<DecisionRow>>> {
+) -> SqliteDecisionReads {
     let read: super::shared_reads::ReadBatch<SqliteDecision, std::sync::Arc<DecisionRow>> =
         std::sync::Arc::new(move |keys: Vec<SqliteDecision>| {
             let answers = reads.read_each(&keys, |connection, key| {
@@ -350,11 +355,7 @@ pub struct SqlStore {
     shared: Option<super::postgres_reads::PostgresReads>,
     /// On a SQLite file, the decisions in flight together, read in one read transaction.
     #[cfg(feature = "sqlite")]
-    sqlite_decisions: Option<
-        std::sync::Arc<
-            super::shared_reads::SharedReads<SqliteDecision, std::sync::Arc<DecisionRow>>,
-        >,
-    >,
+    sqlite_decisions: Option<SqliteDecisionReads>,
     /// The decision path's reads, on the calling thread, for a SQLite file.
     #[cfg(feature = "sqlite")]
     sqlite_reads: Option<std::sync::Arc<super::sqlite_reads::SqliteReads>>,
@@ -491,17 +492,17 @@ impl SqlStore {
 
     /// The app and its installation in the company, read together in one statement (only
     /// where [`reads_app_with_installation`](Self::reads_app_with_installation)).
-    async fn app_with_installation_text(
+    async fn read_app_with_installation(
         &self,
         client_id: &ClientId,
         company: &CompanyId,
     ) -> StoreResult<AppWithInstallation> {
-        const STATEMENT: &str = "SELECT a.record AS app_record, a.revision AS revision, \
-             i.record AS installation_record FROM (SELECT 1) q \
-             LEFT JOIN appgrant_apps a ON a.client_id = $1 \
-             LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
         #[cfg(feature = "sqlite")]
         if let Some(reads) = self.reads_here()? {
+            const STATEMENT: &str = "SELECT a.record AS app_record, a.revision AS revision, \
+                 i.record AS installation_record FROM (SELECT 1) q \
+                 LEFT JOIN appgrant_apps a ON a.client_id = $1 \
+                 LEFT JOIN appgrant_installations i ON i.app_id = $1 AND i.company_id = $2";
             let parameters: [(&str, &dyn rusqlite::ToSql); 2] =
                 [("$1", &client_id.as_str()), ("$2", &company.as_str())];
             let row = reads.optional_row(STATEMENT, &parameters, |row| {
@@ -849,8 +850,8 @@ struct Transaction {
 }
 
 impl SqlStore {
-    /// A connection from the pool, or a retryable error at once while the database is known
-    /// to be unreachable.
+    /// A connection from the pool; while the database is known to be unreachable, only an
+    /// open one that is idle, else a retryable error at once (see `reachability`).
     async fn connection(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Any>> {
         super::reachability::connection(&self.pool, &self.reachability).await
     }
@@ -1217,7 +1218,7 @@ impl InstallationStore for SqlStore {
         company: &CompanyId,
     ) -> Option<impl Future<Output = StoreResult<AppWithInstallation>> + Send> {
         self.reads_app_with_installation()
-            .then(|| self.app_with_installation_text(client_id, company))
+            .then(|| self.read_app_with_installation(client_id, company))
     }
 
     async fn decision_records(&self, query: &DecisionQuery<'_>) -> StoreResult<DecisionRecords> {
